@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# One command from a fresh clone to alerts on the screen: installs the npm dependencies, builds,
+# brings up Redis, Mosquitto and Kafka, starts a Vigil node, feeds it simulated city stations, and
+# prints alerts as they fire. Ctrl-C (or the end of --duration) stops the node and the simulator;
+# the services keep running for the next command (cluster/kafka/stop.sh stops Kafka).
+#   bash cluster/quickstart.sh [--duration 60s] [--sensors 200] [--rate 2000]
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+cd "$VIGIL_ROOT"
+duration=60s sensors=200 rate=2000
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) duration="$2"; shift 2 ;;
+    --sensors) sensors="$2"; shift 2 ;;
+    --rate) rate="$2"; shift 2 ;;
+    *) die "unknown option $1 (use --duration, --sensors, --rate)" ;;
+  esac
+done
+
+ensure_pkg node nodejs
+ensure_pkg npm npm
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "installing npm dependencies"; npm ci --no-audit --no-fund >&2
+fi
+log "building"; npm run --silent build >&2
+bash cluster/services.sh
+bash cluster/kafka/start.sh
+
+out="$VIGIL_RUN_DIR/quickstart"; mkdir -p "$out"
+export VIGIL_NODE_ID="${VIGIL_NODE_ID:-quickstart-1}"
+node dist/cli/main.js topics >&2
+node dist/cli/main.js node >"$out/node.log" 2>&1 &
+node_pid=$!
+node dist/cli/main.js tail alerts &
+tail_pid=$!
+cleanup() {
+  kill -TERM "$tail_pid" "$node_pid" 2>/dev/null || true
+  wait "$node_pid" 2>/dev/null || true
+  log "node stopped; its log: $out/node.log"
+}
+trap cleanup EXIT
+log "node running (log: $out/node.log); alerts appear below as they fire"
+node dist/cli/main.js simulate --sensors "$sensors" --rate "$rate" --duration "$duration"
+sleep 3 # let the last batches drain before stopping

@@ -1,0 +1,148 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { formatDuration } from '../core/duration.js';
+import type { SensorPipeline } from '../core/sensor.js';
+import { configSchema, type ParsedConfig } from './schema.js';
+
+export const TOPIC_NAMES = ['readings', 'logs', 'alerts', 'aggregates', 'dlq', 'late'] as const;
+export type TopicRole = (typeof TOPIC_NAMES)[number];
+
+/** The validated configuration a node runs with. */
+export interface VigilConfig {
+  readonly nodeId: string;
+  readonly logLevel: ParsedConfig['log']['level'];
+  readonly kafka: {
+    readonly brokers: readonly string[];
+    readonly clientId: string;
+    readonly groupId: string;
+    readonly sessionTimeoutMs: number;
+    /** Full topic names, prefix included. */
+    readonly topics: Readonly<Record<TopicRole, string>>;
+    readonly partitions: Readonly<Record<TopicRole, number>>;
+  };
+  readonly pipeline: SensorPipeline;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>(
+    (acc, key) =>
+      typeof key === 'number' ? `${acc}[${key}]` : acc === '' ? String(key) : `${acc}.${String(key)}`,
+    '',
+  );
+}
+
+/** Environment variables that override the file (secrets and per-process settings never live in code). */
+function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  const section = (name: string): Record<string, unknown> => {
+    const existing = raw[name];
+    if (typeof existing === 'object' && existing !== null) return existing as Record<string, unknown>;
+    const created: Record<string, unknown> = {};
+    raw[name] = created;
+    return created;
+  };
+  if (env['VIGIL_NODE_ID']) section('node')['id'] = env['VIGIL_NODE_ID'];
+  if (env['VIGIL_LOG_LEVEL']) section('log')['level'] = env['VIGIL_LOG_LEVEL'];
+  if (env['VIGIL_KAFKA_BROKERS'])
+    section('kafka')['brokers'] = env['VIGIL_KAFKA_BROKERS'].split(',').map((s) => s.trim());
+  if (env['VIGIL_KAFKA_GROUP_ID']) section('kafka')['groupId'] = env['VIGIL_KAFKA_GROUP_ID'];
+  if (env['VIGIL_TOPIC_PREFIX'] !== undefined) section('kafka')['topicPrefix'] = env['VIGIL_TOPIC_PREFIX'];
+}
+
+/** Validates an already-parsed object (from YAML, or built in code by tests). */
+export function buildConfig(
+  raw: unknown,
+  env: NodeJS.ProcessEnv = {},
+  locate?: (path: readonly PropertyKey[]) => string,
+): VigilConfig {
+  const input: Record<string, unknown> =
+    typeof raw === 'object' && raw !== null && !Array.isArray(raw)
+      ? structuredClone(raw as Record<string, unknown>)
+      : {};
+  if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) {
+    throw new ConfigError('', 'the configuration must be a mapping of sections (node, log, kafka, pipeline)');
+  }
+  applyEnv(input, env);
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) throw zodToConfigError(parsed.error, locate);
+  const c = parsed.data;
+  const prefix = c.kafka.topicPrefix;
+  const topics = Object.fromEntries(TOPIC_NAMES.map((t) => [t, `${prefix}vigil.${t}`])) as Record<
+    TopicRole,
+    string
+  >;
+  return {
+    nodeId: c.node.id ?? `${hostname()}-${process.pid}`,
+    logLevel: c.log.level,
+    kafka: {
+      brokers: c.kafka.brokers,
+      clientId: c.kafka.clientId,
+      groupId: c.kafka.groupId,
+      sessionTimeoutMs: c.kafka.sessionTimeout,
+      topics,
+      partitions: c.kafka.partitions,
+    },
+    pipeline: {
+      outOfOrdernessMs: c.pipeline.outOfOrderness,
+      metrics: c.pipeline.metrics === undefined ? undefined : new Set(c.pipeline.metrics),
+      windows: c.pipeline.windows.map((w) => ({
+        kind: w.kind,
+        sizeMs: w.size,
+        name: w.name ?? `${w.kind}-${formatDuration(w.size)}`,
+      })),
+      rules: c.pipeline.rules.map((r) => ({
+        kind: r.kind,
+        id: r.id,
+        metric: r.metric,
+        severity: r.severity,
+        labels: r.labels,
+        ...(r.above === undefined ? {} : { above: r.above }),
+        ...(r.below === undefined ? {} : { below: r.below }),
+      })),
+    },
+  };
+}
+
+function zodToConfigError(error: z.ZodError, locate?: (path: readonly PropertyKey[]) => string): ConfigError {
+  const first = error.issues[0];
+  const path = first === undefined ? '' : formatPath(first.path);
+  const where = first !== undefined && locate !== undefined ? locate(first.path) : '';
+  const others =
+    error.issues.length > 1 ? ` (${error.issues.length - 1} more problem(s) after this one)` : '';
+  return new ConfigError(path, `${first?.message ?? 'invalid'}${where}${others}`, { cause: error });
+}
+
+/** Reads, parses and validates a YAML config file. Errors say the file, the path in it and the line. */
+export function loadConfigText(text: string, source: string, env: NodeJS.ProcessEnv = {}): VigilConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true });
+  const yamlError = doc.errors[0];
+  if (yamlError !== undefined) {
+    throw new ConfigError('', `${source}: not valid YAML: ${yamlError.message}`, { cause: yamlError });
+  }
+  const locate = (path: readonly PropertyKey[]): string => {
+    // Walk up to the deepest node that exists, so "missing key" errors point at their parent.
+    for (let depth = path.length; depth >= 0; depth--) {
+      const node = doc.getIn(path.slice(0, depth) as (string | number)[], true) as
+        { range?: [number, number, number] } | undefined;
+      if (node?.range !== undefined) {
+        const { line, col } = lineCounter.linePos(node.range[0]);
+        return ` (${source}:${line}:${col})`;
+      }
+    }
+    return ` (${source})`;
+  };
+  return buildConfig(doc.toJS() as unknown, env, locate);
+}
+
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): VigilConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('', `cannot read config file ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  return loadConfigText(text, file, env);
+}

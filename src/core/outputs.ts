@@ -1,0 +1,72 @@
+import type { AggregateValues } from './aggregate.js';
+import type { Reading } from './reading.js';
+
+/** One closed window of one metric of one sensor, as produced to vigil.aggregates (key = sensorId). */
+export interface WindowResult extends AggregateValues {
+  /** Deterministic: the same input always yields the same id, so sinks can deduplicate replays. */
+  readonly id: string;
+  readonly sensorId: string;
+  readonly metric: string;
+  /** The window spec's name from the config, e.g. `tumbling-10s`. */
+  readonly window: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+export type Severity = 'info' | 'warning' | 'critical';
+export type AlertState = 'firing' | 'resolved';
+
+/** An alert as produced to vigil.alerts (key = sensorId). */
+export interface Alert {
+  /** Deterministic: hash of rule, sensor, the event time the episode started, and the state. */
+  readonly id: string;
+  readonly ruleId: string;
+  readonly sensorId: string;
+  readonly metric: string;
+  readonly state: AlertState;
+  readonly severity: Severity;
+  /** Event time of the reading that caused this transition. */
+  readonly ts: number;
+  /** Event time the episode began (equal to ts for a firing alert). */
+  readonly startedAt: number;
+  readonly value: number;
+  readonly message: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** A reading that arrived after its window had closed, as produced to vigil.late. */
+export interface LateRecord {
+  readonly reading: Reading;
+  readonly reason: string;
+  readonly watermark: number;
+}
+
+/** Where a processor puts what it produces; the caller decides when and how to ship it. */
+export interface OutputBuffer {
+  readonly windowResults: WindowResult[];
+  readonly alerts: Alert[];
+  readonly late: LateRecord[];
+}
+
+export function newOutputBuffer(): OutputBuffer {
+  return { windowResults: [], alerts: [], late: [] };
+}
+
+export function windowResultId(sensorId: string, window: string, metric: string, start: number): string {
+  return `${sensorId}/${window}/${metric}/${start}`;
+}
+
+/** Where a record came from: enough to find it again in the source log. */
+export interface RecordSource {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+}
+
+/** A record that could not be accepted, kept with its original bytes and the reason, for vigil.dlq. */
+export interface DeadLetter {
+  readonly source: RecordSource;
+  readonly key: Buffer | null;
+  readonly payload: Buffer | null;
+  readonly reason: string;
+}

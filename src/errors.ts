@@ -1,0 +1,40 @@
+/**
+ * The one root error of Vigil. Every error Vigil raises or wraps is a VigilError, so callers can ask
+ * one question of any failure: is it worth retrying? Retry loops retry only `retriable` errors;
+ * everything else surfaces at once with its `cause` chain intact.
+ */
+export interface VigilErrorOptions {
+  /** True when the same operation may succeed if tried again (broker moved, connection reset). */
+  readonly retriable?: boolean;
+  readonly cause?: unknown;
+  /** A stable machine-readable code, e.g. CONFIG_INVALID, KAFKA_LEADER_NOT_AVAILABLE. */
+  readonly code?: string;
+}
+
+export class VigilError extends Error {
+  readonly retriable: boolean;
+  readonly code: string;
+
+  constructor(message: string, options: VigilErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.retriable = options.retriable ?? false;
+    this.code = options.code ?? 'VIGIL_ERROR';
+  }
+}
+
+/** A configuration file or value is wrong. `path` names the place in the file, e.g. rules[2].above. */
+export class ConfigError extends VigilError {
+  readonly path: string;
+  constructor(path: string, message: string, options: Omit<VigilErrorOptions, 'code' | 'retriable'> = {}) {
+    super(path === '' ? message : `${path}: ${message}`, { ...options, code: 'CONFIG_INVALID' });
+    this.path = path;
+  }
+}
+
+/** Wraps anything thrown into a VigilError, keeping an existing one as it is. */
+export function toVigilError(err: unknown, fallbackMessage = 'unexpected error'): VigilError {
+  if (err instanceof VigilError) return err;
+  const message = err instanceof Error ? err.message : fallbackMessage;
+  return new VigilError(message, { cause: err });
+}

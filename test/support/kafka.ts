@@ -1,0 +1,67 @@
+import { randomBytes } from 'node:crypto';
+import { Partitioners, type Kafka, type KafkaMessage, type Message } from 'kafkajs';
+
+/** A prefix no other run uses, for topics and consumer groups: runs never see each other's data. */
+export function uniquePrefix(label: string): string {
+  return `test-${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}.`;
+}
+
+export async function produce(kafka: Kafka, topic: string, messages: Message[]): Promise<void> {
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  try {
+    await producer.send({ topic, messages, acks: -1 });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+export interface Collected {
+  readonly topic: string;
+  readonly message: KafkaMessage;
+}
+
+/**
+ * Reads `topics` from the beginning with a fresh group until `done(all)` holds, then keeps reading for
+ * `settleMs` more so that anything produced beyond the expectation is caught too. Throws on timeout.
+ */
+export async function collectUntil(
+  kafka: Kafka,
+  topics: readonly string[],
+  done: (records: readonly Collected[]) => boolean,
+  { timeoutMs = 60_000, settleMs = 1_500 }: { timeoutMs?: number; settleMs?: number } = {},
+): Promise<Collected[]> {
+  const records: Collected[] = [];
+  const consumer = kafka.consumer({ groupId: `collector-${randomBytes(6).toString('hex')}` });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [...topics], fromBeginning: true });
+    await consumer.run({
+      eachMessage: ({ topic, message }) => {
+        records.push({ topic, message });
+        return Promise.resolve();
+      },
+    });
+    const deadline = Date.now() + timeoutMs;
+    while (!done(records)) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `timed out after ${timeoutMs} ms with ${records.length} records: ${records.map((r) => r.topic).join(', ')}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await new Promise((resolve) => setTimeout(resolve, settleMs));
+    return records;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+export function json(c: Collected): unknown {
+  return JSON.parse(c.message.value?.toString('utf8') ?? 'null');
+}
+
+export function header(c: Collected, name: string): string | undefined {
+  return c.message.headers?.[name]?.toString();
+}
