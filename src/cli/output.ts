@@ -6,9 +6,15 @@ export function formatAlert(a: Alert): string {
   return `${when}  ${a.state.toUpperCase().padEnd(8)} ${a.severity.padEnd(8)} ${a.ruleId}  ${a.sensorId}  ${a.message}  [${a.id}]`;
 }
 
+const SHOWN = ['count', 'min', 'max', 'mean', 'p95'] as const;
+
 export function formatWindowResult(w: WindowResult): string {
   const fmt = (n: number): string => (Number.isInteger(n) ? String(n) : n.toFixed(3));
-  return `${new Date(w.start).toISOString()}  ${w.window}  ${w.sensorId}  ${w.metric}  count=${w.count} min=${fmt(w.min)} max=${fmt(w.max)} mean=${fmt(w.mean)}`;
+  const values = SHOWN.flatMap((k) => {
+    const v = w[k];
+    return v === undefined ? [] : [`${k}=${fmt(v)}`];
+  });
+  return `${new Date(w.start).toISOString()}  ${w.window}  ${w.sensorId}  ${w.metric}  ${values.join(' ')}`;
 }
 
 export function writeLine(line: string): void {

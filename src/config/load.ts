@@ -3,9 +3,11 @@ import { hostname } from 'node:os';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { formatDuration } from '../core/duration.js';
+import { needsSketch } from '../core/aggregate.js';
+import type { Rule } from '../core/rules/types.js';
 import type { SensorPipeline } from '../core/sensor.js';
-import { configSchema, type ParsedConfig } from './schema.js';
+import type { WindowSpec } from '../core/windows.js';
+import { configSchema, windowName, type ParsedConfig } from './schema.js';
 
 export const TOPIC_NAMES = ['readings', 'logs', 'alerts', 'aggregates', 'dlq', 'late'] as const;
 export type TopicRole = (typeof TOPIC_NAMES)[number];
@@ -23,7 +25,14 @@ export interface VigilConfig {
     readonly topics: Readonly<Record<TopicRole, string>>;
     readonly partitions: Readonly<Record<TopicRole, number>>;
   };
+  readonly redis: { readonly url: string; readonly keyPrefix: string };
+  readonly checkpoint: { readonly intervalMs: number; readonly store: 'redis' | 'memory' };
+  readonly engine: { readonly maxInFlight: number; readonly buckets: number };
   readonly pipeline: SensorPipeline;
+  /** Shortest silence rule, if any: the partition clock tracks silences only then. */
+  readonly silenceAfterMs: number | undefined;
+  readonly rollupTtlMs: number;
+  readonly sinks: { readonly aggregates: boolean; readonly alerts: boolean };
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -49,6 +58,9 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
     section('kafka')['brokers'] = env['VIGIL_KAFKA_BROKERS'].split(',').map((s) => s.trim());
   if (env['VIGIL_KAFKA_GROUP_ID']) section('kafka')['groupId'] = env['VIGIL_KAFKA_GROUP_ID'];
   if (env['VIGIL_TOPIC_PREFIX'] !== undefined) section('kafka')['topicPrefix'] = env['VIGIL_TOPIC_PREFIX'];
+  if (env['VIGIL_REDIS_URL']) section('redis')['url'] = env['VIGIL_REDIS_URL'];
+  if (env['VIGIL_REDIS_KEY_PREFIX'] !== undefined)
+    section('redis')['keyPrefix'] = env['VIGIL_REDIS_KEY_PREFIX'];
 }
 
 /** Validates an already-parsed object (from YAML, or built in code by tests). */
@@ -73,6 +85,10 @@ export function buildConfig(
     TopicRole,
     string
   >;
+  const p = c.pipeline;
+  const aggregates = new Set(p.aggregates);
+  const rules = p.rules.map(toRule);
+  const silences = rules.flatMap((r) => (r.kind === 'silence' ? [r.afterMs] : []));
   return {
     nodeId: c.node.id ?? `${hostname()}-${process.pid}`,
     logLevel: c.log.level,
@@ -84,25 +100,89 @@ export function buildConfig(
       topics,
       partitions: c.kafka.partitions,
     },
+    redis: c.redis,
+    checkpoint: { intervalMs: c.checkpoint.interval, store: c.checkpoint.store },
+    engine: c.engine,
     pipeline: {
-      outOfOrdernessMs: c.pipeline.outOfOrderness,
-      metrics: c.pipeline.metrics === undefined ? undefined : new Set(c.pipeline.metrics),
-      windows: c.pipeline.windows.map((w) => ({
-        kind: w.kind,
-        sizeMs: w.size,
-        name: w.name ?? `${w.kind}-${formatDuration(w.size)}`,
-      })),
-      rules: c.pipeline.rules.map((r) => ({
-        kind: r.kind,
-        id: r.id,
+      windows: p.windows.map(toWindowSpec),
+      window: {
+        allowedLatenessMs: p.eventTime.allowedLateness,
+        aggregates: p.aggregates,
+        withSketch: needsSketch(aggregates),
+        metrics: p.metrics === undefined ? undefined : new Set(p.metrics),
+      },
+      rules,
+      outOfOrdernessMs: p.eventTime.outOfOrderness,
+      dedupeHorizonMs: p.dedupe.horizon,
+      idleTimeoutMs: p.eventTime.idleTimeout,
+      rollups: p.rollups.enabled,
+    },
+    silenceAfterMs: silences.length === 0 ? undefined : Math.min(...silences),
+    rollupTtlMs: p.rollups.ttl,
+    sinks: c.sinks,
+  };
+}
+
+type ParsedWindow = ParsedConfig['pipeline']['windows'][number];
+type ParsedRule = ParsedConfig['pipeline']['rules'][number];
+
+function toWindowSpec(w: ParsedWindow): WindowSpec {
+  const name = windowName(w);
+  switch (w.kind) {
+    case 'tumbling':
+      return { kind: 'tumbling', name, sizeMs: w.size };
+    case 'sliding':
+      return { kind: 'sliding', name, sizeMs: w.size, slideMs: w.slide };
+    case 'session':
+      return { kind: 'session', name, gapMs: w.gap };
+  }
+}
+
+function toRule(r: ParsedRule): Rule {
+  const base = { id: r.id, severity: r.severity, labels: r.labels };
+  switch (r.kind) {
+    case 'threshold':
+      return {
+        ...base,
+        kind: 'threshold',
         metric: r.metric,
-        severity: r.severity,
-        labels: r.labels,
+        hysteresis: r.hysteresis,
+        minDurationMs: r.minDuration,
         ...(r.above === undefined ? {} : { above: r.above }),
         ...(r.below === undefined ? {} : { below: r.below }),
-      })),
-    },
-  };
+      };
+    case 'outlier':
+      return {
+        ...base,
+        kind: 'outlier',
+        metric: r.metric,
+        zScore: r.zScore,
+        minSamples: r.minSamples,
+        ...(r.mean === undefined || r.stddev === undefined ? {} : { mean: r.mean, stddev: r.stddev }),
+      };
+    case 'rate-of-change':
+      return { ...base, kind: 'rate-of-change', metric: r.metric, maxPerSecond: r.maxPerSecond };
+    case 'count':
+      return { ...base, kind: 'count', window: r.window, metric: r.metric, above: r.above };
+    case 'silence':
+      return { ...base, kind: 'silence', afterMs: r.after };
+  }
+}
+
+/** Parses and validates one rule on its own (rules set at run time over the control plane). */
+export function parseRule(raw: unknown): Rule {
+  const parsed = configSchema.shape.pipeline.safeParse({
+    windows: [{ kind: 'tumbling', size: 1000 }],
+    rules: [raw],
+  });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue === undefined ? '' : formatPath(issue.path.slice(2));
+    throw new ConfigError(path, issue?.message ?? 'invalid rule', { cause: parsed.error });
+  }
+  const rule = parsed.data.rules[0];
+  if (rule === undefined) throw new ConfigError('', 'no rule given');
+  return toRule(rule);
 }
 
 function zodToConfigError(error: z.ZodError, locate?: (path: readonly PropertyKey[]) => string): ConfigError {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { parseDuration } from '../core/duration.js';
+import { AGGREGATES } from '../core/aggregate.js';
+import { formatDuration, parseDuration } from '../core/duration.js';
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = parseDuration(value);
@@ -21,34 +22,88 @@ const identifier = z
     'use letters, digits and _ . : - (starting with a letter or digit)',
   );
 const partitions = z.number().int('must be a whole number').min(1, 'must be at least 1').max(1000);
+const severity = z.enum(['info', 'warning', 'critical']).default('warning');
+const labels = z.record(z.string(), z.string()).default({});
 
-const tumblingWindow = z
-  .object({
-    kind: z.literal('tumbling'),
-    size: positiveDuration,
-    name: identifier.optional(),
-  })
-  .strict();
+const windowSpec = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('tumbling'), size: positiveDuration, name: identifier.optional() }).strict(),
+  z
+    .object({
+      kind: z.literal('sliding'),
+      size: positiveDuration,
+      slide: positiveDuration,
+      name: identifier.optional(),
+    })
+    .strict()
+    .refine((w) => w.slide <= w.size, { message: '`slide` must not be longer than `size`', path: ['slide'] }),
+  z.object({ kind: z.literal('session'), gap: positiveDuration, name: identifier.optional() }).strict(),
+]);
 
-const thresholdRule = z
-  .object({
-    id: identifier,
-    kind: z.literal('threshold'),
-    metric: z.string().min(1),
-    above: z.number().optional(),
-    below: z.number().optional(),
-    severity: z.enum(['info', 'warning', 'critical']).default('warning'),
-    labels: z.record(z.string(), z.string()).default({}),
-  })
-  .strict()
-  .refine(
-    (r) => r.above !== undefined || r.below !== undefined,
-    'a threshold rule needs `above`, `below` or both',
-  )
-  .refine(
-    (r) => r.above === undefined || r.below === undefined || r.below < r.above,
-    '`below` must be lower than `above`',
-  );
+const ruleBase = { id: identifier, severity, labels };
+
+const ruleSpec = z.discriminatedUnion('kind', [
+  z
+    .object({
+      ...ruleBase,
+      kind: z.literal('threshold'),
+      metric: z.string().min(1),
+      above: z.number().optional(),
+      below: z.number().optional(),
+      hysteresis: z.number().min(0, 'must not be negative').default(0),
+      minDuration: duration.default(0),
+    })
+    .strict()
+    .refine(
+      (r) => r.above !== undefined || r.below !== undefined,
+      'a threshold rule needs `above`, `below` or both',
+    )
+    .refine((r) => r.above === undefined || r.below === undefined || r.below < r.above, {
+      message: '`below` must be lower than `above`',
+      path: ['below'],
+    }),
+  z
+    .object({
+      ...ruleBase,
+      kind: z.literal('outlier'),
+      metric: z.string().min(1),
+      zScore: z.number().positive('must be above 0'),
+      mean: z.number().optional(),
+      stddev: z.number().positive('must be above 0').optional(),
+      minSamples: z.number().int().min(2).default(30),
+    })
+    .strict()
+    .refine((r) => (r.mean === undefined) === (r.stddev === undefined), {
+      message: 'give both `mean` and `stddev` (a configured distribution) or neither (learned)',
+      path: ['mean'],
+    }),
+  z
+    .object({
+      ...ruleBase,
+      kind: z.literal('rate-of-change'),
+      metric: z.string().min(1),
+      maxPerSecond: z.number().positive(),
+    })
+    .strict(),
+  z
+    .object({
+      ...ruleBase,
+      kind: z.literal('count'),
+      window: identifier,
+      metric: z.string().min(1),
+      above: z.number().int().min(0),
+    })
+    .strict(),
+  z.object({ ...ruleBase, kind: z.literal('silence'), after: positiveDuration }).strict(),
+]);
+
+const kafkaDefaults = {
+  brokers: ['127.0.0.1:9092'],
+  clientId: 'vigil',
+  groupId: 'vigil-engine',
+  topicPrefix: '',
+  partitions: { readings: 6, logs: 6, alerts: 6, aggregates: 6, dlq: 1, late: 1 },
+  sessionTimeout: 10_000,
+};
 
 export const configSchema = z
   .object({
@@ -64,9 +119,9 @@ export const configSchema = z
         brokers: z
           .array(z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port'))
           .min(1)
-          .default(['127.0.0.1:9092']),
-        clientId: identifier.default('vigil'),
-        groupId: identifier.default('vigil-engine'),
+          .default(kafkaDefaults.brokers),
+        clientId: identifier.default(kafkaDefaults.clientId),
+        groupId: identifier.default(kafkaDefaults.groupId),
         /** Prepended to every topic name; tests use a unique one per run. */
         topicPrefix: z
           .string()
@@ -82,40 +137,129 @@ export const configSchema = z
             late: partitions.default(1),
           })
           .strict()
-          .default({ readings: 6, logs: 6, alerts: 6, aggregates: 6, dlq: 1, late: 1 }),
-        sessionTimeout: positiveDuration.default(10_000),
+          .default(kafkaDefaults.partitions),
+        sessionTimeout: positiveDuration.default(kafkaDefaults.sessionTimeout),
       })
       .strict()
-      .default({
-        brokers: ['127.0.0.1:9092'],
-        clientId: 'vigil',
-        groupId: 'vigil-engine',
-        topicPrefix: '',
-        partitions: { readings: 6, logs: 6, alerts: 6, aggregates: 6, dlq: 1, late: 1 },
-        sessionTimeout: 10_000,
-      }),
+      .default(kafkaDefaults),
+    redis: z
+      .object({
+        url: z
+          .string()
+          .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+          .default('redis://127.0.0.1:6379'),
+        /** Prepended to every key; tests use a unique one per run. */
+        keyPrefix: z.string().default(''),
+      })
+      .strict()
+      .default({ url: 'redis://127.0.0.1:6379', keyPrefix: '' }),
+    checkpoint: z
+      .object({
+        interval: positiveDuration.default(1_000),
+        /** `memory` keeps checkpoints in the process (embedded mode); `redis` survives the process. */
+        store: z.enum(['redis', 'memory']).default('redis'),
+      })
+      .strict()
+      .default({ interval: 1_000, store: 'redis' }),
+    engine: z
+      .object({
+        /** Records dispatched but not yet done above which fetching pauses (backpressure). */
+        maxInFlight: z.number().int().min(100).default(20_000),
+        /** Bucket actors per partition (fan-out level between partition and sensors). */
+        buckets: z.number().int().min(1).max(4096).default(64),
+      })
+      .strict()
+      .default({ maxInFlight: 20_000, buckets: 64 }),
     pipeline: z
       .object({
-        outOfOrderness: duration.default(0),
-        windows: z.array(tumblingWindow).min(1, 'at least one window is needed'),
+        sources: z
+          .object({ readings: z.boolean().default(true) })
+          .strict()
+          .default({ readings: true }),
+        eventTime: z
+          .object({
+            outOfOrderness: duration.default(0),
+            allowedLateness: duration.default(0),
+            /** Stream time after a sensor's last reading at which its open windows close anyway. */
+            idleTimeout: positiveDuration.optional(),
+          })
+          .strict()
+          .default({ outOfOrderness: 0, allowedLateness: 0 }),
+        dedupe: z
+          .object({ horizon: duration.default(300_000) })
+          .strict()
+          .default({ horizon: 300_000 }),
+        windows: z.array(windowSpec).min(1, 'at least one window is needed'),
         metrics: z.array(z.string().min(1)).min(1).optional(),
-        rules: z.array(thresholdRule).default([]),
+        aggregates: z
+          .array(z.enum(AGGREGATES))
+          .min(1)
+          .default([...AGGREGATES]),
+        rules: z.array(ruleSpec).default([]),
+        rollups: z
+          .object({ enabled: z.boolean().default(true), ttl: positiveDuration.default(7 * 86_400_000) })
+          .strict()
+          .default({ enabled: true, ttl: 7 * 86_400_000 }),
       })
       .strict()
       .superRefine((p, ctx) => {
-        const seen = new Set<string>();
+        const ruleIds = new Set<string>();
         p.rules.forEach((rule, i) => {
-          if (seen.has(rule.id))
+          if (ruleIds.has(rule.id)) {
             ctx.addIssue({
               code: 'custom',
               path: ['rules', i, 'id'],
               message: `duplicate rule id "${rule.id}"`,
             });
-          seen.add(rule.id);
+          }
+          ruleIds.add(rule.id);
+        });
+        const windowNames = new Set<string>();
+        p.windows.forEach((w, i) => {
+          const name = windowName(w);
+          if (windowNames.has(name)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['windows', i],
+              message: `duplicate window "${name}" (give one a \`name\`)`,
+            });
+          }
+          windowNames.add(name);
+        });
+        p.rules.forEach((rule, i) => {
+          if (rule.kind === 'count' && !windowNames.has(rule.window)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['rules', i, 'window'],
+              message: `no window named "${rule.window}" (windows: ${[...windowNames].join(', ')})`,
+            });
+          }
         });
       }),
+    sinks: z
+      .object({
+        aggregates: z.boolean().default(true),
+        alerts: z.boolean().default(true),
+      })
+      .strict()
+      .default({ aggregates: true, alerts: true }),
   })
   .strict();
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
+type ParsedWindow = ParsedConfig['pipeline']['windows'][number];
+
+/** The default name of a window spec: kind and sizes, e.g. tumbling-10s, sliding-1m-10s, session-30s. */
+export function windowName(w: ParsedWindow): string {
+  const format = formatDuration;
+  if (w.name !== undefined) return w.name;
+  switch (w.kind) {
+    case 'tumbling':
+      return `tumbling-${format(w.size)}`;
+    case 'sliding':
+      return `sliding-${format(w.size)}-${format(w.slide)}`;
+    case 'session':
+      return `session-${format(w.gap)}`;
+  }
+}

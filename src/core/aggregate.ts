@@ -1,41 +1,213 @@
+import { QuantileSketch, type SketchSnapshot } from './sketch.js';
+
+/** Every aggregate a window can report. All are mergeable (two partial windows combine exactly). */
+export const AGGREGATES = [
+  'count',
+  'sum',
+  'mean',
+  'min',
+  'max',
+  'stddev',
+  'first',
+  'last',
+  'rate',
+  'p50',
+  'p95',
+  'p99',
+] as const;
+export type AggregateName = (typeof AGGREGATES)[number];
+
+const QUANTILES: Readonly<Partial<Record<AggregateName, number>>> = { p50: 0.5, p95: 0.95, p99: 0.99 };
+
+export function needsSketch(names: ReadonlySet<AggregateName>): boolean {
+  return names.has('p50') || names.has('p95') || names.has('p99');
+}
+
 /**
- * Window aggregates. An accumulator is a small mutable record updated per value and mergeable with
- * another accumulator of the same window (so partial windows can be combined).
+ * Running state of one metric in one window. Mean and variance use Welford's update (numerically
+ * stable) and Chan's formula to merge. `first`/`last` are by event time; equal times keep the earlier
+ * arrival as first and the later arrival as last.
  */
 export interface Accumulator {
   count: number;
   sum: number;
   min: number;
   max: number;
+  mean: number;
+  /** Sum of squared differences from the mean (Welford's M2). */
+  m2: number;
+  firstTs: number;
+  first: number;
+  lastTs: number;
+  last: number;
+  sketch: QuantileSketch | undefined;
 }
 
-export interface AggregateValues {
-  readonly count: number;
-  readonly min: number;
-  readonly max: number;
-  readonly mean: number;
-  readonly sum: number;
+export function newAccumulator(withSketch = false): Accumulator {
+  return {
+    count: 0,
+    sum: 0,
+    min: Number.POSITIVE_INFINITY,
+    max: Number.NEGATIVE_INFINITY,
+    mean: 0,
+    m2: 0,
+    firstTs: Number.POSITIVE_INFINITY,
+    first: Number.NaN,
+    lastTs: Number.NEGATIVE_INFINITY,
+    last: Number.NaN,
+    sketch: withSketch ? new QuantileSketch() : undefined,
+  };
 }
 
-export function newAccumulator(): Accumulator {
-  return { count: 0, sum: 0, min: Number.POSITIVE_INFINITY, max: Number.NEGATIVE_INFINITY };
-}
-
-export function accumulate(acc: Accumulator, value: number): void {
+export function accumulate(acc: Accumulator, value: number, ts: number): void {
   acc.count += 1;
   acc.sum += value;
   if (value < acc.min) acc.min = value;
   if (value > acc.max) acc.max = value;
+  const delta = value - acc.mean;
+  acc.mean += delta / acc.count;
+  acc.m2 += delta * (value - acc.mean);
+  if (ts < acc.firstTs) {
+    acc.firstTs = ts;
+    acc.first = value;
+  }
+  if (ts >= acc.lastTs) {
+    acc.lastTs = ts;
+    acc.last = value;
+  }
+  acc.sketch?.add(value);
 }
 
 export function merge(into: Accumulator, from: Accumulator): void {
-  into.count += from.count;
+  if (from.count === 0) return;
+  if (into.count === 0) {
+    Object.assign(into, from, { sketch: into.sketch });
+    if (from.sketch !== undefined) {
+      into.sketch ??= new QuantileSketch(from.sketch.relativeAccuracy);
+      into.sketch.merge(from.sketch);
+    }
+    return;
+  }
+  const n = into.count + from.count;
+  const delta = from.mean - into.mean;
+  into.m2 += from.m2 + (delta * delta * into.count * from.count) / n;
+  into.mean += (delta * from.count) / n;
+  into.count = n;
   into.sum += from.sum;
   if (from.min < into.min) into.min = from.min;
   if (from.max > into.max) into.max = from.max;
+  if (from.firstTs < into.firstTs) {
+    into.firstTs = from.firstTs;
+    into.first = from.first;
+  }
+  if (from.lastTs >= into.lastTs) {
+    into.lastTs = from.lastTs;
+    into.last = from.last;
+  }
+  if (from.sketch !== undefined) {
+    into.sketch ??= new QuantileSketch(from.sketch.relativeAccuracy);
+    into.sketch.merge(from.sketch);
+  }
 }
 
-export function finish(acc: Accumulator): AggregateValues {
-  if (acc.count === 0) return { count: 0, min: Number.NaN, max: Number.NaN, mean: Number.NaN, sum: 0 };
-  return { count: acc.count, min: acc.min, max: acc.max, mean: acc.sum / acc.count, sum: acc.sum };
+/** Population standard deviation. */
+export function stddev(acc: Accumulator): number {
+  return acc.count === 0 ? Number.NaN : Math.sqrt(acc.m2 / acc.count);
+}
+
+/**
+ * The requested aggregates of an accumulator. `rate` is readings per second over `durationMs` (the
+ * window's length). Quantiles come from the sketch (relative accuracy 1 %).
+ */
+export function finish(
+  acc: Accumulator,
+  names: readonly AggregateName[],
+  durationMs: number,
+): Partial<Record<AggregateName, number>> {
+  const out: Partial<Record<AggregateName, number>> = {};
+  for (const name of names) {
+    switch (name) {
+      case 'count':
+        out.count = acc.count;
+        break;
+      case 'sum':
+        out.sum = acc.sum;
+        break;
+      case 'mean':
+        out.mean = acc.count === 0 ? Number.NaN : acc.mean;
+        break;
+      case 'min':
+        out.min = acc.count === 0 ? Number.NaN : acc.min;
+        break;
+      case 'max':
+        out.max = acc.count === 0 ? Number.NaN : acc.max;
+        break;
+      case 'stddev':
+        out.stddev = stddev(acc);
+        break;
+      case 'first':
+        out.first = acc.first;
+        break;
+      case 'last':
+        out.last = acc.last;
+        break;
+      case 'rate':
+        out.rate = durationMs > 0 ? acc.count / (durationMs / 1000) : Number.NaN;
+        break;
+      default: {
+        const q = QUANTILES[name];
+        out[name] = q === undefined || acc.sketch === undefined ? Number.NaN : acc.sketch.quantile(q);
+      }
+    }
+  }
+  return out;
+}
+
+/** Checkpoint form: a fixed-order tuple keeps snapshots small. Infinity/NaN are written as null. */
+export type AccumulatorSnapshot = [
+  count: number,
+  sum: number,
+  min: number | null,
+  max: number | null,
+  mean: number,
+  m2: number,
+  firstTs: number | null,
+  first: number | null,
+  lastTs: number | null,
+  last: number | null,
+  sketch: SketchSnapshot | null,
+];
+
+const num = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+export function snapshotAccumulator(a: Accumulator): AccumulatorSnapshot {
+  return [
+    a.count,
+    a.sum,
+    num(a.min),
+    num(a.max),
+    a.mean,
+    a.m2,
+    num(a.firstTs),
+    num(a.first),
+    num(a.lastTs),
+    num(a.last),
+    a.sketch === undefined ? null : a.sketch.toJSON(),
+  ];
+}
+
+export function restoreAccumulator(s: AccumulatorSnapshot): Accumulator {
+  return {
+    count: s[0],
+    sum: s[1],
+    min: s[2] ?? Number.POSITIVE_INFINITY,
+    max: s[3] ?? Number.NEGATIVE_INFINITY,
+    mean: s[4],
+    m2: s[5],
+    firstTs: s[6] ?? Number.POSITIVE_INFINITY,
+    first: s[7] ?? Number.NaN,
+    lastTs: s[8] ?? Number.NEGATIVE_INFINITY,
+    last: s[9] ?? Number.NaN,
+    sketch: s[10] === null ? undefined : QuantileSketch.fromJSON(s[10]),
+  };
 }

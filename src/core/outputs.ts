@@ -1,8 +1,17 @@
-import type { AggregateValues } from './aggregate.js';
+import type { AggregateName } from './aggregate.js';
+import type { AccumulatorSnapshot } from './aggregate.js';
 import type { Reading } from './reading.js';
 
+/** A closed minute of one metric of one sensor, with its full accumulator, for the Redis rollups. */
+export interface RollupRecord {
+  readonly sensorId: string;
+  readonly metric: string;
+  readonly minute: number;
+  readonly acc: AccumulatorSnapshot;
+}
+
 /** One closed window of one metric of one sensor, as produced to vigil.aggregates (key = sensorId). */
-export interface WindowResult extends AggregateValues {
+export interface WindowResult extends Partial<Record<AggregateName, number>> {
   /** Deterministic: the same input always yields the same id, so sinks can deduplicate replays. */
   readonly id: string;
   readonly sensorId: string;
@@ -11,6 +20,7 @@ export interface WindowResult extends AggregateValues {
   readonly window: string;
   readonly start: number;
   readonly end: number;
+  readonly count: number;
 }
 
 export type Severity = 'info' | 'warning' | 'critical';
@@ -21,6 +31,8 @@ export interface Alert {
   /** Deterministic: hash of rule, sensor, the event time the episode started, and the state. */
   readonly id: string;
   readonly ruleId: string;
+  /** The rule's kind: threshold, outlier, rate-of-change, count or silence. */
+  readonly kind: string;
   readonly sensorId: string;
   readonly metric: string;
   readonly state: AlertState;
@@ -46,10 +58,14 @@ export interface OutputBuffer {
   readonly windowResults: WindowResult[];
   readonly alerts: Alert[];
   readonly late: LateRecord[];
+  /** Closed minutes for the Redis rollups; written inside the next checkpoint. */
+  readonly rollups: RollupRecord[];
+  /** Readings dropped as repeats (counted, not shipped). */
+  readonly duplicates: Reading[];
 }
 
 export function newOutputBuffer(): OutputBuffer {
-  return { windowResults: [], alerts: [], late: [] };
+  return { windowResults: [], alerts: [], late: [], rollups: [], duplicates: [] };
 }
 
 export function windowResultId(sensorId: string, window: string, metric: string, start: number): string {

@@ -1,66 +1,172 @@
+import { snapshotAccumulator, type AggregateName } from './aggregate.js';
+import { Deduplicator, type DedupeSnapshot } from './dedupe.js';
+import type { OutputBuffer, WindowResult } from './outputs.js';
 import type { Reading } from './reading.js';
-import type { OutputBuffer } from './outputs.js';
-import { evaluateThreshold, newRuleState, type Rule, type RuleState } from './rules.js';
-import { TumblingWindows, type TumblingWindowSpec } from './window.js';
+import { SensorRules, type RuleState } from './rules/evaluate.js';
+import type { Rule } from './rules/types.js';
+import type { Tick } from './stream-clock.js';
+import {
+  PaneWindows,
+  SessionWindows,
+  createWindowOperator,
+  windowResults,
+  type PaneSnapshot,
+  type SessionSnapshot,
+  type WindowSettings,
+  type WindowSpec,
+} from './windows.js';
 
-/** What every sensor of a pipeline shares: the window specs, the rules and the event-time settings. */
+/** What every sensor of a pipeline shares: windows, rules and event-time settings. */
 export interface SensorPipeline {
-  readonly windows: readonly TumblingWindowSpec[];
+  readonly windows: readonly WindowSpec[];
+  readonly window: WindowSettings;
   readonly rules: readonly Rule[];
-  /** Readings may arrive this much out of order without being late. */
+  /** Readings may arrive this much out of order without holding windows back. */
   readonly outOfOrdernessMs: number;
-  /** Only these metrics are aggregated; undefined means every metric in a reading. */
-  readonly metrics: ReadonlySet<string> | undefined;
+  /** Repeated readings within this much event time are dropped (0: no deduplication). */
+  readonly dedupeHorizonMs: number;
+  /** Stream time after a sensor's last reading at which its open windows close anyway. */
+  readonly idleTimeoutMs: number | undefined;
+  /** Per-minute rollups (all aggregates, for the metrics query) are kept when true. */
+  readonly rollups: boolean;
 }
+
+export type SensorEvent = Reading | Tick;
+
+const ROLLUP_SPEC: WindowSpec = { kind: 'tumbling', name: 'rollup-1m', sizeMs: 60_000 };
+const ROLLUP_AGGREGATES: readonly AggregateName[] = ['count'];
 
 /**
  * All processing state of one sensor, free of I/O: the sensor actor is a thin shell around this.
- * Per-key watermark = highest event time seen minus the allowed out-of-orderness.
+ *
+ * Per reading: dedupe -> windows (late if no window still takes it) -> rules -> watermark -> close.
+ * Watermark = max(highest event time − out-of-orderness, the idle watermark set by an idle tick).
  */
 export class SensorProcessor {
   private maxTs = Number.NEGATIVE_INFINITY;
-  private readonly windows: TumblingWindows[];
-  private readonly ruleStates = new Map<string, RuleState>();
+  private idleWatermark = Number.NEGATIVE_INFINITY;
+  private readonly dedupe: Deduplicator;
+  private readonly windows: (PaneWindows | SessionWindows)[];
+  private readonly rollup: PaneWindows | undefined;
+  readonly rules: SensorRules;
 
   constructor(
     readonly sensorId: string,
     private readonly pipeline: SensorPipeline,
   ) {
-    this.windows = pipeline.windows.map((spec) => new TumblingWindows(spec));
+    this.dedupe = new Deduplicator(pipeline.dedupeHorizonMs);
+    this.windows = pipeline.windows.map((spec) => createWindowOperator(spec, pipeline.window));
+    this.rollup = pipeline.rollups
+      ? new PaneWindows(ROLLUP_SPEC as Extract<WindowSpec, { kind: 'tumbling' }>, {
+          ...pipeline.window,
+          aggregates: ROLLUP_AGGREGATES,
+          withSketch: true,
+        })
+      : undefined;
+    this.rules = new SensorRules(sensorId, pipeline.rules);
   }
 
   get watermark(): number {
-    return this.maxTs - this.pipeline.outOfOrdernessMs;
+    return Math.max(this.maxTs - this.pipeline.outOfOrdernessMs, this.idleWatermark);
   }
 
-  process(reading: Reading, out: OutputBuffer): void {
-    const watermark = this.watermark;
-    // A reading is late when the window it belongs to was already emitted; it changes nothing then.
-    const first = this.windows[0];
-    if (first !== undefined && first.isLate(reading.ts, watermark)) {
-      out.late.push({
-        reading,
-        watermark,
-        reason: `event time ${reading.ts} is behind the watermark ${watermark}: its ${first.spec.name} window [${first.windowStart(reading.ts)}, ${first.windowStart(reading.ts) + first.spec.sizeMs}) is already closed`,
-      });
+  process(event: SensorEvent, out: OutputBuffer): void {
+    if ('tick' in event) this.onTick(event, out);
+    else this.onReading(event, out);
+  }
+
+  private onReading(r: Reading, out: OutputBuffer): void {
+    if (this.dedupe.isDuplicate(r)) {
+      out.duplicates.push(r);
       return;
     }
-    for (const rule of this.pipeline.rules) {
-      const value = reading.values[rule.metric];
-      if (value === undefined) continue;
-      let state = this.ruleStates.get(rule.id);
-      if (state === undefined) {
-        state = newRuleState();
-        this.ruleStates.set(rule.id, state);
-      }
-      const alert = evaluateThreshold(rule, state, this.sensorId, reading.ts, value);
-      if (alert !== undefined) out.alerts.push(alert);
+    const wm = this.watermark;
+    let taken = this.windows.length === 0;
+    for (const w of this.windows) if (w.add(r.ts, r.values, wm)) taken = true;
+    if (!taken) {
+      out.late.push({ reading: r, watermark: wm, reason: lateReason(r, wm, this.pipeline) });
+      return;
     }
-    for (const w of this.windows) w.add(reading.ts, reading.values, this.pipeline.metrics);
-    if (reading.ts > this.maxTs) {
-      this.maxTs = reading.ts;
-      const wm = this.watermark;
-      for (const w of this.windows) w.closeUpTo(wm, this.sensorId, out.windowResults);
+    this.rollup?.add(r.ts, r.values, wm);
+    this.rules.onActivity(r.ts, out.alerts);
+    this.rules.onReading(r, out.alerts);
+    if (r.ts > this.maxTs) {
+      this.maxTs = r.ts;
+      this.close(out);
     }
   }
+
+  private onTick(t: Tick, out: OutputBuffer): void {
+    if (t.tick === 'idle') {
+      const wm = t.streamTime - this.pipeline.outOfOrdernessMs;
+      if (wm > this.idleWatermark) {
+        this.idleWatermark = wm;
+        this.close(out);
+      }
+    } else {
+      this.rules.onSilence(t.streamTime, t.lastSeen, this.maxTs, out.alerts);
+    }
+  }
+
+  private close(out: OutputBuffer): void {
+    const wm = this.watermark;
+    for (const w of this.windows) {
+      w.close(wm, (start, end, metrics) => {
+        const from = out.windowResults.length;
+        windowResults(metrics, w.spec, this.sensorId, start, end, this.pipeline.window, out.windowResults);
+        for (let i = from; i < out.windowResults.length; i++) {
+          this.rules.onWindow(out.windowResults[i] as WindowResult, out.alerts);
+        }
+      });
+    }
+    this.rollup?.close(wm, (minute, _end, metrics) => {
+      for (const [metric, acc] of metrics) {
+        out.rollups.push({ sensorId: this.sensorId, metric, minute, acc: snapshotAccumulator(acc) });
+      }
+    });
+  }
+
+  snapshot(): SensorSnapshot {
+    return {
+      v: 1,
+      maxTs: Number.isFinite(this.maxTs) ? this.maxTs : null,
+      idleWm: Number.isFinite(this.idleWatermark) ? this.idleWatermark : null,
+      dedupe: this.dedupe.snapshot(),
+      windows: this.windows.map((w) => [w.spec.name, w.snapshot()]),
+      rollup: this.rollup?.snapshot() ?? null,
+      rules: this.rules.snapshot(),
+    };
+  }
+
+  static restore(sensorId: string, pipeline: SensorPipeline, s: SensorSnapshot): SensorProcessor {
+    const p = new SensorProcessor(sensorId, pipeline);
+    p.maxTs = s.maxTs ?? Number.NEGATIVE_INFINITY;
+    p.idleWatermark = s.idleWm ?? Number.NEGATIVE_INFINITY;
+    p.dedupe.restore(s.dedupe);
+    const byName = new Map(s.windows);
+    for (const w of p.windows) {
+      const snap = byName.get(w.spec.name);
+      if (snap === undefined) continue; // a window spec added since the checkpoint starts empty
+      if (w instanceof SessionWindows) w.restore(snap as SessionSnapshot);
+      else w.restore(snap as PaneSnapshot);
+    }
+    if (p.rollup !== undefined && s.rollup !== null) p.rollup.restore(s.rollup);
+    p.rules.restore(s.rules);
+    return p;
+  }
+}
+
+export interface SensorSnapshot {
+  readonly v: 1;
+  readonly maxTs: number | null;
+  readonly idleWm: number | null;
+  readonly dedupe: DedupeSnapshot;
+  readonly windows: readonly (readonly [string, PaneSnapshot | SessionSnapshot])[];
+  readonly rollup: PaneSnapshot | null;
+  readonly rules: readonly (readonly [string, RuleState])[];
+}
+
+function lateReason(r: Reading, wm: number, p: SensorPipeline): string {
+  const lateness = p.window.allowedLatenessMs;
+  return `event time ${r.ts} is too late: watermark ${wm} (allowed lateness ${lateness} ms) has closed every window it belongs to`;
 }

@@ -31,6 +31,7 @@ describe('slice: readings -> windows and alerts on real Kafka', () => {
       },
       pipeline: {
         windows: [{ kind: 'tumbling', size: '10s' }],
+        aggregates: ['count', 'min', 'max', 'mean', 'sum'],
         rules: [
           {
             id: 'temp-high',
@@ -131,6 +132,7 @@ describe('slice: readings -> windows and alerts on real Kafka', () => {
       {
         id: alertId('temp-high', 'st-a', T0 + 5_000, 'firing'),
         ruleId: 'temp-high',
+        kind: 'threshold',
         sensorId: 'st-a',
         metric: 'temperature',
         state: 'firing',
@@ -144,6 +146,7 @@ describe('slice: readings -> windows and alerts on real Kafka', () => {
       {
         id: alertId('temp-high', 'st-a', T0 + 5_000, 'resolved'),
         ruleId: 'temp-high',
+        kind: 'threshold',
         sensorId: 'st-a',
         metric: 'temperature',
         state: 'resolved',
@@ -166,7 +169,7 @@ describe('slice: readings -> windows and alerts on real Kafka', () => {
       values: { temperature: 99, humidity: 1 },
     });
     expect(header(lateRecord, 'vigil-watermark')).toBe(String(T0 + 12_000));
-    expect(header(lateRecord, 'vigil-reason')).toContain('is already closed');
+    expect(header(lateRecord, 'vigil-reason')).toContain('too late');
 
     const dlq = of(topics.dlq);
     expect(dlq).toHaveLength(1);

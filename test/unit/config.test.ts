@@ -33,12 +33,22 @@ describe('config', () => {
     });
     expect(c.kafka.partitions.readings).toBe(6);
     expect(c.pipeline.windows).toEqual([{ kind: 'tumbling', sizeMs: 10_000, name: 'tumbling-10s' }]);
+    expect(c.pipeline.window.aggregates).toHaveLength(12);
+    expect(c.pipeline.window.withSketch).toBe(true);
+    expect(c.checkpoint).toEqual({ intervalMs: 1_000, store: 'redis' });
+    expect(c.redis.url).toBe('redis://127.0.0.1:6379');
   });
 
   it('the shipped config file is valid', async () => {
     const { loadConfigFile } = await import('../../src/config/load.js');
     const c = loadConfigFile(new URL('../../config/vigil.yaml', import.meta.url).pathname, {});
-    expect(c.pipeline.rules.map((r) => r.id)).toEqual(['temperature-high']);
+    expect(c.pipeline.rules.map((r) => r.id)).toEqual([
+      'temperature-high',
+      'noise-outlier',
+      'station-silent',
+    ]);
+    expect(c.pipeline.windows.map((w) => w.name)).toEqual(['tumbling-10s', 'sliding-1m-10s']);
+    expect(c.silenceAfterMs).toBe(120_000);
   });
 
   it.each([
@@ -50,15 +60,43 @@ describe('config', () => {
     ],
     [
       `${minimal}  rules:\n    - { id: r1, kind: threshold, metric: t, above: 1, below: 5 }\n`,
-      'pipeline.rules[0]',
+      'pipeline.rules[0].below',
       /`below` must be lower/,
     ],
-    [`${minimal}  outOfOrderness: soon\n`, 'pipeline.outOfOrderness', /"soon" is not a duration/],
+    [
+      `${minimal}  eventTime: { outOfOrderness: soon }\n`,
+      'pipeline.eventTime.outOfOrderness',
+      /"soon" is not a duration/,
+    ],
     [
       `${minimal}  rules:\n    - { id: a, kind: threshold, metric: t, above: 1 }\n    - { id: a, kind: threshold, metric: t, above: 2 }\n`,
       'pipeline.rules[1].id',
       /duplicate rule id "a"/,
     ],
+    [
+      `${minimal}    - { kind: sliding, size: 10s, slide: 1m }\n`,
+      'pipeline.windows[1].slide',
+      /must not be longer than `size`/,
+    ],
+    [
+      `${minimal}    - { kind: tumbling, size: 10s }\n`,
+      'pipeline.windows[1]',
+      /duplicate window "tumbling-10s"/,
+    ],
+    [
+      `${minimal}  rules:\n    - { id: e, kind: count, window: tumbling-1m, metric: ERROR, above: 1 }\n`,
+      'pipeline.rules[0].window',
+      /no window named "tumbling-1m" \(windows: tumbling-10s\)/,
+    ],
+    [
+      `${minimal}  rules:\n    - { id: o, kind: outlier, metric: t, zScore: 3, mean: 1 }\n`,
+      'pipeline.rules[0].mean',
+      /both `mean` and `stddev`/,
+    ],
+    [`${minimal}  rules:\n    - { id: x, kind: magic }\n`, 'pipeline.rules[0].kind', /./],
+    [`${minimal}  aggregates: [count, median]\n`, 'pipeline.aggregates[1]', /./],
+    [`checkpoint: { interval: 0s }\n${minimal}`, 'checkpoint.interval', /must be longer than 0/],
+    [`redis: { url: 'localhost:6379' }\n${minimal}`, 'redis.url', /redis:\/\//],
     [`kafka:\n  brokers: [localhost]\n${minimal}`, 'kafka.brokers[0]', /must be host:port/],
     [`kafka:\n  partitons: {}\n${minimal}`, 'kafka', /partitons/],
   ])('names the path and the problem: %#', (text, path, message) => {
@@ -72,6 +110,17 @@ describe('config', () => {
   it('reports YAML syntax errors with the file name', () => {
     expect(errorOf(() => loadConfigText('pipeline: [', 'bad.yaml')).message).toMatch(
       /bad\.yaml: not valid YAML/,
+    );
+  });
+
+  it('parses a single rule for the control plane, naming the field at fault', async () => {
+    const { parseRule } = await import('../../src/config/load.js');
+    expect(parseRule({ id: 'q', kind: 'silence', after: '1m' })).toMatchObject({
+      kind: 'silence',
+      afterMs: 60_000,
+    });
+    expect(errorOf(() => parseRule({ id: 'q', kind: 'threshold', metric: 't', above: 'x' })).path).toBe(
+      'above',
     );
   });
 

@@ -1,56 +1,253 @@
+import { roundTrip } from '../support/pipeline.js';
 import { describe, expect, it } from 'vitest';
 import { alertId } from '../../src/core/alert-id.js';
-import { evaluateThreshold, newRuleState, type ThresholdRule } from '../../src/core/rules.js';
+import type { Alert } from '../../src/core/outputs.js';
+import { SensorRules } from '../../src/core/rules/evaluate.js';
+import type { Rule, ThresholdRule } from '../../src/core/rules/types.js';
 
-const rule: ThresholdRule = {
+const base = { severity: 'warning' as const, labels: { team: 'a' } };
+const hot: ThresholdRule = {
+  ...base,
   kind: 'threshold',
   id: 'hot',
-  metric: 'temperature',
+  metric: 't',
   above: 30,
-  severity: 'warning',
-  labels: { team: 'a' },
+  hysteresis: 0,
+  minDurationMs: 0,
 };
+
+function run(rules: Rule[], readings: [number, number][], metric = 't'): Alert[] {
+  const sr = new SensorRules('s1', rules);
+  const out: Alert[] = [];
+  for (const [ts, v] of readings) sr.onReading({ sensorId: 's1', ts, values: { [metric]: v } }, out);
+  return out;
+}
+
+const brief = (alerts: Alert[]): [string, number, number][] =>
+  alerts.map((a) => [a.state, a.ts, a.startedAt]);
 
 describe('threshold rule', () => {
   it('fires once per episode and resolves with the same episode start', () => {
-    const state = newRuleState();
-    expect(evaluateThreshold(rule, state, 's1', 1, 29)).toBeUndefined();
-    const firing = evaluateThreshold(rule, state, 's1', 2, 31);
-    expect(firing).toMatchObject({
-      state: 'firing',
-      ts: 2,
-      startedAt: 2,
+    const alerts = run(
+      [hot],
+      [
+        [1, 29],
+        [2, 31],
+        [3, 35],
+        [4, 30],
+      ],
+    );
+    expect(brief(alerts)).toEqual([
+      ['firing', 2, 2],
+      ['resolved', 4, 2],
+    ]);
+    expect(alerts[0]).toMatchObject({
+      id: alertId('hot', 's1', 2, 'firing'),
+      kind: 'threshold',
       value: 31,
-      severity: 'warning',
       labels: { team: 'a' },
     });
-    expect(firing?.id).toBe(alertId('hot', 's1', 2, 'firing'));
-    expect(evaluateThreshold(rule, state, 's1', 3, 35)).toBeUndefined();
-    const resolved = evaluateThreshold(rule, state, 's1', 4, 30);
-    expect(resolved).toMatchObject({ state: 'resolved', ts: 4, startedAt: 2, value: 30 });
-    expect(resolved?.id).toBe(alertId('hot', 's1', 2, 'resolved'));
+    expect(alerts[1]?.id).toBe(alertId('hot', 's1', 2, 'resolved'));
   });
 
-  it('supports below and bands', () => {
-    const band: ThresholdRule = { ...rule, id: 'band', above: 10, below: 0 };
-    const state = newRuleState();
-    expect(evaluateThreshold(band, state, 's', 1, -1)?.message).toContain('below 0');
-    expect(evaluateThreshold(band, state, 's', 2, 5)?.state).toBe('resolved');
-    expect(evaluateThreshold(band, state, 's', 3, 11)?.message).toContain('above 10');
+  it('with hysteresis, resolves only once the value is back by more than the margin', () => {
+    const alerts = run(
+      [{ ...hot, hysteresis: 2 }],
+      [
+        [1, 31],
+        [2, 29],
+        [3, 28.5],
+        [4, 28],
+      ],
+    );
+    expect(brief(alerts)).toEqual([
+      ['firing', 1, 1],
+      ['resolved', 4, 1],
+    ]);
+  });
+
+  it('with a minimum duration, fires only when the breach has lasted that long', () => {
+    const rule = { ...hot, minDurationMs: 10 };
+    expect(
+      run(
+        [rule],
+        [
+          [0, 31],
+          [5, 32],
+          [8, 20],
+          [9, 31],
+          [15, 31],
+        ],
+      ),
+    ).toEqual([]);
+    const alerts = run(
+      [rule],
+      [
+        [0, 31],
+        [5, 32],
+        [10, 33],
+      ],
+    );
+    expect(brief(alerts)).toEqual([['firing', 10, 0]]);
+    expect(alerts[0]?.message).toContain('for 10 ms');
+  });
+
+  it('covers below and outside-the-band', () => {
+    const band: ThresholdRule = { ...hot, id: 'band', above: 10, below: 0 };
+    const alerts = run(
+      [band],
+      [
+        [1, -1],
+        [2, 5],
+        [3, 11],
+      ],
+    );
+    expect(alerts.map((a) => [a.state, a.message.split(', ')[1]])).toEqual([
+      ['firing', 'below 0'],
+      ['resolved', undefined],
+      ['firing', 'above 10'],
+    ]);
+  });
+});
+
+describe('outlier rule', () => {
+  it('judges a configured distribution', () => {
+    const rule: Rule = {
+      ...base,
+      kind: 'outlier',
+      id: 'o',
+      metric: 't',
+      zScore: 3,
+      mean: 25,
+      stddev: 2,
+      minSamples: 30,
+    };
+    expect(
+      brief(
+        run(
+          [rule],
+          [
+            [1, 26],
+            [2, 32],
+            [3, 33],
+            [4, 25],
+          ],
+        ),
+      ),
+    ).toEqual([
+      ['firing', 2, 2],
+      ['resolved', 4, 2],
+    ]);
+  });
+
+  it('learns the distribution after minSamples and judges each value before learning it', () => {
+    const rule: Rule = { ...base, kind: 'outlier', id: 'o', metric: 't', zScore: 3, minSamples: 10 };
+    const readings: [number, number][] = Array.from({ length: 10 }, (_, i) => [i, i % 2 === 0 ? 9 : 11]);
+    expect(run([rule], [...readings.slice(0, 5), [5, 1000]])).toEqual([]); // not enough samples yet
+    const alerts = run([rule], [...readings, [10, 14], [11, 10]]);
+    expect(brief(alerts)).toEqual([
+      ['firing', 10, 10],
+      ['resolved', 11, 10],
+    ]);
+    expect(alerts[0]?.message).toContain('learned mean 10.000, stddev 1.000');
+  });
+});
+
+describe('rate-of-change rule', () => {
+  it('fires when the slope between consecutive readings passes the limit', () => {
+    const rule: Rule = { ...base, kind: 'rate-of-change', id: 'r', metric: 't', maxPerSecond: 1 };
+    const alerts = run(
+      [rule],
+      [
+        [0, 10],
+        [1_000, 10.5],
+        [2_000, 13],
+        [1_500, 0],
+        [3_000, 13.2],
+      ],
+    );
+    expect(brief(alerts)).toEqual([
+      ['firing', 2_000, 2_000],
+      ['resolved', 3_000, 2_000],
+    ]);
+  });
+});
+
+describe('count rule', () => {
+  it('fires on a window with more than N readings and resolves on the next window at or below N', () => {
+    const rule: Rule = {
+      ...base,
+      kind: 'count',
+      id: 'errors',
+      window: 'tumbling-1m',
+      metric: 'ERROR',
+      above: 1,
+    };
+    const sr = new SensorRules('app', [rule]);
+    const out: Alert[] = [];
+    const w = (start: number, count: number, window = 'tumbling-1m', metric = 'ERROR') => ({
+      id: 'x',
+      sensorId: 'app',
+      metric,
+      window,
+      start,
+      end: start + 60_000,
+      count,
+    });
+    sr.onWindow(w(0, 1), out);
+    sr.onWindow(w(60_000, 2), out);
+    sr.onWindow(w(60_000, 9, 'other'), out);
+    sr.onWindow(w(60_000, 9, 'tumbling-1m', 'WARN'), out);
+    sr.onWindow(w(120_000, 5), out);
+    sr.onWindow(w(180_000, 0), out);
+    expect(out.map((a) => [a.state, a.startedAt, a.value])).toEqual([
+      ['firing', 60_000, 2],
+      ['resolved', 60_000, 0],
+    ]);
+  });
+});
+
+describe('silence rule', () => {
+  it('fires once after the silence and resolves when the sensor reports again', () => {
+    const rule: Rule = { ...base, kind: 'silence', id: 'quiet', afterMs: 60_000 };
+    const sr = new SensorRules('s1', [rule]);
+    const out: Alert[] = [];
+    sr.onSilence(50_000, 0, 0, out);
+    sr.onSilence(60_000, 0, 0, out);
+    sr.onSilence(70_000, 0, 0, out);
+    sr.onActivity(75_000, out);
+    sr.onActivity(76_000, out);
+    expect(out.map((a) => [a.state, a.startedAt, a.ts])).toEqual([
+      ['firing', 0, 60_000],
+      ['resolved', 0, 75_000],
+    ]);
+    expect(sr.silenceAfterMs).toBe(60_000);
+  });
+});
+
+describe('rule state', () => {
+  it('survives a snapshot and is reset when a rule changes kind', () => {
+    const sr = new SensorRules('s1', [hot]);
+    const out: Alert[] = [];
+    sr.onReading({ sensorId: 's1', ts: 1, values: { t: 40 } }, out);
+    const back = new SensorRules('s1', [hot]).restore(roundTrip(sr.snapshot()));
+    back.onReading({ sensorId: 's1', ts: 2, values: { t: 20 } }, out);
+    expect(out.map((a) => a.state)).toEqual(['firing', 'resolved']);
+    back.setRules([{ ...base, kind: 'rate-of-change', id: 'hot', metric: 't', maxPerSecond: 1 }]);
+    back.onReading({ sensorId: 's1', ts: 3, values: { t: 20 } }, out);
+    expect(out).toHaveLength(2);
   });
 
   it('alert ids are deterministic and differ by every input', () => {
     const id = alertId('r', 's', 1, 'firing');
     expect(alertId('r', 's', 1, 'firing')).toBe(id);
-    expect(
-      new Set([
-        id,
-        alertId('r2', 's', 1, 'firing'),
-        alertId('r', 's2', 1, 'firing'),
-        alertId('r', 's', 2, 'firing'),
-        alertId('r', 's', 1, 'resolved'),
-      ]).size,
-    ).toBe(5);
+    const others = [
+      alertId('r2', 's', 1, 'firing'),
+      alertId('r', 's2', 1, 'firing'),
+      alertId('r', 's', 2, 'firing'),
+      alertId('r', 's', 1, 'resolved'),
+    ];
+    expect(new Set([id, ...others]).size).toBe(5);
     expect(id).toMatch(/^[0-9a-f]{32}$/);
   });
 });

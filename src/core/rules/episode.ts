@@ -1,0 +1,38 @@
+import { alertId } from '../alert-id.js';
+import type { Alert, AlertState } from '../outputs.js';
+import type { Rule } from './types.js';
+
+/**
+ * The life cycle every rule shares, per sensor:
+ *
+ *   ok --(condition holds)--> firing     emits `firing`, id = h(rule, sensor, startedAt, firing)
+ *   firing --(condition clears)--> ok    emits `resolved`, id = h(rule, sensor, startedAt, resolved)
+ *
+ * `startedAt` (event time of the episode's start) ties both alerts of one episode together and makes
+ * the ids deterministic, so a replay yields the same ids and sinks drop the repeats.
+ */
+export function episodeAlert(
+  rule: Rule,
+  sensorId: string,
+  metric: string,
+  state: AlertState,
+  startedAt: number,
+  ts: number,
+  value: number,
+  message: string,
+): Alert {
+  return {
+    id: alertId(rule.id, sensorId, startedAt, state),
+    ruleId: rule.id,
+    kind: rule.kind,
+    sensorId,
+    metric,
+    state,
+    severity: rule.severity,
+    ts,
+    startedAt,
+    value,
+    message,
+    labels: rule.labels,
+  };
+}

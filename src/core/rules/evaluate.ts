@@ -1,0 +1,347 @@
+import type { Reading } from '../reading.js';
+import { episodeAlert } from './episode.js';
+import type {
+  Alert,
+  AlertSink,
+  CountRule,
+  OutlierRule,
+  RateOfChangeRule,
+  Rule,
+  SilenceRule,
+  ThresholdRule,
+  WindowResult,
+} from './types.js';
+
+/**
+ * Per-sensor state of one rule. `firingSince` is the event time the current episode started, or
+ * null when the rule is not firing. Kind-specific fields follow.
+ */
+export type RuleState =
+  | { k: 'threshold'; firingSince: number | null; pendingSince: number | null }
+  | { k: 'outlier'; firingSince: number | null; n: number; mean: number; m2: number }
+  | { k: 'rate-of-change'; firingSince: number | null; prevTs: number | null; prev: number }
+  | { k: 'count'; firingSince: number | null }
+  | { k: 'silence'; firingSince: number | null };
+
+function initialState(rule: Rule): RuleState {
+  switch (rule.kind) {
+    case 'threshold':
+      return { k: 'threshold', firingSince: null, pendingSince: null };
+    case 'outlier':
+      return { k: 'outlier', firingSince: null, n: 0, mean: 0, m2: 0 };
+    case 'rate-of-change':
+      return { k: 'rate-of-change', firingSince: null, prevTs: null, prev: 0 };
+    case 'count':
+      return { k: 'count', firingSince: null };
+    case 'silence':
+      return { k: 'silence', firingSince: null };
+  }
+}
+
+function describeBreach(rule: ThresholdRule, v: number): string | undefined {
+  if (rule.above !== undefined && v > rule.above) return `above ${rule.above}`;
+  if (rule.below !== undefined && v < rule.below) return `below ${rule.below}`;
+  return undefined;
+}
+
+function isClear(rule: ThresholdRule, v: number): boolean {
+  return (
+    (rule.above === undefined || v <= rule.above - rule.hysteresis) &&
+    (rule.below === undefined || v >= rule.below + rule.hysteresis)
+  );
+}
+
+function threshold(
+  rule: ThresholdRule,
+  st: Extract<RuleState, { k: 'threshold' }>,
+  sensorId: string,
+  ts: number,
+  v: number,
+): Alert | undefined {
+  if (st.firingSince !== null) {
+    if (!isClear(rule, v)) return undefined;
+    const startedAt = st.firingSince;
+    st.firingSince = null;
+    return episodeAlert(
+      rule,
+      sensorId,
+      rule.metric,
+      'resolved',
+      startedAt,
+      ts,
+      v,
+      `${rule.metric} of ${sensorId} is back to ${v}`,
+    );
+  }
+  const why = describeBreach(rule, v);
+  if (why === undefined) {
+    st.pendingSince = null;
+    return undefined;
+  }
+  st.pendingSince ??= ts;
+  if (ts - st.pendingSince < rule.minDurationMs) return undefined;
+  const startedAt = st.pendingSince;
+  st.firingSince = startedAt;
+  st.pendingSince = null;
+  const held = rule.minDurationMs > 0 ? ` for ${ts - startedAt} ms` : '';
+  return episodeAlert(
+    rule,
+    sensorId,
+    rule.metric,
+    'firing',
+    startedAt,
+    ts,
+    v,
+    `${rule.metric} of ${sensorId} is ${v}, ${why}${held}`,
+  );
+}
+
+function outlier(
+  rule: OutlierRule,
+  st: Extract<RuleState, { k: 'outlier' }>,
+  sensorId: string,
+  ts: number,
+  v: number,
+): Alert | undefined {
+  const learned = rule.mean === undefined || rule.stddev === undefined;
+  const mean = learned ? st.mean : rule.mean;
+  const sd = learned ? (st.n > 0 ? Math.sqrt(st.m2 / st.n) : 0) : rule.stddev;
+  const ready = !learned || st.n >= rule.minSamples;
+  // The running statistics learn from every in-time reading, after it has been judged.
+  if (learned) {
+    st.n += 1;
+    const delta = v - st.mean;
+    st.mean += delta / st.n;
+    st.m2 += delta * (v - st.mean);
+  }
+  if (!ready || sd <= 0) return undefined;
+  const z = Math.abs(v - mean) / sd;
+  if (z > rule.zScore && st.firingSince === null) {
+    st.firingSince = ts;
+    const basis = learned ? 'learned' : 'configured';
+    return episodeAlert(
+      rule,
+      sensorId,
+      rule.metric,
+      'firing',
+      ts,
+      ts,
+      v,
+      `${rule.metric} of ${sensorId} is ${v}, z-score ${z.toFixed(2)} > ${rule.zScore} (${basis} mean ${mean.toFixed(3)}, stddev ${sd.toFixed(3)})`,
+    );
+  }
+  if (z <= rule.zScore && st.firingSince !== null) {
+    const startedAt = st.firingSince;
+    st.firingSince = null;
+    return episodeAlert(
+      rule,
+      sensorId,
+      rule.metric,
+      'resolved',
+      startedAt,
+      ts,
+      v,
+      `${rule.metric} of ${sensorId} is back to ${v}`,
+    );
+  }
+  return undefined;
+}
+
+function rateOfChange(
+  rule: RateOfChangeRule,
+  st: Extract<RuleState, { k: 'rate-of-change' }>,
+  sensorId: string,
+  ts: number,
+  v: number,
+): Alert | undefined {
+  const prevTs = st.prevTs;
+  const prev = st.prev;
+  // Only readings that move event time forward form a slope; an out-of-order one is skipped here.
+  if (prevTs !== null && ts <= prevTs) return undefined;
+  st.prevTs = ts;
+  st.prev = v;
+  if (prevTs === null) return undefined;
+  const perSecond = Math.abs(v - prev) / ((ts - prevTs) / 1000);
+  if (perSecond > rule.maxPerSecond && st.firingSince === null) {
+    st.firingSince = ts;
+    return episodeAlert(
+      rule,
+      sensorId,
+      rule.metric,
+      'firing',
+      ts,
+      ts,
+      v,
+      `${rule.metric} of ${sensorId} changed from ${prev} to ${v} (${perSecond.toFixed(3)}/s > ${rule.maxPerSecond}/s)`,
+    );
+  }
+  if (perSecond <= rule.maxPerSecond && st.firingSince !== null) {
+    const startedAt = st.firingSince;
+    st.firingSince = null;
+    return episodeAlert(
+      rule,
+      sensorId,
+      rule.metric,
+      'resolved',
+      startedAt,
+      ts,
+      v,
+      `${rule.metric} of ${sensorId} is changing at ${perSecond.toFixed(3)}/s again`,
+    );
+  }
+  return undefined;
+}
+
+function count(rule: CountRule, st: Extract<RuleState, { k: 'count' }>, w: WindowResult): Alert | undefined {
+  const n = w.count;
+  if (n > rule.above && st.firingSince === null) {
+    st.firingSince = w.start;
+    return episodeAlert(
+      rule,
+      w.sensorId,
+      rule.metric,
+      'firing',
+      w.start,
+      w.end,
+      n,
+      `${n} ${rule.metric} readings of ${w.sensorId} in ${w.window} [${new Date(w.start).toISOString()}, ${new Date(w.end).toISOString()}), more than ${rule.above}`,
+    );
+  }
+  if (n <= rule.above && st.firingSince !== null) {
+    const startedAt = st.firingSince;
+    st.firingSince = null;
+    return episodeAlert(
+      rule,
+      w.sensorId,
+      rule.metric,
+      'resolved',
+      startedAt,
+      w.end,
+      n,
+      `${n} ${rule.metric} readings of ${w.sensorId} in ${w.window}, back to at most ${rule.above}`,
+    );
+  }
+  return undefined;
+}
+
+/**
+ * All rule state of one sensor. Rules are looked up by id, so a rule replaced at run time with the
+ * same id and kind keeps its state, and one whose kind changed starts afresh.
+ */
+export class SensorRules {
+  private states = new Map<string, RuleState>();
+
+  constructor(
+    private readonly sensorId: string,
+    private rules: readonly Rule[],
+  ) {}
+
+  setRules(rules: readonly Rule[]): void {
+    this.rules = rules;
+    const ids = new Set(rules.map((r) => r.id));
+    for (const id of [...this.states.keys()]) if (!ids.has(id)) this.states.delete(id);
+  }
+
+  private state(rule: Rule): RuleState {
+    let st = this.states.get(rule.id);
+    if (st === undefined || st.k !== rule.kind) {
+      st = initialState(rule);
+      this.states.set(rule.id, st);
+    }
+    return st;
+  }
+
+  /** Threshold, outlier and rate-of-change rules, on an in-time reading. */
+  onReading(r: Reading, out: AlertSink): void {
+    for (const rule of this.rules) {
+      if (rule.kind === 'count' || rule.kind === 'silence') continue;
+      const v = r.values[rule.metric];
+      if (v === undefined) continue;
+      const st = this.state(rule);
+      let alert: Alert | undefined;
+      if (rule.kind === 'threshold' && st.k === 'threshold')
+        alert = threshold(rule, st, this.sensorId, r.ts, v);
+      else if (rule.kind === 'outlier' && st.k === 'outlier')
+        alert = outlier(rule, st, this.sensorId, r.ts, v);
+      else if (rule.kind === 'rate-of-change' && st.k === 'rate-of-change')
+        alert = rateOfChange(rule, st, this.sensorId, r.ts, v);
+      if (alert !== undefined) out.push(alert);
+    }
+  }
+
+  /** Count rules, on each closed window. */
+  onWindow(w: WindowResult, out: AlertSink): void {
+    for (const rule of this.rules) {
+      if (rule.kind !== 'count' || rule.window !== w.window || rule.metric !== w.metric) continue;
+      const st = this.state(rule);
+      if (st.k !== 'count') continue;
+      const alert = count(rule, st, w);
+      if (alert !== undefined) out.push(alert);
+    }
+  }
+
+  /** The shortest silence after which some silence rule fires (undefined: no silence rules). */
+  get silenceAfterMs(): number | undefined {
+    let min: number | undefined;
+    for (const rule of this.rules)
+      if (rule.kind === 'silence' && (min === undefined || rule.afterMs < min)) min = rule.afterMs;
+    return min;
+  }
+
+  /**
+   * Silence rules, when the partition's stream time has moved `streamTime − lastSeen` past the sensor's
+   * last reading. `lastTs` is the event time of that reading.
+   */
+  onSilence(streamTime: number, lastSeen: number, lastTs: number, out: AlertSink): void {
+    for (const rule of this.rules) {
+      if (rule.kind !== 'silence') continue;
+      const st = this.state(rule);
+      if (st.k !== 'silence' || st.firingSince !== null || streamTime - lastSeen < rule.afterMs) continue;
+      st.firingSince = lastTs;
+      out.push(
+        silenceAlert(
+          rule,
+          this.sensorId,
+          'firing',
+          lastTs,
+          lastSeen + rule.afterMs,
+          `${this.sensorId} has sent nothing for ${rule.afterMs} ms since ${new Date(lastTs).toISOString()}`,
+        ),
+      );
+    }
+  }
+
+  /** A reading arrived: silence episodes end. */
+  onActivity(ts: number, out: AlertSink): void {
+    for (const rule of this.rules) {
+      if (rule.kind !== 'silence') continue;
+      const st = this.states.get(rule.id);
+      if (st?.k !== 'silence' || st.firingSince === null) continue;
+      const startedAt = st.firingSince;
+      st.firingSince = null;
+      out.push(
+        silenceAlert(rule, this.sensorId, 'resolved', startedAt, ts, `${this.sensorId} reports again`),
+      );
+    }
+  }
+
+  snapshot(): [string, RuleState][] {
+    return [...this.states].map(([id, st]) => [id, { ...st }]);
+  }
+
+  restore(s: readonly (readonly [string, RuleState])[]): this {
+    this.states = new Map(s.map(([id, st]) => [id, { ...st }]));
+    return this;
+  }
+}
+
+function silenceAlert(
+  rule: SilenceRule,
+  sensorId: string,
+  state: 'firing' | 'resolved',
+  startedAt: number,
+  ts: number,
+  message: string,
+): Alert {
+  return episodeAlert(rule, sensorId, '', state, startedAt, ts, 0, message);
+}

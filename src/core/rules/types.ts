@@ -1,0 +1,62 @@
+import type { Alert, Severity, WindowResult } from '../outputs.js';
+
+interface RuleBase {
+  readonly id: string;
+  readonly severity: Severity;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/**
+ * Fires when the metric is above `above` or below `below` (both: outside the band) for at least
+ * `minDurationMs` of event time; resolves only once the value is back by more than `hysteresis`.
+ */
+export interface ThresholdRule extends RuleBase {
+  readonly kind: 'threshold';
+  readonly metric: string;
+  readonly above?: number;
+  readonly below?: number;
+  readonly hysteresis: number;
+  readonly minDurationMs: number;
+}
+
+/**
+ * Fires when |value − mean| / stddev exceeds `zScore`. The distribution is either configured
+ * (`mean`, `stddev`) or learned from the sensor's own in-time readings (after `minSamples`).
+ */
+export interface OutlierRule extends RuleBase {
+  readonly kind: 'outlier';
+  readonly metric: string;
+  readonly zScore: number;
+  readonly mean?: number;
+  readonly stddev?: number;
+  readonly minSamples: number;
+}
+
+/** Fires when the metric changes faster than `maxPerSecond` between consecutive readings (event time). */
+export interface RateOfChangeRule extends RuleBase {
+  readonly kind: 'rate-of-change';
+  readonly metric: string;
+  readonly maxPerSecond: number;
+}
+
+/** Fires when a closed window of `window` counts more than `above` readings carrying `metric`. */
+export interface CountRule extends RuleBase {
+  readonly kind: 'count';
+  readonly window: string;
+  readonly metric: string;
+  readonly above: number;
+}
+
+/** Fires when a sensor has sent nothing for `afterMs` of its partition's stream time. */
+export interface SilenceRule extends RuleBase {
+  readonly kind: 'silence';
+  readonly afterMs: number;
+}
+
+export type Rule = ThresholdRule | OutlierRule | RateOfChangeRule | CountRule | SilenceRule;
+
+export interface AlertSink {
+  push(alert: Alert): void;
+}
+
+export type { Alert, WindowResult };

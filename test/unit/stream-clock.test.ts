@@ -1,0 +1,52 @@
+import { roundTrip } from '../support/pipeline.js';
+import { describe, expect, it } from 'vitest';
+import { StreamClock, type Tick } from '../../src/core/stream-clock.js';
+
+function feed(clock: StreamClock, readings: [string, number][]): [string, string, number][] {
+  const ticks: [string, string, number][] = [];
+  for (const [id, ts] of readings)
+    clock.observe(id, ts, (s: string, t: Tick) => ticks.push([s, t.tick, t.streamTime]));
+  return ticks;
+}
+
+describe('StreamClock', () => {
+  it('ticks a sensor once the partition stream time has moved on by the timeout', () => {
+    const clock = new StreamClock(10_000, 30_000);
+    const ticks = feed(clock, [
+      ['a', 0],
+      ['b', 5_000],
+      ['b', 9_999],
+      ['b', 10_000], // a idle
+      ['b', 25_000], // nothing new: a already idle, b just seen
+      ['c', 31_000], // a silent; b idle (31 − 25 < 10? no: 6 s) -> only a
+      ['c', 36_000], // b idle (36 − 25 ≥ 10)
+    ]);
+    expect(ticks).toEqual([
+      ['a', 'idle', 10_000],
+      ['a', 'silence', 31_000],
+      ['b', 'idle', 36_000],
+    ]);
+    expect(clock.now).toBe(36_000);
+  });
+
+  it('gives the same ticks at the same records however the log was cut', () => {
+    const readings: [string, number][] = Array.from({ length: 200 }, (_, i) => [
+      `s${i % 7 === 0 ? 'x' : i % 3}`,
+      i * 1_000 - (i % 5) * 700,
+    ]);
+    const whole = feed(new StreamClock(5_000, 20_000), readings);
+    const first = new StreamClock(5_000, 20_000);
+    const a = feed(first, readings.slice(0, 77));
+    const resumed = new StreamClock(5_000, 20_000).restore(roundTrip(first.snapshot()));
+    expect([...a, ...feed(resumed, readings.slice(77))]).toEqual(whole);
+  });
+
+  it('does nothing without timeouts', () => {
+    expect(
+      feed(new StreamClock(undefined, undefined), [
+        ['a', 0],
+        ['b', 1e9],
+      ]),
+    ).toEqual([]);
+  });
+});
