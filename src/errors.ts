@@ -38,3 +38,20 @@ export function toVigilError(err: unknown, fallbackMessage = 'unexpected error')
   const message = err instanceof Error ? err.message : fallbackMessage;
   return new VigilError(message, { cause: err });
 }
+
+/**
+ * A checkpoint was refused because another owner has taken the partition since (its epoch is newer).
+ * Never retriable: the node must drop the partition (it is a "zombie" for it).
+ */
+export class StaleEpochError extends VigilError {
+  constructor(
+    readonly partition: string,
+    readonly epoch: number,
+    readonly currentEpoch: number | undefined,
+  ) {
+    super(`checkpoint of ${partition} refused: epoch ${epoch} is stale (current ${String(currentEpoch)})`, {
+      code: 'CHECKPOINT_FENCED',
+      retriable: false,
+    });
+  }
+}

@@ -1,112 +1,255 @@
-import type { OutputBuffer, DeadLetter } from '../core/outputs.js';
+import { decodeSensorSnapshot, encodeSensorSnapshot } from '../core/checkpoint.js';
+import { newOutputBuffer, type DeadLetter, type OutputBuffer, type RecordSource } from '../core/outputs.js';
 import type { Reading } from '../core/reading.js';
-import { SensorProcessor, type SensorPipeline } from '../core/sensor.js';
+import { SensorProcessor, type SensorEvent, type SensorPipeline } from '../core/sensor.js';
 import type { Logger } from '../log.js';
 import type { Latch } from './latch.js';
 import { actorName, fnv1a } from './names.js';
 import { spawnActor, tell, type Ref, type SupervisionCtx } from './nact.js';
 
 /**
- * The ingest hierarchy of one Kafka partition:
+ * The ingest hierarchy of one partition:
  *
- *   partition-<topic>-<n>   routes each batch's sensor groups to its buckets
- *     bucket-<k>            owns a few hundred sensors (nact copies the children map per message, so no
- *                           actor that handles every batch may have thousands of children)
- *       sensor-<id>         a thin shell around SensorProcessor (windows, watermark, rules)
+ *   partition-<topic>-<n>   routes each batch's sensor groups, barriers and commands to its buckets
+ *     bucket-<k>            owns the sensors that hash to it; spawns them lazily, from their restored
+ *                           snapshot when there is one (nact copies the children map per message, so
+ *                           no actor that handles every batch may have thousands of children)
+ *       sensor-<id>         a thin shell around SensorProcessor (windows, rules, watermark, dedupe)
  *
- * Every message of a batch carries the batch's output buffer and latch; a sensor writes what it
- * produced into the buffer and counts the latch down. The node ships the buffer when the latch opens.
+ * Window and rule state live inside the sensor actor as plain objects, not as child actors: a nact
+ * actor per window per sensor would cost a mailbox, a setImmediate and a context object per reading
+ * per window (see README, "Design changes").
  *
- * Supervision: a reading that makes a SensorProcessor throw is a poison record: it goes to the dead
- * letters with the error as its reason and the sensor carries on with the next reading (the sensor's
- * state is exactly as before that reading, since processing a reading mutates state only after its
- * checks pass). An error outside that guard (a bug in the shell) resumes the actor and is logged.
+ * Supervision, per level (decided here, never nact's default of logging and stopping):
+ *   sensor     a reading that throws is a poison record: its partial outputs are discarded, it goes to
+ *              the dead letters with the error, and the sensor is RESTORED from its last checkpoint
+ *              and replays the events it had since (the outputs of the replay were already produced
+ *              and are dropped), then carries on. Other sensors never notice.
+ *              If the restore itself fails: ESCALATE (the step's latch fails).
+ *   bucket     any error: ESCALATE (fail the step's latch); the actor stops.
+ *   partition  any error: ESCALATE; the partition worker then resets the whole partition: a new
+ *              epoch, restore from the checkpoint, and replay from its offset.
  */
 
 export interface BatchContext {
   readonly out: OutputBuffer;
   readonly deadLetters: DeadLetter[];
   readonly latch: Latch;
-  /** Reading -> where it came from, for dead letters of poison records. */
-  readonly sourceOf: (reading: Reading) => DeadLetter['source'];
+  readonly sourceOf: (reading: Reading) => RecordSource;
 }
 
-export interface SensorMsg {
-  readonly readings: readonly Reading[];
-  readonly batch: BatchContext;
+export interface BarrierContext {
+  /** Filled with sensor id -> encoded snapshot by each sensor at the barrier. */
+  readonly snapshots: Map<string, Buffer>;
+  readonly latch: Latch;
 }
 
-export interface BucketMsg {
-  readonly groups: ReadonlyArray<readonly [string, Reading[]]>;
-  readonly batch: BatchContext;
-}
+export type SensorMsg =
+  | { readonly type: 'events'; readonly events: readonly SensorEvent[]; readonly batch: BatchContext }
+  | { readonly type: 'barrier'; readonly barrier: BarrierContext }
+  | { readonly type: 'crash'; readonly latch: Latch };
 
-export interface PartitionMsg {
-  readonly groups: ReadonlyMap<string, Reading[]>;
-  readonly batch: BatchContext;
-}
+export type BucketMsg =
+  | {
+      readonly type: 'events';
+      readonly groups: ReadonlyArray<readonly [string, SensorEvent[]]>;
+      readonly batch: BatchContext;
+    }
+  | { readonly type: 'barrier'; readonly sensors: readonly string[]; readonly barrier: BarrierContext }
+  | { readonly type: 'restore'; readonly snapshots: ReadonlyArray<readonly [string, Buffer]> }
+  | { readonly type: 'crash'; readonly sensorId: string; readonly latch: Latch };
+
+export type PartitionMsg =
+  | {
+      readonly type: 'events';
+      readonly groups: ReadonlyMap<string, SensorEvent[]>;
+      readonly batch: BatchContext;
+    }
+  | { readonly type: 'barrier'; readonly sensors: readonly string[]; readonly barrier: BarrierContext }
+  | { readonly type: 'restore'; readonly snapshots: ReadonlyMap<string, Buffer> }
+  | { readonly type: 'crash'; readonly sensorId: string; readonly latch: Latch };
 
 export interface IngestDeps {
   readonly pipeline: SensorPipeline;
   readonly logger: Logger;
   readonly bucketCount: number;
+  /** The sensor's snapshot as of the partition's last successful checkpoint. */
+  readonly loadSnapshot: (sensorId: string) => Promise<Buffer | undefined>;
+  /** Called once per sensor restore (for stats and tests). */
+  readonly onRecovery: (sensorId: string, reason: string) => void;
 }
 
-function resumeAndLog(deps: IngestDeps, level: string) {
-  return (_msg: unknown, err: unknown, ctx: SupervisionCtx): symbol => {
-    deps.logger.error({ err, actor: ctx.path.toString() }, `${level} actor crashed; resuming`);
-    return ctx.resume;
+interface SensorState {
+  processor: SensorProcessor;
+  /** Events since the last barrier: what a restore from the last checkpoint must replay. */
+  since: SensorEvent[];
+}
+
+/** Which latch a message belongs to, so a supervision policy that gives up can fail that step. */
+function latchOf(msg: unknown): Latch | undefined {
+  const m = msg as
+    { type?: string; batch?: BatchContext; barrier?: BarrierContext; latch?: Latch } | undefined;
+  return m?.batch?.latch ?? m?.barrier?.latch ?? m?.latch;
+}
+
+function escalate(deps: IngestDeps, level: string) {
+  return (msg: unknown, err: unknown, ctx: SupervisionCtx): symbol => {
+    deps.logger.error(
+      { err, actor: ctx.path.toString() },
+      `${level} actor failed; escalating to the partition`,
+    );
+    latchOf(msg)?.fail(err);
+    return ctx.stop;
   };
 }
 
-function spawnSensor(parent: Ref<BucketMsg>, sensorId: string, deps: IngestDeps): Ref<SensorMsg> {
+function marks(out: OutputBuffer): number[] {
+  return [
+    out.windowResults.length,
+    out.alerts.length,
+    out.late.length,
+    out.rollups.length,
+    out.duplicates.length,
+  ];
+}
+
+function truncate(out: OutputBuffer, m: readonly number[]): void {
+  out.windowResults.length = m[0] ?? 0;
+  out.alerts.length = m[1] ?? 0;
+  out.late.length = m[2] ?? 0;
+  out.rollups.length = m[3] ?? 0;
+  out.duplicates.length = m[4] ?? 0;
+}
+
+function spawnSensor(
+  parent: Ref<BucketMsg>,
+  sensorId: string,
+  initial: SensorProcessor,
+  deps: IngestDeps,
+): Ref<SensorMsg> {
+  /** Rebuilds the processor from the last checkpoint plus the events since, and drops the replay's outputs. */
+  const recover = async (state: SensorState, reason: string): Promise<void> => {
+    const bytes = await deps.loadSnapshot(sensorId);
+    const processor =
+      bytes === undefined
+        ? new SensorProcessor(sensorId, deps.pipeline)
+        : SensorProcessor.restore(sensorId, deps.pipeline, decodeSensorSnapshot(bytes));
+    const discard = newOutputBuffer();
+    for (const e of state.since) processor.process(e, discard);
+    state.processor = processor;
+    deps.onRecovery(sensorId, reason);
+  };
+
+  const processFrom = async (
+    state: SensorState,
+    msg: Extract<SensorMsg, { type: 'events' }>,
+    start: number,
+  ): Promise<SensorState> => {
+    const { batch, events } = msg;
+    for (let i = start; i < events.length; i++) {
+      const event = events[i] as SensorEvent;
+      const m = marks(batch.out);
+      try {
+        state.processor.process(event, batch.out);
+        state.since.push(event);
+      } catch (err) {
+        truncate(batch.out, m);
+        const reason = `processing failed: ${(err as Error).message}`;
+        if (!('tick' in event)) {
+          batch.deadLetters.push({
+            source: batch.sourceOf(event),
+            key: Buffer.from(sensorId),
+            payload: Buffer.from(JSON.stringify(event)),
+            reason,
+          });
+        }
+        await recover(state, reason);
+        return processFrom(state, msg, i + 1);
+      }
+    }
+    batch.latch.done();
+    return state;
+  };
+
   return spawnActor(
     parent,
     actorName('sensor-', sensorId),
-    (state: SensorProcessor, msg: SensorMsg): SensorProcessor => {
-      const { batch } = msg;
-      try {
-        for (const reading of msg.readings) {
-          try {
-            state.process(reading, batch.out);
-          } catch (err) {
-            batch.deadLetters.push({
-              source: batch.sourceOf(reading),
-              key: Buffer.from(reading.sensorId),
-              payload: Buffer.from(JSON.stringify(reading)),
-              reason: `processing failed: ${(err as Error).message}`,
-            });
-          }
-        }
-      } finally {
-        batch.latch.done();
+    (state: SensorState, msg: SensorMsg): SensorState | Promise<SensorState> => {
+      switch (msg.type) {
+        case 'events':
+          return processFrom(state, msg, 0);
+        case 'barrier':
+          msg.barrier.snapshots.set(sensorId, encodeSensorSnapshot(state.processor.snapshot()));
+          state.since = [];
+          msg.barrier.latch.done();
+          return state;
+        case 'crash':
+          // Fault injection: the same path as a processing crash, without a poison record.
+          return recover(state, 'injected crash').then(() => {
+            msg.latch.done();
+            return state;
+          });
       }
-      return state;
     },
-    { initialState: new SensorProcessor(sensorId, deps.pipeline), onCrash: resumeAndLog(deps, 'sensor') },
+    { initialState: { processor: initial, since: [] }, onCrash: escalate(deps, 'sensor') },
   );
 }
 
+interface BucketState {
+  readonly sensors: Map<string, Ref<SensorMsg>>;
+  /** Restored snapshots of sensors not spawned yet (spawned on their first event). */
+  readonly pending: Map<string, Buffer>;
+}
+
 function spawnBucket(parent: Ref<PartitionMsg>, index: number, deps: IngestDeps): Ref<BucketMsg> {
+  const sensorRef = (state: BucketState, self: Ref<BucketMsg>, sensorId: string): Ref<SensorMsg> => {
+    let ref = state.sensors.get(sensorId);
+    if (ref === undefined) {
+      const bytes = state.pending.get(sensorId);
+      state.pending.delete(sensorId);
+      const processor =
+        bytes === undefined
+          ? new SensorProcessor(sensorId, deps.pipeline)
+          : SensorProcessor.restore(sensorId, deps.pipeline, decodeSensorSnapshot(bytes));
+      ref = spawnSensor(self, sensorId, processor, deps);
+      state.sensors.set(sensorId, ref);
+    }
+    return ref;
+  };
   return spawnActor(
     parent,
     `bucket-${index}`,
-    (sensors: Map<string, Ref<SensorMsg>>, msg: BucketMsg, ctx): Map<string, Ref<SensorMsg>> => {
-      for (const [sensorId, readings] of msg.groups) {
-        let ref = sensors.get(sensorId);
-        if (ref === undefined) {
-          ref = spawnSensor(ctx.self, sensorId, deps);
-          sensors.set(sensorId, ref);
-        }
-        tell(ref, { readings, batch: msg.batch });
+    (state: BucketState, msg: BucketMsg, ctx): BucketState => {
+      switch (msg.type) {
+        case 'events':
+          for (const [sensorId, events] of msg.groups) {
+            tell(sensorRef(state, ctx.self, sensorId), { type: 'events', events, batch: msg.batch });
+          }
+          break;
+        case 'barrier':
+          for (const sensorId of msg.sensors)
+            tell(sensorRef(state, ctx.self, sensorId), { type: 'barrier', barrier: msg.barrier });
+          break;
+        case 'restore':
+          for (const [sensorId, bytes] of msg.snapshots) state.pending.set(sensorId, bytes);
+          break;
+        case 'crash':
+          tell(sensorRef(state, ctx.self, msg.sensorId), { type: 'crash', latch: msg.latch });
+          break;
       }
-      return sensors;
+      return state;
     },
-    { initialState: new Map<string, Ref<SensorMsg>>(), onCrash: resumeAndLog(deps, 'bucket') },
+    { initialState: { sensors: new Map(), pending: new Map() }, onCrash: escalate(deps, 'bucket') },
   );
 }
 
 export function spawnPartition(parent: Ref<never>, name: string, deps: IngestDeps): Ref<PartitionMsg> {
+  const bucketOf = (sensorId: string): number => fnv1a(sensorId) % deps.bucketCount;
+  const split = <T>(items: Iterable<T>, id: (item: T) => string): (T[] | undefined)[] => {
+    const per = new Array<T[] | undefined>(deps.bucketCount);
+    for (const item of items) (per[bucketOf(id(item))] ??= []).push(item);
+    return per;
+  };
   return spawnActor(
     parent,
     name,
@@ -114,17 +257,48 @@ export function spawnPartition(parent: Ref<never>, name: string, deps: IngestDep
       if (buckets.length === 0) {
         for (let i = 0; i < deps.bucketCount; i++) buckets.push(spawnBucket(ctx.self, i, deps));
       }
-      const perBucket = new Array<Array<readonly [string, Reading[]]> | undefined>(buckets.length);
-      for (const entry of msg.groups) {
-        const index = fnv1a(entry[0]) % buckets.length;
-        (perBucket[index] ??= []).push(entry);
+      const each = <T>(
+        per: (T[] | undefined)[],
+        send: (bucket: Ref<BucketMsg>, items: T[]) => void,
+      ): void => {
+        per.forEach((items, i) => {
+          const bucket = buckets[i];
+          if (items !== undefined && bucket !== undefined) send(bucket, items);
+        });
+      };
+      switch (msg.type) {
+        case 'events':
+          each(
+            split(msg.groups, (g) => g[0]),
+            (b, groups) => {
+              tell(b, { type: 'events', groups, batch: msg.batch });
+            },
+          );
+          break;
+        case 'barrier':
+          each(
+            split(msg.sensors, (s) => s),
+            (b, sensors) => {
+              tell(b, { type: 'barrier', sensors, barrier: msg.barrier });
+            },
+          );
+          break;
+        case 'restore':
+          each(
+            split(msg.snapshots, (s) => s[0]),
+            (b, snapshots) => {
+              tell(b, { type: 'restore', snapshots });
+            },
+          );
+          break;
+        case 'crash': {
+          const bucket = buckets[bucketOf(msg.sensorId)];
+          if (bucket !== undefined) tell(bucket, msg);
+          break;
+        }
       }
-      perBucket.forEach((groups, index) => {
-        const bucket = buckets[index];
-        if (groups !== undefined && bucket !== undefined) tell(bucket, { groups, batch: msg.batch });
-      });
       return buckets;
     },
-    { initialState: [] as Ref<BucketMsg>[], onCrash: resumeAndLog(deps, 'partition') },
+    { initialState: [] as Ref<BucketMsg>[], onCrash: escalate(deps, 'partition') },
   );
 }

@@ -50,7 +50,7 @@ export function startSystem(): ActorSystem {
 export function spawnActor<State, Msg>(
   parent: Ref<never>,
   name: string,
-  handler: (state: State, msg: Msg, ctx: ActorCtx<Msg>) => State,
+  handler: (state: State, msg: Msg, ctx: ActorCtx<Msg>) => State | Promise<State>,
   options: ActorOptions<State>,
 ): Ref<Msg> {
   return api.spawn(parent, handler, name, options) as Ref<Msg>;

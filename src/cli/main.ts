@@ -5,11 +5,12 @@ import { loadConfigFile, TOPIC_NAMES, type VigilConfig } from '../config/load.js
 import { parseDuration } from '../core/duration.js';
 import type { Alert, WindowResult } from '../core/outputs.js';
 import { VigilError } from '../errors.js';
-import { VigilNode } from '../engine/node.js';
+import { startEmbedded, startNode } from '../engine/node.js';
 import { createLogger, type Logger } from '../log.js';
-import { CitySimulator } from '../sim/city.js';
-import { publishReadings } from '../sim/publisher.js';
+import { CityStream } from '../sim/stream.js';
+import { publish } from '../sim/publisher.js';
 import { createKafka } from '../transport/kafka/client.js';
+import { KafkaLogProducer } from '../transport/kafka/kafka-log.js';
 import { ensureTopics } from '../transport/kafka/topics.js';
 import { formatAlert, formatWindowResult, writeLine } from './output.js';
 
@@ -24,6 +25,12 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function ratio(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('must be a number from 0 to 1');
+  return n;
+}
+
 function durationOption(value: string): number {
   const ms = parseDuration(value);
   if (ms === undefined) throw new InvalidArgumentError('must be a duration such as 30s, 5m or 1h');
@@ -34,8 +41,11 @@ interface CommonOptions {
   readonly config: string;
 }
 
-function setup(options: CommonOptions): { config: VigilConfig; logger: Logger } {
-  const config = loadConfigFile(options.config);
+function setup(
+  options: CommonOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): { config: VigilConfig; logger: Logger } {
+  const config = loadConfigFile(options.config, env);
   return { config, logger: createLogger(config.logLevel, { nodeId: config.nodeId }) };
 }
 
@@ -58,6 +68,44 @@ function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => onFirstSignal(resolve));
 }
 
+interface SimulateOptions {
+  sensors: number;
+  rate: number;
+  duration?: number;
+  count?: number;
+  seed: number;
+  duplicates: number;
+  outOfOrder: number;
+  late: number;
+  malformed: number;
+}
+
+function cityStream(opts: SimulateOptions): CityStream {
+  return new CityStream({
+    stations: opts.sensors,
+    seed: opts.seed,
+    rate: opts.rate,
+    startTs: Date.now(),
+    duplicateRatio: opts.duplicates,
+    outOfOrderRatio: opts.outOfOrder,
+    lateRatio: opts.late,
+    malformedRatio: opts.malformed,
+  });
+}
+
+function simulationOptions(cmd: Command, defaults: { sensors: number; rate: number }): Command {
+  return cmd
+    .option('--sensors <n>', 'number of stations', positiveInt, defaults.sensors)
+    .option('--rate <n>', 'readings per second', positiveInt, defaults.rate)
+    .option('--duration <d>', 'how long to run (e.g. 30s); default until Ctrl-C', durationOption)
+    .option('--count <n>', 'stop after this many readings', positiveInt)
+    .option('--seed <n>', 'random seed (same seed, same stream)', positiveInt, 1)
+    .option('--duplicates <ratio>', 'share of repeated readings', ratio, 0)
+    .option('--out-of-order <ratio>', 'share of readings moved back by up to 1.5 s', ratio, 0)
+    .option('--late <ratio>', 'share of readings moved back by 10 min (late)', ratio, 0)
+    .option('--malformed <ratio>', 'share of malformed payloads', ratio, 0);
+}
+
 const program = new Command('vigil')
   .description('Vigil: an actor-model stream processor for sensor and log streams')
   .option('-c, --config <file>', 'YAML configuration file', DEFAULT_CONFIG)
@@ -68,10 +116,9 @@ program
   .description('run a processing node: consume vigil.readings, emit window results and alerts')
   .action(async () => {
     const { config, logger } = setup(program.opts<CommonOptions>());
-    const node = new VigilNode(config, logger);
-    await node.start();
+    const node = await startNode(config, logger);
     const signal = await untilSignal();
-    logger.info({ signal }, 'stopping');
+    logger.info({ signal }, 'draining');
     await node.stop();
   });
 
@@ -92,42 +139,91 @@ program
     writeLine(created.length === 0 ? 'all topics exist' : `created: ${created.join(', ')}`);
   });
 
-program
-  .command('simulate')
+simulationOptions(program.command('simulate'), { sensors: 100, rate: 1000 })
   .description("publish a city's station readings to vigil.readings at a steady rate")
-  .option('--sensors <n>', 'number of stations', positiveInt, 100)
-  .option('--rate <n>', 'readings per second', positiveInt, 1000)
-  .option('--duration <d>', 'how long to run (e.g. 30s); default until Ctrl-C', durationOption)
-  .option('--count <n>', 'stop after this many readings', positiveInt)
-  .option('--seed <n>', 'random seed (same seed, same values)', positiveInt, 1)
-  .action(
-    async (opts: { sensors: number; rate: number; duration?: number; count?: number; seed: number }) => {
-      const { config, logger } = setup(program.opts<CommonOptions>());
-      const kafka = createKafka(config.kafka, logger);
-      const sim = new CitySimulator({ stations: opts.sensors, seed: opts.seed });
-      const abort = new AbortController();
-      const dispose = onFirstSignal(() => {
-        abort.abort();
+  .action(async (opts: SimulateOptions) => {
+    const { config, logger } = setup(program.opts<CommonOptions>());
+    const producer = new KafkaLogProducer(createKafka(config.kafka, logger));
+    const stream = cityStream(opts);
+    const abort = new AbortController();
+    const dispose = onFirstSignal(() => {
+      abort.abort();
+    });
+    process.stderr.write(
+      `simulating ${opts.sensors} stations at ${opts.rate} readings/s into ${config.kafka.topics.readings}\n`,
+    );
+    try {
+      const sent = await publish(producer, () => stream.next(), {
+        topic: config.kafka.topics.readings,
+        rate: opts.rate,
+        signal: abort.signal,
+        ...(opts.duration === undefined ? {} : { durationMs: opts.duration }),
+        ...(opts.count === undefined ? {} : { count: opts.count }),
+        onProgress: (n, ms) => process.stderr.write(`  ${n} readings sent in ${(ms / 1000).toFixed(0)}s\n`),
       });
-      process.stderr.write(
-        `simulating ${opts.sensors} stations at ${opts.rate} readings/s into ${config.kafka.topics.readings}\n`,
-      );
-      const sent = await publishReadings(
-        kafka,
-        (ts) => sim.next(ts),
-        {
-          topic: config.kafka.topics.readings,
-          rate: opts.rate,
-          signal: abort.signal,
-          ...(opts.duration === undefined ? {} : { durationMs: opts.duration }),
-          ...(opts.count === undefined ? {} : { count: opts.count }),
-          onProgress: (n, ms) => process.stderr.write(`  ${n} readings sent in ${(ms / 1000).toFixed(0)}s\n`),
-        },
-        logger,
-      ).finally(dispose);
       process.stderr.write(`done: ${sent} readings sent\n`);
-    },
-  );
+    } finally {
+      dispose();
+      await producer.close();
+    }
+  });
+
+simulationOptions(program.command('demo'), { sensors: 200, rate: 2000 })
+  .description(
+    'embedded mode: simulator and engine in this process, no Kafka or Redis; prints alerts as they fire',
+  )
+  .action(async (opts: SimulateOptions) => {
+    const { config } = setup(program.opts<CommonOptions>(), {
+      ...process.env,
+      VIGIL_LOG_LEVEL: process.env['VIGIL_LOG_LEVEL'] ?? 'warn',
+    });
+    const logger = createLogger(config.logLevel, { nodeId: 'demo' });
+    const node = await startEmbedded(
+      { ...config, checkpoint: { ...config.checkpoint, store: 'memory' } },
+      logger,
+    );
+    const alerts = node.log.consumer('demo-alerts');
+    await alerts.start(config.kafka.topics.alerts, {
+      onAssignment: () => undefined,
+      onBatch: (batch) => {
+        for (const r of batch.records)
+          writeLine(formatAlert(JSON.parse(r.value?.toString() ?? '{}') as Alert));
+        return Promise.resolve();
+      },
+    });
+    const stream = cityStream({
+      ...opts,
+      duplicates: opts.duplicates || 0.01,
+      outOfOrder: opts.outOfOrder || 0.02,
+      late: opts.late || 0.001,
+      malformed: opts.malformed || 0.001,
+    });
+    const abort = new AbortController();
+    const dispose = onFirstSignal(() => {
+      abort.abort();
+    });
+    process.stderr.write(
+      `demo: ${opts.sensors} stations at ${opts.rate} readings/s, embedded engine (no Kafka, no Redis); Ctrl-C stops\n`,
+    );
+    try {
+      await publish(node.log.producer(), () => stream.next(), {
+        topic: config.kafka.topics.readings,
+        rate: opts.rate,
+        signal: abort.signal,
+        durationMs: opts.duration ?? 30_000,
+        ...(opts.count === undefined ? {} : { count: opts.count }),
+      });
+    } finally {
+      dispose();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await alerts.stop();
+      await node.stop();
+    }
+    const s = node.engine.stats;
+    process.stderr.write(
+      `demo done: ${s.records} records, ${s.windowResults} window results, ${s.alerts} alerts, ${s.late} late, ${s.deadLetters} dead letters, ${s.duplicates} duplicates dropped\n`,
+    );
+  });
 
 program
   .command('tail')
@@ -136,8 +232,9 @@ program
   .option('--from-beginning', 'start at the oldest record instead of new ones')
   .option('--json', 'print the raw JSON records')
   .action(async (what: string, opts: { fromBeginning?: boolean; json?: boolean }) => {
-    if (what !== 'alerts' && what !== 'aggregates')
+    if (what !== 'alerts' && what !== 'aggregates') {
       throw new VigilError(`unknown stream "${what}": use alerts or aggregates`, { code: 'USAGE' });
+    }
     const { config, logger } = setup(program.opts<CommonOptions>());
     const kafka = createKafka(config.kafka, logger);
     const consumer = kafka.consumer({ groupId: `vigil-tail-${randomUUID()}` });
@@ -150,12 +247,8 @@ program
       eachMessage: ({ message }) => {
         const text = message.value?.toString('utf8') ?? '';
         if (opts.json === true) writeLine(text);
-        else
-          writeLine(
-            what === 'alerts'
-              ? formatAlert(JSON.parse(text) as Alert)
-              : formatWindowResult(JSON.parse(text) as WindowResult),
-          );
+        else if (what === 'alerts') writeLine(formatAlert(JSON.parse(text) as Alert));
+        else writeLine(formatWindowResult(JSON.parse(text) as WindowResult));
         return Promise.resolve();
       },
     });

@@ -3,7 +3,7 @@ import type { Kafka } from 'kafkajs';
 import { buildConfig, type VigilConfig } from '../../src/config/load.js';
 import { alertId } from '../../src/core/alert-id.js';
 import type { Alert, WindowResult } from '../../src/core/outputs.js';
-import { VigilNode } from '../../src/engine/node.js';
+import { startNode, type RunningNode } from '../../src/engine/node.js';
 import { silentLogger } from '../../src/log.js';
 import { createKafka } from '../../src/transport/kafka/client.js';
 import { collectUntil, header, json, produce, uniquePrefix, type Collected } from '../support/kafka.js';
@@ -19,11 +19,12 @@ describe('slice: readings -> windows and alerts on real Kafka', () => {
   const prefix = uniquePrefix('slice');
   let config: VigilConfig;
   let kafka: Kafka;
-  let node: VigilNode;
+  let node: RunningNode;
 
   beforeAll(async () => {
     config = buildConfig({
       node: { id: 'it-node' },
+      redis: { keyPrefix: prefix },
       kafka: {
         topicPrefix: prefix,
         groupId: `${prefix}engine`,
@@ -45,8 +46,7 @@ describe('slice: readings -> windows and alerts on real Kafka', () => {
       },
     });
     kafka = createKafka(config.kafka, silentLogger);
-    node = new VigilNode(config, silentLogger);
-    await node.start();
+    node = await startNode(config, silentLogger);
   });
 
   afterAll(async () => {

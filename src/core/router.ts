@@ -1,0 +1,57 @@
+import type { DeadLetter, RecordSource } from './outputs.js';
+import { decodeReading, type Reading } from './reading.js';
+import type { SensorEvent } from './sensor.js';
+import type { StreamClock, Tick } from './stream-clock.js';
+
+/** The parts of a log record the router reads. */
+export interface RawRecord {
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly offset: string;
+}
+
+export interface RoutedBatch {
+  /** Sensor id -> its events (readings and clock ticks) in log order. */
+  readonly groups: Map<string, SensorEvent[]>;
+  readonly deadLetters: DeadLetter[];
+  /** Where each reading came from (for a reading that later proves poisonous). */
+  readonly sources: WeakMap<Reading, string>;
+  readonly records: number;
+}
+
+/**
+ * Turns one batch of one partition into per-sensor event lists: decodes and validates every record
+ * (bad ones become dead letters with their reason), advances the partition's stream clock record by
+ * record, and inserts each due clock tick into its sensor's list at that point of the log.
+ */
+export function routeBatch(
+  records: readonly RawRecord[],
+  topic: string,
+  partition: number,
+  clock: StreamClock,
+): RoutedBatch {
+  const groups = new Map<string, SensorEvent[]>();
+  const deadLetters: DeadLetter[] = [];
+  const sources = new WeakMap<Reading, string>();
+  const push = (sensorId: string, event: SensorEvent): void => {
+    const list = groups.get(sensorId);
+    if (list === undefined) groups.set(sensorId, [event]);
+    else list.push(event);
+  };
+  const onTick = (sensorId: string, tick: Tick): void => {
+    push(sensorId, tick);
+  };
+  for (const record of records) {
+    const decoded = decodeReading(record.value);
+    if (!decoded.ok) {
+      const source: RecordSource = { topic, partition, offset: record.offset };
+      deadLetters.push({ source, key: record.key, payload: record.value, reason: decoded.reason });
+      continue;
+    }
+    const reading = decoded.value;
+    sources.set(reading, record.offset);
+    push(reading.sensorId, reading);
+    clock.observe(reading.sensorId, reading.ts, onTick);
+  }
+  return { groups, deadLetters, sources, records: records.length };
+}

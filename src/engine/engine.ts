@@ -1,0 +1,148 @@
+import { partitionForKey } from '../core/partitioner.js';
+import type { VigilConfig } from '../config/load.js';
+import { startSystem, stopActor, type ActorSystem } from '../actors/nact.js';
+import type { BatchControl, ConsumedBatch, LogConsumer, LogProducer } from '../log/log.js';
+import type { Logger } from '../log.js';
+import { partitionKey, type PartitionRef, type StateStore } from '../state/store.js';
+import { OutputSink } from './output-sink.js';
+import { PartitionWorker } from './partition-worker.js';
+import { newStats, type EngineStats } from './stats.js';
+
+export interface EngineDeps {
+  readonly config: VigilConfig;
+  readonly logger: Logger;
+  readonly consumer: LogConsumer;
+  readonly producer: LogProducer;
+  readonly store: StateStore;
+}
+
+/**
+ * The processing engine of one node, over any log and state store (Kafka + Redis in a cluster, the
+ * in-memory pair in embedded mode): one PartitionWorker per partition the group gives this node.
+ *
+ * Backpressure: records handed to the actors and not yet done are counted; above
+ * `engine.maxInFlight` every owned partition is paused, and resumed below half of it, so a producer
+ * faster than the engine fills Kafka, not this process's memory.
+ *
+ * Life cycle: new -> start() -> running -> stop() (drain: final checkpoints, then leave the group).
+ */
+export class Engine {
+  readonly stats: EngineStats = newStats();
+  private readonly system: ActorSystem = startSystem();
+  private readonly workers = new Map<string, PartitionWorker>();
+  private readonly sink: OutputSink;
+  private owned: readonly PartitionRef[] = [];
+  private paused = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly deps: EngineDeps) {
+    const { config } = deps;
+    this.sink = new OutputSink(deps.producer, config.kafka.topics, config.sinks);
+  }
+
+  get nodeId(): string {
+    return this.deps.config.nodeId;
+  }
+
+  get partitions(): { partition: string; state: string; epoch: number; offset: string | undefined }[] {
+    return [...this.workers.values()].map((w) => ({ partition: w.key, ...w.status }));
+  }
+
+  async start(): Promise<void> {
+    const { config, logger } = this.deps;
+    await this.deps.consumer.start(config.kafka.topics.readings, {
+      onBatch: (batch, control) => this.onBatch(batch, control),
+      onAssignment: (partitions) => {
+        this.onAssignment(partitions);
+      },
+    });
+    const interval = Math.max(50, Math.floor(config.checkpoint.intervalMs / 2));
+    this.timer = setInterval(() => {
+      for (const w of this.workers.values()) {
+        w.checkpointIfDue().catch((err: unknown) => {
+          logger.error({ err, partition: w.key }, 'timed checkpoint failed');
+        });
+      }
+    }, interval);
+    logger.info({ topic: config.kafka.topics.readings }, 'engine started');
+  }
+
+  private worker(ref: PartitionRef): PartitionWorker {
+    const key = partitionKey(ref);
+    let w = this.workers.get(key);
+    if (w === undefined) {
+      const { config, logger, store, consumer } = this.deps;
+      w = new PartitionWorker(ref, {
+        pipeline: config.pipeline,
+        silenceAfterMs: config.silenceAfterMs,
+        buckets: config.engine.buckets,
+        checkpointIntervalMs: config.checkpoint.intervalMs,
+        store,
+        consumer,
+        sink: this.sink,
+        system: this.system,
+        logger,
+        stats: this.stats,
+      });
+      this.workers.set(key, w);
+    }
+    return w;
+  }
+
+  private onAssignment(partitions: readonly PartitionRef[]): void {
+    this.owned = partitions;
+    const keep = new Set(partitions.map(partitionKey));
+    for (const [key, w] of this.workers) {
+      if (keep.has(key)) continue;
+      this.workers.delete(key);
+      w.close().catch(() => undefined);
+    }
+    this.deps.logger.info({ partitions: [...keep].sort() }, 'partitions assigned');
+  }
+
+  private async onBatch(batch: ConsumedBatch, control: BatchControl): Promise<void> {
+    const s = this.stats;
+    const n = batch.records.length;
+    s.inFlight += n;
+    if (s.inFlight > s.inFlightMax) s.inFlightMax = s.inFlight;
+    if (!this.paused && s.inFlight > this.deps.config.engine.maxInFlight) {
+      this.paused = true;
+      s.pauses += 1;
+      this.deps.consumer.pause(this.owned);
+    }
+    try {
+      await this.worker(batch).handle(batch, control);
+    } finally {
+      s.inFlight -= n;
+      if (this.paused && s.inFlight <= this.deps.config.engine.maxInFlight / 2) {
+        this.paused = false;
+        this.deps.consumer.resume(this.owned);
+      }
+    }
+  }
+
+  /** Fault injection (admin only over the control plane): crash one sensor's actor on its owner. */
+  async crashSensor(sensorId: string): Promise<void> {
+    const topic = this.deps.config.kafka.topics.readings;
+    const partition = partitionForKey(sensorId, this.deps.config.kafka.partitions.readings);
+    const w = this.workers.get(partitionKey({ topic, partition }));
+    if (w === undefined)
+      throw new Error(`sensor ${sensorId} (partition ${partition}) is not owned by this node`);
+    await w.crashSensor(sensorId);
+  }
+
+  /** Drains: stops fetching, writes a final checkpoint of every partition, leaves the group. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.timer !== undefined) clearInterval(this.timer);
+      await this.deps.consumer.stop();
+      await Promise.all([...this.workers.values()].map((w) => w.drain()));
+      this.workers.clear();
+      stopActor(this.system);
+      await this.deps.producer.close();
+      this.deps.logger.info({ stats: this.stats }, 'engine stopped');
+    })();
+    return this.stopping;
+  }
+}

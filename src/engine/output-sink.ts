@@ -1,0 +1,84 @@
+import type { TopicRole } from '../config/load.js';
+import type { DeadLetter, OutputBuffer, RecordSource } from '../core/outputs.js';
+import type { LogMessage, LogProducer, TopicMessages } from '../log/log.js';
+
+/**
+ * Ships what a batch produced, in ONE produce request, before the batch counts as done. Every record
+ * carries a `vigil-id` header with its deterministic id, so a consumer can drop the repeats a replay
+ * after a crash produces.
+ *
+ * Encodings (keyed by sensor id, so one sensor's outputs stay ordered in one partition):
+ *   vigil.aggregates  JSON WindowResult
+ *   vigil.alerts      JSON Alert
+ *   vigil.late        JSON Reading; headers vigil-reason, vigil-watermark, vigil-source-*
+ *   vigil.dlq         the ORIGINAL key and bytes; headers vigil-reason, vigil-source-topic,
+ *                     vigil-source-partition, vigil-source-offset (as Kafka Connect's DLQ does)
+ */
+export class OutputSink {
+  constructor(
+    private readonly producer: LogProducer,
+    private readonly topics: Readonly<Record<TopicRole, string>>,
+    private readonly enabled: { readonly aggregates: boolean; readonly alerts: boolean },
+  ) {}
+
+  async send(
+    out: OutputBuffer,
+    deadLetters: readonly DeadLetter[],
+    lateSource: (i: number) => RecordSource,
+  ): Promise<void> {
+    const batches: TopicMessages[] = [];
+    const add = (topic: string, messages: LogMessage[]): void => {
+      if (messages.length > 0) batches.push({ topic, messages });
+    };
+    if (this.enabled.aggregates) {
+      add(
+        this.topics.aggregates,
+        out.windowResults.map((r) => ({
+          key: r.sensorId,
+          value: JSON.stringify(r),
+          headers: { 'vigil-id': r.id },
+        })),
+      );
+    }
+    if (this.enabled.alerts) {
+      add(
+        this.topics.alerts,
+        out.alerts.map((a) => ({
+          key: a.sensorId,
+          value: JSON.stringify(a),
+          headers: { 'vigil-id': a.id, 'vigil-alert-id': a.id },
+        })),
+      );
+    }
+    add(
+      this.topics.late,
+      out.late.map((l, i) => {
+        const source = lateSource(i);
+        return {
+          key: l.reading.sensorId,
+          value: JSON.stringify(l.reading),
+          headers: {
+            ...sourceHeaders(source),
+            'vigil-reason': l.reason,
+            'vigil-watermark': String(l.watermark),
+          },
+        };
+      }),
+    );
+    add(this.topics.dlq, deadLetters.map(deadLetterMessage));
+    await this.producer.send(batches);
+  }
+}
+
+function sourceHeaders(s: RecordSource): Record<string, string> {
+  return {
+    'vigil-id': `${s.topic}:${s.partition}:${s.offset}`,
+    'vigil-source-topic': s.topic,
+    'vigil-source-partition': String(s.partition),
+    'vigil-source-offset': s.offset,
+  };
+}
+
+export function deadLetterMessage(d: DeadLetter): LogMessage {
+  return { key: d.key, value: d.payload, headers: { ...sourceHeaders(d.source), 'vigil-reason': d.reason } };
+}

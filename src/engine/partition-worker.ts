@@ -1,0 +1,274 @@
+import { decodePartitionState, encodePartitionState } from '../core/checkpoint.js';
+import { newOutputBuffer, type RollupRecord } from '../core/outputs.js';
+import { routeBatch } from '../core/router.js';
+import { StreamClock } from '../core/stream-clock.js';
+import type { SensorPipeline } from '../core/sensor.js';
+import { StaleEpochError, toVigilError } from '../errors.js';
+import { spawnPartition, type PartitionMsg } from '../actors/ingest.js';
+import { Latch } from '../actors/latch.js';
+import { stopActor, tell, type ActorSystem, type Ref } from '../actors/nact.js';
+import { nextOffset, type BatchControl, type ConsumedBatch, type LogConsumer } from '../log/log.js';
+import type { Logger } from '../log.js';
+import { partitionKey, type PartitionRef, type StateStore } from '../state/store.js';
+import type { OutputSink } from './output-sink.js';
+import type { EngineStats } from './stats.js';
+
+export interface WorkerDeps {
+  readonly pipeline: SensorPipeline;
+  readonly silenceAfterMs: number | undefined;
+  readonly buckets: number;
+  readonly checkpointIntervalMs: number;
+  readonly store: StateStore;
+  readonly consumer: LogConsumer;
+  readonly sink: OutputSink;
+  readonly system: ActorSystem;
+  readonly logger: Logger;
+  readonly stats: EngineStats;
+}
+
+/**
+ * Owns one partition on this node. State machine:
+ *
+ *   closed-idle --first batch--> OPEN (acquire: new epoch, restore snapshots and stream clock)
+ *   OPEN --batch--> process, ship outputs --(interval passed)--> CHECKPOINT --> OPEN
+ *   CHECKPOINT --refused, stale epoch--> FENCED (another node owns it: drop everything, ignore batches)
+ *   any --a step fails (actor escalated, store error)--> RESET: actors stopped, reopen at the next
+ *        batch from the checkpoint (a new epoch) and seek back to the checkpoint's offset (replay)
+ *   any --revoked / stopped--> CLOSED
+ *
+ * Everything a worker does runs through one queue, so batches, timer checkpoints and commands never
+ * interleave on a partition.
+ */
+export class PartitionWorker {
+  private state: 'idle' | 'open' | 'fenced' | 'closed' = 'idle';
+  private epoch = 0;
+  /** Next offset to process (the checkpoint's offset after a restore). */
+  private offset: string | undefined;
+  private committedOffset: string | undefined;
+  private clock: StreamClock;
+  private actor: Ref<PartitionMsg> | undefined;
+  private readonly dirty = new Set<string>();
+  private rollups: RollupRecord[] = [];
+  private lastCheckpoint = Date.now();
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly log: Logger;
+  readonly key: string;
+
+  constructor(
+    readonly ref: PartitionRef,
+    private readonly deps: WorkerDeps,
+  ) {
+    this.key = partitionKey(ref);
+    this.log = deps.logger.child({ partition: this.key });
+    this.clock = new StreamClock(deps.pipeline.idleTimeoutMs, deps.silenceAfterMs);
+  }
+
+  get status(): { state: string; epoch: number; offset: string | undefined; dirty: number } {
+    return { state: this.state, epoch: this.epoch, offset: this.offset, dirty: this.dirty.size };
+  }
+
+  private run<T>(step: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(step);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  handle(batch: ConsumedBatch, control: BatchControl): Promise<void> {
+    return this.run(async () => {
+      if (this.state === 'fenced' || this.state === 'closed') return;
+      if (this.state === 'idle') await this.open();
+      let records = batch.records;
+      const first = records[0];
+      if (first === undefined) return;
+      if (this.offset !== undefined) {
+        const want = BigInt(this.offset);
+        if (BigInt(first.offset) > want) {
+          // The log is ahead of the checkpoint (after a reset, or Kafka committed past Redis): go back.
+          this.deps.consumer.seek(this.ref, this.offset);
+          return;
+        }
+        if (BigInt(first.offset) < want) records = records.filter((r) => BigInt(r.offset) >= want);
+        if (records.length === 0) return;
+      }
+      await this.process(records, batch);
+      if (!control.isActive()) return;
+      if (Date.now() - this.lastCheckpoint >= this.deps.checkpointIntervalMs) await this.checkpoint();
+      await control.heartbeat();
+    });
+  }
+
+  private async open(): Promise<void> {
+    const restored = await this.deps.store.acquire(this.ref);
+    this.epoch = restored.epoch;
+    this.offset = restored.offset;
+    this.committedOffset = restored.offset;
+    this.clock = new StreamClock(this.deps.pipeline.idleTimeoutMs, this.deps.silenceAfterMs);
+    if (restored.partitionState !== undefined)
+      this.clock.restore(decodePartitionState(restored.partitionState).clock);
+    this.dirty.clear();
+    this.rollups = [];
+    this.actor = spawnPartition(
+      this.deps.system,
+      `partition-${this.ref.topic}-${this.ref.partition}-e${this.epoch}`,
+      {
+        pipeline: this.deps.pipeline,
+        logger: this.log,
+        bucketCount: this.deps.buckets,
+        loadSnapshot: (sensorId) => this.deps.store.loadSensor(this.ref, sensorId),
+        onRecovery: (sensorId, reason) => {
+          this.deps.stats.recoveries += 1;
+          this.log.warn({ sensorId, reason }, 'sensor restored from its last checkpoint');
+        },
+      },
+    );
+    if (restored.sensors.size > 0) tell(this.actor, { type: 'restore', snapshots: restored.sensors });
+    this.state = 'open';
+    this.lastCheckpoint = Date.now();
+    this.log.info(
+      { epoch: this.epoch, offset: this.offset, sensors: restored.sensors.size },
+      'partition opened',
+    );
+  }
+
+  private async process(records: ConsumedBatch['records'], batch: ConsumedBatch): Promise<void> {
+    const actor = this.actor;
+    if (actor === undefined) return;
+    const routed = routeBatch(records, this.ref.topic, this.ref.partition, this.clock);
+    const out = newOutputBuffer();
+    const sourceOf = (reading: Parameters<typeof routed.sources.get>[0]) => ({
+      topic: batch.topic,
+      partition: batch.partition,
+      offset: routed.sources.get(reading) ?? 'unknown',
+    });
+    if (routed.groups.size > 0) {
+      const latch = new Latch(routed.groups.size);
+      tell(actor, {
+        type: 'events',
+        groups: routed.groups,
+        batch: { out, deadLetters: routed.deadLetters, latch, sourceOf },
+      });
+      try {
+        await latch.promise;
+      } catch (err) {
+        this.reset(err);
+        return;
+      }
+    }
+    await this.deps.sink.send(out, routed.deadLetters, (i) =>
+      sourceOf((out.late[i] as (typeof out.late)[number]).reading),
+    );
+    for (const sensorId of routed.groups.keys()) this.dirty.add(sensorId);
+    for (const r of out.rollups) this.rollups.push(r);
+    const last = records[records.length - 1];
+    if (last !== undefined) this.offset = nextOffset(last.offset);
+    const s = this.deps.stats;
+    s.records += records.length;
+    s.batches += 1;
+    s.deadLetters += routed.deadLetters.length;
+    s.windowResults += out.windowResults.length;
+    s.alerts += out.alerts.length;
+    s.late += out.late.length;
+    s.duplicates += out.duplicates.length;
+  }
+
+  /** Writes a checkpoint if anything changed: barrier, snapshots, one atomic store step, Kafka commit. */
+  private async checkpoint(): Promise<void> {
+    const actor = this.actor;
+    if (this.state !== 'open' || actor === undefined || this.offset === undefined) return;
+    if (this.dirty.size === 0 && this.rollups.length === 0 && this.offset === this.committedOffset) return;
+    const started = Date.now();
+    const sensors = [...this.dirty];
+    const snapshots = new Map<string, Buffer>();
+    const latch = new Latch(sensors.length);
+    if (sensors.length > 0) tell(actor, { type: 'barrier', sensors, barrier: { snapshots, latch } });
+    try {
+      await latch.promise;
+      await this.deps.store.commit(this.ref, {
+        epoch: this.epoch,
+        offset: this.offset,
+        partitionState: encodePartitionState({ v: 1, clock: this.clock.snapshot() }),
+        sensors: snapshots,
+        rollups: this.rollups,
+      });
+    } catch (err) {
+      if (err instanceof StaleEpochError) this.fence(err);
+      else this.reset(err);
+      return;
+    }
+    this.dirty.clear();
+    this.rollups = [];
+    this.lastCheckpoint = Date.now();
+    this.deps.stats.checkpoints += 1;
+    this.deps.stats.lastCheckpointMs = this.lastCheckpoint - started;
+    const offset = this.offset;
+    try {
+      await this.deps.consumer.commit(this.ref, offset);
+      this.committedOffset = offset;
+    } catch (err) {
+      // Redis holds the truth; a missed Kafka commit only makes lag tools lag. Retried next time.
+      this.log.warn({ err: toVigilError(err) }, 'committing the checkpointed offset to Kafka failed');
+    }
+  }
+
+  private stopActors(): void {
+    if (this.actor !== undefined) stopActor(this.actor);
+    this.actor = undefined;
+  }
+
+  /** Another owner has the partition: drop it without writing anything. */
+  private fence(err: StaleEpochError): void {
+    this.deps.stats.fenced += 1;
+    this.log.warn(
+      { epoch: err.epoch, current: err.currentEpoch },
+      'checkpoint refused: the partition has a newer owner; dropping it',
+    );
+    this.stopActors();
+    this.state = 'fenced';
+  }
+
+  /** A step failed: forget in-memory state; the next batch reopens from the checkpoint and replays. */
+  private reset(err: unknown): void {
+    this.deps.stats.resets += 1;
+    this.log.error(
+      { err: toVigilError(err) },
+      'partition step failed; restarting it from its last checkpoint',
+    );
+    this.stopActors();
+    this.state = 'idle';
+  }
+
+  /** Timer path: checkpoint a partition that has been quiet since its last batch. */
+  checkpointIfDue(): Promise<void> {
+    return this.run(async () => {
+      if (Date.now() - this.lastCheckpoint >= this.deps.checkpointIntervalMs) await this.checkpoint();
+    });
+  }
+
+  /** Final checkpoint (drain), then close. */
+  drain(): Promise<void> {
+    return this.run(async () => {
+      await this.checkpoint();
+      this.stopActors();
+      this.state = 'closed';
+    });
+  }
+
+  /** Revoked: close without checkpointing (the new owner may already have fenced this node). */
+  close(): Promise<void> {
+    return this.run(() => {
+      this.stopActors();
+      this.state = 'closed';
+      return Promise.resolve();
+    });
+  }
+
+  /** Fault injection: crash one sensor actor, which restores itself from the last checkpoint. */
+  crashSensor(sensorId: string): Promise<void> {
+    return this.run(async () => {
+      if (this.actor === undefined) throw new Error(`partition ${this.key} is not open on this node`);
+      const latch = new Latch(1);
+      tell(this.actor, { type: 'crash', sensorId, latch });
+      await latch.promise;
+    });
+  }
+}

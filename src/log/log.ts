@@ -1,0 +1,63 @@
+import type { PartitionRef } from '../state/store.js';
+
+/** A record to append to a topic. The partition is chosen from the key (Kafka's default partitioner). */
+export interface LogMessage {
+  readonly key: Buffer | string | null;
+  readonly value: Buffer | string | null;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface TopicMessages {
+  readonly topic: string;
+  readonly messages: readonly LogMessage[];
+}
+
+export interface LogProducer {
+  /** Appends every message durably (acks=all for Kafka) or throws; one call, one request. */
+  send(batches: readonly TopicMessages[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ConsumedRecord {
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  /** Decimal string, as Kafka offsets are 64-bit. */
+  readonly offset: string;
+  readonly headers: Readonly<Record<string, Buffer | string | (Buffer | string)[] | undefined>>;
+}
+
+export interface ConsumedBatch extends PartitionRef {
+  readonly records: readonly ConsumedRecord[];
+}
+
+export interface BatchControl {
+  /** False once the partition was revoked or the consumer is stopping: stop working on the batch. */
+  isActive(): boolean;
+  heartbeat(): Promise<void>;
+}
+
+export interface ConsumerHandlers {
+  /** Called with one batch of one partition at a time per partition (batches of a partition never overlap). */
+  onBatch(batch: ConsumedBatch, control: BatchControl): Promise<void>;
+  /** The full set of partitions this member owns, after every assignment. */
+  onAssignment(partitions: readonly PartitionRef[]): void;
+}
+
+/**
+ * A group member reading one topic. Offsets are committed only when the engine says so (after a
+ * checkpoint), never automatically. Implementations: MemoryLog's consumer and KafkaLogConsumer; both
+ * pass test/contract/log.contract.ts.
+ */
+export interface LogConsumer {
+  start(topic: string, handlers: ConsumerHandlers): Promise<void>;
+  /** The next batch of `p` starts at `offset`. */
+  seek(p: PartitionRef, offset: string): void;
+  commit(p: PartitionRef, nextOffset: string): Promise<void>;
+  /** Stops fetching the partitions (backpressure) until resumed. */
+  pause(partitions: readonly PartitionRef[]): void;
+  resume(partitions: readonly PartitionRef[]): void;
+  /** Leaves the group after the batches in hand are done. */
+  stop(): Promise<void>;
+}
+
+export const nextOffset = (offset: string): string => (BigInt(offset) + 1n).toString();

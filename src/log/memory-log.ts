@@ -1,0 +1,159 @@
+import { partitionForKey } from '../core/partitioner.js';
+import { partitionKey, type PartitionRef } from '../state/store.js';
+import type { ConsumedRecord, ConsumerHandlers, LogConsumer, LogProducer, TopicMessages } from './log.js';
+
+const MAX_BATCH = 500;
+
+/**
+ * An in-process log with Kafka's shape: topics of partitions, offsets, keyed partitioning (the same
+ * murmur2 as Kafka), consumer groups with committed offsets. For embedded mode and fast tests; one
+ * consumer per group owns every partition (there is no rebalancing to do in one process).
+ */
+export class MemoryLog {
+  private readonly topics = new Map<string, ConsumedRecord[][]>();
+  private readonly committed = new Map<string, Map<string, string>>();
+  private readonly waiters = new Set<() => void>();
+
+  createTopic(topic: string, partitions: number): void {
+    if (!this.topics.has(topic))
+      this.topics.set(
+        topic,
+        Array.from({ length: partitions }, () => []),
+      );
+  }
+
+  partitions(topic: string): ConsumedRecord[][] {
+    const parts = this.topics.get(topic);
+    if (parts === undefined) throw new Error(`unknown topic ${topic}`);
+    return parts;
+  }
+
+  append(batches: readonly TopicMessages[]): void {
+    for (const { topic, messages } of batches) {
+      const parts = this.partitions(topic);
+      for (const m of messages) {
+        const key = m.key === null ? null : Buffer.from(m.key);
+        const p = key === null ? 0 : partitionForKey(key, parts.length);
+        const records = parts[p] as ConsumedRecord[];
+        records.push({
+          key,
+          value: m.value === null ? null : Buffer.from(m.value),
+          offset: String(records.length),
+          headers: { ...m.headers },
+        });
+      }
+    }
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  /** Resolves at the next append (or after `ms`). */
+  waitForAppend(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
+    });
+  }
+
+  committedOffset(group: string, p: PartitionRef): string | undefined {
+    return this.committed.get(group)?.get(partitionKey(p));
+  }
+
+  commit(group: string, p: PartitionRef, offset: string): void {
+    let offsets = this.committed.get(group);
+    if (offsets === undefined) {
+      offsets = new Map();
+      this.committed.set(group, offsets);
+    }
+    offsets.set(partitionKey(p), offset);
+  }
+
+  producer(): LogProducer {
+    return {
+      send: (batches) => {
+        this.append(batches);
+        return Promise.resolve();
+      },
+      close: () => Promise.resolve(),
+    };
+  }
+
+  consumer(group: string): LogConsumer {
+    return new MemoryConsumer(this, group);
+  }
+}
+
+class MemoryConsumer implements LogConsumer {
+  private readonly positions = new Map<number, number>();
+  private readonly paused = new Set<number>();
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private topic = '';
+
+  constructor(
+    private readonly log: MemoryLog,
+    private readonly group: string,
+  ) {}
+
+  start(topic: string, handlers: ConsumerHandlers): Promise<void> {
+    this.topic = topic;
+    const parts = this.log.partitions(topic);
+    parts.forEach((_, p) => {
+      this.positions.set(p, Number(this.log.committedOffset(this.group, { topic, partition: p }) ?? 0));
+    });
+    handlers.onAssignment(parts.map((_, partition) => ({ topic, partition })));
+    this.running = true;
+    this.loop = this.run(handlers);
+    return Promise.resolve();
+  }
+
+  private async run(handlers: ConsumerHandlers): Promise<void> {
+    const parts = this.log.partitions(this.topic);
+    const control = { isActive: () => this.running, heartbeat: () => Promise.resolve() };
+    while (this.running) {
+      let delivered = false;
+      for (let p = 0; p < parts.length && this.isRunning(); p++) {
+        if (this.paused.has(p)) continue;
+        const records = parts[p] as ConsumedRecord[];
+        const from = this.positions.get(p) ?? 0;
+        if (from >= records.length) continue;
+        const batch = records.slice(from, from + MAX_BATCH);
+        this.positions.set(p, from + batch.length);
+        delivered = true;
+        await handlers.onBatch({ topic: this.topic, partition: p, records: batch }, control);
+      }
+      if (!delivered) await this.log.waitForAppend(50);
+    }
+  }
+
+  /** A method, not the field, so the loop re-reads it after every await. */
+  private isRunning(): boolean {
+    return this.running;
+  }
+
+  seek(p: PartitionRef, offset: string): void {
+    this.positions.set(p.partition, Number(offset));
+  }
+
+  commit(p: PartitionRef, nextOffset: string): Promise<void> {
+    this.log.commit(this.group, p, nextOffset);
+    return Promise.resolve();
+  }
+
+  pause(partitions: readonly PartitionRef[]): void {
+    for (const p of partitions) this.paused.add(p.partition);
+  }
+
+  resume(partitions: readonly PartitionRef[]): void {
+    for (const p of partitions) this.paused.delete(p.partition);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+}

@@ -1,0 +1,165 @@
+import { Redis } from 'ioredis';
+import type { AccumulatorSnapshot } from '../core/aggregate.js';
+import type { RollupRecord } from '../core/outputs.js';
+import { StaleEpochError, VigilError } from '../errors.js';
+import {
+  partitionKey,
+  type CheckpointWrite,
+  type PartitionRef,
+  type RestoredPartition,
+  type StateStore,
+} from './store.js';
+
+/**
+ * The checkpoint step, atomic in Redis (a Lua script runs without interleaving):
+ *   1. refuse unless the partition's epoch is still ARGV[1] (fencing: a paused "zombie" owner
+ *      can never overwrite the state of the node that took its partition);
+ *   2. write the changed sensor snapshots, the partition state and the next offset;
+ *   3. write the closed rollup minutes (replacing any earlier value of the same minute).
+ *
+ * KEYS: epoch, meta, sensors, then one rollup key per rollup.
+ * ARGV: epoch, offset, partition state, sensor count, ttl ms, then sensor id/snapshot pairs, then
+ *       minute/member pairs (one per rollup key, same order).
+ */
+const COMMIT_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if current ~= ARGV[1] then
+  return redis.error_reply('STALE_EPOCH ' .. tostring(current))
+end
+redis.call('HSET', KEYS[2], 'offset', ARGV[2], 'state', ARGV[3], 'epoch', ARGV[1])
+local n = tonumber(ARGV[4])
+local ttl = tonumber(ARGV[5])
+local a = 6
+if n > 0 then
+  local args = {}
+  for i = 1, n do
+    args[#args + 1] = ARGV[a]
+    args[#args + 1] = ARGV[a + 1]
+    a = a + 2
+  end
+  redis.call('HSET', KEYS[3], unpack(args))
+end
+for k = 4, #KEYS do
+  local minute = ARGV[a]
+  redis.call('ZREMRANGEBYSCORE', KEYS[k], minute, minute)
+  redis.call('ZADD', KEYS[k], minute, ARGV[a + 1])
+  redis.call('PEXPIRE', KEYS[k], ttl)
+  a = a + 2
+end
+return 'OK'
+`;
+
+export interface RedisStoreOptions {
+  readonly url: string;
+  /** Prepended to every key (tests use a unique one per run). */
+  readonly keyPrefix: string;
+  readonly rollupTtlMs: number;
+}
+
+/**
+ * Checkpoints in Redis. Keys of one partition share a hash tag ({topic:partition}) so the commit script
+ * touches one slot for its checkpoint keys. Rollup keys are per sensor and metric (sorted sets scored
+ * by minute), which needs a single Redis (not Redis Cluster) for the atomic step: see the README.
+ */
+export class RedisStateStore implements StateStore {
+  private readonly redis: Redis;
+
+  constructor(private readonly options: RedisStoreOptions) {
+    this.redis = new Redis(options.url, {
+      lazyConnect: false,
+      maxRetriesPerRequest: 3,
+      enableAutoPipelining: true,
+    });
+    this.redis.defineCommand('vigilCommit', { lua: COMMIT_SCRIPT });
+  }
+
+  private key(p: PartitionRef, what: string): string {
+    return `${this.options.keyPrefix}vigil:cp:{${partitionKey(p)}}:${what}`;
+  }
+
+  private rollupKey(sensorId: string, metric: string): string {
+    return `${this.options.keyPrefix}vigil:rollup:${sensorId}:${metric}`;
+  }
+
+  async acquire(p: PartitionRef): Promise<RestoredPartition> {
+    try {
+      const epoch = await this.redis.incr(this.key(p, 'epoch'));
+      const [meta, sensors] = await Promise.all([
+        this.redis.hgetallBuffer(this.key(p, 'meta')),
+        this.redis.hgetallBuffer(this.key(p, 'sensors')),
+      ]);
+      return {
+        epoch,
+        offset: meta['offset']?.toString(),
+        partitionState: meta['state'],
+        sensors: new Map(Object.entries(sensors)),
+      };
+    } catch (err) {
+      throw wrap(err, `taking partition ${partitionKey(p)}`);
+    }
+  }
+
+  async commit(p: PartitionRef, w: CheckpointWrite): Promise<void> {
+    const keys = [this.key(p, 'epoch'), this.key(p, 'meta'), this.key(p, 'sensors')];
+    const args: (string | Buffer)[] = [
+      String(w.epoch),
+      w.offset,
+      w.partitionState,
+      String(w.sensors.size),
+      String(this.options.rollupTtlMs),
+    ];
+    for (const [id, snap] of w.sensors) args.push(id, snap);
+    for (const r of w.rollups) {
+      keys.push(this.rollupKey(r.sensorId, r.metric));
+      args.push(String(r.minute), `${r.minute}:${JSON.stringify(r.acc)}`);
+    }
+    try {
+      await (
+        this.redis as unknown as { vigilCommit(n: number, ...a: (string | Buffer)[]): Promise<string> }
+      ).vigilCommit(keys.length, ...keys, ...args);
+    } catch (err) {
+      const message = (err as Error).message;
+      if (message.startsWith('STALE_EPOCH')) {
+        const current = Number(message.split(' ')[1]);
+        throw new StaleEpochError(partitionKey(p), w.epoch, Number.isFinite(current) ? current : undefined);
+      }
+      throw wrap(err, `checkpointing ${partitionKey(p)}`);
+    }
+  }
+
+  async loadSensor(p: PartitionRef, sensorId: string): Promise<Buffer | undefined> {
+    try {
+      return (await this.redis.hgetBuffer(this.key(p, 'sensors'), sensorId)) ?? undefined;
+    } catch (err) {
+      throw wrap(err, `loading sensor ${sensorId}`);
+    }
+  }
+
+  async rollups(sensorId: string, metric: string, from: number, to: number): Promise<RollupRecord[]> {
+    const members = await this.redis.zrangebyscore(this.rollupKey(sensorId, metric), from, `(${to}`);
+    return members.map((m) => {
+      const colon = m.indexOf(':');
+      return {
+        sensorId,
+        metric,
+        minute: Number(m.slice(0, colon)),
+        acc: JSON.parse(m.slice(colon + 1)) as AccumulatorSnapshot,
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit();
+  }
+}
+
+/** Redis errors: connection trouble is retriable, a refused script or bad reply is not. */
+function wrap(err: unknown, what: string): VigilError {
+  const e = err as { name?: string; message?: string };
+  const retriable = e.name !== 'ReplyError';
+  return new VigilError(`${what}: ${e.message ?? String(err)}`, {
+    code: retriable ? 'REDIS_UNAVAILABLE' : 'REDIS_ERROR',
+    retriable,
+    cause: err,
+  });
+}

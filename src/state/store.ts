@@ -1,0 +1,46 @@
+import type { RollupRecord } from '../core/outputs.js';
+
+/** One partition of one topic: the unit of ownership, checkpointing and fencing. */
+export interface PartitionRef {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+export const partitionKey = (p: PartitionRef): string => `${p.topic}:${p.partition}`;
+
+/** What a new owner finds when it takes a partition. */
+export interface RestoredPartition {
+  /** This owner's epoch: checkpoints carrying an older one are refused. */
+  readonly epoch: number;
+  /** Next offset to process; undefined when the partition was never checkpointed. */
+  readonly offset: string | undefined;
+  readonly partitionState: Buffer | undefined;
+  /** Sensor id -> encoded snapshot. */
+  readonly sensors: ReadonlyMap<string, Buffer>;
+}
+
+export interface CheckpointWrite {
+  readonly epoch: number;
+  readonly offset: string;
+  readonly partitionState: Buffer;
+  /** Snapshots of the sensors that changed since the last checkpoint (the others stay as they are). */
+  readonly sensors: ReadonlyMap<string, Buffer>;
+  /** Closed minutes to store; written in the same atomic step, so each counts exactly once. */
+  readonly rollups: readonly RollupRecord[];
+}
+
+/**
+ * Durable actor state. Implementations: MemoryStateStore (embedded mode, tests) and RedisStateStore.
+ * Both pass test/contract/state-store.contract.ts.
+ */
+export interface StateStore {
+  /** Takes the partition: increments its epoch (fencing every earlier owner) and returns its checkpoint. */
+  acquire(p: PartitionRef): Promise<RestoredPartition>;
+  /** Writes a checkpoint atomically if `w.epoch` is still the partition's epoch; else StaleEpochError. */
+  commit(p: PartitionRef, w: CheckpointWrite): Promise<void>;
+  /** The last checkpointed snapshot of one sensor (for restoring a crashed sensor actor). */
+  loadSensor(p: PartitionRef, sensorId: string): Promise<Buffer | undefined>;
+  /** Rollups of one sensor and metric with minute in [from, to), oldest first. */
+  rollups(sensorId: string, metric: string, from: number, to: number): Promise<RollupRecord[]>;
+  close(): Promise<void>;
+}
