@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import type { RollupRecord } from '../../src/core/outputs.js';
+import { StaleEpochError } from '../../src/errors.js';
+import type { CheckpointWrite, PartitionRef, StateStore } from '../../src/state/store.js';
+
+let counter = 0;
+/** A partition no other test has used. */
+const fresh = (): PartitionRef => ({
+  topic: `contract-${process.pid}-${Date.now()}-${counter++}`,
+  partition: counter % 4,
+});
+
+const write = (
+  epoch: number,
+  offset: string,
+  sensors: Record<string, string>,
+  rollups: RollupRecord[] = [],
+): CheckpointWrite => ({
+  epoch,
+  offset,
+  partitionState: Buffer.from(`state@${offset}`),
+  sensors: new Map(Object.entries(sensors).map(([k, v]) => [k, Buffer.from(v)])),
+  rollups,
+});
+
+const rollup = (sensorId: string, minute: number, count: number): RollupRecord => ({
+  sensorId,
+  metric: 'temperature',
+  minute,
+  acc: [count, count * 2, 1, 3, 2, 0.5, minute, 1, minute + 1, 3, null],
+});
+
+/**
+ * What every StateStore must do (MQTT.js abstract_store style): the same suite runs against the
+ * in-memory store (unit) and the Redis store (integration).
+ */
+export function stateStoreContract(name: string, create: () => StateStore): void {
+  describe(`StateStore contract: ${name}`, () => {
+    it('a never-checkpointed partition comes back empty with epoch 1', async () => {
+      const store = create();
+      const p = fresh();
+      const r = await store.acquire(p);
+      expect(r.epoch).toBe(1);
+      expect(r.offset).toBeUndefined();
+      expect(r.partitionState).toBeUndefined();
+      expect(r.sensors.size).toBe(0);
+      await store.close();
+    });
+
+    it('restores exactly what was committed, merging sensor snapshots across commits', async () => {
+      const store = create();
+      const p = fresh();
+      const { epoch } = await store.acquire(p);
+      await store.commit(p, write(epoch, '10', { a: 'A1', b: 'B1' }));
+      await store.commit(p, write(epoch, '25', { b: 'B2', c: 'C1' }));
+      const r = await store.acquire(p);
+      expect(r.epoch).toBe(epoch + 1);
+      expect(r.offset).toBe('25');
+      expect(r.partitionState?.toString()).toBe('state@25');
+      expect(Object.fromEntries([...r.sensors].map(([k, v]) => [k, v.toString()]))).toEqual({
+        a: 'A1',
+        b: 'B2',
+        c: 'C1',
+      });
+      expect((await store.loadSensor(p, 'b'))?.toString()).toBe('B2');
+      expect(await store.loadSensor(p, 'zz')).toBeUndefined();
+      await store.close();
+    });
+
+    it('refuses a checkpoint from a stale epoch and leaves the new owner state untouched', async () => {
+      const store = create();
+      const p = fresh();
+      const zombie = await store.acquire(p);
+      await store.commit(p, write(zombie.epoch, '5', { a: 'zombie-1' }));
+      const owner = await store.acquire(p);
+      await store.commit(p, write(owner.epoch, '7', { a: 'owner-1' }));
+      const refused = store.commit(p, write(zombie.epoch, '99', { a: 'zombie-2' }, [rollup('a', 0, 1)]));
+      await expect(refused).rejects.toBeInstanceOf(StaleEpochError);
+      await expect(refused).rejects.toMatchObject({
+        code: 'CHECKPOINT_FENCED',
+        retriable: false,
+        epoch: zombie.epoch,
+        currentEpoch: owner.epoch,
+      });
+      const r = await store.acquire(p);
+      expect(r.offset).toBe('7');
+      expect(r.sensors.get('a')?.toString()).toBe('owner-1');
+      expect(await store.rollups('a', 'temperature', 0, 60_000)).toEqual([]);
+      await store.close();
+    });
+
+    it('stores rollups with the checkpoint, one value per minute, queried by range in order', async () => {
+      const store = create();
+      const p = fresh();
+      const sensor = `rollup-${p.topic}`;
+      const { epoch } = await store.acquire(p);
+      await store.commit(
+        p,
+        write(epoch, '1', {}, [rollup(sensor, 120_000, 2), rollup(sensor, 0, 1), rollup(sensor, 60_000, 5)]),
+      );
+      await store.commit(p, write(epoch, '2', {}, [rollup(sensor, 60_000, 5)])); // a replay writes the same minute again
+      const all = await store.rollups(sensor, 'temperature', 0, 180_000);
+      expect(all.map((r) => [r.minute, r.acc[0]])).toEqual([
+        [0, 1],
+        [60_000, 5],
+        [120_000, 2],
+      ]);
+      expect(all[1]).toEqual(rollup(sensor, 60_000, 5));
+      expect((await store.rollups(sensor, 'temperature', 60_000, 120_000)).map((r) => r.minute)).toEqual([
+        60_000,
+      ]);
+      expect(await store.rollups(sensor, 'humidity', 0, 180_000)).toEqual([]);
+      await store.close();
+    });
+
+    it('keeps partitions apart', async () => {
+      const store = create();
+      const p = fresh();
+      const q = { ...p, partition: p.partition + 1 };
+      const a = await store.acquire(p);
+      const b = await store.acquire(q);
+      await store.commit(p, write(a.epoch, '3', { x: 'p' }));
+      await store.commit(q, write(b.epoch, '4', { x: 'q' }));
+      expect((await store.loadSensor(p, 'x'))?.toString()).toBe('p');
+      expect((await store.loadSensor(q, 'x'))?.toString()).toBe('q');
+      await store.close();
+    });
+  });
+}

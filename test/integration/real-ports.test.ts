@@ -1,0 +1,30 @@
+import { KafkaLogConsumer, KafkaLogProducer } from '../../src/transport/kafka/kafka-log.js';
+import { createKafka } from '../../src/transport/kafka/client.js';
+import { ensureTopics } from '../../src/transport/kafka/topics.js';
+import { RedisStateStore } from '../../src/state/redis-store.js';
+import { silentLogger } from '../../src/log.js';
+import { logContract } from '../contract/log.contract.js';
+import { stateStoreContract } from '../contract/state-store.contract.js';
+import { uniquePrefix } from '../support/kafka.js';
+
+const prefix = uniquePrefix('ports');
+
+stateStoreContract(
+  'redis',
+  () => new RedisStateStore({ url: 'redis://127.0.0.1:6379', keyPrefix: prefix, rollupTtlMs: 3_600_000 }),
+);
+
+let n = 0;
+logContract('kafka', () => {
+  const kafka = createKafka({ brokers: ['127.0.0.1:9092'], clientId: 'contract' }, silentLogger);
+  return {
+    topic: async (partitions) => {
+      const topic = `${prefix}t${n++}`;
+      await ensureTopics(kafka, [{ topic, numPartitions: partitions }], silentLogger);
+      return topic;
+    },
+    producer: () => new KafkaLogProducer(kafka),
+    consumer: (group) =>
+      new KafkaLogConsumer(kafka, { groupId: group, sessionTimeoutMs: 6_000, concurrency: 3 }, silentLogger),
+  };
+});
