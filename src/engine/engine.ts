@@ -132,6 +132,22 @@ export class Engine {
     await w.crashSensor(sensorId);
   }
 
+  /**
+   * Stops at once without writing checkpoints, as a crash would: for a fatal error, where writing
+   * state could be wrong. Whatever was not checkpointed is replayed by the next owner.
+   */
+  abort(): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.timer !== undefined) clearInterval(this.timer);
+      await Promise.all([...this.workers.values()].map((w) => w.close()));
+      await this.deps.consumer.stop();
+      this.workers.clear();
+      stopActor(this.system);
+      await this.deps.producer.close();
+    })();
+    return this.stopping;
+  }
+
   /** Drains: stops fetching, writes a final checkpoint of every partition, leaves the group. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {

@@ -1,0 +1,69 @@
+import { buildConfig, type VigilConfig } from '../../src/config/load.js';
+import type { Alert, RollupRecord, WindowResult } from '../../src/core/outputs.js';
+import { MemoryLog } from '../../src/log/memory-log.js';
+import type { StateStore } from '../../src/state/store.js';
+import { acceptancePipeline, PARTITIONS, type EngineOutput, type InputRecord } from './acceptance.js';
+
+export function embeddedConfig(overrides: Record<string, unknown> = {}): VigilConfig {
+  return buildConfig({
+    node: { id: 'embedded' },
+    log: { level: 'silent' },
+    kafka: { groupId: 'engine', partitions: { readings: PARTITIONS } },
+    checkpoint: { interval: '100ms', store: 'memory' },
+    engine: { buckets: 8 },
+    pipeline: acceptancePipeline(),
+    ...overrides,
+  });
+}
+
+export function feed(log: MemoryLog, config: VigilConfig, records: readonly InputRecord[]): void {
+  log.append([
+    { topic: config.kafka.topics.readings, messages: records.map((r) => ({ key: r.key, value: r.value })) },
+  ]);
+}
+
+/** Resolves once every partition of vigil.readings is checkpointed up to its end. */
+export async function settled(log: MemoryLog, config: VigilConfig, timeoutMs = 60_000): Promise<void> {
+  const topic = config.kafka.topics.readings;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const done = log
+      .partitions(topic)
+      .every(
+        (records, partition) =>
+          log.committedOffset(config.kafka.groupId, { topic, partition }) === String(records.length),
+      );
+    if (done) return;
+    if (Date.now() > deadline) throw new Error('the engine did not catch up in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Everything the engine wrote to the output topics and the rollups of the given sensors. */
+export async function gather(
+  log: MemoryLog,
+  config: VigilConfig,
+  store: StateStore,
+  sensors: Iterable<string>,
+): Promise<EngineOutput> {
+  const all = (topic: string) => log.partitions(topic).flat();
+  const source = (h: Readonly<Record<string, unknown>>): string =>
+    `${String(h['vigil-source-partition'])}:${String(h['vigil-source-offset'])}`;
+  const rollups: RollupRecord[] = [];
+  for (const sensor of sensors) {
+    for (const metric of ['temperature', 'humidity', 'noise_level'])
+      rollups.push(...(await store.rollups(sensor, metric, 0, Number.MAX_SAFE_INTEGER)));
+  }
+  const t = config.kafka.topics;
+  return {
+    windows: all(t.aggregates).map((r) => JSON.parse(r.value?.toString() ?? '') as WindowResult),
+    alerts: all(t.alerts).map((r) => JSON.parse(r.value?.toString() ?? '') as Alert),
+    late: all(t.late).map((r) => source(r.headers)),
+    dlq: all(t.dlq).map((r) => source(r.headers)),
+    rollups,
+  };
+}
+
+export function sensorsOf(records: readonly InputRecord[]): Set<string> {
+  return new Set(records.map((r) => r.key));
+}
