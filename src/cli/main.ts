@@ -116,8 +116,17 @@ program
   .description('run a processing node: consume vigil.readings, emit window results and alerts')
   .action(async () => {
     const { config, logger } = setup(program.opts<CommonOptions>());
-    const node = await startNode(config, logger);
-    const signal = await untilSignal();
+    let fatal: Error | undefined;
+    let wake: () => void = () => undefined;
+    const failed = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    const node = await startNode(config, logger, (err) => {
+      fatal = err;
+      wake();
+    });
+    const signal = await Promise.race([untilSignal(), failed]);
+    if (fatal !== undefined) throw new VigilError(`node stopped: ${fatal.message}`, { cause: fatal });
     logger.info({ signal }, 'draining');
     await node.stop();
   });
@@ -185,6 +194,7 @@ simulationOptions(program.command('demo'), { sensors: 200, rate: 2000 })
     const alerts = node.log.consumer('demo-alerts');
     await alerts.start(config.kafka.topics.alerts, {
       onAssignment: () => undefined,
+      onFatal: () => undefined,
       onBatch: (batch) => {
         for (const r of batch.records)
           writeLine(formatAlert(JSON.parse(r.value?.toString() ?? '{}') as Alert));

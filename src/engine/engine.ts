@@ -9,6 +9,8 @@ import { PartitionWorker } from './partition-worker.js';
 import { newStats, type EngineStats } from './stats.js';
 
 export interface EngineDeps {
+  /** Called once if the engine cannot go on (its consumer failed for good); the engine has aborted. */
+  readonly onFatal?: (error: Error) => void;
   readonly config: VigilConfig;
   readonly logger: Logger;
   readonly consumer: LogConsumer;
@@ -55,6 +57,13 @@ export class Engine {
       onBatch: (batch, control) => this.onBatch(batch, control),
       onAssignment: (partitions) => {
         this.onAssignment(partitions);
+      },
+      onFatal: (error) => {
+        logger.fatal(
+          { err: error },
+          'the consumer failed for good; stopping the engine without a checkpoint',
+        );
+        void this.abort().finally(() => this.deps.onFatal?.(error));
       },
     });
     const interval = Math.max(50, Math.floor(config.checkpoint.intervalMs / 2));

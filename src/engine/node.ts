@@ -19,7 +19,11 @@ export interface RunningNode {
 }
 
 /** A cluster node: Kafka for the log, Redis (or memory) for checkpoints. Creates missing topics first. */
-export async function startNode(config: VigilConfig, logger: Logger): Promise<RunningNode> {
+export async function startNode(
+  config: VigilConfig,
+  logger: Logger,
+  onFatal?: (error: Error) => void,
+): Promise<RunningNode> {
   const kafka = createKafka(config.kafka, logger);
   const { topics, partitions } = config.kafka;
   await ensureTopics(
@@ -49,6 +53,7 @@ export async function startNode(config: VigilConfig, logger: Logger): Promise<Ru
     ),
     producer: new KafkaLogProducer(kafka),
     store,
+    ...(onFatal === undefined ? {} : { onFatal }),
   });
   await engine.start();
   return {

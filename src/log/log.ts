@@ -41,6 +41,8 @@ export interface ConsumerHandlers {
   onBatch(batch: ConsumedBatch, control: BatchControl): Promise<void>;
   /** The full set of partitions this member owns, after every assignment. */
   onAssignment(partitions: readonly PartitionRef[]): void;
+  /** The consumer stopped for good (it will not fetch again). */
+  onFatal(error: Error): void;
 }
 
 /**

@@ -24,6 +24,7 @@ async function consume(
   });
   await consumer.start(topic, {
     onAssignment: () => undefined,
+    onFatal: () => undefined,
     onBatch: (batch) => {
       batches.push(batch);
       count += batch.records.length;
@@ -101,6 +102,7 @@ export function logContract(name: string, create: () => LogUnderTest): void {
       let committed = false;
       await first.start(topic, {
         onAssignment: () => undefined,
+        onFatal: () => undefined,
         onBatch: async (batch) => {
           for (const r of batch.records) seen.push(r.value?.toString() ?? '');
           if (!committed && seen.length >= 10) {
@@ -132,6 +134,7 @@ export function logContract(name: string, create: () => LogUnderTest): void {
       });
       await rewinding.start(topic, {
         onAssignment: () => undefined,
+        onFatal: () => undefined,
         onBatch: (batch) => {
           for (const r of batch.records) values.push(r.value?.toString() ?? '');
           if (!sought && values.length >= 11) {

@@ -1,5 +1,5 @@
 import { Partitioners, type Consumer, type Kafka, type Producer } from 'kafkajs';
-import type { ConsumerHandlers, LogConsumer, LogProducer, TopicMessages } from '../../log/log.js';
+import type { ConsumerHandlers, LogConsumer, LogMessage, LogProducer, TopicMessages } from '../../log/log.js';
 import type { Logger } from '../../log.js';
 import type { PartitionRef } from '../../state/store.js';
 import { fromKafkaError } from './errors.js';
@@ -17,6 +17,8 @@ export interface KafkaConsumerOptions {
  */
 export class KafkaLogConsumer implements LogConsumer {
   private readonly consumer: Consumer;
+  /** Partitions whose position a handler moved during the current batch. */
+  private readonly sought = new Set<string>();
 
   constructor(
     kafka: Kafka,
@@ -42,6 +44,9 @@ export class KafkaLogConsumer implements LogConsumer {
       });
       this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
         this.logger.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
+        // kafkajs restarts the consumer after retriable errors; after any other it stays down, and a
+        // node that silently stops consuming is worse than one that stops and says why.
+        if (!payload.restart) handlers.onFatal(payload.error);
       });
       await this.consumer.subscribe({ topic, fromBeginning: true });
       await this.consumer.run({
@@ -51,6 +56,8 @@ export class KafkaLogConsumer implements LogConsumer {
         eachBatch: async (payload) => {
           const { batch } = payload;
           if (batch.messages.length === 0) return;
+          const key = `${batch.topic}:${batch.partition}`;
+          this.sought.delete(key);
           await handlers.onBatch(
             {
               topic: batch.topic,
@@ -67,6 +74,9 @@ export class KafkaLogConsumer implements LogConsumer {
               heartbeat: () => payload.heartbeat(),
             },
           );
+          // kafkajs fetches from the last RESOLVED offset: resolve the batch (this commits nothing,
+          // auto-commit is off) unless the handler moved the position itself with seek().
+          if (!this.sought.has(key)) payload.resolveOffset(batch.lastOffset());
         },
       });
     } catch (err) {
@@ -75,6 +85,7 @@ export class KafkaLogConsumer implements LogConsumer {
   }
 
   seek(p: PartitionRef, offset: string): void {
+    this.sought.add(`${p.topic}:${p.partition}`);
     this.consumer.seek({ topic: p.topic, partition: p.partition, offset });
   }
 
@@ -105,7 +116,49 @@ function group(partitions: readonly PartitionRef[]): { topic: string; partitions
   return [...byTopic].map(([topic, parts]) => ({ topic, partitions: parts }));
 }
 
-/** LogProducer over the idempotent kafkajs producer: one sendBatch per call, acks from all replicas. */
+/**
+ * Bytes of payload per produce request. The broker refuses a record batch above message.max.bytes
+ * (1 MiB by default), and kafkajs puts a request's messages for one partition in one record batch.
+ */
+const MAX_REQUEST_BYTES = 512 * 1024;
+
+const sizeOf = (m: LogMessage): number => {
+  let n = 64 + (m.key?.length ?? 0) + (m.value?.length ?? 0);
+  if (m.headers !== undefined) for (const k in m.headers) n += k.length + (m.headers[k]?.length ?? 0);
+  return n;
+};
+
+/** Splits topic batches into requests of at most `max` bytes of payload, keeping message order. */
+export function splitRequests(
+  batches: readonly TopicMessages[],
+  max: number,
+): { topic: string; messages: LogMessage[] }[][] {
+  const requests: { topic: string; messages: LogMessage[] }[][] = [];
+  let current: { topic: string; messages: LogMessage[] }[] = [];
+  let bytes = 0;
+  for (const b of batches) {
+    let entry: { topic: string; messages: LogMessage[] } | undefined;
+    for (const m of b.messages) {
+      const size = sizeOf(m);
+      if (bytes > 0 && bytes + size > max) {
+        requests.push(current);
+        current = [];
+        bytes = 0;
+        entry = undefined;
+      }
+      if (entry === undefined) {
+        entry = { topic: b.topic, messages: [] };
+        current.push(entry);
+      }
+      entry.messages.push({ ...m });
+      bytes += size;
+    }
+  }
+  if (current.length > 0) requests.push(current);
+  return requests;
+}
+
+/** LogProducer over the idempotent kafkajs producer: requests of bounded size, acks from all replicas. */
 export class KafkaLogProducer implements LogProducer {
   private readonly producer: Producer;
   private connected: Promise<void> | undefined;
@@ -126,10 +179,9 @@ export class KafkaLogProducer implements LogProducer {
     this.connected ??= this.producer.connect();
     try {
       await this.connected;
-      await this.producer.sendBatch({
-        acks: -1,
-        topicMessages: batches.map((b) => ({ topic: b.topic, messages: b.messages.map((m) => ({ ...m })) })),
-      });
+      for (const request of splitRequests(batches, MAX_REQUEST_BYTES)) {
+        await this.producer.sendBatch({ acks: -1, topicMessages: request });
+      }
     } catch (err) {
       throw fromKafkaError(err, 'producing');
     }
