@@ -15,7 +15,6 @@ import {
   PARTITIONS,
   REFERENCE_CONFIG,
   type EngineOutput,
-  type InputRecord,
 } from '../support/acceptance.js';
 import { collectUntil, header, json, uniquePrefix } from '../support/kafka.js';
 import { exited, startNodeProcess, waitForProgress, writeConfig } from '../support/node-process.js';
@@ -68,9 +67,7 @@ describe('exactly-once on Kafka and Redis against the reference', () => {
     );
     const producer = new KafkaLogProducer(kafka);
     for (let i = 0; i < input.length; i += 5_000) {
-      await producer.send([
-        { topic: config.kafka.topics.readings, messages: input.slice(i, i + 5_000) as InputRecord[] },
-      ]);
+      await producer.send([{ topic: config.kafka.topics.readings, messages: input.slice(i, i + 5_000) }]);
     }
     await producer.close();
     return { config, kafka, file: writeConfig(label, raw) };

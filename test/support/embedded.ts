@@ -1,6 +1,6 @@
 import { buildConfig, type VigilConfig } from '../../src/config/load.js';
 import type { Alert, RollupRecord, WindowResult } from '../../src/core/outputs.js';
-import { MemoryLog } from '../../src/log/memory-log.js';
+import type { MemoryLog } from '../../src/log/memory-log.js';
 import type { StateStore } from '../../src/state/store.js';
 import { acceptancePipeline, PARTITIONS, type EngineOutput, type InputRecord } from './acceptance.js';
 

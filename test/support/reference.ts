@@ -103,7 +103,7 @@ function valid(json: unknown): Reading | undefined {
     sensorId: o['sensorId'],
     ts: o['ts'],
     values: values as Record<string, number>,
-    ...(seq === undefined ? {} : { seq: seq as number }),
+    ...(seq === undefined ? {} : { seq: seq }),
   };
 }
 
@@ -326,7 +326,7 @@ class RefSensor {
       for (const metric of metrics) {
         this.out.rollups.set(
           `${this.id}/${metric}/${minute}`,
-          list.flatMap(([, v]) => (v[metric] === undefined ? [] : [v[metric] as number])),
+          list.flatMap(([, v]) => (v[metric] === undefined ? [] : [v[metric]])),
         );
       }
     }
