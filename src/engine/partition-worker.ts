@@ -50,6 +50,8 @@ export class PartitionWorker {
   private readonly dirty = new Set<string>();
   private rollups: RollupRecord[] = [];
   private lastCheckpoint = Date.now();
+  /** Resets since the last good checkpoint: the next reopen waits longer each time (up to 30 s). */
+  private failures = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly log: Logger;
   readonly key: string;
@@ -98,6 +100,8 @@ export class PartitionWorker {
   }
 
   private async open(): Promise<void> {
+    if (this.failures > 0)
+      await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 100 * 2 ** (this.failures - 1))));
     const restored = await this.deps.store.acquire(this.ref);
     this.epoch = restored.epoch;
     this.offset = restored.offset;
@@ -197,6 +201,7 @@ export class PartitionWorker {
     }
     this.dirty.clear();
     this.rollups = [];
+    this.failures = 0;
     this.lastCheckpoint = Date.now();
     this.deps.stats.checkpoints += 1;
     this.deps.stats.lastCheckpointMs = this.lastCheckpoint - started;
@@ -226,15 +231,20 @@ export class PartitionWorker {
     this.state = 'fenced';
   }
 
-  /** A step failed: forget in-memory state; the next batch reopens from the checkpoint and replays. */
+  /**
+   * A step failed: forget in-memory state and rewind the log to the last checkpoint; the next batch
+   * reopens the partition (new epoch, restored snapshots) and replays from there.
+   */
   private reset(err: unknown): void {
     this.deps.stats.resets += 1;
+    this.failures += 1;
     this.log.error(
-      { err: toVigilError(err) },
+      { err: toVigilError(err), failures: this.failures },
       'partition step failed; restarting it from its last checkpoint',
     );
     this.stopActors();
     this.state = 'idle';
+    this.deps.consumer.seek(this.ref, this.committedOffset ?? '0');
   }
 
   /** Timer path: checkpoint a partition that has been quiet since its last batch. */
@@ -268,7 +278,12 @@ export class PartitionWorker {
       if (this.actor === undefined) throw new Error(`partition ${this.key} is not open on this node`);
       const latch = new Latch(1);
       tell(this.actor, { type: 'crash', sensorId, latch });
-      await latch.promise;
+      try {
+        await latch.promise;
+      } catch (err) {
+        this.reset(err);
+        throw err;
+      }
     });
   }
 }

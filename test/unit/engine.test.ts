@@ -3,6 +3,7 @@ import { startEmbedded } from '../../src/engine/node.js';
 import { MemoryLog } from '../../src/log/memory-log.js';
 import { silentLogger } from '../../src/log.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
+import { partitionForKey } from '../../src/core/partitioner.js';
 import { acceptanceInput, compare, REFERENCE_CONFIG } from '../support/acceptance.js';
 import { embeddedConfig, feed, gather, sensorsOf, settled } from '../support/embedded.js';
 import { reference } from '../support/reference.js';
@@ -84,5 +85,77 @@ describe('engine (embedded) against the reference computation', () => {
     await owner.stop();
     expect(zombie.engine.stats.fenced).toBe(6);
     expect(owner.engine.stats.fenced).toBe(0);
+  });
+});
+
+/** A state store that fails the chosen operations, around the in-memory one. */
+class FaultyStore extends MemoryStateStore {
+  failLoads = 0;
+  override loadSensor(
+    ...args: Parameters<MemoryStateStore['loadSensor']>
+  ): ReturnType<MemoryStateStore['loadSensor']> {
+    if (this.failLoads > 0) {
+      this.failLoads -= 1;
+      return Promise.reject(new Error('store unavailable'));
+    }
+    return super.loadSensor(...args);
+  }
+}
+
+describe('supervision escalation', () => {
+  const input = acceptanceInput(60, 6_000, 5);
+  const expected = reference(input, REFERENCE_CONFIG);
+
+  it('a sensor that cannot restore escalates: its partition resets from the checkpoint and replays, still exactly', async () => {
+    const config = embeddedConfig();
+    const store = new FaultyStore();
+    const node = await startEmbedded(config, silentLogger, new MemoryLog(), store);
+    feed(node.log, config, input.slice(0, 3_000));
+    await settled(node.log, config);
+    store.failLoads = 1;
+    await expect(node.engine.crashSensor('st-0003')).rejects.toThrow('store unavailable');
+    feed(node.log, config, input.slice(3_000));
+    await settled(node.log, config);
+    await node.stop();
+    expect(node.engine.stats.resets).toBe(1);
+    expect(compare(await gather(node.log, config, store, sensorsOf(input)), expected)).toEqual([]);
+  });
+
+  it('a corrupt checkpoint stops its partition with errors instead of producing wrong results; the others go on', async () => {
+    const config = embeddedConfig();
+    const store = new MemoryStateStore();
+    const log = new MemoryLog();
+    const first = await startEmbedded(config, silentLogger, log, store);
+    feed(log, config, input.slice(0, 3_000));
+    await settled(log, config);
+    await first.stop();
+    const topic = config.kafka.topics.readings;
+    const victim = partitionForKey('st-0003', 6);
+    const { epoch } = await store.acquire({ topic, partition: victim });
+    const restored = await store.acquire({ topic, partition: victim });
+    await store.commit(
+      { topic, partition: victim },
+      {
+        epoch: restored.epoch,
+        offset: restored.offset ?? '0',
+        partitionState:
+          restored.partitionState ?? Buffer.from('{"v":1,"clock":{"st":null,"idle":[],"silence":[]}}'),
+        sensors: new Map([['st-0003', Buffer.from('{"v":1,"maxTs":')]]),
+        rollups: [],
+      },
+    );
+    expect(epoch).toBeLessThan(restored.epoch);
+    const second = await startEmbedded(config, silentLogger, log, store);
+    feed(log, config, input.slice(3_000));
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const committed = log
+      .partitions(topic)
+      .map((records, p) => [
+        p,
+        log.committedOffset(config.kafka.groupId, { topic, partition: p }) === String(records.length),
+      ]);
+    await second.engine.abort();
+    expect(second.engine.stats.resets).toBeGreaterThanOrEqual(2);
+    expect(committed.filter(([, done]) => !done).map(([p]) => p)).toEqual([victim]);
   });
 });
