@@ -3,41 +3,19 @@
  * the engine), and the node's resident memory is sampled while it works through it. With backpressure
  * and a fixed sensor population, memory should level off, not grow with the backlog.
  *
- *   npx tsx bench/backlog-memory.ts [readings=300000] [stations=1000]   (needs the stack: see README)
+ *   npm run bench:backlog -- [readings=300000] [stations=1000]   (needs the stack and a build: see README)
  */
 import { readFileSync } from 'node:fs';
-import { buildConfig, TOPIC_NAMES } from '../src/config/load.js';
-import { silentLogger } from '../src/log.js';
-import { createKafka } from '../src/transport/kafka/client.js';
-import { KafkaLogProducer } from '../src/transport/kafka/kafka-log.js';
-import { ensureTopics } from '../src/transport/kafka/topics.js';
-import { acceptanceInput, acceptancePipeline, PARTITIONS } from '../test/support/acceptance.js';
-import { uniquePrefix } from '../test/support/kafka.js';
+import { acceptanceInput } from '../test/support/acceptance.js';
+import { acceptanceRawConfig, prepareKafka } from '../test/support/kafka-run.js';
 import { exited, progress, startNodeProcess, writeConfig } from '../test/support/node-process.js';
 
 const readings = Number(process.argv[2] ?? 300_000);
 const stations = Number(process.argv[3] ?? 1_000);
-const prefix = uniquePrefix('bench-backlog');
-const raw = {
-  node: { id: 'bench' },
-  log: { level: 'warn' },
-  kafka: { topicPrefix: prefix, groupId: `${prefix}engine`, partitions: { readings: PARTITIONS } },
-  redis: { keyPrefix: prefix },
-  pipeline: acceptancePipeline(),
-};
-const config = buildConfig(raw);
-const kafka = createKafka(config.kafka, silentLogger);
-await ensureTopics(
-  kafka,
-  TOPIC_NAMES.map((r) => ({ topic: config.kafka.topics[r], numPartitions: config.kafka.partitions[r] })),
-  silentLogger,
-);
+const raw = acceptanceRawConfig('bench-backlog');
 const input = acceptanceInput(stations, readings, 9);
-const producer = new KafkaLogProducer(kafka);
 process.stderr.write(`producing ${input.length} readings of ${stations} stations...\n`);
-for (let i = 0; i < input.length; i += 10_000)
-  await producer.send([{ topic: config.kafka.topics.readings, messages: input.slice(i, i + 10_000) }]);
-await producer.close();
+const { config, kafka } = await prepareKafka(raw, input);
 
 const node = startNodeProcess('bench-backlog', writeConfig('bench-backlog', raw));
 const rssMiB = (): number => {

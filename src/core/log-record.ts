@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeIssues, type DecodeResult, type Reading } from './reading.js';
+import { describeIssues, parseJsonValue, type DecodeResult, type Reading } from './reading.js';
 
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -32,15 +32,9 @@ const logRecordSchema = z.object({
 
 /** Parses and validates one raw log record. Never throws: a bad record comes back with its reason. */
 export function decodeLogRecord(raw: Buffer | string | null | undefined): DecodeResult<LogRecord> {
-  if (raw === null || raw === undefined || raw.length === 0)
-    return { ok: false, reason: 'empty record value' };
-  let json: unknown;
-  try {
-    json = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
-  } catch (err) {
-    return { ok: false, reason: `not valid JSON: ${(err as Error).message}` };
-  }
-  const parsed = logRecordSchema.safeParse(json);
+  const json = parseJsonValue(raw);
+  if (!json.ok) return json;
+  const parsed = logRecordSchema.safeParse(json.value);
   if (!parsed.success) return { ok: false, reason: `invalid log record: ${describeIssues(parsed.error)}` };
   const { thread, logger, line, ...rest } = parsed.data;
   return {

@@ -38,17 +38,22 @@ export function describeIssues(error: z.ZodError, max = 3): string {
   return parts.join('; ') + more;
 }
 
-/** Parses and validates one raw record value. Never throws: a bad record comes back with its reason. */
-export function decodeReading(raw: Buffer | string | null | undefined): DecodeResult<Reading> {
+/** The JSON of one raw record value, or why there is none. */
+export function parseJsonValue(raw: Buffer | string | null | undefined): DecodeResult<unknown> {
   if (raw === null || raw === undefined || raw.length === 0)
     return { ok: false, reason: 'empty record value' };
-  let json: unknown;
   try {
-    json = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+    return { ok: true, value: JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8')) as unknown };
   } catch (err) {
     return { ok: false, reason: `not valid JSON: ${(err as Error).message}` };
   }
-  const parsed = readingSchema.safeParse(json);
+}
+
+/** Parses and validates one raw record value. Never throws: a bad record comes back with its reason. */
+export function decodeReading(raw: Buffer | string | null | undefined): DecodeResult<Reading> {
+  const json = parseJsonValue(raw);
+  if (!json.ok) return json;
+  const parsed = readingSchema.safeParse(json.value);
   if (!parsed.success) return { ok: false, reason: `invalid reading: ${describeIssues(parsed.error)}` };
   const { sensorId, ts, values, seq } = parsed.data;
   return { ok: true, value: seq === undefined ? { sensorId, ts, values } : { sensorId, ts, values, seq } };

@@ -160,9 +160,13 @@ export class PaneWindows implements WindowOperator {
       const end = Math.max(this.nextEnd, firstEnd);
       if (end + lateness > watermark) return;
       const start = end - this.size;
+      // Merge the window's panes in TIME order, never in the map's insertion order: floating-point
+      // merges depend on order, and insertion order depends on arrival (and differs after a restore),
+      // so only time order gives the same bits on every run and replay.
       const merged: Metrics = new Map();
-      for (const [paneStart, metrics] of this.panes) {
-        if (paneStart < start || paneStart >= end) continue;
+      for (let paneStart = start; paneStart < end; paneStart += this.pane) {
+        const metrics = this.panes.get(paneStart);
+        if (metrics === undefined) continue;
         for (const [metric, acc] of metrics) {
           let into = merged.get(metric);
           if (into === undefined) {

@@ -105,7 +105,9 @@ export class PartitionWorker {
     const restored = await this.deps.store.acquire(this.ref);
     this.epoch = restored.epoch;
     this.offset = restored.offset;
-    this.committedOffset = restored.offset;
+    // What Kafka holds is unknown: the last owner may have died between the Redis step and the Kafka
+    // commit. The first checkpoint commits the offset again, so lag tools catch up even when idle.
+    this.committedOffset = undefined;
     this.clock = new StreamClock(this.deps.pipeline.idleTimeoutMs, this.deps.silenceAfterMs);
     if (restored.partitionState !== undefined)
       this.clock.restore(decodePartitionState(restored.partitionState).clock);

@@ -1,3 +1,4 @@
+import { AGGREGATES } from '../../src/core/aggregate.js';
 import type { SensorPipeline } from '../../src/core/sensor.js';
 
 /** A pipeline exercising every window kind and the reading rules, for unit tests. */
@@ -10,20 +11,7 @@ export function testPipeline(overrides: Partial<SensorPipeline> = {}): SensorPip
     ],
     window: {
       allowedLatenessMs: 1_000,
-      aggregates: [
-        'count',
-        'sum',
-        'mean',
-        'min',
-        'max',
-        'stddev',
-        'first',
-        'last',
-        'rate',
-        'p50',
-        'p95',
-        'p99',
-      ],
+      aggregates: [...AGGREGATES],
       withSketch: true,
       metrics: undefined,
     },
