@@ -10,12 +10,47 @@ export const DEFAULT_RELATIVE_ACCURACY = 0.01;
 /** Values closer to zero than this count as zero (log buckets cannot hold them). */
 const MIN_INDEXABLE = 1e-9;
 
+/**
+ * Counts per bucket key over a contiguous key range: a plain array of small integers from `offset`
+ * (DDSketch's "dense store"). A handful of keys cover a sensor's usual range, so this costs a few
+ * hundred bytes where a Map would cost kilobytes.
+ */
+class DenseStore {
+  offset = 0;
+  counts: number[] = [];
+
+  add(key: number, by: number): void {
+    if (this.counts.length === 0) {
+      this.offset = key;
+      this.counts.push(by);
+      return;
+    }
+    if (key < this.offset) {
+      const grow = this.offset - key;
+      this.counts = new Array<number>(grow).fill(0).concat(this.counts);
+      this.offset = key;
+    } else if (key >= this.offset + this.counts.length) {
+      for (let i = this.offset + this.counts.length; i <= key; i++) this.counts.push(0);
+    }
+    this.counts[key - this.offset] = (this.counts[key - this.offset] ?? 0) + by;
+  }
+
+  /** [key, count] of every non-empty bucket, by increasing key. */
+  entries(): [number, number][] {
+    const out: [number, number][] = [];
+    this.counts.forEach((c, i) => {
+      if (c > 0) out.push([this.offset + i, c]);
+    });
+    return out;
+  }
+}
+
 export class QuantileSketch {
   private readonly logGamma: number;
   private readonly gamma: number;
-  /** bucket key -> count, for positive values and (by magnitude) for negative ones. */
-  readonly positive = new Map<number, number>();
-  readonly negative = new Map<number, number>();
+  /** Positive values, and negative ones by magnitude; created on first use. */
+  private positive: DenseStore | undefined;
+  private negative: DenseStore | undefined;
   zeroCount = 0;
   count = 0;
 
@@ -34,8 +69,8 @@ export class QuantileSketch {
 
   add(value: number): void {
     this.count += 1;
-    if (value > MIN_INDEXABLE) increment(this.positive, this.key(value), 1);
-    else if (value < -MIN_INDEXABLE) increment(this.negative, this.key(-value), 1);
+    if (value > MIN_INDEXABLE) (this.positive ??= new DenseStore()).add(this.key(value), 1);
+    else if (value < -MIN_INDEXABLE) (this.negative ??= new DenseStore()).add(this.key(-value), 1);
     else this.zeroCount += 1;
   }
 
@@ -43,8 +78,8 @@ export class QuantileSketch {
     if (other.relativeAccuracy !== this.relativeAccuracy) {
       throw new RangeError('cannot merge sketches of different relative accuracy');
     }
-    for (const [k, c] of other.positive) increment(this.positive, k, c);
-    for (const [k, c] of other.negative) increment(this.negative, k, c);
+    for (const [k, c] of other.positive?.entries() ?? []) (this.positive ??= new DenseStore()).add(k, c);
+    for (const [k, c] of other.negative?.entries() ?? []) (this.negative ??= new DenseStore()).add(k, c);
     this.zeroCount += other.zeroCount;
     this.count += other.count;
   }
@@ -55,30 +90,29 @@ export class QuantileSketch {
     const rank = Math.floor(Math.min(1, Math.max(0, q)) * (this.count - 1));
     let seen = 0;
     // Negative values, from the most negative (largest magnitude) up.
-    const negKeys = [...this.negative.keys()].sort((a, b) => b - a);
-    for (const k of negKeys) {
-      seen += this.negative.get(k) ?? 0;
+    const neg = this.negative?.entries() ?? [];
+    for (let i = neg.length - 1; i >= 0; i--) {
+      const [k, c] = neg[i] as [number, number];
+      seen += c;
       if (seen > rank) return -this.bucketValue(k);
     }
     seen += this.zeroCount;
     if (seen > rank) return 0;
-    const posKeys = [...this.positive.keys()].sort((a, b) => a - b);
-    for (const k of posKeys) {
-      seen += this.positive.get(k) ?? 0;
+    const pos = this.positive?.entries() ?? [];
+    for (const [k, c] of pos) {
+      seen += c;
       if (seen > rank) return this.bucketValue(k);
     }
-    return this.bucketValue(posKeys[posKeys.length - 1] ?? 0);
+    return this.bucketValue(pos[pos.length - 1]?.[0] ?? 0);
   }
 
-  /** Compact, order-stable form for checkpoints: [accuracy, zero, [key, count]..., [key, count]...]. */
+  /** Compact, order-stable form for checkpoints: accuracy, zero count, [key, count] pairs by key. */
   toJSON(): SketchSnapshot {
-    const entries = (m: Map<number, number>): [number, number][] =>
-      [...m.entries()].sort((a, b) => a[0] - b[0]);
     return {
       a: this.relativeAccuracy,
       z: this.zeroCount,
-      p: entries(this.positive),
-      n: entries(this.negative),
+      p: this.positive?.entries() ?? [],
+      n: this.negative?.entries() ?? [],
     };
   }
 
@@ -87,11 +121,11 @@ export class QuantileSketch {
     sketch.zeroCount = s.z;
     sketch.count = s.z;
     for (const [k, c] of s.p) {
-      sketch.positive.set(k, c);
+      (sketch.positive ??= new DenseStore()).add(k, c);
       sketch.count += c;
     }
     for (const [k, c] of s.n) {
-      sketch.negative.set(k, c);
+      (sketch.negative ??= new DenseStore()).add(k, c);
       sketch.count += c;
     }
     return sketch;
@@ -103,8 +137,4 @@ export interface SketchSnapshot {
   readonly z: number;
   readonly p: readonly (readonly [number, number])[];
   readonly n: readonly (readonly [number, number])[];
-}
-
-function increment(map: Map<number, number>, key: number, by: number): void {
-  map.set(key, (map.get(key) ?? 0) + by);
 }

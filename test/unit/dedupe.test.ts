@@ -32,3 +32,22 @@ describe('Deduplicator', () => {
     expect(back.isDuplicate({ sensorId: 's', ts: 6, values: { x: 2 }, seq: 1 })).toBe(true);
   });
 });
+
+describe('fingerprintHash', () => {
+  it('is stable, ignores field order, and separates near misses', async () => {
+    const { fingerprintHash } = await import('../../src/core/dedupe.js');
+    const h = fingerprintHash({ sensorId: 's', ts: 1, values: { a: 1, b: 2 } });
+    expect(fingerprintHash({ sensorId: 's', ts: 1, values: { b: 2, a: 1 } })).toBe(h);
+    expect(Number.isSafeInteger(h) && h >= 0).toBe(true);
+    const near = new Set<number>();
+    for (let i = 0; i < 20_000; i++)
+      near.add(
+        fingerprintHash({
+          sensorId: 's',
+          ts: 1_795_000_000_000 + (i >> 3),
+          values: { t: 20 + (i % 8) / 100 },
+        }),
+      );
+    expect(near.size).toBe(20_000);
+  });
+});
