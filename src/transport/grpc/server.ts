@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import { Server, ServerCredentials, ServerInterceptingCall, type ServerInterceptor } from '@grpc/grpc-js';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
+import { VigilError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { TokenAuthority } from './auth.js';
+import { LOADER_OPTIONS, loadVigilProto, type VigilGrpc } from './proto.js';
+
+/** mTLS material: the cluster's CA (client certificates must chain to it), and this node's pair. */
+export interface TlsFiles {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface GrpcServerOptions {
+  readonly address: string;
+  /** mTLS (the default and the only production setting) or, explicitly, plain text for development. */
+  readonly security: { readonly tls: TlsFiles } | { readonly insecureDevelopmentOnly: true };
+  readonly tokens: TokenAuthority;
+  readonly logger: Logger;
+}
+
+export interface RunningGrpcServer {
+  readonly server: Server;
+  readonly port: number;
+  readonly grpc: VigilGrpc;
+  readonly health: HealthImplementation;
+  stop(): Promise<void>;
+}
+
+/** Rejects a call before its handler runs unless its bearer token's role may call the method. */
+export function authInterceptor(tokens: TokenAuthority): ServerInterceptor {
+  return (method, call) =>
+    new ServerInterceptingCall(call, {
+      start: (next) => {
+        next({
+          onReceiveMetadata: (metadata, proceed) => {
+            const header = metadata.get('authorization')[0];
+            const verdict = tokens.authorize(method.path, typeof header === 'string' ? header : undefined);
+            if (verdict.ok) proceed(metadata);
+            else call.sendStatus({ code: verdict.code, details: verdict.details });
+          },
+        });
+      },
+    });
+}
+
+function credentials(security: GrpcServerOptions['security']): ServerCredentials {
+  if ('insecureDevelopmentOnly' in security) return ServerCredentials.createInsecure();
+  const read = (file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new VigilError(`cannot read TLS file ${file}: ${(err as Error).message}`, {
+        code: 'TLS_FILES',
+        cause: err,
+      });
+    }
+  };
+  const { ca, cert, key } = security.tls;
+  // checkClientCertificate: a peer without a certificate signed by the cluster CA is refused.
+  return ServerCredentials.createSsl(read(ca), [{ cert_chain: read(cert), private_key: read(key) }], true);
+}
+
+/**
+ * The gRPC server of a node: Vigil's services (added by the caller), the standard health service and
+ * server reflection (so stock tools work), bearer-token roles on every call, mTLS unless explicitly
+ * started for development in plain text.
+ */
+export async function startGrpcServer(
+  options: GrpcServerOptions,
+  register: (server: Server, grpc: VigilGrpc) => void,
+): Promise<RunningGrpcServer> {
+  const { definition, grpc } = loadVigilProto();
+  const server = new Server({
+    interceptors: [authInterceptor(options.tokens)],
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.keepalive_timeout_ms': 5_000,
+    'grpc.keepalive_permit_without_calls': 1,
+  });
+  register(server, grpc);
+  const health = new HealthImplementation({ '': 'SERVING' });
+  health.addToServer(server);
+  const healthDefinition: PackageDefinition = loadSync(healthProtoPath, LOADER_OPTIONS);
+  new ReflectionService({ ...definition, ...healthDefinition }).addToServer(server);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(options.address, credentials(options.security), (err, bound) => {
+      if (err === null) resolve(bound);
+      else
+        reject(
+          new VigilError(`cannot listen on ${options.address}: ${err.message}`, {
+            code: 'GRPC_BIND',
+            cause: err,
+          }),
+        );
+    });
+  });
+  if ('insecureDevelopmentOnly' in options.security)
+    options.logger.warn({ address: options.address }, 'gRPC in PLAIN TEXT (development only)');
+  options.logger.info({ address: options.address, port }, 'gRPC server listening');
+  return {
+    server,
+    port,
+    grpc,
+    health,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        health.setStatus('', 'NOT_SERVING');
+        server.tryShutdown(() => {
+          resolve();
+        });
+      }),
+  };
+}
