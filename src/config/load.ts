@@ -33,6 +33,15 @@ export interface VigilConfig {
   readonly silenceAfterMs: number | undefined;
   readonly rollupTtlMs: number;
   readonly sinks: { readonly aggregates: boolean; readonly alerts: boolean };
+  /** gRPC server of this node, when configured. Tokens never live here: see VIGIL_TOKENS. */
+  readonly grpc:
+    | {
+        readonly listen: string;
+        readonly security:
+          | { readonly tls: { readonly ca: string; readonly cert: string; readonly key: string } }
+          | { readonly insecureDevelopmentOnly: true };
+      }
+    | undefined;
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -59,6 +68,7 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
   if (env['VIGIL_KAFKA_GROUP_ID']) section('kafka')['groupId'] = env['VIGIL_KAFKA_GROUP_ID'];
   if (env['VIGIL_TOPIC_PREFIX'] !== undefined) section('kafka')['topicPrefix'] = env['VIGIL_TOPIC_PREFIX'];
   if (env['VIGIL_REDIS_URL']) section('redis')['url'] = env['VIGIL_REDIS_URL'];
+  if (env['VIGIL_GRPC_LISTEN']) section('grpc')['listen'] = env['VIGIL_GRPC_LISTEN'];
   if (env['VIGIL_REDIS_KEY_PREFIX'] !== undefined)
     section('redis')['keyPrefix'] = env['VIGIL_REDIS_KEY_PREFIX'];
 }
@@ -120,6 +130,13 @@ export function buildConfig(
     silenceAfterMs: silences.length === 0 ? undefined : Math.min(...silences),
     rollupTtlMs: p.rollups.ttl,
     sinks: c.sinks,
+    grpc:
+      c.grpc.listen === undefined
+        ? undefined
+        : {
+            listen: c.grpc.listen,
+            security: c.grpc.tls !== undefined ? { tls: c.grpc.tls } : { insecureDevelopmentOnly: true },
+          },
   };
 }
 

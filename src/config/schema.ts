@@ -236,6 +236,27 @@ export const configSchema = z
           }
         });
       }),
+    grpc: z
+      .object({
+        /** host:port to serve gRPC on; unset: this node serves no gRPC (single-node use). */
+        listen: z
+          .string()
+          .regex(/^[^\s:]+:\d+$/, 'must be host:port')
+          .optional(),
+        /** mTLS: the cluster CA and this node's certificate and key (files). */
+        tls: z
+          .object({ ca: z.string().min(1), cert: z.string().min(1), key: z.string().min(1) })
+          .strict()
+          .optional(),
+        /** Plain text, for development only: must be said explicitly. */
+        insecure: z.boolean().default(false),
+      })
+      .strict()
+      .refine((g) => g.listen === undefined || g.tls !== undefined || g.insecure, {
+        message: 'gRPC needs `tls` (ca, cert, key) or, for development only, `insecure: true`',
+        path: ['tls'],
+      })
+      .default({ insecure: false }),
     sinks: z
       .object({
         aggregates: z.boolean().default(true),

@@ -8,6 +8,11 @@ import type { StateStore } from '../state/store.js';
 import { createKafka } from '../transport/kafka/client.js';
 import { KafkaLogConsumer, KafkaLogProducer } from '../transport/kafka/kafka-log.js';
 import { ensureTopics } from '../transport/kafka/topics.js';
+import { ConfigError } from '../errors.js';
+import { TokenAuthority } from '../transport/grpc/auth.js';
+import { addControlService } from '../transport/grpc/control-service.js';
+import { addQueryService } from '../transport/grpc/query-service.js';
+import { startGrpcServer, type RunningGrpcServer } from '../transport/grpc/server.js';
 import { Engine } from './engine.js';
 
 /** Partitions a node works on at once (kafkajs partitionsConsumedConcurrently). */
@@ -15,7 +20,45 @@ const CONCURRENCY = 3;
 
 export interface RunningNode {
   readonly engine: Engine;
+  /** The bound gRPC port, when the node serves gRPC. */
+  readonly grpcPort?: number;
   stop(): Promise<void>;
+}
+
+/**
+ * Starts the node's gRPC server (health, reflection, Control, Query) when the config asks for one.
+ * Bearer tokens come from VIGIL_TOKENS ("admin=…,viewer=…,node=…"), never from the config file.
+ */
+async function startGrpc(
+  config: VigilConfig,
+  logger: Logger,
+  engine: Engine,
+  store: StateStore,
+  env: NodeJS.ProcessEnv,
+): Promise<RunningGrpcServer | undefined> {
+  if (config.grpc === undefined) return undefined;
+  const spec = env['VIGIL_TOKENS'];
+  if (spec === undefined || spec.trim() === '') {
+    throw new ConfigError(
+      'VIGIL_TOKENS',
+      'gRPC is configured but no tokens are: set VIGIL_TOKENS="admin=<token>,viewer=<token>"',
+    );
+  }
+  const { listen, security } = config.grpc;
+  return startGrpcServer(
+    { address: listen, security, tokens: TokenAuthority.parse(spec), logger },
+    (server, grpc) => {
+      addControlService(server, grpc, {
+        nodeId: config.nodeId,
+        address: listen,
+        partitions: () => engine.partitions,
+        crashSensor: (sensorId) => engine.crashSensor(sensorId),
+      });
+      addQueryService(server, grpc, (sensorId, metric, from, to) =>
+        store.rollups(sensorId, metric, from, to),
+      );
+    },
+  );
 }
 
 /** A cluster node: Kafka for the log, Redis (or memory) for checkpoints. Creates missing topics first. */
@@ -23,6 +66,7 @@ export async function startNode(
   config: VigilConfig,
   logger: Logger,
   onFatal?: (error: Error) => void,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunningNode> {
   const kafka = createKafka(config.kafka, logger);
   const { topics, partitions } = config.kafka;
@@ -56,9 +100,12 @@ export async function startNode(
     ...(onFatal === undefined ? {} : { onFatal }),
   });
   await engine.start();
+  const grpc = await startGrpc(config, logger, engine, store, env);
   return {
     engine,
+    ...(grpc === undefined ? {} : { grpcPort: grpc.port }),
     stop: async () => {
+      await grpc?.stop();
       await engine.stop();
       await store.close();
     },
