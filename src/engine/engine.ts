@@ -9,6 +9,8 @@ import { PartitionWorker } from './partition-worker.js';
 import { newStats, type EngineStats } from './stats.js';
 
 export interface EngineDeps {
+  /** Called with every new assignment (membership publishes it). */
+  readonly onAssignment?: (partitions: readonly string[]) => void;
   /** Called once if the engine cannot go on (its consumer failed for good); the engine has aborted. */
   readonly onFatal?: (error: Error) => void;
   readonly config: VigilConfig;
@@ -108,6 +110,7 @@ export class Engine {
       w.close().catch(() => undefined);
     }
     this.deps.logger.info({ partitions: [...keep].sort() }, 'partitions assigned');
+    this.deps.onAssignment?.([...keep]);
   }
 
   private async onBatch(batch: ConsumedBatch, control: BatchControl): Promise<void> {

@@ -8,12 +8,16 @@ import type { StateStore } from '../state/store.js';
 import { createKafka } from '../transport/kafka/client.js';
 import { KafkaLogConsumer, KafkaLogProducer } from '../transport/kafka/kafka-log.js';
 import { ensureTopics } from '../transport/kafka/topics.js';
+import { Membership } from '../cluster/membership.js';
 import { ConfigError } from '../errors.js';
 import { TokenAuthority } from '../transport/grpc/auth.js';
 import { addControlService } from '../transport/grpc/control-service.js';
 import { addQueryService } from '../transport/grpc/query-service.js';
 import { startGrpcServer, type RunningGrpcServer } from '../transport/grpc/server.js';
 import { Engine } from './engine.js';
+
+/** A node that stops refreshing its membership lease disappears from the cluster view after this. */
+const MEMBERSHIP_LEASE_MS = 6_000;
 
 /** Partitions a node works on at once (kafkajs partitionsConsumedConcurrently). */
 const CONCURRENCY = 3;
@@ -34,6 +38,7 @@ async function startGrpc(
   logger: Logger,
   engine: Engine,
   store: StateStore,
+  membership: Membership | undefined,
   env: NodeJS.ProcessEnv,
 ): Promise<RunningGrpcServer | undefined> {
   if (config.grpc === undefined) return undefined;
@@ -52,6 +57,16 @@ async function startGrpc(
         nodeId: config.nodeId,
         address: listen,
         partitions: () => engine.partitions,
+        members: () =>
+          membership?.members() ??
+          Promise.resolve([
+            {
+              id: config.nodeId,
+              address: listen,
+              partitions: engine.partitions.map((p) => p.partition),
+              expiresAt: Number.MAX_SAFE_INTEGER,
+            },
+          ]),
         crashSensor: (sensorId) => engine.crashSensor(sensorId),
       });
       addQueryService(server, grpc, (sensorId, metric, from, to) =>
@@ -83,9 +98,32 @@ export async function startNode(
           rollupTtlMs: config.rollupTtlMs,
         })
       : new MemoryStateStore();
+  // Membership is published when the node serves gRPC (other nodes need its address to reach it).
+  const membership =
+    config.grpc === undefined
+      ? undefined
+      : new Membership(
+          {
+            url: config.redis.url,
+            keyPrefix: config.redis.keyPrefix,
+            nodeId: config.nodeId,
+            address: config.grpc.listen,
+            leaseMs: MEMBERSHIP_LEASE_MS,
+          },
+          logger,
+        );
   const engine = new Engine({
     config,
     logger,
+    ...(membership === undefined
+      ? {}
+      : {
+          onAssignment: (partitions: readonly string[]) => {
+            membership.setPartitions(partitions).catch((err: unknown) => {
+              logger.warn({ err }, 'publishing partitions failed');
+            });
+          },
+        }),
     consumer: new KafkaLogConsumer(
       kafka,
       {
@@ -99,14 +137,16 @@ export async function startNode(
     store,
     ...(onFatal === undefined ? {} : { onFatal }),
   });
+  await membership?.start();
   await engine.start();
-  const grpc = await startGrpc(config, logger, engine, store, env);
+  const grpc = await startGrpc(config, logger, engine, store, membership, env);
   return {
     engine,
     ...(grpc === undefined ? {} : { grpcPort: grpc.port }),
     stop: async () => {
       await grpc?.stop();
       await engine.stop();
+      await membership?.stop();
       await store.close();
     },
   };

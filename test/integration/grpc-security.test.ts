@@ -69,6 +69,15 @@ describe('gRPC server security', () => {
           nodeId: 'node-1',
           address: '127.0.0.1',
           partitions: () => [{ partition: 'vigil.readings:0', state: 'open', epoch: 3, offset: '42' }],
+          members: () =>
+            Promise.resolve([
+              {
+                id: 'node-1',
+                address: '127.0.0.1',
+                partitions: ['vigil.readings:0'],
+                expiresAt: Date.now() + 5_000,
+              },
+            ]),
           crashSensor: (id) => {
             crashed.push(id);
             return Promise.resolve();

@@ -6,6 +6,8 @@ import type { VigilGrpc } from './proto.js';
 export interface ControlBackend {
   readonly nodeId: string;
   readonly address: string;
+  /** The live nodes of the cluster (membership); this node alone when there is none. */
+  members(): Promise<{ id: string; address: string; partitions: readonly string[]; expiresAt: number }[]>;
   partitions(): { partition: string; state: string; epoch: number; offset: string | undefined }[];
   crashSensor(sensorId: string): Promise<void>;
 }
