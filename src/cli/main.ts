@@ -12,6 +12,11 @@ import { publish } from '../sim/publisher.js';
 import { createKafka } from '../transport/kafka/client.js';
 import { KafkaLogProducer } from '../transport/kafka/kafka-log.js';
 import { ensureTopics } from '../transport/kafka/topics.js';
+import type { Ack__Output } from '../gen/vigil/v1/Ack.js';
+import type { ListNodesResponse__Output } from '../gen/vigil/v1/ListNodesResponse.js';
+import type { ListPartitionsResponse__Output } from '../gen/vigil/v1/ListPartitionsResponse.js';
+import type { WindowMetricsResponse__Output } from '../gen/vigil/v1/WindowMetricsResponse.js';
+import { clients, exitCodeOf, unary } from './grpc-client.js';
 import { formatAlert, formatWindowResult, writeLine } from './output.js';
 
 /** Exit codes: 0 done, 1 runtime failure, 2 bad usage or configuration. */
@@ -266,6 +271,137 @@ program
     await consumer.disconnect();
   });
 
+interface ConnectionOptions {
+  node: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  insecure?: boolean;
+  json?: boolean;
+}
+
+function connectionOptions(cmd: Command): Command {
+  return cmd
+    .option('--node <host:port>', "a node's gRPC address", process.env['VIGIL_NODE'] ?? '127.0.0.1:7400')
+    .option('--ca <file>', 'cluster CA certificate (mTLS)', process.env['VIGIL_TLS_CA'])
+    .option('--cert <file>', 'client certificate (mTLS)', process.env['VIGIL_TLS_CERT'])
+    .option('--key <file>', 'client key (mTLS)', process.env['VIGIL_TLS_KEY'])
+    .option('--insecure', 'plain text, for a development node only')
+    .option('--json', 'print JSON for scripts');
+}
+
+function connect(o: ConnectionOptions): ReturnType<typeof clients> {
+  return clients({
+    address: o.node,
+    token: process.env['VIGIL_TOKEN'],
+    ...(o.ca === undefined ? {} : { ca: o.ca }),
+    ...(o.cert === undefined ? {} : { cert: o.cert }),
+    ...(o.key === undefined ? {} : { key: o.key }),
+    ...(o.insecure === undefined ? {} : { insecure: o.insecure }),
+  });
+}
+
+connectionOptions(program.command('status'))
+  .description(
+    "the cluster as a node sees it: nodes, their partitions, and that node's partition state (token: VIGIL_TOKEN)",
+  )
+  .action(async (o: ConnectionOptions) => {
+    const { control, metadata } = connect(o);
+    try {
+      const nodes = await unary<object, ListNodesResponse__Output>(
+        control.listNodes.bind(control),
+        {},
+        metadata,
+      );
+      const parts = await unary<object, ListPartitionsResponse__Output>(
+        control.listPartitions.bind(control),
+        {},
+        metadata,
+      );
+      if (o.json === true) {
+        writeLine(JSON.stringify({ nodes: nodes.nodes, partitions: parts.partitions }));
+        return;
+      }
+      for (const n of nodes.nodes)
+        writeLine(`${n.id.padEnd(16)} ${n.address.padEnd(22)} ${n.partitions.join(' ')}`);
+      for (const p of parts.partitions)
+        writeLine(
+          `  ${p.partition.padEnd(40)} ${p.state.padEnd(7)} epoch ${p.epoch}  next offset ${p.offset}`,
+        );
+    } finally {
+      control.close();
+    }
+  });
+
+connectionOptions(program.command('query'))
+  .description('window metrics of sensors over [from, to) from the per-minute rollups (token: VIGIL_TOKEN)')
+  .requiredOption('--sensors <ids>', 'comma-separated sensor ids')
+  .requiredOption('--metrics <names>', 'comma-separated metrics')
+  .requiredOption('--from <time>', 'ISO time or epoch ms')
+  .option('--to <time>', 'ISO time or epoch ms (default: now)')
+  .option('--aggregates <names>', 'comma-separated, e.g. count,mean,p95 (default: all)')
+  .action(
+    async (
+      o: ConnectionOptions & {
+        sensors: string;
+        metrics: string;
+        from: string;
+        to?: string;
+        aggregates?: string;
+      },
+    ) => {
+      const time = (t: string, what: string): number => {
+        const ms = /^\d+$/.test(t) ? Number(t) : Date.parse(t);
+        if (!Number.isFinite(ms))
+          throw new VigilError(`--${what} "${t}" is not an ISO time or epoch milliseconds`, {
+            code: 'USAGE',
+          });
+        return ms;
+      };
+      const { query, metadata } = connect(o);
+      try {
+        const answer = await unary<object, WindowMetricsResponse__Output>(
+          query.windowMetrics.bind(query),
+          {
+            sensorIds: o.sensors.split(','),
+            metrics: o.metrics.split(','),
+            from: String(time(o.from, 'from')),
+            to: String(o.to === undefined ? Date.now() : time(o.to, 'to')),
+            aggregates: o.aggregates === undefined ? [] : o.aggregates.split(','),
+          },
+          metadata,
+        );
+        if (o.json === true) writeLine(JSON.stringify(answer.series));
+        else
+          for (const s of answer.series)
+            writeLine(
+              `${s.sensorId}  ${s.metric}  ${Object.entries(s.values)
+                .map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toFixed(3)}`)
+                .join(' ')}`,
+            );
+      } finally {
+        query.close();
+      }
+    },
+  );
+
+connectionOptions(program.command('crash'))
+  .description('fault injection (admin): crash a sensor actor on its node; it restores from its checkpoint')
+  .argument('<sensor>', 'sensor id')
+  .action(async (sensor: string, o: ConnectionOptions) => {
+    const { control, metadata } = connect(o);
+    try {
+      const ack = await unary<object, Ack__Output>(
+        control.crashActor.bind(control),
+        { sensorId: sensor },
+        metadata,
+      );
+      writeLine(o.json === true ? JSON.stringify(ack) : `${ack.node}: ${ack.detail}`);
+    } finally {
+      control.close();
+    }
+  });
+
 // A reader that goes away (`vigil tail | head`) is the normal end of a pipe, as SIGPIPE is for C tools.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0);
@@ -275,5 +411,5 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 program.parseAsync().catch((err: unknown) => {
   const usage = err instanceof VigilError && (err.code === 'CONFIG_INVALID' || err.code === 'USAGE');
   process.stderr.write(`vigil: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = usage ? EXIT_USAGE : EXIT_FAILURE;
+  process.exitCode = exitCodeOf(err) ?? (usage ? EXIT_USAGE : EXIT_FAILURE);
 });

@@ -71,12 +71,8 @@ describe('gRPC server security', () => {
           partitions: () => [{ partition: 'vigil.readings:0', state: 'open', epoch: 3, offset: '42' }],
           members: () =>
             Promise.resolve([
-              {
-                id: 'node-1',
-                address: '127.0.0.1',
-                partitions: ['vigil.readings:0'],
-                expiresAt: Date.now() + 5_000,
-              },
+              { id: 'node-1', address: '127.0.0.1:1', partitions: ['vigil.readings:0'], expiresAt: 1_000 },
+              { id: 'node-2', address: '127.0.0.1:2', partitions: ['vigil.readings:1'], expiresAt: 2_000 },
             ]),
           crashSensor: (id) => {
             crashed.push(id);
@@ -112,14 +108,10 @@ describe('gRPC server security', () => {
 
   it('serves a viewer over mTLS', async () => {
     const client = new Control(address, creds(certs));
-    const nodes = await call<{ nodes: { id: string; partitions: string[] }[] }>(
-      client,
-      'listNodes',
-      {},
-      bearer(viewerToken),
-    );
+    const nodes = await call<{ nodes: object[] }>(client, 'listNodes', {}, bearer(viewerToken));
     expect(nodes.nodes).toEqual([
-      expect.objectContaining({ id: 'node-1', partitions: ['vigil.readings:0'] }),
+      { id: 'node-1', address: '127.0.0.1:1', partitions: ['vigil.readings:0'], leaseExpiresAt: '1000' },
+      { id: 'node-2', address: '127.0.0.1:2', partitions: ['vigil.readings:1'], leaseExpiresAt: '2000' },
     ]);
     client.close();
   });

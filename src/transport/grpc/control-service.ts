@@ -29,15 +29,24 @@ const SENSOR_ID = /^[^\s]{1,256}$/;
 export function addControlService(server: Server, grpc: VigilGrpc, backend: ControlBackend): void {
   const handlers: ControlHandlers = {
     ListNodes: (_call, callback) => {
-      callback(null, {
-        nodes: [
-          {
-            id: backend.nodeId,
-            address: backend.address,
-            partitions: backend.partitions().map((p) => p.partition),
-          },
-        ],
-      });
+      backend.members().then(
+        (members) => {
+          callback(null, {
+            nodes: members.map((m) => ({
+              id: m.id,
+              address: m.address,
+              partitions: [...m.partitions],
+              leaseExpiresAt: String(m.expiresAt),
+            })),
+          });
+        },
+        (err: unknown) => {
+          callback({
+            code: status.UNAVAILABLE,
+            details: `reading the membership failed: ${(err as Error).message}`,
+          });
+        },
+      );
     },
     ListPartitions: (_call, callback) => {
       callback(null, {

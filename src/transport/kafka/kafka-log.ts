@@ -29,6 +29,9 @@ export class KafkaLogConsumer implements LogConsumer {
       groupId: options.groupId,
       sessionTimeout: options.sessionTimeoutMs,
       heartbeatInterval: Math.max(100, Math.floor(options.sessionTimeoutMs / 5)),
+      // kafkajs heartbeats from its fetch loop: an idle long poll longer than the session timeout
+      // (the default wait is 5 s) gets a member evicted again and again on a quiet topic.
+      maxWaitTimeInMs: Math.min(1_000, Math.floor(options.sessionTimeoutMs / 4)),
       maxBytesPerPartition: 1024 * 1024,
     });
   }
