@@ -36,3 +36,23 @@ export function episodeAlert(
     labels: rule.labels,
   };
 }
+
+/** The state every rule keeps about its current episode. */
+export interface EpisodeState {
+  firingSince: number | null;
+}
+
+/** Ends the current episode and returns its `resolved` alert (same episode start as its firing). */
+export function resolve(
+  rule: Rule,
+  st: EpisodeState,
+  sensorId: string,
+  metric: string,
+  ts: number,
+  value: number,
+  message: string,
+): Alert {
+  const startedAt = st.firingSince ?? ts;
+  st.firingSince = null;
+  return episodeAlert(rule, sensorId, metric, 'resolved', startedAt, ts, value, message);
+}

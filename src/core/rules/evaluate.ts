@@ -1,5 +1,5 @@
 import type { Reading } from '../reading.js';
-import { episodeAlert } from './episode.js';
+import { episodeAlert, resolve } from './episode.js';
 import type {
   Alert,
   AlertSink,
@@ -60,18 +60,7 @@ function threshold(
 ): Alert | undefined {
   if (st.firingSince !== null) {
     if (!isClear(rule, v)) return undefined;
-    const startedAt = st.firingSince;
-    st.firingSince = null;
-    return episodeAlert(
-      rule,
-      sensorId,
-      rule.metric,
-      'resolved',
-      startedAt,
-      ts,
-      v,
-      `${rule.metric} of ${sensorId} is back to ${v}`,
-    );
+    return resolve(rule, st, sensorId, rule.metric, ts, v, `${rule.metric} of ${sensorId} is back to ${v}`);
   }
   const why = describeBreach(rule, v);
   if (why === undefined) {
@@ -131,18 +120,7 @@ function outlier(
     );
   }
   if (z <= rule.zScore && st.firingSince !== null) {
-    const startedAt = st.firingSince;
-    st.firingSince = null;
-    return episodeAlert(
-      rule,
-      sensorId,
-      rule.metric,
-      'resolved',
-      startedAt,
-      ts,
-      v,
-      `${rule.metric} of ${sensorId} is back to ${v}`,
-    );
+    return resolve(rule, st, sensorId, rule.metric, ts, v, `${rule.metric} of ${sensorId} is back to ${v}`);
   }
   return undefined;
 }
@@ -176,14 +154,11 @@ function rateOfChange(
     );
   }
   if (perSecond <= rule.maxPerSecond && st.firingSince !== null) {
-    const startedAt = st.firingSince;
-    st.firingSince = null;
-    return episodeAlert(
+    return resolve(
       rule,
+      st,
       sensorId,
       rule.metric,
-      'resolved',
-      startedAt,
       ts,
       v,
       `${rule.metric} of ${sensorId} is changing at ${perSecond.toFixed(3)}/s again`,
@@ -208,14 +183,11 @@ function count(rule: CountRule, st: Extract<RuleState, { k: 'count' }>, w: Windo
     );
   }
   if (n <= rule.above && st.firingSince !== null) {
-    const startedAt = st.firingSince;
-    st.firingSince = null;
-    return episodeAlert(
+    return resolve(
       rule,
+      st,
       w.sensorId,
       rule.metric,
-      'resolved',
-      startedAt,
       w.end,
       n,
       `${n} ${rule.metric} readings of ${w.sensorId} in ${w.window}, back to at most ${rule.above}`,
