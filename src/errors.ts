@@ -55,3 +55,14 @@ export class StaleEpochError extends VigilError {
     });
   }
 }
+
+/** A command for a key reached a node that does not own the key's partition (ownership moved?). */
+export class NotOwnedError extends VigilError {
+  constructor(
+    readonly key: string,
+    readonly partition: string,
+    readonly node: string,
+  ) {
+    super(`${key} (partition ${partition}) is not owned by ${node}`, { code: 'NOT_OWNER', retriable: true });
+  }
+}

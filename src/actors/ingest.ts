@@ -1,7 +1,12 @@
 import { decodeSensorSnapshot, encodeSensorSnapshot } from '../core/checkpoint.js';
 import { newOutputBuffer, type DeadLetter, type OutputBuffer, type RecordSource } from '../core/outputs.js';
 import type { Reading } from '../core/reading.js';
-import { SensorProcessor, type SensorEvent, type SensorPipeline } from '../core/sensor.js';
+import {
+  SensorProcessor,
+  type SensorEvent,
+  type SensorPipeline,
+  type SensorSnapshot,
+} from '../core/sensor.js';
 import type { Logger } from '../log.js';
 import type { Latch } from './latch.js';
 import { actorName, fnv1a } from './names.js';
@@ -47,7 +52,8 @@ export interface BarrierContext {
 export type SensorMsg =
   | { readonly type: 'events'; readonly events: readonly SensorEvent[]; readonly batch: BatchContext }
   | { readonly type: 'barrier'; readonly barrier: BarrierContext }
-  | { readonly type: 'crash'; readonly latch: Latch };
+  | { readonly type: 'crash'; readonly latch: Latch }
+  | { readonly type: 'inspect'; readonly reply: (snapshot: SensorSnapshot) => void };
 
 export type BucketMsg =
   | {
@@ -57,7 +63,12 @@ export type BucketMsg =
     }
   | { readonly type: 'barrier'; readonly sensors: readonly string[]; readonly barrier: BarrierContext }
   | { readonly type: 'restore'; readonly snapshots: ReadonlyArray<readonly [string, Buffer]> }
-  | { readonly type: 'crash'; readonly sensorId: string; readonly latch: Latch };
+  | { readonly type: 'crash'; readonly sensorId: string; readonly latch: Latch }
+  | {
+      readonly type: 'inspect';
+      readonly sensorId: string;
+      readonly reply: (snapshot: SensorSnapshot | undefined) => void;
+    };
 
 export type PartitionMsg =
   | {
@@ -67,7 +78,12 @@ export type PartitionMsg =
     }
   | { readonly type: 'barrier'; readonly sensors: readonly string[]; readonly barrier: BarrierContext }
   | { readonly type: 'restore'; readonly snapshots: ReadonlyMap<string, Buffer> }
-  | { readonly type: 'crash'; readonly sensorId: string; readonly latch: Latch };
+  | { readonly type: 'crash'; readonly sensorId: string; readonly latch: Latch }
+  | {
+      readonly type: 'inspect';
+      readonly sensorId: string;
+      readonly reply: (snapshot: SensorSnapshot | undefined) => void;
+    };
 
 export interface IngestDeps {
   readonly pipeline: SensorPipeline;
@@ -189,6 +205,10 @@ function spawnSensor(
             msg.latch.done();
             return state;
           });
+        case 'inspect':
+          // In mailbox order: the snapshot reflects every event handed to this sensor before.
+          msg.reply(state.processor.snapshot());
+          return state;
       }
     },
     { initialState: { processor: initial, since: [] }, onCrash: escalate(deps, 'sensor') },
@@ -236,6 +256,13 @@ function spawnBucket(parent: Ref<PartitionMsg>, index: number, deps: IngestDeps)
         case 'crash':
           tell(sensorRef(state, ctx.self, msg.sensorId), { type: 'crash', latch: msg.latch });
           break;
+        case 'inspect': {
+          const live = state.sensors.get(msg.sensorId);
+          const pending = state.pending.get(msg.sensorId);
+          if (live !== undefined) tell(live, { type: 'inspect', reply: msg.reply });
+          else msg.reply(pending === undefined ? undefined : decodeSensorSnapshot(pending));
+          break;
+        }
       }
       return state;
     },
@@ -291,9 +318,11 @@ export function spawnPartition(parent: Ref<never>, name: string, deps: IngestDep
             },
           );
           break;
-        case 'crash': {
+        case 'crash':
+        case 'inspect': {
           const bucket = buckets[bucketOf(msg.sensorId)];
           if (bucket !== undefined) tell(bucket, msg);
+          else if (msg.type === 'inspect') msg.reply(undefined);
           break;
         }
       }

@@ -13,6 +13,7 @@ import { createKafka } from '../transport/kafka/client.js';
 import { KafkaLogProducer } from '../transport/kafka/kafka-log.js';
 import { ensureTopics } from '../transport/kafka/topics.js';
 import type { Ack__Output } from '../gen/vigil/v1/Ack.js';
+import type { InspectActorResponse__Output } from '../gen/vigil/v1/InspectActorResponse.js';
 import type { ListNodesResponse__Output } from '../gen/vigil/v1/ListNodesResponse.js';
 import type { ListPartitionsResponse__Output } from '../gen/vigil/v1/ListPartitionsResponse.js';
 import type { WindowMetricsResponse__Output } from '../gen/vigil/v1/WindowMetricsResponse.js';
@@ -384,6 +385,34 @@ connectionOptions(program.command('query'))
       }
     },
   );
+
+connectionOptions(program.command('inspect'))
+  .description(
+    "a sensor's live state, read on the node that owns it (any node forwards) (token: VIGIL_TOKEN)",
+  )
+  .argument('<sensor>', 'sensor id')
+  .action(async (sensor: string, o: ConnectionOptions) => {
+    const { control, metadata } = connect(o);
+    try {
+      const res = await unary<object, InspectActorResponse__Output>(
+        control.inspectActor.bind(control),
+        { sensorId: sensor },
+        metadata,
+      );
+      writeLine(
+        o.json === true
+          ? JSON.stringify({
+              node: res.node,
+              path: res.path,
+              paused: res.paused,
+              state: JSON.parse(res.stateJson) as unknown,
+            })
+          : `${res.node}  ${res.path}\n${res.stateJson}`,
+      );
+    } finally {
+      control.close();
+    }
+  });
 
 connectionOptions(program.command('crash'))
   .description('fault injection (admin): crash a sensor actor on its node; it restores from its checkpoint')

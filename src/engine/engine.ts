@@ -1,4 +1,6 @@
 import { partitionForKey } from '../core/partitioner.js';
+import type { SensorSnapshot } from '../core/sensor.js';
+import { NotOwnedError } from '../errors.js';
 import type { VigilConfig } from '../config/load.js';
 import { startSystem, stopActor, type ActorSystem } from '../actors/nact.js';
 import type { BatchControl, ConsumedBatch, LogConsumer, LogProducer } from '../log/log.js';
@@ -134,14 +136,23 @@ export class Engine {
     }
   }
 
-  /** Fault injection (admin only over the control plane): crash one sensor's actor on its owner. */
-  async crashSensor(sensorId: string): Promise<void> {
+  /** The worker of the partition `sensorId` belongs to, if this node has it open. */
+  private workerFor(sensorId: string): PartitionWorker {
     const topic = this.deps.config.kafka.topics.readings;
     const partition = partitionForKey(sensorId, this.deps.config.kafka.partitions.readings);
     const w = this.workers.get(partitionKey({ topic, partition }));
-    if (w === undefined)
-      throw new Error(`sensor ${sensorId} (partition ${partition}) is not owned by this node`);
-    await w.crashSensor(sensorId);
+    if (w === undefined) throw new NotOwnedError(sensorId, `${topic}:${partition}`, this.nodeId);
+    return w;
+  }
+
+  /** Fault injection (admin only over the control plane): crash one sensor's actor on its owner. */
+  async crashSensor(sensorId: string): Promise<void> {
+    await this.workerFor(sensorId).crashSensor(sensorId);
+  }
+
+  /** A sensor's live state on this node (undefined: its partition never saw it). */
+  inspectSensor(sensorId: string): Promise<SensorSnapshot | undefined> {
+    return this.workerFor(sensorId).inspectSensor(sensorId);
   }
 
   /**

@@ -8,7 +8,11 @@ import type { StateStore } from '../state/store.js';
 import { createKafka } from '../transport/kafka/client.js';
 import { KafkaLogConsumer, KafkaLogProducer } from '../transport/kafka/kafka-log.js';
 import { ensureTopics } from '../transport/kafka/topics.js';
+import { readFileSync } from 'node:fs';
+import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { Membership } from '../cluster/membership.js';
+import type { ControlClient } from '../gen/vigil/v1/Control.js';
+import { loadVigilProto } from '../transport/grpc/proto.js';
 import { ConfigError } from '../errors.js';
 import { TokenAuthority } from '../transport/grpc/auth.js';
 import { addControlService } from '../transport/grpc/control-service.js';
@@ -50,6 +54,7 @@ async function startGrpc(
     );
   }
   const { listen, security } = config.grpc;
+  const peers = new PeerClients(security);
   return startGrpcServer(
     { address: listen, security, tokens: TokenAuthority.parse(spec), logger },
     (server, grpc) => {
@@ -68,12 +73,52 @@ async function startGrpc(
             },
           ]),
         crashSensor: (sensorId) => engine.crashSensor(sensorId),
+        inspectSensor: (sensorId) => engine.inspectSensor(sensorId),
+        ownerOf: async (sensorId) =>
+          membership?.ownerOf(sensorId, config.kafka.topics.readings, config.kafka.partitions.readings),
+        peer: (address) => peers.get(address),
       });
       addQueryService(server, grpc, (sensorId, metric, from, to) =>
         store.rollups(sensorId, metric, from, to),
       );
     },
   );
+}
+
+/**
+ * Control clients to the other nodes, one per address, authenticated with this node's own
+ * certificate (node certificates are valid for client use too).
+ */
+class PeerClients {
+  private readonly clients = new Map<string, ControlClient>();
+  private readonly credentials: ChannelCredentials;
+  private readonly Control = loadVigilProto().grpc.vigil.v1.Control;
+
+  constructor(security: NonNullable<VigilConfig['grpc']>['security']) {
+    this.credentials =
+      'tls' in security
+        ? credentials.createSsl(
+            readFileSync(security.tls.ca),
+            readFileSync(security.tls.key),
+            readFileSync(security.tls.cert),
+          )
+        : credentials.createInsecure();
+  }
+
+  get(address: string): ControlClient {
+    let client = this.clients.get(address);
+    if (client === undefined) {
+      // Peers are addressed by IP; their certificates name localhost as well (cluster/certs.sh).
+      client = new this.Control(address, this.credentials, { 'grpc.ssl_target_name_override': 'localhost' });
+      this.clients.set(address, client);
+    }
+    return client;
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
 }
 
 /** A cluster node: Kafka for the log, Redis (or memory) for checkpoints. Creates missing topics first. */

@@ -2,7 +2,7 @@ import { decodePartitionState, encodePartitionState } from '../core/checkpoint.j
 import { newOutputBuffer, type RollupRecord } from '../core/outputs.js';
 import { routeBatch } from '../core/router.js';
 import { StreamClock } from '../core/stream-clock.js';
-import type { SensorPipeline } from '../core/sensor.js';
+import type { SensorPipeline, SensorSnapshot } from '../core/sensor.js';
 import { StaleEpochError, toVigilError } from '../errors.js';
 import { spawnPartition, type PartitionMsg } from '../actors/ingest.js';
 import { Latch } from '../actors/latch.js';
@@ -271,6 +271,18 @@ export class PartitionWorker {
       this.stopActors();
       this.state = 'closed';
       return Promise.resolve();
+    });
+  }
+
+  /** The current state of one sensor (undefined: this partition has never seen it), in mailbox order. */
+  inspectSensor(sensorId: string): Promise<SensorSnapshot | undefined> {
+    return this.run(() => {
+      const actor = this.actor;
+      if (actor === undefined)
+        return Promise.reject(new Error(`partition ${this.key} is not open on this node`));
+      return new Promise<SensorSnapshot | undefined>((resolve) => {
+        tell(actor, { type: 'inspect', sensorId, reply: resolve });
+      });
     });
   }
 

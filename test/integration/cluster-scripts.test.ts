@@ -5,15 +5,20 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { partitionForKey } from '../../src/core/partitioner.js';
 import { acceptancePipeline } from '../support/acceptance.js';
 import { uniquePrefix } from '../support/kafka.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+type Nodes = { id: string; partitions: string[] }[];
 
-/** cluster/nodes.sh: three node processes, status, a SIGKILL and a restart, then stop; one owner per partition throughout. */
-describe('cluster scripts', () => {
+/**
+ * cluster/nodes.sh and the gRPC control plane with three node processes: one owner per partition,
+ * commands for a sensor sent to node-1 carried out by its owner, a SIGKILL and a restart, then stop.
+ */
+describe('cluster of three nodes', () => {
   it(
-    'bring up 3 nodes, show them, survive a kill and a restart, and stop them all',
+    'runs 3 nodes, routes commands to the owner, survives a kill and a restart, and stops',
     { timeout: 240_000 },
     async () => {
       const runDir = mkdtempSync(join(tmpdir(), 'vigil-cluster-'));
@@ -41,34 +46,44 @@ describe('cluster scripts', () => {
           encoding: 'utf8',
           stdio: ['ignore', 'pipe', 'pipe'],
         });
-      const status = (): { id: string; partitions: string[] }[] => {
+
+      /** Runs a `vigil` gRPC command against node-1 with a role's token and returns its JSON. */
+      const cli = (role: 'VIGIL_VIEWER_TOKEN' | 'VIGIL_ADMIN_TOKEN', ...args: string[]): unknown => {
         const tokens = Object.fromEntries(
           readFileSync(join(runDir, 'cluster/tokens.env'), 'utf8')
             .trim()
             .split('\n')
             .map((l) => l.split('=') as [string, string]),
         );
-        const port = Number(env.VIGIL_CLUSTER_BASE_PORT) + 1;
+        const tls = [
+          '--ca',
+          join(runDir, 'certs/ca.crt'),
+          '--cert',
+          join(runDir, 'certs/client.crt'),
+          '--key',
+          join(runDir, 'certs/client.key'),
+        ];
         const out = execFileSync(
           'node',
           [
             'dist/cli/main.js',
-            'status',
+            ...args,
             '--json',
             '--node',
-            `localhost:${port}`,
-            '--ca',
-            join(runDir, 'certs/ca.crt'),
-            '--cert',
-            join(runDir, 'certs/client.crt'),
-            '--key',
-            join(runDir, 'certs/client.key'),
+            `localhost:${Number(env.VIGIL_CLUSTER_BASE_PORT) + 1}`,
+            ...tls,
           ],
-          { cwd: ROOT, env: { ...env, VIGIL_TOKEN: tokens['VIGIL_VIEWER_TOKEN'] }, encoding: 'utf8' },
+          {
+            cwd: ROOT,
+            env: { ...env, VIGIL_TOKEN: tokens[role] },
+            encoding: 'utf8',
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
         );
-        return (JSON.parse(out) as { nodes: { id: string; partitions: string[] }[] }).nodes;
+        return JSON.parse(out);
       };
-      const settle = async (ids: string[]): Promise<{ id: string; partitions: string[] }[]> => {
+      const status = (): Nodes => (cli('VIGIL_VIEWER_TOKEN', 'status') as { nodes: Nodes }).nodes;
+      const settle = async (ids: string[]): Promise<Nodes> => {
         for (let i = 0; i < 80; i++) {
           const s = status();
           const owned = s.flatMap((n) => n.partitions);
@@ -83,6 +98,7 @@ describe('cluster scripts', () => {
         }
         throw new Error(`cluster did not settle on ${ids.join(', ')}: ${JSON.stringify(status())}`);
       };
+
       try {
         nodes('up', '3');
         const three = await settle(['node-1', 'node-2', 'node-3']);
@@ -90,6 +106,31 @@ describe('cluster scripts', () => {
           [0, 1, 2, 3, 4, 5].map((p) => `${prefix}vigil.readings:${p}`),
         );
         expect(nodes('status')).toContain('node-2');
+
+        // Readings in; then commands for a sensor that node-3 owns, all sent to node-1.
+        execFileSync(
+          'node',
+          ['dist/cli/main.js', '-c', base, 'simulate', '--sensors', '30', '--rate', '3000', '--count', '600'],
+          { cwd: ROOT, env, stdio: 'ignore' },
+        );
+        const node3 = three.find((n) => n.id === 'node-3')?.partitions ?? [];
+        const sensor = Array.from({ length: 30 }, (_, i) => `st-${String(i).padStart(4, '0')}`).find((s) =>
+          node3.includes(`${prefix}vigil.readings:${partitionForKey(s, 6)}`),
+        );
+        expect(sensor).toBeDefined();
+        let inspected: { node: string; state: { maxTs: number | null } } | undefined;
+        for (let i = 0; i < 40 && inspected === undefined; i++) {
+          try {
+            inspected = cli('VIGIL_VIEWER_TOKEN', 'inspect', sensor ?? '') as typeof inspected;
+          } catch {
+            await new Promise((resolve) => setTimeout(resolve, 250)); // readings still on their way
+          }
+        }
+        expect(inspected?.node).toBe('node-3');
+        expect(inspected?.state.maxTs).toBeGreaterThan(0);
+        expect(() => cli('VIGIL_VIEWER_TOKEN', 'crash', sensor ?? '')).toThrow(/PERMISSION_DENIED/);
+        expect(cli('VIGIL_ADMIN_TOKEN', 'crash', sensor ?? '')).toMatchObject({ node: 'node-3' });
+
         nodes('kill', '2', 'KILL');
         await settle(['node-1', 'node-3']);
         nodes('restart', '2');

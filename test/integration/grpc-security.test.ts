@@ -74,6 +74,11 @@ describe('gRPC server security', () => {
               { id: 'node-1', address: '127.0.0.1:1', partitions: ['vigil.readings:0'], expiresAt: 1_000 },
               { id: 'node-2', address: '127.0.0.1:2', partitions: ['vigil.readings:1'], expiresAt: 2_000 },
             ]),
+          inspectSensor: () => Promise.resolve(undefined),
+          ownerOf: () => Promise.resolve(undefined),
+          peer: () => {
+            throw new Error('no peers in this test');
+          },
           crashSensor: (id) => {
             crashed.push(id);
             return Promise.resolve();

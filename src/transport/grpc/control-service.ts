@@ -1,6 +1,20 @@
-import { status, type sendUnaryData, type ServerUnaryCall, type Server } from '@grpc/grpc-js';
-import type { ControlHandlers } from '../../gen/vigil/v1/Control.js';
+import {
+  Metadata,
+  status,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type Server,
+  type ServiceError,
+} from '@grpc/grpc-js';
+import type { SensorSnapshot } from '../../core/sensor.js';
+import { NotOwnedError } from '../../errors.js';
+import type { Ack__Output } from '../../gen/vigil/v1/Ack.js';
+import type { ControlClient, ControlHandlers } from '../../gen/vigil/v1/Control.js';
+import type { InspectActorResponse__Output } from '../../gen/vigil/v1/InspectActorResponse.js';
 import type { VigilGrpc } from './proto.js';
+
+/** Set on a call one node forwards to another: the receiver answers itself, it never forwards again. */
+const FORWARDED = 'vigil-forwarded-by';
 
 /** What the Control service needs from the node it runs on. */
 export interface ControlBackend {
@@ -10,6 +24,11 @@ export interface ControlBackend {
   members(): Promise<{ id: string; address: string; partitions: readonly string[]; expiresAt: number }[]>;
   partitions(): { partition: string; state: string; epoch: number; offset: string | undefined }[];
   crashSensor(sensorId: string): Promise<void>;
+  inspectSensor(sensorId: string): Promise<SensorSnapshot | undefined>;
+  /** The live node owning `sensorId`'s partition (membership), if known. */
+  ownerOf(sensorId: string): Promise<{ id: string; address: string } | undefined>;
+  /** A Control client to another node (mTLS with this node's certificate). */
+  peer(address: string): ControlClient;
 }
 
 type Unary<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
@@ -21,6 +40,44 @@ function unimplemented<Req, Res>(name: string): Unary<Req, Res> {
 }
 
 const SENSOR_ID = /^[^\s]{1,256}$/;
+
+function grpcError(err: unknown): Partial<ServiceError> {
+  if (err instanceof NotOwnedError) return { code: status.FAILED_PRECONDITION, details: err.message };
+  const e = err as Partial<ServiceError>;
+  if (typeof e.code === 'number') return { code: e.code, details: e.details ?? e.message ?? 'failed' };
+  return { code: status.INTERNAL, details: (err as Error).message };
+}
+
+/**
+ * Runs a sensor-addressed command where the sensor lives: here when this node owns the sensor's
+ * partition (or the call was already forwarded once), otherwise on the owner, over mTLS with the
+ * caller's own token (the owner checks it again).
+ */
+async function routed<Res>(
+  backend: ControlBackend,
+  call: ServerUnaryCall<unknown, Res>,
+  sensorId: string,
+  local: () => Promise<Res>,
+  remote: (
+    client: ControlClient,
+    metadata: Metadata,
+    done: (err: ServiceError | null, res?: Res) => void,
+  ) => void,
+): Promise<Res> {
+  if (call.metadata.get(FORWARDED).length > 0) return local();
+  const owner = await backend.ownerOf(sensorId);
+  if (owner === undefined || owner.id === backend.nodeId) return local();
+  const metadata = new Metadata();
+  const auth = call.metadata.get('authorization')[0];
+  if (auth !== undefined) metadata.set('authorization', auth);
+  metadata.set(FORWARDED, backend.nodeId);
+  return new Promise<Res>((resolve, reject) => {
+    remote(backend.peer(owner.address), metadata, (err, res) => {
+      if (err !== null) reject(err);
+      else resolve(res as Res);
+    });
+  });
+}
 
 /**
  * The Control service of one node. Listing and fault injection work on this node; commands that must
@@ -68,20 +125,70 @@ export function addControlService(server: Server, grpc: VigilGrpc, backend: Cont
         });
         return;
       }
-      backend.crashSensor(sensorId).then(
-        () => {
-          callback(null, {
+      routed<Ack__Output>(
+        backend,
+        call,
+        sensorId,
+        async () => {
+          await backend.crashSensor(sensorId);
+          return {
             node: backend.nodeId,
             detail: `sensor ${sensorId} crashed and restored from its last checkpoint`,
-          });
+          };
+        },
+        (client, md, done) => client.crashActor({ sensorId }, md, done),
+      ).then(
+        (ack) => {
+          callback(null, ack);
         },
         (err: unknown) => {
-          callback({ code: status.FAILED_PRECONDITION, details: (err as Error).message });
+          callback(grpcError(err));
+        },
+      );
+    },
+    InspectActor: (call, callback) => {
+      const sensorId = call.request.sensorId;
+      if (!SENSOR_ID.test(sensorId)) {
+        callback({
+          code: status.INVALID_ARGUMENT,
+          details: 'sensor_id must be 1 to 256 characters without spaces',
+        });
+        return;
+      }
+      routed<InspectActorResponse__Output>(
+        backend,
+        call,
+        sensorId,
+        async () => {
+          const snapshot = await backend.inspectSensor(sensorId);
+          if (snapshot === undefined) {
+            throw Object.assign(
+              new Error(
+                `sensor ${sensorId} has no state on its owner ${backend.nodeId}: no reading of it was seen`,
+              ),
+              {
+                code: status.NOT_FOUND,
+              },
+            );
+          }
+          return {
+            node: backend.nodeId,
+            path: `sensor-${sensorId}`,
+            stateJson: JSON.stringify(snapshot),
+            paused: false,
+          };
+        },
+        (client, md, done) => client.inspectActor({ sensorId }, md, done),
+      ).then(
+        (res) => {
+          callback(null, res);
+        },
+        (err: unknown) => {
+          callback(grpcError(err));
         },
       );
     },
     ListActors: unimplemented('ListActors'),
-    InspectActor: unimplemented('InspectActor'),
     PauseSensor: unimplemented('PauseSensor'),
     ResumeSensor: unimplemented('ResumeSensor'),
     SetRule: unimplemented('SetRule'),
