@@ -13,6 +13,8 @@ import { createKafka } from '../transport/kafka/client.js';
 import { KafkaLogProducer } from '../transport/kafka/kafka-log.js';
 import { ensureTopics } from '../transport/kafka/topics.js';
 import type { Ack__Output } from '../gen/vigil/v1/Ack.js';
+import type { ListRulesResponse__Output } from '../gen/vigil/v1/ListRulesResponse.js';
+import type { Rule__Output } from '../gen/vigil/v1/Rule.js';
 import type { InspectActorResponse__Output } from '../gen/vigil/v1/InspectActorResponse.js';
 import type { ListNodesResponse__Output } from '../gen/vigil/v1/ListNodesResponse.js';
 import type { ListPartitionsResponse__Output } from '../gen/vigil/v1/ListPartitionsResponse.js';
@@ -409,6 +411,65 @@ connectionOptions(program.command('inspect'))
             })
           : `${res.node}  ${res.path}\n${res.stateJson}`,
       );
+    } finally {
+      control.close();
+    }
+  });
+
+const rules = program
+  .command('rules')
+  .description('rules in force in the cluster (list: viewer; set, delete: admin)');
+
+connectionOptions(rules.command('list'))
+  .description('the rules in force and their version')
+  .action(async (o: ConnectionOptions) => {
+    const { control, metadata } = connect(o);
+    try {
+      const res = await unary<object, ListRulesResponse__Output>(
+        control.listRules.bind(control),
+        {},
+        metadata,
+      );
+      if (o.json === true)
+        writeLine(
+          JSON.stringify({
+            version: res.version,
+            rules: res.rules.map((r) => ({ id: r.id, spec: JSON.parse(r.specJson) as unknown })),
+          }),
+        );
+      else for (const r of res.rules) writeLine(`${r.id.padEnd(24)} ${r.specJson}`);
+    } finally {
+      control.close();
+    }
+  });
+
+connectionOptions(rules.command('set'))
+  .description("add or replace a rule, given as JSON in the config file's rule form")
+  .argument('<json>', 'e.g. {"id":"hot","kind":"threshold","metric":"temperature","above":30}')
+  .action(async (json: string, o: ConnectionOptions) => {
+    const { control, metadata } = connect(o);
+    try {
+      const rule = await unary<object, Rule__Output>(
+        control.setRule.bind(control),
+        { specJson: json },
+        metadata,
+      );
+      writeLine(
+        o.json === true ? JSON.stringify(rule) : `rule ${rule.id} in force (rules version ${rule.version})`,
+      );
+    } finally {
+      control.close();
+    }
+  });
+
+connectionOptions(rules.command('delete'))
+  .description('delete a rule in force')
+  .argument('<id>', 'rule id')
+  .action(async (id: string, o: ConnectionOptions) => {
+    const { control, metadata } = connect(o);
+    try {
+      const ack = await unary<object, Ack__Output>(control.deleteRule.bind(control), { id }, metadata);
+      writeLine(o.json === true ? JSON.stringify(ack) : ack.detail);
     } finally {
       control.close();
     }

@@ -63,7 +63,7 @@ export class SensorProcessor {
           withSketch: true,
         })
       : undefined;
-    this.rules = new SensorRules(sensorId, pipeline.rules);
+    this.rules = new SensorRules(sensorId, () => this.pipeline.rules);
   }
 
   get watermark(): number {

@@ -1,5 +1,6 @@
 import { partitionForKey } from '../core/partitioner.js';
-import type { SensorSnapshot } from '../core/sensor.js';
+import type { SensorPipeline, SensorSnapshot } from '../core/sensor.js';
+import type { Rule } from '../core/rules/types.js';
 import { NotOwnedError } from '../errors.js';
 import type { VigilConfig } from '../config/load.js';
 import { startSystem, stopActor, type ActorSystem } from '../actors/nact.js';
@@ -37,6 +38,8 @@ export class Engine {
   private readonly system: ActorSystem = startSystem();
   private readonly workers = new Map<string, PartitionWorker>();
   private readonly sink: OutputSink;
+  /** The pipeline every sensor reads; `rules` is swapped in place by setRules (see SensorRules). */
+  private readonly pipeline: { -readonly [K in keyof SensorPipeline]: SensorPipeline[K] };
   private owned: readonly PartitionRef[] = [];
   private paused = false;
   private timer: NodeJS.Timeout | undefined;
@@ -44,6 +47,7 @@ export class Engine {
 
   constructor(private readonly deps: EngineDeps) {
     const { config } = deps;
+    this.pipeline = { ...config.pipeline };
     this.sink = new OutputSink(deps.producer, config.kafka.topics, config.sinks);
   }
 
@@ -87,7 +91,7 @@ export class Engine {
     if (w === undefined) {
       const { config, logger, store, consumer } = this.deps;
       w = new PartitionWorker(ref, {
-        pipeline: config.pipeline,
+        pipeline: this.pipeline,
         silenceAfterMs: config.silenceAfterMs,
         buckets: config.engine.buckets,
         checkpointIntervalMs: config.checkpoint.intervalMs,
@@ -134,6 +138,18 @@ export class Engine {
         this.deps.consumer.resume(this.owned);
       }
     }
+  }
+
+  /**
+   * Replaces the rules of every sensor on this node at once (runtime rules). Rules are configuration,
+   * not data: a replay after a crash evaluates with the rules in force then.
+   */
+  setRules(rules: readonly Rule[]): void {
+    this.pipeline.rules = rules;
+  }
+
+  get rules(): readonly Rule[] {
+    return this.pipeline.rules;
   }
 
   /** The worker of the partition `sensorId` belongs to, if this node has it open. */

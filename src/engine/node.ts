@@ -11,6 +11,7 @@ import { ensureTopics } from '../transport/kafka/topics.js';
 import { readFileSync } from 'node:fs';
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { Membership } from '../cluster/membership.js';
+import { RuntimeRules } from '../cluster/rules.js';
 import type { ControlClient } from '../gen/vigil/v1/Control.js';
 import { loadVigilProto } from '../transport/grpc/proto.js';
 import { ConfigError } from '../errors.js';
@@ -43,6 +44,7 @@ async function startGrpc(
   engine: Engine,
   store: StateStore,
   membership: Membership | undefined,
+  rules: RuntimeRules | undefined,
   env: NodeJS.ProcessEnv,
 ): Promise<RunningGrpcServer | undefined> {
   if (config.grpc === undefined) return undefined;
@@ -77,6 +79,7 @@ async function startGrpc(
         ownerOf: async (sensorId) =>
           membership?.ownerOf(sensorId, config.kafka.topics.readings, config.kafka.partitions.readings),
         peer: (address) => peers.get(address),
+        ...(rules === undefined ? {} : { rules }),
       });
       addQueryService(server, grpc, (sensorId, metric, from, to) =>
         store.rollups(sensorId, metric, from, to),
@@ -182,15 +185,29 @@ export async function startNode(
     store,
     ...(onFatal === undefined ? {} : { onFatal }),
   });
+  // Runtime rules (shared in Redis) come with the cluster, like membership.
+  const rules =
+    config.grpc === undefined
+      ? undefined
+      : new RuntimeRules(
+          { url: config.redis.url, keyPrefix: config.redis.keyPrefix, base: config.pipeline.rules },
+          (next, version) => {
+            engine.setRules(next);
+            logger.info({ version, rules: next.map((r) => r.id) }, 'rules in force');
+          },
+          logger,
+        );
   await membership?.start();
+  await rules?.start();
   await engine.start();
-  const grpc = await startGrpc(config, logger, engine, store, membership, env);
+  const grpc = await startGrpc(config, logger, engine, store, membership, rules, env);
   return {
     engine,
     ...(grpc === undefined ? {} : { grpcPort: grpc.port }),
     stop: async () => {
       await grpc?.stop();
       await engine.stop();
+      await rules?.stop();
       await membership?.stop();
       await store.close();
     },

@@ -6,8 +6,11 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../src/core/partitioner.js';
+import type { Alert } from '../../src/core/outputs.js';
+import { silentLogger } from '../../src/log.js';
+import { createKafka } from '../../src/transport/kafka/client.js';
 import { acceptancePipeline } from '../support/acceptance.js';
-import { uniquePrefix } from '../support/kafka.js';
+import { collectUntil, json, uniquePrefix, type Collected } from '../support/kafka.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 type Nodes = { id: string; partitions: string[] }[];
@@ -130,6 +133,51 @@ describe('cluster of three nodes', () => {
         expect(inspected?.state.maxTs).toBeGreaterThan(0);
         expect(() => cli('VIGIL_VIEWER_TOKEN', 'crash', sensor ?? '')).toThrow(/PERMISSION_DENIED/);
         expect(cli('VIGIL_ADMIN_TOKEN', 'crash', sensor ?? '')).toMatchObject({ node: 'node-3' });
+
+        // A rule set through node-1 changes the alerts produced on every node.
+        expect(() =>
+          cli('VIGIL_ADMIN_TOKEN', 'rules', 'set', '{"id":"bad","kind":"threshold","metric":"t"}'),
+        ).toThrow(/INVALID_ARGUMENT.*needs `above`, `below` or both/);
+        cli(
+          'VIGIL_ADMIN_TOKEN',
+          'rules',
+          'set',
+          '{"id":"everything","kind":"threshold","metric":"temperature","above":-1000}',
+        );
+        expect(
+          (cli('VIGIL_VIEWER_TOKEN', 'rules', 'list') as { rules: { id: string }[] }).rules.map((r) => r.id),
+        ).toContain('everything');
+        await new Promise((resolve) => setTimeout(resolve, 1_200)); // in force everywhere within a second
+        // Stations 30..59 are new (30..59 never reported: their sequence numbers cannot repeat earlier ones).
+        execFileSync(
+          'node',
+          [
+            'dist/cli/main.js',
+            '-c',
+            base,
+            'simulate',
+            '--sensors',
+            '60',
+            '--rate',
+            '3000',
+            '--count',
+            '600',
+            '--seed',
+            '2',
+          ],
+          { cwd: ROOT, env, stdio: 'ignore' },
+        );
+        const kafka = createKafka({ brokers: ['127.0.0.1:9092'], clientId: 'cluster-test' }, silentLogger);
+        const firedIn = (rs: readonly Collected[]): Set<number> =>
+          new Set(
+            rs
+              .map((r) => json(r) as Alert)
+              .filter((a) => a.ruleId === 'everything')
+              .map((a) => partitionForKey(a.sensorId, 6)),
+          );
+        const alerts = await collectUntil(kafka, [`${prefix}vigil.alerts`], (rs) => firedIn(rs).size === 6);
+        const partitionsFired = firedIn(alerts);
+        expect(partitionsFired.size).toBe(6); // sensors of every partition, so of all three nodes
 
         nodes('kill', '2', 'KILL');
         await settle(['node-1', 'node-3']);

@@ -17,7 +17,7 @@ const hot: ThresholdRule = {
 };
 
 function run(rules: Rule[], readings: [number, number][], metric = 't'): Alert[] {
-  const sr = new SensorRules('s1', rules);
+  const sr = new SensorRules('s1', () => rules);
   const out: Alert[] = [];
   for (const [ts, v] of readings) sr.onReading({ sensorId: 's1', ts, values: { [metric]: v } }, out);
   return out;
@@ -183,7 +183,7 @@ describe('count rule', () => {
       metric: 'ERROR',
       above: 1,
     };
-    const sr = new SensorRules('app', [rule]);
+    const sr = new SensorRules('app', () => [rule]);
     const out: Alert[] = [];
     const w = (start: number, count: number, window = 'tumbling-1m', metric = 'ERROR') => ({
       id: 'x',
@@ -210,7 +210,7 @@ describe('count rule', () => {
 describe('silence rule', () => {
   it('fires once after the silence and resolves when the sensor reports again', () => {
     const rule: Rule = { ...base, kind: 'silence', id: 'quiet', afterMs: 60_000 };
-    const sr = new SensorRules('s1', [rule]);
+    const sr = new SensorRules('s1', () => [rule]);
     const out: Alert[] = [];
     sr.onSilence(50_000, 0, 0, out);
     sr.onSilence(60_000, 0, 0, out);
@@ -227,15 +227,18 @@ describe('silence rule', () => {
 
 describe('rule state', () => {
   it('survives a snapshot and is reset when a rule changes kind', () => {
-    const sr = new SensorRules('s1', [hot]);
+    let rules: Rule[] = [hot];
+    const sr = new SensorRules('s1', () => rules);
     const out: Alert[] = [];
     sr.onReading({ sensorId: 's1', ts: 1, values: { t: 40 } }, out);
-    const back = new SensorRules('s1', [hot]).restore(roundTrip(sr.snapshot()));
+    const back = new SensorRules('s1', () => rules).restore(roundTrip(sr.snapshot()));
     back.onReading({ sensorId: 's1', ts: 2, values: { t: 20 } }, out);
     expect(out.map((a) => a.state)).toEqual(['firing', 'resolved']);
-    back.setRules([{ ...base, kind: 'rate-of-change', id: 'hot', metric: 't', maxPerSecond: 1 }]);
+    rules = [{ ...base, kind: 'rate-of-change', id: 'hot', metric: 't', maxPerSecond: 1 }]; // replaced at run time
     back.onReading({ sensorId: 's1', ts: 3, values: { t: 20 } }, out);
     expect(out).toHaveLength(2);
+    rules = [];
+    expect(back.snapshot()).toEqual([]); // state of removed rules is dropped
   });
 
   it('alert ids are deterministic and differ by every input', () => {

@@ -203,16 +203,14 @@ function count(rule: CountRule, st: Extract<RuleState, { k: 'count' }>, w: Windo
 export class SensorRules {
   private states = new Map<string, RuleState>();
 
+  /**
+   * `rules` is read on every use, so replacing the pipeline's rule list at run time takes effect
+   * for every sensor at once; the state of a rule that is gone is dropped at the next snapshot.
+   */
   constructor(
     private readonly sensorId: string,
-    private rules: readonly Rule[],
+    private readonly rules: () => readonly Rule[],
   ) {}
-
-  setRules(rules: readonly Rule[]): void {
-    this.rules = rules;
-    const ids = new Set(rules.map((r) => r.id));
-    for (const id of [...this.states.keys()]) if (!ids.has(id)) this.states.delete(id);
-  }
 
   private state(rule: Rule): RuleState {
     let st = this.states.get(rule.id);
@@ -225,7 +223,7 @@ export class SensorRules {
 
   /** Threshold, outlier and rate-of-change rules, on an in-time reading. */
   onReading(r: Reading, out: AlertSink): void {
-    for (const rule of this.rules) {
+    for (const rule of this.rules()) {
       if (rule.kind === 'count' || rule.kind === 'silence') continue;
       const v = r.values[rule.metric];
       if (v === undefined) continue;
@@ -243,7 +241,7 @@ export class SensorRules {
 
   /** Count rules, on each closed window. */
   onWindow(w: WindowResult, out: AlertSink): void {
-    for (const rule of this.rules) {
+    for (const rule of this.rules()) {
       if (rule.kind !== 'count' || rule.window !== w.window || rule.metric !== w.metric) continue;
       const st = this.state(rule);
       if (st.k !== 'count') continue;
@@ -255,7 +253,7 @@ export class SensorRules {
   /** The shortest silence after which some silence rule fires (undefined: no silence rules). */
   get silenceAfterMs(): number | undefined {
     let min: number | undefined;
-    for (const rule of this.rules)
+    for (const rule of this.rules())
       if (rule.kind === 'silence' && (min === undefined || rule.afterMs < min)) min = rule.afterMs;
     return min;
   }
@@ -265,7 +263,7 @@ export class SensorRules {
    * last reading. `lastTs` is the event time of that reading.
    */
   onSilence(streamTime: number, lastSeen: number, lastTs: number, out: AlertSink): void {
-    for (const rule of this.rules) {
+    for (const rule of this.rules()) {
       if (rule.kind !== 'silence') continue;
       const st = this.state(rule);
       if (st.k !== 'silence' || st.firingSince !== null || streamTime - lastSeen < rule.afterMs) continue;
@@ -285,7 +283,7 @@ export class SensorRules {
 
   /** A reading arrived: silence episodes end. */
   onActivity(ts: number, out: AlertSink): void {
-    for (const rule of this.rules) {
+    for (const rule of this.rules()) {
       if (rule.kind !== 'silence') continue;
       const st = this.states.get(rule.id);
       if (st?.k !== 'silence' || st.firingSince === null) continue;
@@ -298,7 +296,8 @@ export class SensorRules {
   }
 
   snapshot(): [string, RuleState][] {
-    return [...this.states].map(([id, st]) => [id, { ...st }]);
+    const live = new Set(this.rules().map((r) => r.id));
+    return [...this.states].filter(([id]) => live.has(id)).map(([id, st]) => [id, { ...st }]);
   }
 
   restore(s: readonly (readonly [string, RuleState])[]): this {

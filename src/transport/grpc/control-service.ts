@@ -7,7 +7,8 @@ import {
   type ServiceError,
 } from '@grpc/grpc-js';
 import type { SensorSnapshot } from '../../core/sensor.js';
-import { NotOwnedError } from '../../errors.js';
+import type { RuntimeRules } from '../../cluster/rules.js';
+import { ConfigError, NotOwnedError } from '../../errors.js';
 import type { Ack__Output } from '../../gen/vigil/v1/Ack.js';
 import type { ControlClient, ControlHandlers } from '../../gen/vigil/v1/Control.js';
 import type { InspectActorResponse__Output } from '../../gen/vigil/v1/InspectActorResponse.js';
@@ -29,6 +30,8 @@ export interface ControlBackend {
   ownerOf(sensorId: string): Promise<{ id: string; address: string } | undefined>;
   /** A Control client to another node (mTLS with this node's certificate). */
   peer(address: string): ControlClient;
+  /** Runtime rules shared by the cluster (undefined: rules come from the config file only). */
+  readonly rules?: RuntimeRules;
 }
 
 type Unary<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
@@ -43,6 +46,7 @@ const SENSOR_ID = /^[^\s]{1,256}$/;
 
 function grpcError(err: unknown): Partial<ServiceError> {
   if (err instanceof NotOwnedError) return { code: status.FAILED_PRECONDITION, details: err.message };
+  if (err instanceof ConfigError) return { code: status.INVALID_ARGUMENT, details: err.message };
   const e = err as Partial<ServiceError>;
   if (typeof e.code === 'number') return { code: e.code, details: e.details ?? e.message ?? 'failed' };
   return { code: status.INTERNAL, details: (err as Error).message };
@@ -191,9 +195,69 @@ export function addControlService(server: Server, grpc: VigilGrpc, backend: Cont
     ListActors: unimplemented('ListActors'),
     PauseSensor: unimplemented('PauseSensor'),
     ResumeSensor: unimplemented('ResumeSensor'),
-    SetRule: unimplemented('SetRule'),
-    DeleteRule: unimplemented('DeleteRule'),
-    ListRules: unimplemented('ListRules'),
+    SetRule: (call, callback) => {
+      const rules = backend.rules;
+      if (rules === undefined) {
+        callback({
+          code: status.FAILED_PRECONDITION,
+          details: 'this node has no runtime rules (it serves no cluster)',
+        });
+        return;
+      }
+      rules.set(call.request.specJson).then(
+        ({ rule, version }) => {
+          callback(null, { id: rule.id, specJson: call.request.specJson, version: String(version) });
+        },
+        (err: unknown) => {
+          callback(grpcError(err));
+        },
+      );
+    },
+    DeleteRule: (call, callback) => {
+      const rules = backend.rules;
+      if (rules === undefined) {
+        callback({
+          code: status.FAILED_PRECONDITION,
+          details: 'this node has no runtime rules (it serves no cluster)',
+        });
+        return;
+      }
+      rules.delete(call.request.id).then(
+        (version) => {
+          if (version === undefined)
+            callback({ code: status.NOT_FOUND, details: `no rule "${call.request.id}" is in force` });
+          else
+            callback(null, {
+              node: backend.nodeId,
+              detail: `rule ${call.request.id} deleted (rules version ${version})`,
+            });
+        },
+        (err: unknown) => {
+          callback(grpcError(err));
+        },
+      );
+    },
+    ListRules: (_call, callback) => {
+      const rules = backend.rules;
+      if (rules === undefined) {
+        callback({
+          code: status.FAILED_PRECONDITION,
+          details: 'this node has no runtime rules (it serves no cluster)',
+        });
+        return;
+      }
+      rules.current().then(
+        ({ version, entries }) => {
+          callback(null, {
+            version: String(version),
+            rules: entries.map((e) => ({ id: e.rule.id, specJson: e.specJson, version: String(version) })),
+          });
+        },
+        (err: unknown) => {
+          callback(grpcError(err));
+        },
+      );
+    },
     DrainNode: unimplemented('DrainNode'),
   };
   server.addService(grpc.vigil.v1.Control.service, handlers);
