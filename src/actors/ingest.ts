@@ -53,7 +53,24 @@ export type SensorMsg =
   | { readonly type: 'events'; readonly events: readonly SensorEvent[]; readonly batch: BatchContext }
   | { readonly type: 'barrier'; readonly barrier: BarrierContext }
   | { readonly type: 'crash'; readonly latch: Latch }
-  | { readonly type: 'inspect'; readonly reply: (snapshot: SensorSnapshot) => void };
+  | { readonly type: 'inspect'; readonly reply: (snapshot: SensorSnapshot) => void }
+  | {
+      readonly type: 'control';
+      readonly command: SensorCommand;
+      readonly out: OutputBuffer;
+      readonly latch: Latch;
+    };
+
+/** Operator commands to one sensor (resume produces the outputs of the events held while paused). */
+export type SensorCommand = 'pause' | 'resume';
+
+type RoutedControl = {
+  readonly type: 'control';
+  readonly sensorId: string;
+  readonly command: SensorCommand;
+  readonly out: OutputBuffer;
+  readonly latch: Latch;
+};
 
 export type BucketMsg =
   | {
@@ -68,7 +85,8 @@ export type BucketMsg =
       readonly type: 'inspect';
       readonly sensorId: string;
       readonly reply: (snapshot: SensorSnapshot | undefined) => void;
-    };
+    }
+  | RoutedControl;
 
 export type PartitionMsg =
   | {
@@ -83,7 +101,8 @@ export type PartitionMsg =
       readonly type: 'inspect';
       readonly sensorId: string;
       readonly reply: (snapshot: SensorSnapshot | undefined) => void;
-    };
+    }
+  | RoutedControl;
 
 export interface IngestDeps {
   readonly pipeline: SensorPipeline;
@@ -209,6 +228,11 @@ function spawnSensor(
           // In mailbox order: the snapshot reflects every event handed to this sensor before.
           msg.reply(state.processor.snapshot());
           return state;
+        case 'control':
+          if (msg.command === 'pause') state.processor.pause();
+          else state.processor.resume(msg.out);
+          msg.latch.done();
+          return state;
       }
     },
     { initialState: { processor: initial, since: [] }, onCrash: escalate(deps, 'sensor') },
@@ -255,6 +279,14 @@ function spawnBucket(parent: Ref<PartitionMsg>, index: number, deps: IngestDeps)
           break;
         case 'crash':
           tell(sensorRef(state, ctx.self, msg.sensorId), { type: 'crash', latch: msg.latch });
+          break;
+        case 'control':
+          tell(sensorRef(state, ctx.self, msg.sensorId), {
+            type: 'control',
+            command: msg.command,
+            out: msg.out,
+            latch: msg.latch,
+          });
           break;
         case 'inspect': {
           const live = state.sensors.get(msg.sensorId);
@@ -319,6 +351,7 @@ export function spawnPartition(parent: Ref<never>, name: string, deps: IngestDep
           );
           break;
         case 'crash':
+        case 'control':
         case 'inspect': {
           const bucket = buckets[bucketOf(msg.sensorId)];
           if (bucket !== undefined) tell(bucket, msg);

@@ -475,6 +475,27 @@ connectionOptions(rules.command('delete'))
     }
   });
 
+for (const command of ['pause', 'resume'] as const) {
+  connectionOptions(program.command(command))
+    .description(
+      command === 'pause'
+        ? "hold a sensor's readings (admin); nothing is lost, they wait in its state"
+        : 'process the held readings and go on (admin)',
+    )
+    .argument('<sensor>', 'sensor id')
+    .action(async (sensor: string, o: ConnectionOptions) => {
+      const { control, metadata } = connect(o);
+      try {
+        const fn =
+          command === 'pause' ? control.pauseSensor.bind(control) : control.resumeSensor.bind(control);
+        const ack = await unary<object, Ack__Output>(fn, { sensorId: sensor }, metadata);
+        writeLine(o.json === true ? JSON.stringify(ack) : `${ack.node}: ${ack.detail}`);
+      } finally {
+        control.close();
+      }
+    });
+}
+
 connectionOptions(program.command('crash'))
   .description('fault injection (admin): crash a sensor actor on its node; it restores from its checkpoint')
   .argument('<sensor>', 'sensor id')

@@ -71,9 +71,38 @@ export class SensorProcessor {
   }
 
   process(event: SensorEvent, out: OutputBuffer): void {
+    if (this.held !== undefined) {
+      this.held.push(event);
+      return;
+    }
     if ('tick' in event) this.onTick(event, out);
     else this.onReading(event, out);
   }
+
+  /**
+   * Paused (an operator's command): events are held, in order, in this sensor's own state, so they
+   * are checkpointed with it and nothing is lost; `resume` processes them as if they had just come.
+   */
+  pause(): void {
+    this.held ??= [];
+  }
+
+  resume(out: OutputBuffer): void {
+    const held = this.held;
+    this.held = undefined;
+    for (const e of held ?? []) this.process(e, out);
+  }
+
+  get paused(): boolean {
+    return this.held !== undefined;
+  }
+
+  get heldEvents(): number {
+    return this.held?.length ?? 0;
+  }
+
+  /** Events held while paused (undefined: not paused). */
+  private held: SensorEvent[] | undefined;
 
   private onReading(r: Reading, out: OutputBuffer): void {
     if (this.dedupe.isDuplicate(r)) {
@@ -135,6 +164,7 @@ export class SensorProcessor {
       windows: this.windows.map((w) => [w.spec.name, w.snapshot()]),
       rollup: this.rollup?.snapshot() ?? null,
       rules: this.rules.snapshot(),
+      ...(this.held === undefined ? {} : { held: this.held }),
     };
   }
 
@@ -152,6 +182,7 @@ export class SensorProcessor {
     }
     if (p.rollup !== undefined && s.rollup !== null) p.rollup.restore(s.rollup);
     p.rules.restore(s.rules);
+    if (s.held !== undefined) p.held = [...s.held];
     return p;
   }
 }
@@ -164,6 +195,8 @@ export interface SensorSnapshot {
   readonly windows: readonly (readonly [string, PaneSnapshot | SessionSnapshot])[];
   readonly rollup: PaneSnapshot | null;
   readonly rules: readonly (readonly [string, RuleState])[];
+  /** Present only while paused: the events held since, in order. */
+  readonly held?: readonly SensorEvent[];
 }
 
 function lateReason(r: Reading, wm: number, p: SensorPipeline): string {

@@ -3,6 +3,7 @@ import type { SensorPipeline, SensorSnapshot } from '../core/sensor.js';
 import type { Rule } from '../core/rules/types.js';
 import { NotOwnedError } from '../errors.js';
 import type { VigilConfig } from '../config/load.js';
+import type { SensorCommand } from '../actors/ingest.js';
 import { startSystem, stopActor, type ActorSystem } from '../actors/nact.js';
 import type { BatchControl, ConsumedBatch, LogConsumer, LogProducer } from '../log/log.js';
 import type { Logger } from '../log.js';
@@ -164,6 +165,11 @@ export class Engine {
   /** Fault injection (admin only over the control plane): crash one sensor's actor on its owner. */
   async crashSensor(sensorId: string): Promise<void> {
     await this.workerFor(sensorId).crashSensor(sensorId);
+  }
+
+  /** Pauses (holds its events) or resumes one sensor on this node. */
+  controlSensor(sensorId: string, command: SensorCommand): Promise<void> {
+    return this.workerFor(sensorId).controlSensor(sensorId, command);
   }
 
   /** A sensor's live state on this node (undefined: its partition never saw it). */

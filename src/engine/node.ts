@@ -76,6 +76,7 @@ async function startGrpc(
           ]),
         crashSensor: (sensorId) => engine.crashSensor(sensorId),
         inspectSensor: (sensorId) => engine.inspectSensor(sensorId),
+        controlSensor: (sensorId, command) => engine.controlSensor(sensorId, command),
         ownerOf: async (sensorId) =>
           membership?.ownerOf(sensorId, config.kafka.topics.readings, config.kafka.partitions.readings),
         peer: (address) => peers.get(address),

@@ -4,7 +4,7 @@ import { routeBatch } from '../core/router.js';
 import { StreamClock } from '../core/stream-clock.js';
 import type { SensorPipeline, SensorSnapshot } from '../core/sensor.js';
 import { StaleEpochError, toVigilError } from '../errors.js';
-import { spawnPartition, type PartitionMsg } from '../actors/ingest.js';
+import { spawnPartition, type PartitionMsg, type SensorCommand } from '../actors/ingest.js';
 import { Latch } from '../actors/latch.js';
 import { stopActor, tell, type ActorSystem, type Ref } from '../actors/nact.js';
 import { nextOffset, type BatchControl, type ConsumedBatch, type LogConsumer } from '../log/log.js';
@@ -283,6 +283,31 @@ export class PartitionWorker {
       return new Promise<SensorSnapshot | undefined>((resolve) => {
         tell(actor, { type: 'inspect', sensorId, reply: resolve });
       });
+    });
+  }
+
+  /** Pauses or resumes one sensor; resuming ships the outputs of the events it held. */
+  controlSensor(sensorId: string, command: SensorCommand): Promise<void> {
+    return this.run(async () => {
+      const actor = this.actor;
+      if (actor === undefined) throw new Error(`partition ${this.key} is not open on this node`);
+      const out = newOutputBuffer();
+      const latch = new Latch(1);
+      tell(actor, { type: 'control', sensorId, command, out, latch });
+      try {
+        await latch.promise;
+      } catch (err) {
+        this.reset(err);
+        throw err;
+      }
+      // Held events' sources are not kept: their late records carry the partition, not the offset.
+      await this.deps.sink.send(out, [], () => ({
+        topic: this.ref.topic,
+        partition: this.ref.partition,
+        offset: 'held',
+      }));
+      this.dirty.add(sensorId);
+      for (const r of out.rollups) this.rollups.push(r);
     });
   }
 

@@ -132,6 +132,16 @@ describe('cluster of three nodes', () => {
         expect(inspected?.node).toBe('node-3');
         expect(inspected?.state.maxTs).toBeGreaterThan(0);
         expect(() => cli('VIGIL_VIEWER_TOKEN', 'crash', sensor ?? '')).toThrow(/PERMISSION_DENIED/);
+        expect(cli('VIGIL_ADMIN_TOKEN', 'pause', sensor ?? '')).toMatchObject({ node: 'node-3' });
+        expect(cli('VIGIL_VIEWER_TOKEN', 'inspect', sensor ?? '')).toMatchObject({
+          node: 'node-3',
+          paused: true,
+        });
+        expect(cli('VIGIL_ADMIN_TOKEN', 'resume', sensor ?? '')).toMatchObject({ node: 'node-3' });
+        expect(cli('VIGIL_VIEWER_TOKEN', 'inspect', sensor ?? '')).toMatchObject({
+          node: 'node-3',
+          paused: false,
+        });
         expect(cli('VIGIL_ADMIN_TOKEN', 'crash', sensor ?? '')).toMatchObject({ node: 'node-3' });
 
         // A rule set through node-1 changes the alerts produced on every node.

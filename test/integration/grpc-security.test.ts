@@ -75,6 +75,7 @@ describe('gRPC server security', () => {
               { id: 'node-2', address: '127.0.0.1:2', partitions: ['vigil.readings:1'], expiresAt: 2_000 },
             ]),
           inspectSensor: () => Promise.resolve(undefined),
+          controlSensor: () => Promise.resolve(),
           ownerOf: () => Promise.resolve(undefined),
           peer: () => {
             throw new Error('no peers in this test');

@@ -25,6 +25,7 @@ export interface ControlBackend {
   members(): Promise<{ id: string; address: string; partitions: readonly string[]; expiresAt: number }[]>;
   partitions(): { partition: string; state: string; epoch: number; offset: string | undefined }[];
   crashSensor(sensorId: string): Promise<void>;
+  controlSensor(sensorId: string, command: 'pause' | 'resume'): Promise<void>;
   inspectSensor(sensorId: string): Promise<SensorSnapshot | undefined>;
   /** The live node owning `sensorId`'s partition (membership), if known. */
   ownerOf(sensorId: string): Promise<{ id: string; address: string } | undefined>;
@@ -88,6 +89,46 @@ async function routed<Res>(
  * reach another node's actors (pause, inspect, rules, drain) come with membership and remoting.
  */
 export function addControlService(server: Server, grpc: VigilGrpc, backend: ControlBackend): void {
+  /** Pause and resume run on the sensor's owner, like every sensor-addressed command. */
+  const sensorCommand = (
+    call: ServerUnaryCall<{ sensorId: string }, Ack__Output>,
+    callback: sendUnaryData<Ack__Output>,
+    command: 'pause' | 'resume',
+  ): void => {
+    const sensorId = call.request.sensorId;
+    if (!SENSOR_ID.test(sensorId)) {
+      callback({
+        code: status.INVALID_ARGUMENT,
+        details: 'sensor_id must be 1 to 256 characters without spaces',
+      });
+      return;
+    }
+    routed<Ack__Output>(
+      backend,
+      call,
+      sensorId,
+      async () => {
+        await backend.controlSensor(sensorId, command);
+        const detail =
+          command === 'pause'
+            ? `sensor ${sensorId} paused: its readings are held until resumed`
+            : `sensor ${sensorId} resumed`;
+        return { node: backend.nodeId, detail };
+      },
+      (client, md, done) => {
+        if (command === 'pause') client.pauseSensor({ sensorId }, md, done);
+        else client.resumeSensor({ sensorId }, md, done);
+      },
+    ).then(
+      (ack) => {
+        callback(null, ack);
+      },
+      (err: unknown) => {
+        callback(grpcError(err));
+      },
+    );
+  };
+
   const handlers: ControlHandlers = {
     ListNodes: (_call, callback) => {
       backend.members().then(
@@ -179,7 +220,7 @@ export function addControlService(server: Server, grpc: VigilGrpc, backend: Cont
             node: backend.nodeId,
             path: `sensor-${sensorId}`,
             stateJson: JSON.stringify(snapshot),
-            paused: false,
+            paused: snapshot.held !== undefined,
           };
         },
         (client, md, done) => client.inspectActor({ sensorId }, md, done),
@@ -193,8 +234,12 @@ export function addControlService(server: Server, grpc: VigilGrpc, backend: Cont
       );
     },
     ListActors: unimplemented('ListActors'),
-    PauseSensor: unimplemented('PauseSensor'),
-    ResumeSensor: unimplemented('ResumeSensor'),
+    PauseSensor: (call, callback) => {
+      sensorCommand(call, callback, 'pause');
+    },
+    ResumeSensor: (call, callback) => {
+      sensorCommand(call, callback, 'resume');
+    },
     SetRule: (call, callback) => {
       const rules = backend.rules;
       if (rules === undefined) {
