@@ -188,6 +188,13 @@ describe('cluster of three nodes', () => {
         const alerts = await collectUntil(kafka, [`${prefix}vigil.alerts`], (rs) => firedIn(rs).size === 6);
         const partitionsFired = firedIn(alerts);
         expect(partitionsFired.size).toBe(6); // sensors of every partition, so of all three nodes
+        expect(cli('VIGIL_ADMIN_TOKEN', 'rules', 'delete', 'everything')).toMatchObject({
+          detail: expect.stringContaining('deleted') as unknown,
+        });
+        expect(
+          (cli('VIGIL_VIEWER_TOKEN', 'rules', 'list') as { rules: { id: string }[] }).rules.map((r) => r.id),
+        ).not.toContain('everything');
+        expect(() => cli('VIGIL_ADMIN_TOKEN', 'rules', 'delete', 'everything')).toThrow(/NOT_FOUND/);
 
         nodes('kill', '2', 'KILL');
         await settle(['node-1', 'node-3']);

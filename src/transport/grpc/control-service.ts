@@ -84,17 +84,30 @@ async function routed<Res>(
   });
 }
 
+type Done<Res> = (err: ServiceError | null, res?: Res) => void;
+
+/** Completes a unary call with the outcome of `work`, mapping errors to gRPC statuses. */
+function reply<Res>(callback: sendUnaryData<Res>, work: () => Promise<Res>): void {
+  work().then(
+    (res) => {
+      callback(null, res);
+    },
+    (err: unknown) => {
+      callback(grpcError(err));
+    },
+  );
+}
+
 /**
- * The Control service of one node. Listing and fault injection work on this node; commands that must
- * reach another node's actors (pause, inspect, rules, drain) come with membership and remoting.
+ * A handler for a command addressed to one sensor: checks the id, then runs `local` on the sensor's
+ * owner (here, or forwarded there with `remote`).
  */
-export function addControlService(server: Server, grpc: VigilGrpc, backend: ControlBackend): void {
-  /** Pause and resume run on the sensor's owner, like every sensor-addressed command. */
-  const sensorCommand = (
-    call: ServerUnaryCall<{ sensorId: string }, Ack__Output>,
-    callback: sendUnaryData<Ack__Output>,
-    command: 'pause' | 'resume',
-  ): void => {
+function forSensor<Res>(
+  backend: ControlBackend,
+  local: (sensorId: string) => Promise<Res>,
+  remote: (client: ControlClient, sensorId: string, metadata: Metadata, done: Done<Res>) => void,
+): (call: ServerUnaryCall<{ sensorId: string }, Res>, callback: sendUnaryData<Res>) => void {
+  return (call, callback) => {
     const sensorId = call.request.sensorId;
     if (!SENSOR_ID.test(sensorId)) {
       callback({
@@ -103,11 +116,46 @@ export function addControlService(server: Server, grpc: VigilGrpc, backend: Cont
       });
       return;
     }
-    routed<Ack__Output>(
+    reply(callback, () =>
+      routed<Res>(
+        backend,
+        call,
+        sensorId,
+        () => local(sensorId),
+        (client, md, done) => {
+          remote(client, sensorId, md, done);
+        },
+      ),
+    );
+  };
+}
+
+/** Runs `work` with the cluster's runtime rules, or answers that this node has none. */
+function withRules<Res>(
+  backend: ControlBackend,
+  callback: sendUnaryData<Res>,
+  work: (rules: RuntimeRules) => Promise<Res>,
+): void {
+  const rules = backend.rules;
+  if (rules === undefined) {
+    callback({
+      code: status.FAILED_PRECONDITION,
+      details: 'this node has no runtime rules (it serves no cluster)',
+    });
+    return;
+  }
+  reply(callback, () => work(rules));
+}
+
+/**
+ * The Control service of one node. Sensor-addressed commands run on the sensor's owner whichever
+ * node receives them; rules are shared through Redis, so any node takes a change.
+ */
+export function addControlService(server: Server, grpc: VigilGrpc, backend: ControlBackend): void {
+  const pauseOrResume = (command: 'pause' | 'resume') =>
+    forSensor<Ack__Output>(
       backend,
-      call,
-      sensorId,
-      async () => {
+      async (sensorId) => {
         await backend.controlSensor(sensorId, command);
         const detail =
           command === 'pause'
@@ -115,194 +163,98 @@ export function addControlService(server: Server, grpc: VigilGrpc, backend: Cont
             : `sensor ${sensorId} resumed`;
         return { node: backend.nodeId, detail };
       },
-      (client, md, done) => {
+      (client, sensorId, md, done) => {
         if (command === 'pause') client.pauseSensor({ sensorId }, md, done);
         else client.resumeSensor({ sensorId }, md, done);
       },
-    ).then(
-      (ack) => {
-        callback(null, ack);
-      },
-      (err: unknown) => {
-        callback(grpcError(err));
-      },
     );
-  };
 
   const handlers: ControlHandlers = {
     ListNodes: (_call, callback) => {
-      backend.members().then(
-        (members) => {
-          callback(null, {
-            nodes: members.map((m) => ({
-              id: m.id,
-              address: m.address,
-              partitions: [...m.partitions],
-              leaseExpiresAt: String(m.expiresAt),
-            })),
-          });
-        },
-        (err: unknown) => {
-          callback({
-            code: status.UNAVAILABLE,
-            details: `reading the membership failed: ${(err as Error).message}`,
-          });
-        },
-      );
+      reply(callback, async () => ({
+        nodes: (await backend.members()).map((m) => ({
+          id: m.id,
+          address: m.address,
+          partitions: [...m.partitions],
+          leaseExpiresAt: String(m.expiresAt),
+        })),
+      }));
     },
     ListPartitions: (_call, callback) => {
       callback(null, {
-        partitions: backend.partitions().map((p) => ({
-          partition: p.partition,
-          owner: backend.nodeId,
-          epoch: String(p.epoch),
-          offset: p.offset ?? '',
-          state: p.state,
-        })),
+        partitions: backend
+          .partitions()
+          .map((p) => ({
+            partition: p.partition,
+            owner: backend.nodeId,
+            epoch: String(p.epoch),
+            offset: p.offset ?? '',
+            state: p.state,
+          })),
       });
     },
-    CrashActor: (call, callback) => {
-      const sensorId = call.request.sensorId;
-      if (!SENSOR_ID.test(sensorId)) {
-        callback({
-          code: status.INVALID_ARGUMENT,
-          details: 'sensor_id must be 1 to 256 characters without spaces',
-        });
-        return;
-      }
-      routed<Ack__Output>(
-        backend,
-        call,
-        sensorId,
-        async () => {
-          await backend.crashSensor(sensorId);
-          return {
-            node: backend.nodeId,
-            detail: `sensor ${sensorId} crashed and restored from its last checkpoint`,
-          };
-        },
-        (client, md, done) => client.crashActor({ sensorId }, md, done),
-      ).then(
-        (ack) => {
-          callback(null, ack);
-        },
-        (err: unknown) => {
-          callback(grpcError(err));
-        },
-      );
-    },
-    InspectActor: (call, callback) => {
-      const sensorId = call.request.sensorId;
-      if (!SENSOR_ID.test(sensorId)) {
-        callback({
-          code: status.INVALID_ARGUMENT,
-          details: 'sensor_id must be 1 to 256 characters without spaces',
-        });
-        return;
-      }
-      routed<InspectActorResponse__Output>(
-        backend,
-        call,
-        sensorId,
-        async () => {
-          const snapshot = await backend.inspectSensor(sensorId);
-          if (snapshot === undefined) {
-            throw Object.assign(
-              new Error(
-                `sensor ${sensorId} has no state on its owner ${backend.nodeId}: no reading of it was seen`,
-              ),
-              {
-                code: status.NOT_FOUND,
-              },
-            );
-          }
-          return {
-            node: backend.nodeId,
-            path: `sensor-${sensorId}`,
-            stateJson: JSON.stringify(snapshot),
-            paused: snapshot.held !== undefined,
-          };
-        },
-        (client, md, done) => client.inspectActor({ sensorId }, md, done),
-      ).then(
-        (res) => {
-          callback(null, res);
-        },
-        (err: unknown) => {
-          callback(grpcError(err));
-        },
-      );
-    },
-    ListActors: unimplemented('ListActors'),
-    PauseSensor: (call, callback) => {
-      sensorCommand(call, callback, 'pause');
-    },
-    ResumeSensor: (call, callback) => {
-      sensorCommand(call, callback, 'resume');
-    },
+    CrashActor: forSensor<Ack__Output>(
+      backend,
+      async (sensorId) => {
+        await backend.crashSensor(sensorId);
+        return {
+          node: backend.nodeId,
+          detail: `sensor ${sensorId} crashed and restored from its last checkpoint`,
+        };
+      },
+      (client, sensorId, md, done) => client.crashActor({ sensorId }, md, done),
+    ),
+    InspectActor: forSensor<InspectActorResponse__Output>(
+      backend,
+      async (sensorId) => {
+        const snapshot = await backend.inspectSensor(sensorId);
+        if (snapshot === undefined) {
+          throw Object.assign(
+            new Error(
+              `sensor ${sensorId} has no state on its owner ${backend.nodeId}: no reading of it was seen`,
+            ),
+            {
+              code: status.NOT_FOUND,
+            },
+          );
+        }
+        return {
+          node: backend.nodeId,
+          path: `sensor-${sensorId}`,
+          stateJson: JSON.stringify(snapshot),
+          paused: snapshot.held !== undefined,
+        };
+      },
+      (client, sensorId, md, done) => client.inspectActor({ sensorId }, md, done),
+    ),
+    PauseSensor: pauseOrResume('pause'),
+    ResumeSensor: pauseOrResume('resume'),
     SetRule: (call, callback) => {
-      const rules = backend.rules;
-      if (rules === undefined) {
-        callback({
-          code: status.FAILED_PRECONDITION,
-          details: 'this node has no runtime rules (it serves no cluster)',
-        });
-        return;
-      }
-      rules.set(call.request.specJson).then(
-        ({ rule, version }) => {
-          callback(null, { id: rule.id, specJson: call.request.specJson, version: String(version) });
-        },
-        (err: unknown) => {
-          callback(grpcError(err));
-        },
-      );
+      withRules(backend, callback, async (rules) => {
+        const { rule, version } = await rules.set(call.request.specJson);
+        return { id: rule.id, specJson: call.request.specJson, version: String(version) };
+      });
     },
     DeleteRule: (call, callback) => {
-      const rules = backend.rules;
-      if (rules === undefined) {
-        callback({
-          code: status.FAILED_PRECONDITION,
-          details: 'this node has no runtime rules (it serves no cluster)',
-        });
-        return;
-      }
-      rules.delete(call.request.id).then(
-        (version) => {
-          if (version === undefined)
-            callback({ code: status.NOT_FOUND, details: `no rule "${call.request.id}" is in force` });
-          else
-            callback(null, {
-              node: backend.nodeId,
-              detail: `rule ${call.request.id} deleted (rules version ${version})`,
-            });
-        },
-        (err: unknown) => {
-          callback(grpcError(err));
-        },
-      );
+      withRules(backend, callback, async (rules) => {
+        const version = await rules.delete(call.request.id);
+        if (version === undefined)
+          throw Object.assign(new Error(`no rule "${call.request.id}" is in force`), {
+            code: status.NOT_FOUND,
+          });
+        return { node: backend.nodeId, detail: `rule ${call.request.id} deleted (rules version ${version})` };
+      });
     },
     ListRules: (_call, callback) => {
-      const rules = backend.rules;
-      if (rules === undefined) {
-        callback({
-          code: status.FAILED_PRECONDITION,
-          details: 'this node has no runtime rules (it serves no cluster)',
-        });
-        return;
-      }
-      rules.current().then(
-        ({ version, entries }) => {
-          callback(null, {
-            version: String(version),
-            rules: entries.map((e) => ({ id: e.rule.id, specJson: e.specJson, version: String(version) })),
-          });
-        },
-        (err: unknown) => {
-          callback(grpcError(err));
-        },
-      );
+      withRules(backend, callback, async (rules) => {
+        const { version, entries } = await rules.current();
+        return {
+          version: String(version),
+          rules: entries.map((e) => ({ id: e.rule.id, specJson: e.specJson, version: String(version) })),
+        };
+      });
     },
+    ListActors: unimplemented('ListActors'),
     DrainNode: unimplemented('DrainNode'),
   };
   server.addService(grpc.vigil.v1.Control.service, handlers);
