@@ -182,15 +182,13 @@ export function addControlService(server: Server, grpc: VigilGrpc, backend: Cont
     },
     ListPartitions: (_call, callback) => {
       callback(null, {
-        partitions: backend
-          .partitions()
-          .map((p) => ({
-            partition: p.partition,
-            owner: backend.nodeId,
-            epoch: String(p.epoch),
-            offset: p.offset ?? '',
-            state: p.state,
-          })),
+        partitions: backend.partitions().map((p) => ({
+          partition: p.partition,
+          owner: backend.nodeId,
+          epoch: String(p.epoch),
+          offset: p.offset ?? '',
+          state: p.state,
+        })),
       });
     },
     CrashActor: forSensor<Ack__Output>(
