@@ -64,6 +64,16 @@ export type SensorMsg =
 /** Operator commands to one sensor (resume produces the outputs of the events held while paused). */
 export type SensorCommand = 'pause' | 'resume';
 
+/** Commands for one sensor, routed unchanged from the partition through its bucket. */
+type SensorAddressed =
+  | { readonly type: 'crash'; readonly sensorId: string; readonly latch: Latch }
+  | {
+      readonly type: 'inspect';
+      readonly sensorId: string;
+      readonly reply: (snapshot: SensorSnapshot | undefined) => void;
+    }
+  | RoutedControl;
+
 type RoutedControl = {
   readonly type: 'control';
   readonly sensorId: string;
@@ -80,13 +90,7 @@ export type BucketMsg =
     }
   | { readonly type: 'barrier'; readonly sensors: readonly string[]; readonly barrier: BarrierContext }
   | { readonly type: 'restore'; readonly snapshots: ReadonlyArray<readonly [string, Buffer]> }
-  | { readonly type: 'crash'; readonly sensorId: string; readonly latch: Latch }
-  | {
-      readonly type: 'inspect';
-      readonly sensorId: string;
-      readonly reply: (snapshot: SensorSnapshot | undefined) => void;
-    }
-  | RoutedControl;
+  | SensorAddressed;
 
 export type PartitionMsg =
   | {
@@ -96,13 +100,7 @@ export type PartitionMsg =
     }
   | { readonly type: 'barrier'; readonly sensors: readonly string[]; readonly barrier: BarrierContext }
   | { readonly type: 'restore'; readonly snapshots: ReadonlyMap<string, Buffer> }
-  | { readonly type: 'crash'; readonly sensorId: string; readonly latch: Latch }
-  | {
-      readonly type: 'inspect';
-      readonly sensorId: string;
-      readonly reply: (snapshot: SensorSnapshot | undefined) => void;
-    }
-  | RoutedControl;
+  | SensorAddressed;
 
 export interface IngestDeps {
   readonly pipeline: SensorPipeline;

@@ -42,6 +42,21 @@ export interface EpisodeState {
   firingSince: number | null;
 }
 
+/** Starts an episode at `startedAt` and returns its `firing` alert. */
+export function fire(
+  rule: Rule,
+  st: EpisodeState,
+  sensorId: string,
+  metric: string,
+  startedAt: number,
+  ts: number,
+  value: number,
+  message: string,
+): Alert {
+  st.firingSince = startedAt;
+  return episodeAlert(rule, sensorId, metric, 'firing', startedAt, ts, value, message);
+}
+
 /** Ends the current episode and returns its `resolved` alert (same episode start as its firing). */
 export function resolve(
   rule: Rule,

@@ -1,5 +1,5 @@
 import type { Reading } from '../reading.js';
-import { episodeAlert, resolve } from './episode.js';
+import { episodeAlert, fire, resolve } from './episode.js';
 import type {
   Alert,
   AlertSink,
@@ -70,14 +70,13 @@ function threshold(
   st.pendingSince ??= ts;
   if (ts - st.pendingSince < rule.minDurationMs) return undefined;
   const startedAt = st.pendingSince;
-  st.firingSince = startedAt;
   st.pendingSince = null;
   const held = rule.minDurationMs > 0 ? ` for ${ts - startedAt} ms` : '';
-  return episodeAlert(
+  return fire(
     rule,
+    st,
     sensorId,
     rule.metric,
-    'firing',
     startedAt,
     ts,
     v,
@@ -106,13 +105,12 @@ function outlier(
   if (!ready || sd <= 0) return undefined;
   const z = Math.abs(v - mean) / sd;
   if (z > rule.zScore && st.firingSince === null) {
-    st.firingSince = ts;
     const basis = learned ? 'learned' : 'configured';
-    return episodeAlert(
+    return fire(
       rule,
+      st,
       sensorId,
       rule.metric,
-      'firing',
       ts,
       ts,
       v,
@@ -141,12 +139,11 @@ function rateOfChange(
   if (prevTs === null) return undefined;
   const perSecond = Math.abs(v - prev) / ((ts - prevTs) / 1000);
   if (perSecond > rule.maxPerSecond && st.firingSince === null) {
-    st.firingSince = ts;
-    return episodeAlert(
+    return fire(
       rule,
+      st,
       sensorId,
       rule.metric,
-      'firing',
       ts,
       ts,
       v,
@@ -170,12 +167,11 @@ function rateOfChange(
 function count(rule: CountRule, st: Extract<RuleState, { k: 'count' }>, w: WindowResult): Alert | undefined {
   const n = w.count;
   if (n > rule.above && st.firingSince === null) {
-    st.firingSince = w.start;
-    return episodeAlert(
+    return fire(
       rule,
+      st,
       w.sensorId,
       rule.metric,
-      'firing',
       w.start,
       w.end,
       n,
