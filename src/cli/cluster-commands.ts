@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Metadata } from '@grpc/grpc-js';
 import { VigilError } from '../errors.js';
 import type { Ack__Output } from '../gen/vigil/v1/Ack.js';
+import type { AlertsClient } from '../gen/vigil/v1/Alerts.js';
 import type { ControlClient } from '../gen/vigil/v1/Control.js';
 import type { InspectActorResponse__Output } from '../gen/vigil/v1/InspectActorResponse.js';
 import type { ListNodesResponse__Output } from '../gen/vigil/v1/ListNodesResponse.js';
@@ -17,7 +18,7 @@ import { writeLine } from './output.js';
  * The commands that talk to a running node over gRPC: status, inspect, pause, resume, rules, query,
  * crash. Connection: --node, mTLS files or --insecure, the token from VIGIL_TOKEN.
  */
-interface ConnectionOptions {
+export interface ConnectionOptions {
   node: string;
   ca?: string;
   cert?: string;
@@ -26,7 +27,7 @@ interface ConnectionOptions {
   json?: boolean;
 }
 
-function connectionOptions(cmd: Command): Command {
+export function connectionOptions(cmd: Command): Command {
   return cmd
     .option('--node <host:port>', "a node's gRPC address", process.env['VIGIL_NODE'] ?? '127.0.0.1:7400')
     .option('--ca <file>', 'cluster CA certificate (mTLS)', process.env['VIGIL_TLS_CA'])
@@ -47,21 +48,31 @@ function connect(o: ConnectionOptions): ReturnType<typeof clients> {
   });
 }
 
-interface Clients {
+export interface Clients {
   readonly control: ControlClient;
   readonly query: QueryClient;
+  readonly alerts: AlertsClient;
   readonly metadata: Metadata;
 }
 
 /** Connects, runs `work`, and always closes the channels. */
-async function withClients(o: ConnectionOptions, work: (c: Clients) => Promise<void>): Promise<void> {
+export async function withClients(o: ConnectionOptions, work: (c: Clients) => Promise<void>): Promise<void> {
   const c = connect(o);
   try {
     await work(c);
   } finally {
     c.control.close();
     c.query.close();
+    c.alerts.close();
   }
+}
+
+/** `--from 2026-11-23T15:12:00Z` or epoch milliseconds. */
+export function parseTime(t: string, option: string): number {
+  const ms = /^\d+$/.test(t) ? Number(t) : Date.parse(t);
+  if (!Number.isFinite(ms))
+    throw new VigilError(`--${option} "${t}" is not an ISO time or epoch milliseconds`, { code: 'USAGE' });
+  return ms;
 }
 
 export function addClusterCommands(cli: Command): void {
@@ -111,22 +122,14 @@ export function addClusterCommands(cli: Command): void {
           aggregates?: string;
         },
       ) => {
-        const time = (t: string, what: string): number => {
-          const ms = /^\d+$/.test(t) ? Number(t) : Date.parse(t);
-          if (!Number.isFinite(ms))
-            throw new VigilError(`--${what} "${t}" is not an ISO time or epoch milliseconds`, {
-              code: 'USAGE',
-            });
-          return ms;
-        };
         await withClients(o, async ({ query, metadata }) => {
           const answer = await unary<object, WindowMetricsResponse__Output>(
             query.windowMetrics.bind(query),
             {
               sensorIds: o.sensors.split(','),
               metrics: o.metrics.split(','),
-              from: String(time(o.from, 'from')),
-              to: String(o.to === undefined ? Date.now() : time(o.to, 'to')),
+              from: String(parseTime(o.from, 'from')),
+              to: String(o.to === undefined ? Date.now() : parseTime(o.to, 'to')),
               aggregates: o.aggregates === undefined ? [] : o.aggregates.split(','),
             },
             metadata,

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { credentials, Metadata, status, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
 import { VigilError } from '../errors.js';
+import type { AlertsClient } from '../gen/vigil/v1/Alerts.js';
 import type { ControlClient } from '../gen/vigil/v1/Control.js';
 import type { QueryClient } from '../gen/vigil/v1/Query.js';
 import { loadVigilProto } from '../transport/grpc/proto.js';
@@ -38,7 +39,12 @@ export function channel(c: Connection): ChannelCredentials {
   return credentials.createSsl(readFileSync(c.ca), readFileSync(c.key), readFileSync(c.cert));
 }
 
-export function clients(c: Connection): { control: ControlClient; query: QueryClient; metadata: Metadata } {
+export function clients(c: Connection): {
+  control: ControlClient;
+  query: QueryClient;
+  alerts: AlertsClient;
+  metadata: Metadata;
+} {
   const { grpc } = loadVigilProto();
   const creds = channel(c);
   const metadata = new Metadata();
@@ -46,8 +52,17 @@ export function clients(c: Connection): { control: ControlClient; query: QueryCl
   return {
     control: new grpc.vigil.v1.Control(c.address, creds),
     query: new grpc.vigil.v1.Query(c.address, creds),
+    alerts: new grpc.vigil.v1.Alerts(c.address, creds),
     metadata,
   };
+}
+
+/** A gRPC error as a VigilError that keeps the status (exitCodeOf maps it). */
+export function fromServiceError(err: ServiceError): VigilError {
+  return new VigilError(`${status[err.code]}: ${err.details}`, {
+    code: `GRPC_${status[err.code]}`,
+    cause: err,
+  });
 }
 
 /** Calls a unary method with a deadline; a gRPC error becomes a VigilError carrying the status. */
@@ -64,13 +79,7 @@ export function unary<Req, Res>(
 ): Promise<Res> {
   return new Promise((resolve, reject) => {
     fn(request, metadata, { deadline: new Date(Date.now() + timeoutMs) }, (err, res) => {
-      if (err !== null)
-        reject(
-          new VigilError(`${status[err.code]}: ${err.details}`, {
-            code: `GRPC_${status[err.code]}`,
-            cause: err,
-          }),
-        );
+      if (err !== null) reject(fromServiceError(err));
       else resolve(res as Res);
     });
   });

@@ -12,6 +12,7 @@ import { publish } from '../sim/publisher.js';
 import { createKafka } from '../transport/kafka/client.js';
 import { KafkaLogProducer } from '../transport/kafka/kafka-log.js';
 import { ensureTopics } from '../transport/kafka/topics.js';
+import { addAlertsCommand } from './alerts-command.js';
 import { addClusterCommands } from './cluster-commands.js';
 import { exitCodeOf } from './grpc-client.js';
 import { formatAlert, formatWindowResult, writeLine } from './output.js';
@@ -269,6 +270,7 @@ program
   });
 
 addClusterCommands(program);
+addAlertsCommand(program);
 
 // A reader that goes away (`vigil tail | head`) is the normal end of a pipe, as SIGPIPE is for C tools.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {

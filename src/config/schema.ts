@@ -101,7 +101,7 @@ const kafkaDefaults = {
   clientId: 'vigil',
   groupId: 'vigil-engine',
   topicPrefix: '',
-  partitions: { readings: 6, logs: 6, alerts: 6, aggregates: 6, dlq: 1, late: 1 },
+  partitions: { readings: 6, logs: 6, alerts: 1 as const, aggregates: 6, dlq: 1, late: 1 },
   sessionTimeout: 10_000,
 };
 
@@ -131,7 +131,12 @@ export const configSchema = z
           .object({
             readings: partitions.default(6),
             logs: partitions.default(6),
-            alerts: partitions.default(6),
+            // One partition: every subscriber sees one order, so "after alert X" is a position.
+            alerts: z
+              .literal(1, {
+                error: 'must be 1: vigil.alerts keeps one order for every subscriber (README, "Alerts")',
+              })
+              .default(1),
             aggregates: partitions.default(6),
             dlq: partitions.default(1),
             late: partitions.default(1),

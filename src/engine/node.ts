@@ -16,7 +16,10 @@ import type { ControlClient } from '../gen/vigil/v1/Control.js';
 import { loadVigilProto } from '../transport/grpc/proto.js';
 import { ConfigError } from '../errors.js';
 import { TokenAuthority } from '../transport/grpc/auth.js';
+import { addAlertsService, type AlertsService } from '../transport/grpc/alerts-service.js';
 import { addControlService } from '../transport/grpc/control-service.js';
+import { KafkaAlertLog } from '../transport/kafka/alert-log.js';
+import type { AlertLog } from '../log/log.js';
 import { addQueryService } from '../transport/grpc/query-service.js';
 import { startGrpcServer, type RunningGrpcServer } from '../transport/grpc/server.js';
 import { Engine } from './engine.js';
@@ -45,8 +48,9 @@ async function startGrpc(
   store: StateStore,
   membership: Membership | undefined,
   rules: RuntimeRules | undefined,
+  alertLog: AlertLog,
   env: NodeJS.ProcessEnv,
-): Promise<RunningGrpcServer | undefined> {
+): Promise<{ server: RunningGrpcServer; alerts: AlertsService } | undefined> {
   if (config.grpc === undefined) return undefined;
   const spec = env['VIGIL_TOKENS'];
   if (spec === undefined || spec.trim() === '') {
@@ -57,7 +61,8 @@ async function startGrpc(
   }
   const { listen, security } = config.grpc;
   const peers = new PeerClients(security);
-  return startGrpcServer(
+  let alerts: AlertsService | undefined;
+  const server = await startGrpcServer(
     { address: listen, security, tokens: TokenAuthority.parse(spec), logger },
     (server, grpc) => {
       addControlService(server, grpc, {
@@ -85,8 +90,11 @@ async function startGrpc(
       addQueryService(server, grpc, (sensorId, metric, from, to) =>
         store.rollups(sensorId, metric, from, to),
       );
+      alerts = addAlertsService(server, grpc, alertLog, logger.child({ component: 'alerts' }));
     },
   );
+  if (alerts === undefined) throw new Error('unreachable: the services are registered synchronously');
+  return { server, alerts };
 }
 
 /**
@@ -201,12 +209,24 @@ export async function startNode(
   await membership?.start();
   await rules?.start();
   await engine.start();
-  const grpc = await startGrpc(config, logger, engine, store, membership, rules, env);
+  const alertLog = new KafkaAlertLog(
+    kafka,
+    {
+      topic: topics.alerts,
+      groupPrefix: `${config.kafka.groupId}.alerts.${config.nodeId}.`,
+      sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+    },
+    logger,
+  );
+  const grpc = await startGrpc(config, logger, engine, store, membership, rules, alertLog, env);
   return {
     engine,
-    ...(grpc === undefined ? {} : { grpcPort: grpc.port }),
+    ...(grpc === undefined ? {} : { grpcPort: grpc.server.port }),
     stop: async () => {
-      await grpc?.stop();
+      // Subscriptions are endless streams: end them first, or the server would wait on them.
+      await grpc?.alerts.close();
+      await grpc?.server.stop();
+      await alertLog.close();
       await engine.stop();
       await rules?.stop();
       await membership?.stop();

@@ -62,4 +62,15 @@ export interface LogConsumer {
   stop(): Promise<void>;
 }
 
+/**
+ * vigil.alerts as the Alerts service reads it: a topic of ONE partition, its end, and private readers
+ * (each its own consumer group, never committing) that start wherever they are told to.
+ */
+export interface AlertLog {
+  readonly topic: string;
+  /** The offset the next record appended will get. */
+  endOffset(): Promise<bigint>;
+  reader(): LogConsumer;
+}
+
 export const nextOffset = (offset: string): string => (BigInt(offset) + 1n).toString();

@@ -1,6 +1,13 @@
 import { partitionForKey } from '../core/partitioner.js';
 import { partitionKey, type PartitionRef } from '../state/store.js';
-import type { ConsumedRecord, ConsumerHandlers, LogConsumer, LogProducer, TopicMessages } from './log.js';
+import type {
+  AlertLog,
+  ConsumedRecord,
+  ConsumerHandlers,
+  LogConsumer,
+  LogProducer,
+  TopicMessages,
+} from './log.js';
 
 const MAX_BATCH = 500;
 
@@ -84,6 +91,16 @@ export class MemoryLog {
 
   consumer(group: string): LogConsumer {
     return new MemoryConsumer(this, group);
+  }
+
+  /** A topic of one partition as the Alerts service reads it. */
+  alertLog(topic: string): AlertLog {
+    let readers = 0;
+    return {
+      topic,
+      endOffset: () => Promise.resolve(BigInt(this.partitions(topic)[0]?.length ?? 0)),
+      reader: () => this.consumer(`alert-reader-${++readers}`),
+    };
   }
 }
 

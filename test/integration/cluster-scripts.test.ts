@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import type { Alert } from '../../src/core/outputs.js';
 import { silentLogger } from '../../src/log.js';
 import { createKafka } from '../../src/transport/kafka/client.js';
 import { acceptancePipeline } from '../support/acceptance.js';
-import { collectUntil, json, uniquePrefix, type Collected } from '../support/kafka.js';
+import { collectUntil, json, readToEnd, uniquePrefix, type Collected } from '../support/kafka.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 type Nodes = { id: string; partitions: string[] }[];
@@ -50,8 +50,9 @@ describe('cluster of three nodes', () => {
           stdio: ['ignore', 'pipe', 'pipe'],
         });
 
-      /** Runs a `vigil` gRPC command against node-1 with a role's token and returns its JSON. */
-      const cli = (role: 'VIGIL_VIEWER_TOKEN' | 'VIGIL_ADMIN_TOKEN', ...args: string[]): unknown => {
+      type Role = 'VIGIL_VIEWER_TOKEN' | 'VIGIL_ADMIN_TOKEN';
+      /** The arguments and environment of a `vigil` gRPC command against node-1 with a role's token. */
+      const cliCommand = (role: Role, args: string[]): { argv: string[]; env: NodeJS.ProcessEnv } => {
         const tokens = Object.fromEntries(
           readFileSync(join(runDir, 'cluster/tokens.env'), 'utf8')
             .trim()
@@ -66,9 +67,8 @@ describe('cluster of three nodes', () => {
           '--key',
           join(runDir, 'certs/client.key'),
         ];
-        const out = execFileSync(
-          'node',
-          [
+        return {
+          argv: [
             'dist/cli/main.js',
             ...args,
             '--json',
@@ -76,15 +76,20 @@ describe('cluster of three nodes', () => {
             `localhost:${Number(env.VIGIL_CLUSTER_BASE_PORT) + 1}`,
             ...tls,
           ],
-          {
-            cwd: ROOT,
-            env: { ...env, VIGIL_TOKEN: tokens[role] },
-            encoding: 'utf8',
-            stdio: ['ignore', 'pipe', 'pipe'],
-          },
-        );
-        return JSON.parse(out);
+          env: { ...env, VIGIL_TOKEN: tokens[role] },
+        };
       };
+      const run = (role: Role, ...args: string[]): string => {
+        const c = cliCommand(role, args);
+        return execFileSync('node', c.argv, {
+          cwd: ROOT,
+          env: c.env,
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+      };
+      /** Runs a `vigil` gRPC command against node-1 and returns its JSON. */
+      const cli = (role: Role, ...args: string[]): unknown => JSON.parse(run(role, ...args));
       const status = (): Nodes => (cli('VIGIL_VIEWER_TOKEN', 'status') as { nodes: Nodes }).nodes;
       const settle = async (ids: string[]): Promise<Nodes> => {
         for (let i = 0; i < 80; i++) {
@@ -188,6 +193,66 @@ describe('cluster of three nodes', () => {
         const alerts = await collectUntil(kafka, [`${prefix}vigil.alerts`], (rs) => firedIn(rs).size === 6);
         const partitionsFired = firedIn(alerts);
         expect(partitionsFired.size).toBe(6); // sensors of every partition, so of all three nodes
+
+        // Alert subscriptions through node-1: the first 15 of the cluster's alerts, then a disconnect.
+        const ndjson = (out: string): Alert[] =>
+          out
+            .split('\n')
+            .filter((l) => l.trim() !== '')
+            .map((l) => JSON.parse(l) as Alert);
+        const first = ndjson(run('VIGIL_VIEWER_TOKEN', 'alerts', '--since', '0', '--count', '15'));
+        expect(first).toHaveLength(15);
+        // Alerts keep firing while it is away: 30 new stations.
+        execFileSync(
+          'node',
+          [
+            'dist/cli/main.js',
+            '-c',
+            base,
+            'simulate',
+            '--sensors',
+            '90',
+            '--rate',
+            '3000',
+            '--count',
+            '900',
+            '--seed',
+            '3',
+          ],
+          { cwd: ROOT, env, stdio: 'ignore' },
+        );
+        // It reconnects after the last alert it holds and follows until it has what vigil.alerts has.
+        const again = cliCommand('VIGIL_VIEWER_TOKEN', ['alerts', '--since', first.at(-1)?.id ?? '']);
+        const follower = spawn('node', again.argv, {
+          cwd: ROOT,
+          env: again.env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let followed = '';
+        follower.stdout.on('data', (chunk: Buffer) => {
+          followed += chunk.toString('utf8');
+        });
+        const held = (): Alert[] => [...first, ...ndjson(followed.slice(0, followed.lastIndexOf('\n') + 1))];
+        let produced = new Set<string>();
+        try {
+          for (let i = 0; i < 30; i++) {
+            const log = await readToEnd(kafka, `${prefix}vigil.alerts`);
+            produced = new Set(log.map((r) => (json(r) as Alert).id));
+            if (held().length >= produced.size && held().length > first.length) break;
+            await new Promise((resolve) => setTimeout(resolve, 1_000));
+          }
+        } finally {
+          follower.kill('SIGINT');
+        }
+        const ids = held().map((a) => a.id);
+        expect(new Set(ids).size).toBe(ids.length); // nothing twice
+        expect(new Set(ids)).toEqual(produced); // nothing missing
+        // ...and they were produced on the other nodes too.
+        const ownerOf = (a: Alert): string | undefined =>
+          three.find((n) =>
+            n.partitions.includes(`${prefix}vigil.readings:${partitionForKey(a.sensorId, 6)}`),
+          )?.id;
+        expect(new Set(held().map(ownerOf))).toEqual(new Set(['node-1', 'node-2', 'node-3']));
         expect(cli('VIGIL_ADMIN_TOKEN', 'rules', 'delete', 'everything')).toMatchObject({
           detail: expect.stringContaining('deleted') as unknown,
         });

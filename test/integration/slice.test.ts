@@ -28,7 +28,7 @@ describe('slice: readings -> windows and alerts on real Kafka', () => {
       kafka: {
         topicPrefix: prefix,
         groupId: `${prefix}engine`,
-        partitions: { readings: 3, aggregates: 2, alerts: 2 },
+        partitions: { readings: 3, aggregates: 2, alerts: 1 },
       },
       pipeline: {
         windows: [{ kind: 'tumbling', size: '10s' }],

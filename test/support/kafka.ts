@@ -65,3 +65,16 @@ export function json(c: Collected): unknown {
 export function header(c: Collected, name: string): string | undefined {
   return c.message.headers?.[name]?.toString();
 }
+
+/** Every record a topic holds now (up to each partition's end when called). */
+export async function readToEnd(kafka: Kafka, topic: string): Promise<Collected[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  let total = 0;
+  try {
+    for (const p of await admin.fetchTopicOffsets(topic)) total += Number(p.high) - Number(p.low);
+  } finally {
+    await admin.disconnect();
+  }
+  return collectUntil(kafka, [topic], (rs) => rs.length >= total, { settleMs: 0 });
+}
