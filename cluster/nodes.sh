@@ -6,6 +6,7 @@
 #   bash cluster/nodes.sh up [N=3]        start nodes 1..N (those not running)
 #   bash cluster/nodes.sh status          processes, and the cluster as node 1 sees it
 #   bash cluster/nodes.sh kill I [SIG]    send SIG (default KILL) to node I
+#   bash cluster/nodes.sh drain I         drain node I through the Control service, wait for it to exit
 #   bash cluster/nodes.sh restart I       stop node I if running, start it again
 #   bash cluster/nodes.sh stop            stop every node (SIGTERM: drain), then wait
 #
@@ -88,6 +89,15 @@ case "${1:-}" in
     alive "$i" || die "node-$i is not running"
     kill -"$sig" "$(pid_of "$i")"
     log "sent SIG$sig to node-$i (pid $(pid_of "$i"))" ;;
+  drain)
+    i="${2:?usage: nodes.sh drain I}"
+    tokens
+    alive "$i" || die "node-$i is not running"
+    VIGIL_TOKEN="$VIGIL_ADMIN_TOKEN" node dist/cli/main.js drain "node-$i" --node "localhost:$(port "$i")" \
+      --ca "$certs/ca.crt" --cert "$certs/client.crt" --key "$certs/client.key"
+    for _ in $(seq 1 60); do alive "$i" || break; sleep 0.5; done
+    alive "$i" && die "node-$i drained but did not exit; see $dir/node-$i.log"
+    log "node-$i drained and stopped" ;;
   restart)
     i="${2:?usage: nodes.sh restart I}"
     tokens
@@ -102,5 +112,5 @@ case "${1:-}" in
       rm -f "$dir/node-$i.pid"
     done
     log "all nodes stopped" ;;
-  *) die "usage: nodes.sh up [N] | status | kill I [SIGNAL] | restart I | stop" ;;
+  *) die "usage: nodes.sh up [N] | status | kill I [SIGNAL] | drain I | restart I | stop" ;;
 esac

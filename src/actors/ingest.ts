@@ -82,6 +82,15 @@ type RoutedControl = {
   readonly latch: Latch;
 };
 
+/**
+ * The sensors each bucket holds (spawned, or restored and waiting for their first event). Every
+ * bucket answers once, with its index, so the asker knows when it has them all.
+ */
+type ListSensors = {
+  readonly type: 'list';
+  readonly reply: (bucket: number, sensorIds: readonly string[]) => void;
+};
+
 export type BucketMsg =
   | {
       readonly type: 'events';
@@ -90,6 +99,7 @@ export type BucketMsg =
     }
   | { readonly type: 'barrier'; readonly sensors: readonly string[]; readonly barrier: BarrierContext }
   | { readonly type: 'restore'; readonly snapshots: ReadonlyArray<readonly [string, Buffer]> }
+  | ListSensors
   | SensorAddressed;
 
 export type PartitionMsg =
@@ -100,6 +110,7 @@ export type PartitionMsg =
     }
   | { readonly type: 'barrier'; readonly sensors: readonly string[]; readonly barrier: BarrierContext }
   | { readonly type: 'restore'; readonly snapshots: ReadonlyMap<string, Buffer> }
+  | ListSensors
   | SensorAddressed;
 
 export interface IngestDeps {
@@ -286,6 +297,9 @@ function spawnBucket(parent: Ref<PartitionMsg>, index: number, deps: IngestDeps)
             latch: msg.latch,
           });
           break;
+        case 'list':
+          msg.reply(index, [...state.sensors.keys(), ...state.pending.keys()]);
+          break;
         case 'inspect': {
           const live = state.sensors.get(msg.sensorId);
           const pending = state.pending.get(msg.sensorId);
@@ -347,6 +361,9 @@ export function spawnPartition(parent: Ref<never>, name: string, deps: IngestDep
               tell(b, { type: 'restore', snapshots });
             },
           );
+          break;
+        case 'list':
+          for (const b of buckets) tell(b, msg);
           break;
         case 'crash':
         case 'control':

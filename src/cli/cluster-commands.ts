@@ -5,6 +5,7 @@ import type { Ack__Output } from '../gen/vigil/v1/Ack.js';
 import type { AlertsClient } from '../gen/vigil/v1/Alerts.js';
 import type { ControlClient } from '../gen/vigil/v1/Control.js';
 import type { InspectActorResponse__Output } from '../gen/vigil/v1/InspectActorResponse.js';
+import type { ListActorsResponse__Output } from '../gen/vigil/v1/ListActorsResponse.js';
 import type { ListNodesResponse__Output } from '../gen/vigil/v1/ListNodesResponse.js';
 import type { ListPartitionsResponse__Output } from '../gen/vigil/v1/ListPartitionsResponse.js';
 import type { ListRulesResponse__Output } from '../gen/vigil/v1/ListRulesResponse.js';
@@ -15,8 +16,8 @@ import { clients, unary } from './grpc-client.js';
 import { writeLine } from './output.js';
 
 /**
- * The commands that talk to a running node over gRPC: status, inspect, pause, resume, rules, query,
- * crash. Connection: --node, mTLS files or --insecure, the token from VIGIL_TOKEN.
+ * The commands that talk to a running node over gRPC: status, actors, inspect, pause, resume, rules,
+ * query, drain, crash. Connection: --node, mTLS files or --insecure, the token from VIGIL_TOKEN.
  */
 export interface ConnectionOptions {
   node: string;
@@ -238,6 +239,45 @@ export function addClusterCommands(cli: Command): void {
         });
       });
   }
+
+  connectionOptions(cli.command('actors'))
+    .description(
+      'the actors of every node (node/partition/bucket/sensor paths), a page at a time (token: VIGIL_TOKEN)',
+    )
+    .option('--filter <text>', 'only paths containing this text', '')
+    .option('--page-size <n>', 'paths per page (at most 1000)', '100')
+    .option('--page-token <token>', 'the next page, as the previous page said', '')
+    .action(async (o: ConnectionOptions & { filter: string; pageSize: string; pageToken: string }) => {
+      await withClients(o, async ({ control, metadata }) => {
+        const res = await unary<object, ListActorsResponse__Output>(
+          control.listActors.bind(control),
+          { filter: o.filter, pageSize: Number(o.pageSize), pageToken: o.pageToken },
+          metadata,
+        );
+        if (o.json === true) writeLine(JSON.stringify(res));
+        else {
+          for (const p of res.paths) writeLine(p);
+          if (res.nextPageToken !== '') writeLine(`(more: --page-token ${res.nextPageToken})`);
+        }
+      });
+    });
+
+  connectionOptions(cli.command('drain'))
+    .description(
+      'drain a node (admin): final checkpoints, then it leaves the group and the cluster, and its partitions move without replay',
+    )
+    .argument('<node-id>', 'the node to drain')
+    .action(async (nodeId: string, o: ConnectionOptions) => {
+      await withClients(o, async ({ control, metadata }) => {
+        const ack = await unary<object, Ack__Output>(
+          control.drainNode.bind(control),
+          { nodeId },
+          metadata,
+          60_000,
+        );
+        writeLine(o.json === true ? JSON.stringify(ack) : `${ack.node}: ${ack.detail}`);
+      });
+    });
 
   connectionOptions(cli.command('crash'))
     .description('fault injection (admin): crash a sensor actor on its node; it restores from its checkpoint')

@@ -120,17 +120,22 @@ program
   .action(async () => {
     const { config, logger } = setup(program.opts<CommonOptions>());
     let fatal: Error | undefined;
-    let wake: () => void = () => undefined;
-    const failed = new Promise<void>((resolve) => {
+    let wake: (why: string) => void = () => undefined;
+    const ended = new Promise<string>((resolve) => {
       wake = resolve;
     });
-    const node = await startNode(config, logger, (err) => {
-      fatal = err;
-      wake();
+    const node = await startNode(config, logger, {
+      onFatal: (err) => {
+        fatal = err;
+        wake('fatal');
+      },
+      onDrained: () => {
+        wake('drained through the Control service');
+      },
     });
-    const signal = await Promise.race([untilSignal(), failed]);
+    const why = await Promise.race([untilSignal(), ended]);
     if (fatal !== undefined) throw new VigilError(`node stopped: ${fatal.message}`, { cause: fatal });
-    logger.info({ signal }, 'draining');
+    logger.info({ why }, 'stopping');
     await node.stop();
   });
 

@@ -116,6 +116,7 @@ export class Engine {
       this.workers.delete(key);
       w.close().catch(() => undefined);
     }
+    for (const ref of partitions) this.worker(ref).openEagerly();
     this.deps.logger.info({ partitions: [...keep].sort() }, 'partitions assigned');
     this.deps.onAssignment?.([...keep]);
   }
@@ -175,6 +176,12 @@ export class Engine {
   /** A sensor's live state on this node (undefined: its partition never saw it). */
   inspectSensor(sensorId: string): Promise<SensorSnapshot | undefined> {
     return this.workerFor(sensorId).inspectSensor(sensorId);
+  }
+
+  /** The actor paths on this node: each partition actor and its sensors, sorted. */
+  async listActors(): Promise<string[]> {
+    const perPartition = await Promise.all([...this.workers.values()].map((w) => w.listActors()));
+    return perPartition.flat().sort();
   }
 
   /**

@@ -8,20 +8,10 @@ import type { StateStore } from '../state/store.js';
 import { createKafka } from '../transport/kafka/client.js';
 import { KafkaLogConsumer, KafkaLogProducer } from '../transport/kafka/kafka-log.js';
 import { ensureTopics } from '../transport/kafka/topics.js';
-import { readFileSync } from 'node:fs';
-import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { Membership } from '../cluster/membership.js';
 import { RuntimeRules } from '../cluster/rules.js';
-import type { ControlClient } from '../gen/vigil/v1/Control.js';
-import { loadVigilProto } from '../transport/grpc/proto.js';
-import { ConfigError } from '../errors.js';
-import { TokenAuthority } from '../transport/grpc/auth.js';
-import { addAlertsService, type AlertsService } from '../transport/grpc/alerts-service.js';
-import { addControlService } from '../transport/grpc/control-service.js';
 import { KafkaAlertLog } from '../transport/kafka/alert-log.js';
-import type { AlertLog } from '../log/log.js';
-import { addQueryService } from '../transport/grpc/query-service.js';
-import { startGrpcServer, type RunningGrpcServer } from '../transport/grpc/server.js';
+import { startNodeGrpc } from './node-grpc.js';
 import { Engine } from './engine.js';
 
 /** A node that stops refreshing its membership lease disappears from the cluster view after this. */
@@ -34,112 +24,25 @@ export interface RunningNode {
   readonly engine: Engine;
   /** The bound gRPC port, when the node serves gRPC. */
   readonly grpcPort?: number;
+  /** Drains (final checkpoints, leaves the group and the cluster) and closes everything. Idempotent. */
   stop(): Promise<void>;
 }
 
-/**
- * Starts the node's gRPC server (health, reflection, Control, Query) when the config asks for one.
- * Bearer tokens come from VIGIL_TOKENS ("admin=…,viewer=…,node=…"), never from the config file.
- */
-async function startGrpc(
-  config: VigilConfig,
-  logger: Logger,
-  engine: Engine,
-  store: StateStore,
-  membership: Membership | undefined,
-  rules: RuntimeRules | undefined,
-  alertLog: AlertLog,
-  env: NodeJS.ProcessEnv,
-): Promise<{ server: RunningGrpcServer; alerts: AlertsService } | undefined> {
-  if (config.grpc === undefined) return undefined;
-  const spec = env['VIGIL_TOKENS'];
-  if (spec === undefined || spec.trim() === '') {
-    throw new ConfigError(
-      'VIGIL_TOKENS',
-      'gRPC is configured but no tokens are: set VIGIL_TOKENS="admin=<token>,viewer=<token>"',
-    );
-  }
-  const { listen, security } = config.grpc;
-  const peers = new PeerClients(security);
-  let alerts: AlertsService | undefined;
-  const server = await startGrpcServer(
-    { address: listen, security, tokens: TokenAuthority.parse(spec), logger },
-    (server, grpc) => {
-      addControlService(server, grpc, {
-        nodeId: config.nodeId,
-        address: listen,
-        partitions: () => engine.partitions,
-        members: () =>
-          membership?.members() ??
-          Promise.resolve([
-            {
-              id: config.nodeId,
-              address: listen,
-              partitions: engine.partitions.map((p) => p.partition),
-              expiresAt: Number.MAX_SAFE_INTEGER,
-            },
-          ]),
-        crashSensor: (sensorId) => engine.crashSensor(sensorId),
-        inspectSensor: (sensorId) => engine.inspectSensor(sensorId),
-        controlSensor: (sensorId, command) => engine.controlSensor(sensorId, command),
-        ownerOf: async (sensorId) =>
-          membership?.ownerOf(sensorId, config.kafka.topics.readings, config.kafka.partitions.readings),
-        peer: (address) => peers.get(address),
-        ...(rules === undefined ? {} : { rules }),
-      });
-      addQueryService(server, grpc, (sensorId, metric, from, to) =>
-        store.rollups(sensorId, metric, from, to),
-      );
-      alerts = addAlertsService(server, grpc, alertLog, logger.child({ component: 'alerts' }));
-    },
-  );
-  if (alerts === undefined) throw new Error('unreachable: the services are registered synchronously');
-  return { server, alerts };
-}
-
-/**
- * Control clients to the other nodes, one per address, authenticated with this node's own
- * certificate (node certificates are valid for client use too).
- */
-class PeerClients {
-  private readonly clients = new Map<string, ControlClient>();
-  private readonly credentials: ChannelCredentials;
-  private readonly Control = loadVigilProto().grpc.vigil.v1.Control;
-
-  constructor(security: NonNullable<VigilConfig['grpc']>['security']) {
-    this.credentials =
-      'tls' in security
-        ? credentials.createSsl(
-            readFileSync(security.tls.ca),
-            readFileSync(security.tls.key),
-            readFileSync(security.tls.cert),
-          )
-        : credentials.createInsecure();
-  }
-
-  get(address: string): ControlClient {
-    let client = this.clients.get(address);
-    if (client === undefined) {
-      // Peers are addressed by IP; their certificates name localhost as well (cluster/certs.sh).
-      client = new this.Control(address, this.credentials, { 'grpc.ssl_target_name_override': 'localhost' });
-      this.clients.set(address, client);
-    }
-    return client;
-  }
-
-  close(): void {
-    for (const c of this.clients.values()) c.close();
-    this.clients.clear();
-  }
+export interface NodeEvents {
+  /** The node cannot go on (its consumer stopped for good, say); the caller should stop it. */
+  readonly onFatal?: (error: Error) => void;
+  /** DrainNode was carried out: the node has left the cluster; the caller should stop it. */
+  readonly onDrained?: () => void;
 }
 
 /** A cluster node: Kafka for the log, Redis (or memory) for checkpoints. Creates missing topics first. */
 export async function startNode(
   config: VigilConfig,
   logger: Logger,
-  onFatal?: (error: Error) => void,
+  events: NodeEvents = {},
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunningNode> {
+  const { onFatal } = events;
   const kafka = createKafka(config.kafka, logger);
   const { topics, partitions } = config.kafka;
   await ensureTopics(
@@ -218,20 +121,46 @@ export async function startNode(
     },
     logger,
   );
-  const grpc = await startGrpc(config, logger, engine, store, membership, rules, alertLog, env);
-  return {
-    engine,
-    ...(grpc === undefined ? {} : { grpcPort: grpc.server.port }),
-    stop: async () => {
-      // Subscriptions are endless streams: end them first, or the server would wait on them.
-      await grpc?.alerts.close();
-      await grpc?.server.stop();
-      await alertLog.close();
+  /** Leaves the cluster: the engine's final checkpoints and group exit, then membership. */
+  let leaving: Promise<void> | undefined;
+  const leave = (): Promise<void> =>
+    (leaving ??= (async () => {
       await engine.stop();
       await rules?.stop();
       await membership?.stop();
-      await store.close();
-    },
+    })());
+  const grpcConfig = config.grpc;
+  const grpc =
+    grpcConfig === undefined || membership === undefined || rules === undefined
+      ? undefined
+      : await startNodeGrpc({
+          config: { ...config, grpc: grpcConfig },
+          logger,
+          engine,
+          store,
+          membership,
+          rules,
+          alertLog,
+          env,
+          drain: async () => {
+            const partitions = engine.partitions.length;
+            await leave();
+            // The reply goes out before the caller tears the rest of the node down.
+            setImmediate(() => events.onDrained?.());
+            return `drained: final checkpoints of ${partitions} partition(s) written, left the group and the cluster`;
+          },
+        });
+  let stopping: Promise<void> | undefined;
+  return {
+    engine,
+    ...(grpc === undefined ? {} : { grpcPort: grpc.port }),
+    stop: () =>
+      (stopping ??= (async () => {
+        await grpc?.stop();
+        await leave();
+        await alertLog.close();
+        await store.close();
+      })()),
   };
 }
 

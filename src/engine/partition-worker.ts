@@ -6,6 +6,7 @@ import type { SensorPipeline, SensorSnapshot } from '../core/sensor.js';
 import { StaleEpochError, toVigilError } from '../errors.js';
 import { spawnPartition, type PartitionMsg, type SensorCommand } from '../actors/ingest.js';
 import { Latch } from '../actors/latch.js';
+import { actorName } from '../actors/names.js';
 import { stopActor, tell, type ActorSystem, type Ref } from '../actors/nact.js';
 import { nextOffset, type BatchControl, type ConsumedBatch, type LogConsumer } from '../log/log.js';
 import type { Logger } from '../log.js';
@@ -47,6 +48,7 @@ export class PartitionWorker {
   private committedOffset: string | undefined;
   private clock: StreamClock;
   private actor: Ref<PartitionMsg> | undefined;
+  private actorName: string | undefined;
   private readonly dirty = new Set<string>();
   private rollups: RollupRecord[] = [];
   private lastCheckpoint = Date.now();
@@ -73,6 +75,19 @@ export class PartitionWorker {
     const next = this.queue.then(step);
     this.queue = next.catch(() => undefined);
     return next;
+  }
+
+  /**
+   * Takes the partition now rather than on its first batch: fences the previous owner and restores
+   * the sensors, so a quiet partition is owned, listed and ready before records come. A failure is
+   * logged; the first batch tries again.
+   */
+  openEagerly(): void {
+    this.run(async () => {
+      if (this.state === 'idle') await this.open();
+    }).catch((err: unknown) => {
+      this.log.warn({ err }, 'opening the partition failed; the first batch will try again');
+    });
   }
 
   handle(batch: ConsumedBatch, control: BatchControl): Promise<void> {
@@ -113,20 +128,17 @@ export class PartitionWorker {
       this.clock.restore(decodePartitionState(restored.partitionState).clock);
     this.dirty.clear();
     this.rollups = [];
-    this.actor = spawnPartition(
-      this.deps.system,
-      `partition-${this.ref.topic}-${this.ref.partition}-e${this.epoch}`,
-      {
-        pipeline: this.deps.pipeline,
-        logger: this.log,
-        bucketCount: this.deps.buckets,
-        loadSnapshot: (sensorId) => this.deps.store.loadSensor(this.ref, sensorId),
-        onRecovery: (sensorId, reason) => {
-          this.deps.stats.recoveries += 1;
-          this.log.warn({ sensorId, reason }, 'sensor restored from its last checkpoint');
-        },
+    this.actorName = `partition-${this.ref.topic}-${this.ref.partition}-e${this.epoch}`;
+    this.actor = spawnPartition(this.deps.system, this.actorName, {
+      pipeline: this.deps.pipeline,
+      logger: this.log,
+      bucketCount: this.deps.buckets,
+      loadSnapshot: (sensorId) => this.deps.store.loadSensor(this.ref, sensorId),
+      onRecovery: (sensorId, reason) => {
+        this.deps.stats.recoveries += 1;
+        this.log.warn({ sensorId, reason }, 'sensor restored from its last checkpoint');
       },
-    );
+    });
     if (restored.sensors.size > 0) tell(this.actor, { type: 'restore', snapshots: restored.sensors });
     this.state = 'open';
     this.lastCheckpoint = Date.now();
@@ -282,6 +294,27 @@ export class PartitionWorker {
         return Promise.reject(new Error(`partition ${this.key} is not open on this node`));
       return new Promise<SensorSnapshot | undefined>((resolve) => {
         tell(actor, { type: 'inspect', sensorId, reply: resolve });
+      });
+    });
+  }
+
+  /** The actor paths of this partition's sensors, in mailbox order (after the batches before it). */
+  listActors(): Promise<string[]> {
+    return this.run(() => {
+      const actor = this.actor;
+      const name = this.actorName;
+      if (actor === undefined || name === undefined) return Promise.resolve([]);
+      const buckets = this.deps.buckets;
+      return new Promise<string[]>((resolve) => {
+        const paths: string[] = [name];
+        let answered = 0;
+        tell(actor, {
+          type: 'list',
+          reply: (bucket, sensorIds) => {
+            for (const id of sensorIds) paths.push(`${name}/bucket-${bucket}/${actorName('sensor-', id)}`);
+            if (++answered === buckets) resolve(paths);
+          },
+        });
       });
     });
   }

@@ -52,7 +52,11 @@ describe('cluster of three nodes', () => {
 
       type Role = 'VIGIL_VIEWER_TOKEN' | 'VIGIL_ADMIN_TOKEN';
       /** The arguments and environment of a `vigil` gRPC command against node-1 with a role's token. */
-      const cliCommand = (role: Role, args: string[]): { argv: string[]; env: NodeJS.ProcessEnv } => {
+      const cliCommand = (
+        role: Role,
+        args: string[],
+        node = 1,
+      ): { argv: string[]; env: NodeJS.ProcessEnv } => {
         const tokens = Object.fromEntries(
           readFileSync(join(runDir, 'cluster/tokens.env'), 'utf8')
             .trim()
@@ -73,7 +77,7 @@ describe('cluster of three nodes', () => {
             ...args,
             '--json',
             '--node',
-            `localhost:${Number(env.VIGIL_CLUSTER_BASE_PORT) + 1}`,
+            `localhost:${Number(env.VIGIL_CLUSTER_BASE_PORT) + node}`,
             ...tls,
           ],
           env: { ...env, VIGIL_TOKEN: tokens[role] },
@@ -265,6 +269,46 @@ describe('cluster of three nodes', () => {
         await settle(['node-1', 'node-3']);
         nodes('restart', '2');
         await settle(['node-1', 'node-2', 'node-3']);
+
+        // Every node's actors, listed through node-1, a page at a time.
+        const actors = (...args: string[]): { paths: string[]; nextPageToken: string } =>
+          cli('VIGIL_VIEWER_TOKEN', 'actors', ...args) as { paths: string[]; nextPageToken: string };
+        const all = actors('--page-size', '1000').paths;
+        expect(new Set(all.map((p) => p.split('/')[0]))).toEqual(new Set(['node-1', 'node-2', 'node-3']));
+        expect(all.filter((p) => p.endsWith('/sensor-st-0042'))).toHaveLength(1);
+        const page1 = actors('--filter', 'sensor-', '--page-size', '10');
+        const page2 = actors('--filter', 'sensor-', '--page-size', '10', '--page-token', page1.nextPageToken);
+        expect(page1.paths).toHaveLength(10);
+        expect(page2.paths[0]).toBe(all.filter((p) => p.includes('sensor-'))[10]);
+
+        // Drain node-2 through node-1: final checkpoints, it leaves, and its partitions move without
+        // replay (their checkpointed next offsets are already the end of vigil.readings).
+        expect(cli('VIGIL_ADMIN_TOKEN', 'drain', 'node-2')).toMatchObject({
+          node: 'node-2',
+          detail: expect.stringContaining('left the group') as unknown,
+        });
+        await settle(['node-1', 'node-3']);
+        const admin = kafka.admin();
+        await admin.connect();
+        try {
+          const topic = `${prefix}vigil.readings`;
+          const ends = (await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, o.high]);
+          const [committed] = await admin.fetchOffsets({ groupId: `${prefix}engine`, topics: [topic] });
+          expect(committed?.partitions.map((o) => [o.partition, o.offset]).sort()).toEqual(ends.sort());
+        } finally {
+          await admin.disconnect();
+        }
+        const pid = Number(readFileSync(join(runDir, 'cluster/node-2.pid'), 'utf8'));
+        const running = (): boolean => {
+          try {
+            process.kill(pid, 0);
+            return true;
+          } catch {
+            return false;
+          }
+        };
+        for (let i = 0; i < 40 && running(); i++) await new Promise((resolve) => setTimeout(resolve, 250));
+        expect(running()).toBe(false); // the drained node's process ended by itself
       } finally {
         nodes('stop');
       }

@@ -67,22 +67,26 @@ describe('gRPC server security', () => {
       (server, grpc) => {
         addControlService(server, grpc, {
           nodeId: 'node-1',
-          address: '127.0.0.1',
           partitions: () => [{ partition: 'vigil.readings:0', state: 'open', epoch: 3, offset: '42' }],
           members: () =>
             Promise.resolve([
               { id: 'node-1', address: '127.0.0.1:1', partitions: ['vigil.readings:0'], expiresAt: 1_000 },
               { id: 'node-2', address: '127.0.0.1:2', partitions: ['vigil.readings:1'], expiresAt: 2_000 },
             ]),
-          inspectSensor: () => Promise.resolve(undefined),
-          controlSensor: () => Promise.resolve(),
           ownerOf: () => Promise.resolve(undefined),
-          peer: () => {
-            throw new Error('no peers in this test');
+          local: {
+            nodeId: 'node-1',
+            inspect: () => Promise.resolve(undefined),
+            control: () => Promise.resolve(),
+            listActors: () => Promise.resolve([]),
+            drain: () => Promise.reject(new Error('no drain in this test')),
+            crash: (id) => {
+              crashed.push(id);
+              return Promise.resolve();
+            },
           },
-          crashSensor: (id) => {
-            crashed.push(id);
-            return Promise.resolve();
+          remote: () => {
+            throw new Error('no peers in this test');
           },
         });
       },

@@ -28,7 +28,7 @@ describe('Query service on a node', () => {
       const { config, kafka } = await prepareKafka(raw, input);
       const viewer = randomBytes(16).toString('hex');
       const node = await startNode(buildConfig(raw), silentLogger, undefined, {
-        VIGIL_TOKENS: `viewer=${viewer}`,
+        VIGIL_TOKENS: `viewer=${viewer},node=${randomBytes(16).toString('hex')}`,
       });
       await waitForProgress(
         kafka,

@@ -56,24 +56,7 @@ export class TokenAuthority {
   }
 
   static parse(spec: string, source = 'VIGIL_TOKENS'): TokenAuthority {
-    const pairs: [Role, string][] = [];
-    for (const part of spec
-      .split(',')
-      .map((p) => p.trim())
-      .filter((p) => p !== '')) {
-      const eq = part.indexOf('=');
-      const role = part.slice(0, eq);
-      const token = part.slice(eq + 1);
-      if (eq <= 0 || (role !== 'admin' && role !== 'viewer' && role !== 'node')) {
-        throw new ConfigError(
-          source,
-          `"${part.slice(0, Math.max(eq, 0))}=…" is not role=token with role admin, viewer or node`,
-        );
-      }
-      if (token.length < 16) throw new ConfigError(source, `the ${role} token is shorter than 16 characters`);
-      pairs.push([role, token]);
-    }
-    return new TokenAuthority(pairs);
+    return new TokenAuthority(parseTokenSpec(spec, source));
   }
 
   roleOf(authorization: string | undefined): Role | undefined {
@@ -104,6 +87,28 @@ export class TokenAuthority {
     }
     return { ok: true, role };
   }
+}
+
+/** `admin=<token>,viewer=<token>,node=<token>` (several of one role allowed) as role/token pairs. */
+export function parseTokenSpec(spec: string, source = 'VIGIL_TOKENS'): [Role, string][] {
+  const pairs: [Role, string][] = [];
+  for (const part of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')) {
+    const eq = part.indexOf('=');
+    const role = part.slice(0, eq);
+    const token = part.slice(eq + 1);
+    if (eq <= 0 || (role !== 'admin' && role !== 'viewer' && role !== 'node')) {
+      throw new ConfigError(
+        source,
+        `"${part.slice(0, Math.max(eq, 0))}=…" is not role=token with role admin, viewer or node`,
+      );
+    }
+    if (token.length < 16) throw new ConfigError(source, `the ${role} token is shorter than 16 characters`);
+    pairs.push([role, token]);
+  }
+  return pairs;
 }
 
 function digest(token: string): string {

@@ -1,90 +1,40 @@
-import {
-  Metadata,
-  status,
-  type sendUnaryData,
-  type ServerUnaryCall,
-  type Server,
-  type ServiceError,
-} from '@grpc/grpc-js';
-import type { SensorSnapshot } from '../../core/sensor.js';
+import { status, type sendUnaryData, type ServerUnaryCall, type Server } from '@grpc/grpc-js';
+import type { NodeRef } from '../../cluster/node-ref.js';
 import type { RuntimeRules } from '../../cluster/rules.js';
-import { ConfigError, NotOwnedError } from '../../errors.js';
 import type { Ack__Output } from '../../gen/vigil/v1/Ack.js';
-import type { ControlClient, ControlHandlers } from '../../gen/vigil/v1/Control.js';
+import type { ControlHandlers } from '../../gen/vigil/v1/Control.js';
 import type { InspectActorResponse__Output } from '../../gen/vigil/v1/InspectActorResponse.js';
+import type { ListActorsRequest__Output } from '../../gen/vigil/v1/ListActorsRequest.js';
 import type { VigilGrpc } from './proto.js';
+import { statusError, statusOf } from './status.js';
 
-/** Set on a call one node forwards to another: the receiver answers itself, it never forwards again. */
-const FORWARDED = 'vigil-forwarded-by';
+/** A node of the cluster as membership lists it. */
+export interface Member {
+  readonly id: string;
+  readonly address: string;
+  readonly partitions: readonly string[];
+  readonly expiresAt: number;
+}
 
 /** What the Control service needs from the node it runs on. */
 export interface ControlBackend {
   readonly nodeId: string;
-  readonly address: string;
   /** The live nodes of the cluster (membership); this node alone when there is none. */
-  members(): Promise<{ id: string; address: string; partitions: readonly string[]; expiresAt: number }[]>;
+  members(): Promise<Member[]>;
   partitions(): { partition: string; state: string; epoch: number; offset: string | undefined }[];
-  crashSensor(sensorId: string): Promise<void>;
-  controlSensor(sensorId: string, command: 'pause' | 'resume'): Promise<void>;
-  inspectSensor(sensorId: string): Promise<SensorSnapshot | undefined>;
   /** The live node owning `sensorId`'s partition (membership), if known. */
   ownerOf(sensorId: string): Promise<{ id: string; address: string } | undefined>;
-  /** A Control client to another node (mTLS with this node's certificate). */
-  peer(address: string): ControlClient;
+  /** This node. */
+  readonly local: NodeRef;
+  /** Another node, over its Remoting link. */
+  remote(member: { id: string; address: string }): NodeRef;
   /** Runtime rules shared by the cluster (undefined: rules come from the config file only). */
   readonly rules?: RuntimeRules;
 }
 
-type Unary<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
-
-function unimplemented<Req, Res>(name: string): Unary<Req, Res> {
-  return (_call, callback) => {
-    callback({ code: status.UNIMPLEMENTED, details: `${name} is not implemented yet (cluster issue)` });
-  };
-}
-
 const SENSOR_ID = /^[^\s]{1,256}$/;
-
-function grpcError(err: unknown): Partial<ServiceError> {
-  if (err instanceof NotOwnedError) return { code: status.FAILED_PRECONDITION, details: err.message };
-  if (err instanceof ConfigError) return { code: status.INVALID_ARGUMENT, details: err.message };
-  const e = err as Partial<ServiceError>;
-  if (typeof e.code === 'number') return { code: e.code, details: e.details ?? e.message ?? 'failed' };
-  return { code: status.INTERNAL, details: (err as Error).message };
-}
-
-/**
- * Runs a sensor-addressed command where the sensor lives: here when this node owns the sensor's
- * partition (or the call was already forwarded once), otherwise on the owner, over mTLS with the
- * caller's own token (the owner checks it again).
- */
-async function routed<Res>(
-  backend: ControlBackend,
-  call: ServerUnaryCall<unknown, Res>,
-  sensorId: string,
-  local: () => Promise<Res>,
-  remote: (
-    client: ControlClient,
-    metadata: Metadata,
-    done: (err: ServiceError | null, res?: Res) => void,
-  ) => void,
-): Promise<Res> {
-  if (call.metadata.get(FORWARDED).length > 0) return local();
-  const owner = await backend.ownerOf(sensorId);
-  if (owner === undefined || owner.id === backend.nodeId) return local();
-  const metadata = new Metadata();
-  const auth = call.metadata.get('authorization')[0];
-  if (auth !== undefined) metadata.set('authorization', auth);
-  metadata.set(FORWARDED, backend.nodeId);
-  return new Promise<Res>((resolve, reject) => {
-    remote(backend.peer(owner.address), metadata, (err, res) => {
-      if (err !== null) reject(err);
-      else resolve(res as Res);
-    });
-  });
-}
-
-type Done<Res> = (err: ServiceError | null, res?: Res) => void;
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 1_000;
 
 /** Completes a unary call with the outcome of `work`, mapping errors to gRPC statuses. */
 function reply<Res>(callback: sendUnaryData<Res>, work: () => Promise<Res>): void {
@@ -93,19 +43,21 @@ function reply<Res>(callback: sendUnaryData<Res>, work: () => Promise<Res>): voi
       callback(null, res);
     },
     (err: unknown) => {
-      callback(grpcError(err));
+      callback(statusOf(err));
     },
   );
 }
 
-/**
- * A handler for a command addressed to one sensor: checks the id, then runs `local` on the sensor's
- * owner (here, or forwarded there with `remote`).
- */
+/** The ref of the node owning a sensor's partition: this node's own, or a remote one. */
+async function ownerRef(backend: ControlBackend, sensorId: string): Promise<NodeRef> {
+  const owner = await backend.ownerOf(sensorId);
+  return owner === undefined || owner.id === backend.nodeId ? backend.local : backend.remote(owner);
+}
+
+/** A handler for a command addressed to one sensor: checks the id, then runs `work` on its owner. */
 function forSensor<Res>(
   backend: ControlBackend,
-  local: (sensorId: string) => Promise<Res>,
-  remote: (client: ControlClient, sensorId: string, metadata: Metadata, done: Done<Res>) => void,
+  work: (owner: NodeRef, sensorId: string) => Promise<Res>,
 ): (call: ServerUnaryCall<{ sensorId: string }, Res>, callback: sendUnaryData<Res>) => void {
   return (call, callback) => {
     const sensorId = call.request.sensorId;
@@ -116,17 +68,7 @@ function forSensor<Res>(
       });
       return;
     }
-    reply(callback, () =>
-      routed<Res>(
-        backend,
-        call,
-        sensorId,
-        () => local(sensorId),
-        (client, md, done) => {
-          remote(client, sensorId, md, done);
-        },
-      ),
-    );
+    reply(callback, async () => work(await ownerRef(backend, sensorId), sensorId));
   };
 }
 
@@ -147,27 +89,33 @@ function withRules<Res>(
   reply(callback, () => work(rules));
 }
 
+/** Page bounds of a ListActors request, or why they are wrong. */
+function pageOf(req: ListActorsRequest__Output): { start: number; size: number } {
+  const size = req.pageSize === 0 ? DEFAULT_PAGE : req.pageSize;
+  if (size < 1 || size > MAX_PAGE)
+    throw statusError(status.INVALID_ARGUMENT, `page_size must be 1 to ${MAX_PAGE} (0: ${DEFAULT_PAGE})`);
+  const start = req.pageToken === '' ? 0 : Number(req.pageToken);
+  if (!Number.isSafeInteger(start) || start < 0)
+    throw statusError(status.INVALID_ARGUMENT, `page_token "${req.pageToken}" is not one this service gave`);
+  return { start, size };
+}
+
 /**
- * The Control service of one node. Sensor-addressed commands run on the sensor's owner whichever
- * node receives them; rules are shared through Redis, so any node takes a change.
+ * The Control service of one node. Commands for a sensor run on its owner, whichever node receives
+ * them (a remote NodeRef carries them over the Remoting stream); listings gather every node; rules
+ * are shared through Redis, so any node takes a change.
  */
 export function addControlService(server: Server, grpc: VigilGrpc, backend: ControlBackend): void {
   const pauseOrResume = (command: 'pause' | 'resume') =>
-    forSensor<Ack__Output>(
-      backend,
-      async (sensorId) => {
-        await backend.controlSensor(sensorId, command);
-        const detail =
-          command === 'pause'
-            ? `sensor ${sensorId} paused: its readings are held until resumed`
-            : `sensor ${sensorId} resumed`;
-        return { node: backend.nodeId, detail };
-      },
-      (client, sensorId, md, done) => {
-        if (command === 'pause') client.pauseSensor({ sensorId }, md, done);
-        else client.resumeSensor({ sensorId }, md, done);
-      },
-    );
+    forSensor<Ack__Output>(backend, async (owner, sensorId) => {
+      await owner.control(sensorId, command);
+      const detail =
+        command === 'pause'
+          ? `sensor ${sensorId} paused: its readings are held until resumed`
+          : `sensor ${sensorId} resumed`;
+      return { node: owner.nodeId, detail };
+    });
+  const refOf = (m: Member): NodeRef => (m.id === backend.nodeId ? backend.local : backend.remote(m));
 
   const handlers: ControlHandlers = {
     ListNodes: (_call, callback) => {
@@ -191,40 +139,41 @@ export function addControlService(server: Server, grpc: VigilGrpc, backend: Cont
         })),
       });
     },
-    CrashActor: forSensor<Ack__Output>(
-      backend,
-      async (sensorId) => {
-        await backend.crashSensor(sensorId);
-        return {
-          node: backend.nodeId,
-          detail: `sensor ${sensorId} crashed and restored from its last checkpoint`,
-        };
-      },
-      (client, sensorId, md, done) => client.crashActor({ sensorId }, md, done),
-    ),
-    InspectActor: forSensor<InspectActorResponse__Output>(
-      backend,
-      async (sensorId) => {
-        const snapshot = await backend.inspectSensor(sensorId);
-        if (snapshot === undefined) {
-          throw Object.assign(
-            new Error(
-              `sensor ${sensorId} has no state on its owner ${backend.nodeId}: no reading of it was seen`,
-            ),
-            {
-              code: status.NOT_FOUND,
-            },
-          );
-        }
-        return {
-          node: backend.nodeId,
-          path: `sensor-${sensorId}`,
-          stateJson: JSON.stringify(snapshot),
-          paused: snapshot.held !== undefined,
-        };
-      },
-      (client, sensorId, md, done) => client.inspectActor({ sensorId }, md, done),
-    ),
+    ListActors: (call, callback) => {
+      reply(callback, async () => {
+        const { start, size } = pageOf(call.request);
+        const members = await backend.members();
+        const perNode = await Promise.all(
+          members.map(async (m) => (await refOf(m).listActors()).map((path) => `${m.id}/${path}`)),
+        );
+        const matching = perNode.flat().filter((p) => p.includes(call.request.filter));
+        matching.sort();
+        const page = matching.slice(start, start + size);
+        const next = start + size < matching.length ? String(start + size) : '';
+        return { paths: page, nextPageToken: next };
+      });
+    },
+    CrashActor: forSensor<Ack__Output>(backend, async (owner, sensorId) => {
+      await owner.crash(sensorId);
+      return {
+        node: owner.nodeId,
+        detail: `sensor ${sensorId} crashed and restored from its last checkpoint`,
+      };
+    }),
+    InspectActor: forSensor<InspectActorResponse__Output>(backend, async (owner, sensorId) => {
+      const snapshot = await owner.inspect(sensorId);
+      if (snapshot === undefined)
+        throw statusError(
+          status.NOT_FOUND,
+          `sensor ${sensorId} has no state on its owner ${owner.nodeId}: no reading of it was seen`,
+        );
+      return {
+        node: owner.nodeId,
+        path: `sensor-${sensorId}`,
+        stateJson: JSON.stringify(snapshot),
+        paused: snapshot.held !== undefined,
+      };
+    }),
     PauseSensor: pauseOrResume('pause'),
     ResumeSensor: pauseOrResume('resume'),
     SetRule: (call, callback) => {
@@ -237,9 +186,7 @@ export function addControlService(server: Server, grpc: VigilGrpc, backend: Cont
       withRules(backend, callback, async (rules) => {
         const version = await rules.delete(call.request.id);
         if (version === undefined)
-          throw Object.assign(new Error(`no rule "${call.request.id}" is in force`), {
-            code: status.NOT_FOUND,
-          });
+          throw statusError(status.NOT_FOUND, `no rule "${call.request.id}" is in force`);
         return { node: backend.nodeId, detail: `rule ${call.request.id} deleted (rules version ${version})` };
       });
     },
@@ -252,8 +199,16 @@ export function addControlService(server: Server, grpc: VigilGrpc, backend: Cont
         };
       });
     },
-    ListActors: unimplemented('ListActors'),
-    DrainNode: unimplemented('DrainNode'),
+    DrainNode: (call, callback) => {
+      reply(callback, async () => {
+        const target = call.request.nodeId === '' ? backend.nodeId : call.request.nodeId;
+        const member = (await backend.members()).find((m) => m.id === target);
+        if (member === undefined)
+          throw statusError(status.NOT_FOUND, `node "${target}" is not a live member of the cluster`);
+        const ref = refOf(member);
+        return { node: ref.nodeId, detail: await ref.drain() };
+      });
+    },
   };
   server.addService(grpc.vigil.v1.Control.service, handlers);
 }

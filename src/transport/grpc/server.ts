@@ -8,6 +8,9 @@ import type { Logger } from '../../log.js';
 import type { TokenAuthority } from './auth.js';
 import { LOADER_OPTIONS, loadVigilProto, type VigilGrpc } from './proto.js';
 
+/** How long stopping waits for calls in flight before cancelling them. */
+const SHUTDOWN_GRACE_MS = 5_000;
+
 /** mTLS material: the cluster's CA (client certificates must chain to it), and this node's pair. */
 export interface TlsFiles {
   readonly ca: string;
@@ -109,7 +112,17 @@ export async function startGrpcServer(
     stop: () =>
       new Promise<void>((resolve) => {
         health.setStatus('', 'NOT_SERVING');
+        // Calls in flight get a grace period to finish; then they are cancelled (a client that
+        // never half-closes a stream must not keep the node from stopping).
+        const grace = setTimeout(() => {
+          options.logger.warn(
+            { graceMs: SHUTDOWN_GRACE_MS },
+            'gRPC calls still open after the grace period: cancelled',
+          );
+          server.forceShutdown();
+        }, SHUTDOWN_GRACE_MS);
         server.tryShutdown(() => {
+          clearTimeout(grace);
           resolve();
         });
       }),

@@ -1,0 +1,103 @@
+import { status } from '@grpc/grpc-js';
+import type { SensorSnapshot } from '../core/sensor.js';
+import type { SensorCommand } from '../actors/ingest.js';
+import { statusError } from '../transport/grpc/status.js';
+
+/**
+ * What the control plane asks of a node: commands for the sensors it owns, its actor list, a drain.
+ * This node's own engine and another node reached over the Remoting stream both implement it, so
+ * the control plane holds a ref without knowing where it points, as with a local actor ref.
+ */
+export interface NodeRef {
+  readonly nodeId: string;
+  inspect(sensorId: string): Promise<SensorSnapshot | undefined>;
+  control(sensorId: string, command: SensorCommand): Promise<void>;
+  crash(sensorId: string): Promise<void>;
+  /** The node's actor paths, sorted. */
+  listActors(): Promise<string[]>;
+  /** Final checkpoints, then the node leaves the group and the cluster; resolves with what it did. */
+  drain(): Promise<string>;
+}
+
+/** The part of a Remoting link a remote ref needs. */
+export interface Asker {
+  ask(target: string, type: string, payload: unknown, timeoutMs?: number): Promise<unknown>;
+}
+
+/** Message types on the Remoting stream; an envelope's target is the actor path it is for. */
+const TYPE = {
+  inspect: 'sensor.inspect',
+  pause: 'sensor.pause',
+  resume: 'sensor.resume',
+  crash: 'sensor.crash',
+  actors: 'node.actors',
+  drain: 'node.drain',
+} as const;
+
+const DRAIN_TIMEOUT_MS = 60_000;
+
+const sensorPath = (sensorId: string): string => `sensor-${sensorId}`;
+
+/** A node reached through its Remoting link. */
+export class RemoteNode implements NodeRef {
+  constructor(
+    readonly nodeId: string,
+    private readonly link: Asker,
+  ) {}
+
+  async inspect(sensorId: string): Promise<SensorSnapshot | undefined> {
+    const snapshot = await this.link.ask(sensorPath(sensorId), TYPE.inspect, { sensorId });
+    return snapshot === null ? undefined : (snapshot as SensorSnapshot);
+  }
+
+  async control(sensorId: string, command: SensorCommand): Promise<void> {
+    await this.link.ask(sensorPath(sensorId), TYPE[command], { sensorId });
+  }
+
+  async crash(sensorId: string): Promise<void> {
+    await this.link.ask(sensorPath(sensorId), TYPE.crash, { sensorId });
+  }
+
+  async listActors(): Promise<string[]> {
+    return (await this.link.ask('node', TYPE.actors, {})) as string[];
+  }
+
+  async drain(): Promise<string> {
+    // Final checkpoints and leaving the group take a while on a busy node.
+    return String(await this.link.ask('node', TYPE.drain, {}, DRAIN_TIMEOUT_MS));
+  }
+}
+
+function sensorIdOf(type: string, payload: unknown): string {
+  const sensorId = (payload as { sensorId?: unknown } | null)?.sensorId;
+  if (typeof sensorId !== 'string' || sensorId === '')
+    throw statusError(status.INVALID_ARGUMENT, `${type}: payload needs a sensorId`);
+  return sensorId;
+}
+
+/** Carries out what other nodes ask of this one, with this node's own ref. */
+export function nodeCommandHandler(
+  local: NodeRef,
+): (target: string, type: string, payload: unknown) => Promise<unknown> {
+  return async (_target, type, payload) => {
+    switch (type) {
+      case TYPE.inspect:
+        return (await local.inspect(sensorIdOf(type, payload))) ?? null;
+      case TYPE.pause:
+        await local.control(sensorIdOf(type, payload), 'pause');
+        return null;
+      case TYPE.resume:
+        await local.control(sensorIdOf(type, payload), 'resume');
+        return null;
+      case TYPE.crash:
+        await local.crash(sensorIdOf(type, payload));
+        return null;
+      case TYPE.actors:
+        return local.listActors();
+      case TYPE.drain:
+        return local.drain();
+      default:
+        throw statusError(status.UNIMPLEMENTED, `no handler for remote message type "${type}"`);
+    }
+  };
+}

@@ -1,0 +1,163 @@
+import { readFileSync } from 'node:fs';
+import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
+import type { Membership } from '../cluster/membership.js';
+import { nodeCommandHandler, RemoteNode, type NodeRef } from '../cluster/node-ref.js';
+import type { RuntimeRules } from '../cluster/rules.js';
+import type { VigilConfig } from '../config/load.js';
+import { ConfigError } from '../errors.js';
+import type { AlertLog } from '../log/log.js';
+import type { Logger } from '../log.js';
+import type { StateStore } from '../state/store.js';
+import { addAlertsService, type AlertsService } from '../transport/grpc/alerts-service.js';
+import { parseTokenSpec, TokenAuthority } from '../transport/grpc/auth.js';
+import { addControlService } from '../transport/grpc/control-service.js';
+import { loadVigilProto, type VigilGrpc } from '../transport/grpc/proto.js';
+import { addQueryService } from '../transport/grpc/query-service.js';
+import { addRemotingService, RemoteLink } from '../transport/grpc/remoting.js';
+import { startGrpcServer, type RunningGrpcServer } from '../transport/grpc/server.js';
+import type { Engine } from './engine.js';
+
+type GrpcConfig = NonNullable<VigilConfig['grpc']>;
+
+/** What the gRPC side of a node needs from the rest of it. */
+export interface NodeParts {
+  readonly config: VigilConfig & { readonly grpc: GrpcConfig };
+  readonly logger: Logger;
+  readonly engine: Engine;
+  readonly store: StateStore;
+  readonly membership: Membership;
+  readonly rules: RuntimeRules;
+  readonly alertLog: AlertLog;
+  /** Final checkpoints, leave the group and the cluster; resolves with what was done. */
+  readonly drain: () => Promise<string>;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+export interface NodeGrpc {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Remoting links to the other nodes, one per address, authenticated with this node's certificate
+ * (node certificates are valid for client use too) and its `node` token.
+ */
+class PeerLinks {
+  private readonly links = new Map<string, RemoteLink>();
+  private readonly credentials: ChannelCredentials;
+
+  constructor(
+    private readonly grpc: VigilGrpc,
+    security: GrpcConfig['security'],
+    private readonly nodeId: string,
+    private readonly token: string,
+    private readonly logger: Logger,
+  ) {
+    this.credentials =
+      'tls' in security
+        ? credentials.createSsl(
+            readFileSync(security.tls.ca),
+            readFileSync(security.tls.key),
+            readFileSync(security.tls.cert),
+          )
+        : credentials.createInsecure();
+  }
+
+  node(member: { id: string; address: string }): NodeRef {
+    let link = this.links.get(member.address);
+    if (link === undefined) {
+      link = new RemoteLink(this.grpc, {
+        nodeId: this.nodeId,
+        address: member.address,
+        credentials: this.credentials,
+        token: this.token,
+        logger: this.logger,
+      });
+      this.links.set(member.address, link);
+    }
+    return new RemoteNode(member.id, link);
+  }
+
+  close(): void {
+    for (const l of this.links.values()) l.close();
+    this.links.clear();
+  }
+}
+
+/** Tokens from VIGIL_TOKENS, and this node's own `node` token, which it presents to its peers. */
+function tokensOf(env: NodeJS.ProcessEnv): { authority: TokenAuthority; nodeToken: string } {
+  const spec = env['VIGIL_TOKENS'];
+  if (spec === undefined || spec.trim() === '')
+    throw new ConfigError(
+      'VIGIL_TOKENS',
+      'gRPC is configured but no tokens are: set VIGIL_TOKENS="admin=<token>,viewer=<token>,node=<token>"',
+    );
+  const pairs = parseTokenSpec(spec);
+  const nodeToken = pairs.find(([role]) => role === 'node')?.[1];
+  if (nodeToken === undefined)
+    throw new ConfigError('VIGIL_TOKENS', 'needs a node=<token>: nodes present it to each other (Remoting)');
+  return { authority: new TokenAuthority(pairs), nodeToken };
+}
+
+/**
+ * Starts a node's gRPC server: Control, Query, Alerts, Remoting, health and reflection. Bearer tokens
+ * come from VIGIL_TOKENS, never from the config file.
+ */
+export async function startNodeGrpc(parts: NodeParts): Promise<NodeGrpc> {
+  const { config, logger, engine } = parts;
+  const { listen, security } = config.grpc;
+  const { authority, nodeToken } = tokensOf(parts.env);
+  const local: NodeRef = {
+    nodeId: config.nodeId,
+    inspect: (id) => engine.inspectSensor(id),
+    control: (id, command) => engine.controlSensor(id, command),
+    crash: (id) => engine.crashSensor(id),
+    listActors: () => engine.listActors(),
+    drain: parts.drain,
+  };
+  const peers = new PeerLinks(
+    loadVigilProto().grpc,
+    security,
+    config.nodeId,
+    nodeToken,
+    logger.child({ component: 'remoting' }),
+  );
+  let alerts: AlertsService | undefined;
+  let remoting: { close(): void } | undefined;
+  const server: RunningGrpcServer = await startGrpcServer(
+    { address: listen, security, tokens: authority, logger },
+    (s, grpc) => {
+      addControlService(s, grpc, {
+        nodeId: config.nodeId,
+        partitions: () => engine.partitions,
+        members: () => parts.membership.members(),
+        ownerOf: (sensorId) =>
+          parts.membership.ownerOf(sensorId, config.kafka.topics.readings, config.kafka.partitions.readings),
+        local,
+        remote: (member) => peers.node(member),
+        rules: parts.rules,
+      });
+      addQueryService(s, grpc, (sensorId, metric, from, to) =>
+        parts.store.rollups(sensorId, metric, from, to),
+      );
+      alerts = addAlertsService(s, grpc, parts.alertLog, logger.child({ component: 'alerts' }));
+      remoting = addRemotingService(
+        s,
+        grpc,
+        config.nodeId,
+        nodeCommandHandler(local),
+        logger.child({ component: 'remoting' }),
+      );
+    },
+  );
+  return {
+    port: server.port,
+    stop: async () => {
+      // Subscriptions and peer streams never end by themselves: end them, or shutdown would wait.
+      await alerts?.close();
+      remoting?.close();
+      peers.close();
+      await server.stop();
+    },
+  };
+}

@@ -1,0 +1,36 @@
+/**
+ * A node's Remoting service alone, in its own process, for link tests that stop or kill the peer:
+ * `node --import tsx test/support/remoting-peer.ts`; VIGIL_TOKENS holds its tokens; it prints
+ * `port <n>` when it listens. Handler: type "echo" answers the payload, "fail" answers NOT_FOUND.
+ */
+import { status } from '@grpc/grpc-js';
+import { silentLogger } from '../../src/log.js';
+import { TokenAuthority } from '../../src/transport/grpc/auth.js';
+import { addRemotingService } from '../../src/transport/grpc/remoting.js';
+import { startGrpcServer } from '../../src/transport/grpc/server.js';
+import { statusError } from '../../src/transport/grpc/status.js';
+
+const running = await startGrpcServer(
+  {
+    address: `127.0.0.1:${process.env['PEER_PORT'] ?? '0'}`,
+    security: { insecureDevelopmentOnly: true },
+    tokens: TokenAuthority.parse(process.env['VIGIL_TOKENS'] ?? ''),
+    logger: silentLogger,
+  },
+  (server, grpc) => {
+    addRemotingService(
+      server,
+      grpc,
+      'peer',
+      (target, type, payload) =>
+        type === 'echo'
+          ? Promise.resolve({ target, payload })
+          : Promise.reject(statusError(status.NOT_FOUND, `nothing at ${target}`)),
+      silentLogger,
+    );
+  },
+);
+process.stdout.write(`port ${running.port}\n`);
+process.on('SIGTERM', () => {
+  void running.stop();
+});
