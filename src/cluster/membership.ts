@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectRedis, type RedisConnection } from '../state/redis-connection.js';
 import { partitionForKey } from '../core/partitioner.js';
 import { VigilError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -14,8 +15,7 @@ export interface Member {
   readonly expiresAt: number;
 }
 
-export interface MembershipOptions {
-  readonly url: string;
+export interface MembershipOptions extends RedisConnection {
   readonly keyPrefix: string;
   readonly nodeId: string;
   readonly address: string;
@@ -41,7 +41,7 @@ export class Membership {
     private readonly o: MembershipOptions,
     private readonly logger: Logger,
   ) {
-    this.redis = new Redis(o.url, { maxRetriesPerRequest: 3 });
+    this.redis = connectRedis(o, { maxRetriesPerRequest: 3 });
   }
 
   private get setKey(): string {

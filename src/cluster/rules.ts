@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectRedis, type RedisConnection } from '../state/redis-connection.js';
 import { parseRule } from '../config/load.js';
 import type { Rule } from '../core/rules/types.js';
 import { ConfigError, VigilError } from '../errors.js';
@@ -26,8 +27,7 @@ export class RuntimeRules {
   private seen = -1;
 
   constructor(
-    private readonly o: {
-      readonly url: string;
+    private readonly o: RedisConnection & {
       readonly keyPrefix: string;
       readonly base: readonly Rule[];
       readonly pollMs?: number;
@@ -35,7 +35,7 @@ export class RuntimeRules {
     private readonly onChange: (rules: readonly Rule[], version: number) => void,
     private readonly logger: Logger,
   ) {
-    this.redis = new Redis(o.url, { maxRetriesPerRequest: 3 });
+    this.redis = connectRedis(o, { maxRetriesPerRequest: 3 });
   }
 
   private get hashKey(): string {

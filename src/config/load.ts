@@ -12,6 +12,20 @@ import { configSchema, windowName, type ParsedConfig } from './schema.js';
 export const TOPIC_NAMES = ['readings', 'logs', 'alerts', 'aggregates', 'dlq', 'late'] as const;
 export type TopicRole = (typeof TOPIC_NAMES)[number];
 
+/** PEM files for TLS to a service; `ca` verifies it, `cert` + `key` identify us. */
+export interface TlsFiles {
+  readonly ca?: string | undefined;
+  readonly cert?: string | undefined;
+  readonly key?: string | undefined;
+  readonly rejectUnauthorized: boolean;
+}
+
+/** How to reach and authenticate to a service; secrets come from the environment only. */
+export interface Credentials {
+  readonly username?: string | undefined;
+  readonly password?: string | undefined;
+}
+
 /** The validated configuration a node runs with. */
 export interface VigilConfig {
   readonly nodeId: string;
@@ -24,8 +38,19 @@ export interface VigilConfig {
     /** Full topic names, prefix included. */
     readonly topics: Readonly<Record<TopicRole, string>>;
     readonly partitions: Readonly<Record<TopicRole, number>>;
+    readonly tls?: TlsFiles;
+    readonly sasl?: {
+      readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+      readonly username: string;
+      readonly password: string;
+    };
   };
-  readonly redis: { readonly url: string; readonly keyPrefix: string };
+  readonly redis: Credentials & {
+    readonly url: string;
+    readonly keyPrefix: string;
+    readonly tls?: TlsFiles | undefined;
+  };
+  readonly mqtt: Credentials & { readonly url: string; readonly tls?: TlsFiles | undefined };
   readonly checkpoint: { readonly intervalMs: number; readonly store: 'redis' | 'memory' };
   readonly engine: { readonly maxInFlight: number; readonly buckets: number };
   readonly pipeline: SensorPipeline;
@@ -71,6 +96,26 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
   if (env['VIGIL_GRPC_LISTEN']) section('grpc')['listen'] = env['VIGIL_GRPC_LISTEN'];
   if (env['VIGIL_REDIS_KEY_PREFIX'] !== undefined)
     section('redis')['keyPrefix'] = env['VIGIL_REDIS_KEY_PREFIX'];
+  if (env['VIGIL_REDIS_USERNAME']) section('redis')['username'] = env['VIGIL_REDIS_USERNAME'];
+  if (env['VIGIL_MQTT_URL']) section('mqtt')['url'] = env['VIGIL_MQTT_URL'];
+  if (env['VIGIL_MQTT_USERNAME']) section('mqtt')['username'] = env['VIGIL_MQTT_USERNAME'];
+}
+
+/** A secret from the environment (never from the file), as an optional field. */
+function secret(env: NodeJS.ProcessEnv, name: string): { password?: string } {
+  const value = env[name];
+  return value === undefined || value === '' ? {} : { password: value };
+}
+
+function saslOf(
+  sasl: ParsedConfig['kafka']['sasl'],
+  env: NodeJS.ProcessEnv,
+): Pick<VigilConfig['kafka'], 'sasl'> {
+  if (sasl === undefined) return {};
+  const password = env['VIGIL_KAFKA_SASL_PASSWORD'];
+  if (password === undefined || password === '')
+    throw new ConfigError('kafka.sasl', 'is set, so VIGIL_KAFKA_SASL_PASSWORD must hold the password');
+  return { sasl: { ...sasl, password } };
 }
 
 /** Validates an already-parsed object (from YAML, or built in code by tests). */
@@ -109,8 +154,11 @@ export function buildConfig(
       sessionTimeoutMs: c.kafka.sessionTimeout,
       topics,
       partitions: c.kafka.partitions,
+      ...(c.kafka.tls === undefined ? {} : { tls: c.kafka.tls }),
+      ...saslOf(c.kafka.sasl, env),
     },
-    redis: c.redis,
+    redis: { ...c.redis, ...secret(env, 'VIGIL_REDIS_PASSWORD') },
+    mqtt: { ...c.mqtt, ...secret(env, 'VIGIL_MQTT_PASSWORD') },
     checkpoint: { intervalMs: c.checkpoint.interval, store: c.checkpoint.store },
     engine: c.engine,
     pipeline: {
@@ -208,8 +256,20 @@ function zodToConfigError(error: z.ZodError, locate?: (path: readonly PropertyKe
   const where = first !== undefined && locate !== undefined ? locate(first.path) : '';
   const others =
     error.issues.length > 1 ? ` (${error.issues.length - 1} more problem(s) after this one)` : '';
-  return new ConfigError(path, `${first?.message ?? 'invalid'}${where}${others}`, { cause: error });
+  let message = first?.message ?? 'invalid';
+  if (first?.code === 'unrecognized_keys' && first.keys.includes('password')) {
+    const variable = PASSWORD_VARIABLES[path];
+    if (variable !== undefined) message = `passwords never live in the config file: set ${variable}`;
+  }
+  return new ConfigError(path, `${message}${where}${others}`, { cause: error });
 }
+
+/** Where each service's password comes from instead of the file. */
+const PASSWORD_VARIABLES: Readonly<Record<string, string>> = {
+  'kafka.sasl': 'VIGIL_KAFKA_SASL_PASSWORD',
+  redis: 'VIGIL_REDIS_PASSWORD',
+  mqtt: 'VIGIL_MQTT_PASSWORD',
+};
 
 /** Reads, parses and validates a YAML config file. Errors say the file, the path in it and the line. */
 export function loadConfigText(text: string, source: string, env: NodeJS.ProcessEnv = {}): VigilConfig {

@@ -96,6 +96,23 @@ const ruleSpec = z.discriminatedUnion('kind', [
   z.object({ ...ruleBase, kind: z.literal('silence'), after: positiveDuration }).strict(),
 ]);
 
+/**
+ * TLS to a service (Kafka, Redis, MQTT): PEM files. `ca` alone verifies the server; `cert` and `key`
+ * add a client certificate. Passwords never live in the file: see the VIGIL_*_PASSWORD variables.
+ */
+const clientTls = z
+  .object({
+    ca: z.string().min(1).optional(),
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    rejectUnauthorized: z.boolean().default(true),
+  })
+  .strict()
+  .refine((t) => (t.cert === undefined) === (t.key === undefined), {
+    message: '`cert` and `key` go together',
+    path: ['cert'],
+  });
+
 const kafkaDefaults = {
   brokers: ['127.0.0.1:9092'],
   clientId: 'vigil',
@@ -144,6 +161,15 @@ export const configSchema = z
           .strict()
           .default(kafkaDefaults.partitions),
         sessionTimeout: positiveDuration.default(kafkaDefaults.sessionTimeout),
+        tls: clientTls.optional(),
+        /** The password comes from VIGIL_KAFKA_SASL_PASSWORD, never from this file. */
+        sasl: z
+          .object({
+            mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+            username: z.string().min(1),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .default(kafkaDefaults),
@@ -155,9 +181,24 @@ export const configSchema = z
           .default('redis://127.0.0.1:6379'),
         /** Prepended to every key; tests use a unique one per run. */
         keyPrefix: z.string().default(''),
+        /** ACL user; the password comes from VIGIL_REDIS_PASSWORD, never from this file. */
+        username: z.string().min(1).optional(),
+        tls: clientTls.optional(),
       })
       .strict()
       .default({ url: 'redis://127.0.0.1:6379', keyPrefix: '' }),
+    /** The MQTT broker (bridge and alert sink). The password comes from VIGIL_MQTT_PASSWORD. */
+    mqtt: z
+      .object({
+        url: z
+          .string()
+          .regex(/^(mqtts?|wss?):\/\//, 'must be an mqtt://, mqtts://, ws:// or wss:// URL')
+          .default('mqtt://127.0.0.1:1883'),
+        username: z.string().min(1).optional(),
+        tls: clientTls.optional(),
+      })
+      .strict()
+      .default({ url: 'mqtt://127.0.0.1:1883' }),
     checkpoint: z
       .object({
         interval: positiveDuration.default(1_000),

@@ -52,11 +52,7 @@ export async function startNode(
   );
   const store: StateStore =
     config.checkpoint.store === 'redis'
-      ? new RedisStateStore({
-          url: config.redis.url,
-          keyPrefix: config.redis.keyPrefix,
-          rollupTtlMs: config.rollupTtlMs,
-        })
+      ? new RedisStateStore({ ...config.redis, rollupTtlMs: config.rollupTtlMs })
       : new MemoryStateStore();
   // Membership is published when the node serves gRPC (other nodes need its address to reach it).
   const membership =
@@ -64,8 +60,7 @@ export async function startNode(
       ? undefined
       : new Membership(
           {
-            url: config.redis.url,
-            keyPrefix: config.redis.keyPrefix,
+            ...config.redis,
             nodeId: config.nodeId,
             address: config.grpc.listen,
             leaseMs: MEMBERSHIP_LEASE_MS,
@@ -102,7 +97,7 @@ export async function startNode(
     config.grpc === undefined
       ? undefined
       : new RuntimeRules(
-          { url: config.redis.url, keyPrefix: config.redis.keyPrefix, base: config.pipeline.rules },
+          { ...config.redis, base: config.pipeline.rules },
           (next, version) => {
             engine.setRules(next);
             logger.info({ version, rules: next.map((r) => r.id) }, 'rules in force');

@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectRedis, type RedisConnection } from './redis-connection.js';
 import type { AccumulatorSnapshot } from '../core/aggregate.js';
 import type { RollupRecord } from '../core/outputs.js';
 import { StaleEpochError, VigilError } from '../errors.js';
@@ -49,8 +50,7 @@ end
 return 'OK'
 `;
 
-export interface RedisStoreOptions {
-  readonly url: string;
+export interface RedisStoreOptions extends RedisConnection {
   /** Prepended to every key (tests use a unique one per run). */
   readonly keyPrefix: string;
   readonly rollupTtlMs: number;
@@ -65,7 +65,7 @@ export class RedisStateStore implements StateStore {
   private readonly redis: Redis;
 
   constructor(private readonly options: RedisStoreOptions) {
-    this.redis = new Redis(options.url, {
+    this.redis = connectRedis(options, {
       lazyConnect: false,
       maxRetriesPerRequest: 3,
       enableAutoPipelining: true,

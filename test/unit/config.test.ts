@@ -107,6 +107,44 @@ describe('config', () => {
     expect(err.retriable).toBe(false);
   });
 
+  it('takes service credentials from the environment and refuses passwords in the file', () => {
+    const secure = `${minimal}
+kafka:
+  tls: { ca: /etc/vigil/kafka-ca.pem }
+  sasl: { mechanism: scram-sha-512, username: vigil }
+redis:
+  url: rediss://redis.internal:6380
+  username: vigil
+  tls: { ca: /etc/vigil/redis-ca.pem }
+mqtt:
+  url: mqtts://broker.internal:8883
+  username: bridge
+`;
+    const env = {
+      VIGIL_KAFKA_SASL_PASSWORD: 'k-secret',
+      VIGIL_REDIS_PASSWORD: 'r-secret',
+      VIGIL_MQTT_PASSWORD: 'm-secret',
+    };
+    const c = loadConfigText(secure, 'vigil.yaml', env);
+    expect(c.kafka.sasl).toEqual({ mechanism: 'scram-sha-512', username: 'vigil', password: 'k-secret' });
+    expect(c.kafka.tls).toEqual({ ca: '/etc/vigil/kafka-ca.pem', rejectUnauthorized: true });
+    expect(c.redis).toMatchObject({
+      username: 'vigil',
+      password: 'r-secret',
+      url: 'rediss://redis.internal:6380',
+    });
+    expect(c.mqtt).toEqual({ url: 'mqtts://broker.internal:8883', username: 'bridge', password: 'm-secret' });
+    expect(errorOf(() => loadConfigText(secure, 'vigil.yaml', {})).message).toMatch(
+      /kafka.sasl: is set, so VIGIL_KAFKA_SASL_PASSWORD must hold the password/,
+    );
+    expect(
+      errorOf(() => loadConfigText(`${minimal}\nredis: { password: hunter2 }\n`, 'vigil.yaml', {})).message,
+    ).toMatch(/redis: passwords never live in the config file: set VIGIL_REDIS_PASSWORD/);
+    expect(
+      errorOf(() => loadConfigText(`${minimal}\nmqtt: { tls: { cert: c.pem } }\n`, 'vigil.yaml', {})).message,
+    ).toMatch(/mqtt.tls.cert: `cert` and `key` go together/);
+  });
+
   it('reports YAML syntax errors with the file name', () => {
     expect(errorOf(() => loadConfigText('pipeline: [', 'bad.yaml')).message).toMatch(
       /bad\.yaml: not valid YAML/,

@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { Server, ServerCredentials, ServerInterceptingCall, type ServerInterceptor } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
 import { VigilError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { readPem } from '../tls.js';
 import type { TokenAuthority } from './auth.js';
 import { LOADER_OPTIONS, loadVigilProto, type VigilGrpc } from './proto.js';
 
@@ -53,19 +53,13 @@ export function authInterceptor(tokens: TokenAuthority): ServerInterceptor {
 
 function credentials(security: GrpcServerOptions['security']): ServerCredentials {
   if ('insecureDevelopmentOnly' in security) return ServerCredentials.createInsecure();
-  const read = (file: string): Buffer => {
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      throw new VigilError(`cannot read TLS file ${file}: ${(err as Error).message}`, {
-        code: 'TLS_FILES',
-        cause: err,
-      });
-    }
-  };
   const { ca, cert, key } = security.tls;
   // checkClientCertificate: a peer without a certificate signed by the cluster CA is refused.
-  return ServerCredentials.createSsl(read(ca), [{ cert_chain: read(cert), private_key: read(key) }], true);
+  return ServerCredentials.createSsl(
+    readPem(ca),
+    [{ cert_chain: readPem(cert), private_key: readPem(key) }],
+    true,
+  );
 }
 
 /**

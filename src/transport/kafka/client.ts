@@ -1,5 +1,7 @@
-import { Kafka, logLevel, type LogEntry, type logCreator } from 'kafkajs';
+import { Kafka, logLevel, type LogEntry, type logCreator, type SASLOptions } from 'kafkajs';
+import type { TlsFiles, VigilConfig } from '../../config/load.js';
 import type { Logger } from '../../log.js';
+import { clientTlsOptions } from '../tls.js';
 
 const LEVELS: Readonly<Record<number, 'error' | 'warn' | 'info' | 'debug'>> = {
   [logLevel.ERROR]: 'error',
@@ -21,6 +23,21 @@ function pinoLogCreator(logger: Logger): logCreator {
 export interface KafkaClientOptions {
   readonly brokers: readonly string[];
   readonly clientId: string;
+  readonly tls?: TlsFiles | undefined;
+  readonly sasl?: VigilConfig['kafka']['sasl'];
+}
+
+/** kafkajs' SASL options: one variant per mechanism, so the union is built case by case. */
+function saslOptions(s: NonNullable<KafkaClientOptions['sasl']>): SASLOptions {
+  const { username, password } = s;
+  switch (s.mechanism) {
+    case 'plain':
+      return { mechanism: 'plain', username, password };
+    case 'scram-sha-256':
+      return { mechanism: 'scram-sha-256', username, password };
+    case 'scram-sha-512':
+      return { mechanism: 'scram-sha-512', username, password };
+  }
 }
 
 export function createKafka(options: KafkaClientOptions, logger: Logger): Kafka {
@@ -31,5 +48,7 @@ export function createKafka(options: KafkaClientOptions, logger: Logger): Kafka 
     logLevel: logLevel.WARN,
     logCreator: pinoLogCreator(logger),
     retry: { initialRetryTime: 100, retries: 8 },
+    ...(options.tls === undefined ? {} : { ssl: clientTlsOptions(options.tls) }),
+    ...(options.sasl === undefined ? {} : { sasl: saslOptions(options.sasl) }),
   });
 }
