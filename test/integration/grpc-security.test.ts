@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,7 @@ import { startGrpcServer, type RunningGrpcServer } from '../../src/transport/grp
 import type { ControlClient } from '../../src/gen/vigil/v1/Control.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const execFileAsync = promisify(execFile);
 const adminToken = randomBytes(16).toString('hex');
 const viewerToken = randomBytes(16).toString('hex');
 
@@ -236,5 +238,38 @@ describe('gRPC server security', () => {
         'grpc.health.v1.Health',
       ]),
     );
+  });
+
+  it('works with a stock gRPC client (buf curl) through reflection alone: services, health, a call', async () => {
+    // buf knows nothing of Vigil: no .proto files, only what server reflection tells it.
+    const buf = async (...args: string[]): Promise<string> => {
+      const { stdout } = await execFileAsync(
+        join(ROOT, 'node_modules/.bin/buf'),
+        [
+          'curl',
+          '--protocol',
+          'grpc',
+          '--cacert',
+          join(certs, 'ca.crt'),
+          '--cert',
+          join(certs, 'client.crt'),
+          '--key',
+          join(certs, 'client.key'),
+          ...args,
+        ],
+        { cwd: ROOT, encoding: 'utf8' },
+      );
+      return stdout;
+    };
+    const base = `https://${address}`;
+    const services = (await buf('--list-services', base)).trim().split('\n');
+    expect(services).toEqual(
+      expect.arrayContaining(['vigil.v1.Control', 'vigil.v1.Alerts', 'grpc.health.v1.Health']),
+    );
+    expect(JSON.parse(await buf(`${base}/grpc.health.v1.Health/Check`))).toEqual({ status: 'SERVING' });
+    const listed = JSON.parse(
+      await buf('-H', `authorization: Bearer ${viewerToken}`, `${base}/vigil.v1.Control/ListNodes`),
+    ) as { nodes: { id: string }[] };
+    expect(listed.nodes.map((n) => n.id)).toEqual(['node-1', 'node-2']);
   });
 });

@@ -5,6 +5,7 @@ import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
 import { VigilError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { readPem } from '../tls.js';
+import { reflectableDefinition } from './reflection.js';
 import type { TokenAuthority } from './auth.js';
 import { LOADER_OPTIONS, loadVigilProto, type VigilGrpc } from './proto.js';
 
@@ -82,7 +83,7 @@ export async function startGrpcServer(
   const health = new HealthImplementation({ '': 'SERVING' });
   health.addToServer(server);
   const healthDefinition: PackageDefinition = loadSync(healthProtoPath, LOADER_OPTIONS);
-  new ReflectionService({ ...definition, ...healthDefinition }).addToServer(server);
+  new ReflectionService(reflectableDefinition({ ...definition, ...healthDefinition })).addToServer(server);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(options.address, credentials(options.security), (err, bound) => {
       if (err === null) resolve(bound);
