@@ -52,10 +52,12 @@ export interface VigilConfig {
   };
   readonly mqtt: Credentials & { readonly url: string; readonly tls?: TlsFiles | undefined };
   readonly checkpoint: { readonly intervalMs: number; readonly store: 'redis' | 'memory' };
-  readonly engine: { readonly maxInFlight: number; readonly buckets: number };
+  readonly engine: {
+    readonly maxInFlight: number;
+    readonly buckets: number;
+    readonly maxHeldPerSensor: number;
+  };
   readonly pipeline: SensorPipeline;
-  /** Shortest silence rule, if any: the partition clock tracks silences only then. */
-  readonly silenceAfterMs: number | undefined;
   readonly rollupTtlMs: number;
   readonly sinks: { readonly aggregates: boolean; readonly alerts: boolean };
   /** gRPC server of this node, when configured. Tokens never live here: see VIGIL_TOKENS. */
@@ -143,7 +145,6 @@ export function buildConfig(
   const p = c.pipeline;
   const aggregates = new Set(p.aggregates);
   const rules = p.rules.map(toRule);
-  const silences = rules.flatMap((r) => (r.kind === 'silence' ? [r.afterMs] : []));
   return {
     nodeId: c.node.id ?? `${hostname()}-${process.pid}`,
     logLevel: c.log.level,
@@ -174,8 +175,8 @@ export function buildConfig(
       dedupeHorizonMs: p.dedupe.horizon,
       idleTimeoutMs: p.eventTime.idleTimeout,
       rollups: p.rollups.enabled,
+      maxHeldEvents: c.engine.maxHeldPerSensor,
     },
-    silenceAfterMs: silences.length === 0 ? undefined : Math.min(...silences),
     rollupTtlMs: p.rollups.ttl,
     sinks: c.sinks,
     grpc:

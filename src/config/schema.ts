@@ -213,9 +213,11 @@ export const configSchema = z
         maxInFlight: z.number().int().min(100).default(20_000),
         /** Bucket actors per partition (fan-out level between partition and sensors). */
         buckets: z.number().int().min(1).max(4096).default(64),
+        /** Events a paused sensor holds; one more and it resumes by itself (memory stays bounded). */
+        maxHeldPerSensor: z.number().int().min(1).default(10_000),
       })
       .strict()
-      .default({ maxInFlight: 20_000, buckets: 64 }),
+      .default({ maxInFlight: 20_000, buckets: 64, maxHeldPerSensor: 10_000 }),
     pipeline: z
       .object({
         sources: z

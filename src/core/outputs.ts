@@ -62,10 +62,12 @@ export interface OutputBuffer {
   readonly rollups: RollupRecord[];
   /** Readings dropped as repeats (counted, not shipped). */
   readonly duplicates: Reading[];
+  /** Paused sensors that resumed by themselves because their hold was full. */
+  readonly resumed: string[];
 }
 
 export function newOutputBuffer(): OutputBuffer {
-  return { windowResults: [], alerts: [], late: [], rollups: [], duplicates: [] };
+  return { windowResults: [], alerts: [], late: [], rollups: [], duplicates: [], resumed: [] };
 }
 
 export function windowResultId(sensorId: string, window: string, metric: string, start: number): string {

@@ -29,6 +29,8 @@ export interface SensorPipeline {
   readonly idleTimeoutMs: number | undefined;
   /** Per-minute rollups (all aggregates, for the metrics query) are kept when true. */
   readonly rollups: boolean;
+  /** Events a paused sensor holds; the next one resumes it (see SensorProcessor.pause). */
+  readonly maxHeldEvents: number;
 }
 
 export type SensorEvent = Reading | Tick;
@@ -72,8 +74,13 @@ export class SensorProcessor {
 
   process(event: SensorEvent, out: OutputBuffer): void {
     if (this.held !== undefined) {
-      this.held.push(event);
-      return;
+      if (this.held.length < this.pipeline.maxHeldEvents) {
+        this.held.push(event);
+        return;
+      }
+      // The hold is full. Memory must stay bounded and nothing may be dropped: resume by itself.
+      this.resume(out);
+      out.resumed.push(this.sensorId);
     }
     if ('tick' in event) this.onTick(event, out);
     else this.onReading(event, out);
@@ -82,6 +89,7 @@ export class SensorProcessor {
   /**
    * Paused (an operator's command): events are held, in order, in this sensor's own state, so they
    * are checkpointed with it and nothing is lost; `resume` processes them as if they had just come.
+   * At most `maxHeldEvents` are held: the event after that resumes the sensor (out.resumed says so).
    */
   pause(): void {
     this.held ??= [];

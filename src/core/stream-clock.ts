@@ -21,22 +21,48 @@ export interface Tick {
 export interface StreamClockSnapshot {
   readonly st: number | null;
   readonly idle: readonly (readonly [string, number])[];
-  readonly silence: readonly (readonly [string, number])[];
+  /**
+   * One queue per silence threshold: [afterMs, [sensor, lastSeen][]]. Checkpoints written before
+   * thresholds had queues of their own hold the single queue's entries directly; they restore into
+   * the shortest threshold.
+   */
+  readonly silence: readonly (readonly [number, readonly (readonly [string, number])[]])[] | LegacyQueue;
 }
 
+type LegacyQueue = readonly (readonly [string, number])[];
+
+const isLegacy = (q: StreamClockSnapshot['silence']): q is LegacyQueue =>
+  q.length > 0 && typeof (q[0] as readonly unknown[])[0] === 'string';
+
+/**
+ * Stream time, and the sensors waiting for an idle or silence tick. Each silence threshold (the
+ * `after` of a silence rule) has its own queue, so rules of different lengths each get their tick.
+ * Thresholds follow the rules in force (setSilenceThresholds); a new one starts tracking a sensor at
+ * its next reading.
+ */
 export class StreamClock {
   private streamTime = Number.NEGATIVE_INFINITY;
   /** sensor -> stream time of its last reading; insertion order is lastSeen order (stream time never decreases). */
   private idle = new Map<string, number>();
-  private silence = new Map<string, number>();
+  /** afterMs -> its queue, same shape as `idle`. */
+  private silence = new Map<number, Map<string, number>>();
 
   constructor(
     private readonly idleTimeoutMs: number | undefined,
-    private readonly silenceAfterMs: number | undefined,
-  ) {}
+    silenceThresholdsMs: readonly number[],
+  ) {
+    this.setSilenceThresholds(silenceThresholdsMs);
+  }
 
   get now(): number {
     return this.streamTime;
+  }
+
+  /** The silence thresholds in force: queues of new ones start empty, removed ones are dropped. */
+  setSilenceThresholds(thresholdsMs: readonly number[]): void {
+    const wanted = new Set(thresholdsMs);
+    for (const t of this.silence.keys()) if (!wanted.has(t)) this.silence.delete(t);
+    for (const t of wanted) if (!this.silence.has(t)) this.silence.set(t, new Map());
   }
 
   /** Records a reading of `sensorId` at event time `ts`; calls `emit` for every tick now due. */
@@ -48,10 +74,10 @@ export class StreamClock {
       this.idle.set(sensorId, now);
       drain(this.idle, now, this.idleTimeoutMs, 'idle', emit);
     }
-    if (this.silenceAfterMs !== undefined) {
-      this.silence.delete(sensorId);
-      this.silence.set(sensorId, now);
-      drain(this.silence, now, this.silenceAfterMs, 'silence', emit);
+    for (const [afterMs, queue] of this.silence) {
+      queue.delete(sensorId);
+      queue.set(sensorId, now);
+      drain(queue, now, afterMs, 'silence', emit);
     }
   }
 
@@ -59,14 +85,20 @@ export class StreamClock {
     return {
       st: Number.isFinite(this.streamTime) ? this.streamTime : null,
       idle: [...this.idle],
-      silence: [...this.silence],
+      silence: [...this.silence].map(([afterMs, queue]) => [afterMs, [...queue]] as const),
     };
   }
 
   restore(s: StreamClockSnapshot): this {
     this.streamTime = s.st ?? Number.NEGATIVE_INFINITY;
     this.idle = new Map(s.idle);
-    this.silence = new Map(s.silence);
+    if (isLegacy(s.silence)) {
+      const shortest = Math.min(...this.silence.keys());
+      if (Number.isFinite(shortest)) this.silence.set(shortest, new Map(s.silence));
+    } else {
+      for (const [afterMs, entries] of s.silence as readonly (readonly [number, LegacyQueue])[])
+        if (this.silence.has(afterMs)) this.silence.set(afterMs, new Map(entries));
+    }
     return this;
   }
 }

@@ -1,5 +1,6 @@
 import { partitionForKey } from '../core/partitioner.js';
 import type { SensorPipeline, SensorSnapshot } from '../core/sensor.js';
+import { silenceThresholds } from '../core/rules/evaluate.js';
 import type { Rule } from '../core/rules/types.js';
 import { NotOwnedError } from '../errors.js';
 import type { VigilConfig } from '../config/load.js';
@@ -42,6 +43,8 @@ export class Engine {
   /** The pipeline every sensor reads; `rules` is swapped in place by setRules (see SensorRules). */
   private readonly pipeline: { -readonly [K in keyof SensorPipeline]: SensorPipeline[K] };
   private owned: readonly PartitionRef[] = [];
+  /** The silence thresholds of the rules in force; partition clocks follow them. */
+  private silence: readonly number[];
   private paused = false;
   private timer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
@@ -49,6 +52,7 @@ export class Engine {
   constructor(private readonly deps: EngineDeps) {
     const { config } = deps;
     this.pipeline = { ...config.pipeline };
+    this.silence = silenceThresholds(config.pipeline.rules);
     this.sink = new OutputSink(deps.producer, config.kafka.topics, config.sinks);
   }
 
@@ -93,7 +97,7 @@ export class Engine {
       const { config, logger, store, consumer } = this.deps;
       w = new PartitionWorker(ref, {
         pipeline: this.pipeline,
-        silenceAfterMs: config.silenceAfterMs,
+        silenceThresholds: () => this.silence,
         buckets: config.engine.buckets,
         checkpointIntervalMs: config.checkpoint.intervalMs,
         store,
@@ -148,6 +152,7 @@ export class Engine {
    */
   setRules(rules: readonly Rule[]): void {
     this.pipeline.rules = rules;
+    this.silence = silenceThresholds(rules);
   }
 
   get rules(): readonly Rule[] {

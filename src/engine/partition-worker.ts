@@ -16,7 +16,8 @@ import type { EngineStats } from './stats.js';
 
 export interface WorkerDeps {
   readonly pipeline: SensorPipeline;
-  readonly silenceAfterMs: number | undefined;
+  /** The silence thresholds of the rules in force now (they change with runtime rules). */
+  readonly silenceThresholds: () => readonly number[];
   readonly buckets: number;
   readonly checkpointIntervalMs: number;
   readonly store: StateStore;
@@ -64,7 +65,7 @@ export class PartitionWorker {
   ) {
     this.key = partitionKey(ref);
     this.log = deps.logger.child({ partition: this.key });
-    this.clock = new StreamClock(deps.pipeline.idleTimeoutMs, deps.silenceAfterMs);
+    this.clock = new StreamClock(deps.pipeline.idleTimeoutMs, deps.silenceThresholds());
   }
 
   get status(): { state: string; epoch: number; offset: string | undefined; dirty: number } {
@@ -123,7 +124,7 @@ export class PartitionWorker {
     // What Kafka holds is unknown: the last owner may have died between the Redis step and the Kafka
     // commit. The first checkpoint commits the offset again, so lag tools catch up even when idle.
     this.committedOffset = undefined;
-    this.clock = new StreamClock(this.deps.pipeline.idleTimeoutMs, this.deps.silenceAfterMs);
+    this.clock = new StreamClock(this.deps.pipeline.idleTimeoutMs, this.deps.silenceThresholds());
     if (restored.partitionState !== undefined)
       this.clock.restore(decodePartitionState(restored.partitionState).clock);
     this.dirty.clear();
@@ -151,6 +152,8 @@ export class PartitionWorker {
   private async process(records: ConsumedBatch['records'], batch: ConsumedBatch): Promise<void> {
     const actor = this.actor;
     if (actor === undefined) return;
+    // Runtime rules may have added or removed silence rules since the last batch.
+    this.clock.setSilenceThresholds(this.deps.silenceThresholds());
     const routed = routeBatch(records, this.ref.topic, this.ref.partition, this.clock);
     const out = newOutputBuffer();
     const sourceOf = (reading: Parameters<typeof routed.sources.get>[0]) => ({
@@ -187,6 +190,12 @@ export class PartitionWorker {
     s.alerts += out.alerts.length;
     s.late += out.late.length;
     s.duplicates += out.duplicates.length;
+    s.autoResumes += out.resumed.length;
+    for (const sensorId of out.resumed)
+      this.log.warn(
+        { sensorId, held: this.deps.pipeline.maxHeldEvents },
+        'paused sensor resumed by itself: its hold is full (engine.maxHeldPerSensor)',
+      );
   }
 
   /** Writes a checkpoint if anything changed: barrier, snapshots, one atomic store step, Kafka commit. */

@@ -15,6 +15,8 @@ export interface EngineStats {
   inFlight: number;
   inFlightMax: number;
   pauses: number;
+  /** Paused sensors that resumed by themselves (their hold was full). */
+  autoResumes: number;
 }
 
 export function newStats(): EngineStats {
@@ -33,6 +35,7 @@ export function newStats(): EngineStats {
     fenced: 0,
     inFlight: 0,
     inFlightMax: 0,
+    autoResumes: 0,
     pauses: 0,
   };
 }

@@ -22,7 +22,7 @@ export function feed(log: MemoryLog, config: VigilConfig, records: readonly Inpu
   ]);
 }
 
-/** Resolves once every partition of vigil.readings is checkpointed up to its end. */
+/** Resolves once every partition of vigil.readings is checkpointed up to its end (empty ones count as done). */
 export async function settled(log: MemoryLog, config: VigilConfig, timeoutMs = 60_000): Promise<void> {
   const topic = config.kafka.topics.readings;
   const deadline = Date.now() + timeoutMs;
@@ -31,6 +31,7 @@ export async function settled(log: MemoryLog, config: VigilConfig, timeoutMs = 6
       .partitions(topic)
       .every(
         (records, partition) =>
+          records.length === 0 ||
           log.committedOffset(config.kafka.groupId, { topic, partition }) === String(records.length),
       );
     if (done) return;

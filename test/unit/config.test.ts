@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildConfig, loadConfigText } from '../../src/config/load.js';
+import { silenceThresholds } from '../../src/core/rules/evaluate.js';
 import { ConfigError } from '../../src/errors.js';
 
 const minimal = `
@@ -48,7 +49,7 @@ describe('config', () => {
       'station-silent',
     ]);
     expect(c.pipeline.windows.map((w) => w.name)).toEqual(['tumbling-10s', 'sliding-1m-10s']);
-    expect(c.silenceAfterMs).toBe(120_000);
+    expect(silenceThresholds(c.pipeline.rules)).toEqual([120_000]);
   });
 
   it.each([

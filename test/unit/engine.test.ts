@@ -1,10 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import { parseRule } from '../../src/config/load.js';
 import { startEmbedded } from '../../src/engine/node.js';
 import { MemoryLog } from '../../src/log/memory-log.js';
 import { silentLogger } from '../../src/log.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { partitionForKey } from '../../src/core/partitioner.js';
-import { acceptanceInput, compare, REFERENCE_CONFIG } from '../support/acceptance.js';
+import {
+  acceptanceInput,
+  acceptancePipeline,
+  compare,
+  PARTITIONS,
+  REFERENCE_CONFIG,
+} from '../support/acceptance.js';
 import { embeddedConfig, feed, gather, sensorsOf, settled } from '../support/embedded.js';
 import { reference } from '../support/reference.js';
 
@@ -157,5 +164,46 @@ describe('supervision escalation', () => {
     await second.engine.abort();
     expect(second.engine.stats.resets).toBeGreaterThanOrEqual(2);
     expect(committed.filter(([, done]) => !done).map(([p]) => p)).toEqual([victim]);
+  });
+});
+
+describe('runtime rules', () => {
+  it('a silence rule set at runtime gets its own clock queue and fires, with no silence rule at start', async () => {
+    const pipeline = acceptancePipeline();
+    const config = embeddedConfig({
+      pipeline: { ...pipeline, rules: (pipeline.rules ?? []).filter((r) => r.kind !== 'silence') },
+    });
+    expect(config.pipeline.rules.some((r) => r.kind === 'silence')).toBe(false);
+    const node = await startEmbedded(config, silentLogger);
+    node.engine.setRules([
+      ...config.pipeline.rules,
+      parseRule({ id: 'quiet', kind: 'silence', after: '30s' }),
+    ]);
+    // Two sensors of one partition: stream time moves on with `loud`, `still` stops at t = 1 s.
+    const ids = Array.from({ length: 100 }, (_, i) => `rt-${i}`);
+    const still = ids[0] ?? '';
+    const loud =
+      ids.find(
+        (id) => id !== still && partitionForKey(id, PARTITIONS) === partitionForKey(still, PARTITIONS),
+      ) ?? '';
+    const reading = (sensorId: string, ts: number) => ({
+      key: sensorId,
+      value: JSON.stringify({ sensorId, ts, values: { temperature: 20 } }),
+    });
+    feed(node.log, config, [
+      reading(still, 1_000),
+      ...Array.from({ length: 40 }, (_, i) => reading(loud, 1_000 + i * 1_000)),
+    ]);
+    await settled(node.log, config);
+    await node.stop();
+    const alerts = node.log
+      .partitions(config.kafka.topics.alerts)
+      .flat()
+      .map(
+        (r) => JSON.parse(r.value?.toString() ?? '') as { ruleId: string; sensorId: string; state: string },
+      );
+    expect(alerts.filter((a) => a.ruleId === 'quiet')).toEqual([
+      expect.objectContaining({ sensorId: still, state: 'firing' }),
+    ]);
   });
 });

@@ -2,7 +2,7 @@ import { roundTrip } from '../support/pipeline.js';
 import { describe, expect, it } from 'vitest';
 import { alertId } from '../../src/core/alert-id.js';
 import type { Alert } from '../../src/core/outputs.js';
-import { SensorRules } from '../../src/core/rules/evaluate.js';
+import { SensorRules, silenceThresholds } from '../../src/core/rules/evaluate.js';
 import type { Rule, ThresholdRule } from '../../src/core/rules/types.js';
 
 const base = { severity: 'warning' as const, labels: { team: 'a' } };
@@ -221,7 +221,9 @@ describe('silence rule', () => {
       ['firing', 0, 60_000],
       ['resolved', 0, 75_000],
     ]);
-    expect(sr.silenceAfterMs).toBe(60_000);
+    expect(silenceThresholds([rule, { ...rule, id: 'long', afterMs: 300_000 }, rule])).toEqual([
+      60_000, 300_000,
+    ]);
   });
 });
 

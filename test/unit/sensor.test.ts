@@ -133,4 +133,19 @@ describe('pausing a sensor', () => {
     for (const key of ['windowResults', 'alerts', 'late', 'rollups', 'duplicates'] as const)
       expect(out[key], key).toEqual(straight[key]);
   });
+
+  it('holds at most maxHeldEvents: the next event resumes it, still with the outputs of no pause', () => {
+    const straight = runAll(new SensorProcessor('s', testPipeline()), STREAM);
+    const p = new SensorProcessor('s', testPipeline({ maxHeldEvents: 4 }));
+    const out = runAll(p, STREAM.slice(0, 3));
+    p.pause();
+    for (const e of STREAM.slice(3, 7)) p.process(e, out);
+    expect(p.heldEvents).toBe(4);
+    p.process(STREAM[7] as (typeof STREAM)[number], out); // the fifth
+    expect(p.paused).toBe(false);
+    expect(out.resumed).toEqual(['s']);
+    for (const e of STREAM.slice(8)) p.process(e, out);
+    for (const key of ['windowResults', 'alerts', 'late', 'rollups', 'duplicates'] as const)
+      expect(out[key], key).toEqual(straight[key]);
+  });
 });

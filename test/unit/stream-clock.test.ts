@@ -11,7 +11,7 @@ function feed(clock: StreamClock, readings: [string, number][]): [string, string
 
 describe('StreamClock', () => {
   it('ticks a sensor once the partition stream time has moved on by the timeout', () => {
-    const clock = new StreamClock(10_000, 30_000);
+    const clock = new StreamClock(10_000, [30_000]);
     const ticks = feed(clock, [
       ['a', 0],
       ['b', 5_000],
@@ -34,16 +34,46 @@ describe('StreamClock', () => {
       `s${i % 7 === 0 ? 'x' : i % 3}`,
       i * 1_000 - (i % 5) * 700,
     ]);
-    const whole = feed(new StreamClock(5_000, 20_000), readings);
-    const first = new StreamClock(5_000, 20_000);
+    const whole = feed(new StreamClock(5_000, [20_000, 45_000]), readings);
+    const first = new StreamClock(5_000, [20_000, 45_000]);
     const a = feed(first, readings.slice(0, 77));
-    const resumed = new StreamClock(5_000, 20_000).restore(roundTrip(first.snapshot()));
+    const resumed = new StreamClock(5_000, [20_000, 45_000]).restore(roundTrip(first.snapshot()));
     expect([...a, ...feed(resumed, readings.slice(77))]).toEqual(whole);
+  });
+
+  it('gives each silence threshold its own tick, and follows thresholds that change', () => {
+    const clock = new StreamClock(undefined, [30_000, 120_000]);
+    expect(
+      feed(clock, [
+        ['a', 0],
+        ['b', 30_000], // a: 30 s silence
+        ['b', 120_000], // a: 120 s silence (the longer rule fires too)
+      ]),
+    ).toEqual([
+      ['a', 'silence', 30_000],
+      ['a', 'silence', 120_000],
+    ]);
+    clock.setSilenceThresholds([60_000]); // a rule set at runtime: tracks sensors from their next reading
+    expect(
+      feed(clock, [
+        ['c', 130_000],
+        ['b', 190_000],
+      ]),
+    ).toEqual([['c', 'silence', 190_000]]);
+  });
+
+  it('restores a checkpoint from before per-threshold queues into the shortest threshold', () => {
+    const clock = new StreamClock(undefined, [30_000, 90_000]).restore({
+      st: 10_000,
+      idle: [],
+      silence: [['a', 10_000]],
+    });
+    expect(feed(clock, [['b', 40_000]])).toEqual([['a', 'silence', 40_000]]);
   });
 
   it('does nothing without timeouts', () => {
     expect(
-      feed(new StreamClock(undefined, undefined), [
+      feed(new StreamClock(undefined, []), [
         ['a', 0],
         ['b', 1e9],
       ]),

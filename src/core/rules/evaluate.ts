@@ -246,14 +246,6 @@ export class SensorRules {
     }
   }
 
-  /** The shortest silence after which some silence rule fires (undefined: no silence rules). */
-  get silenceAfterMs(): number | undefined {
-    let min: number | undefined;
-    for (const rule of this.rules())
-      if (rule.kind === 'silence' && (min === undefined || rule.afterMs < min)) min = rule.afterMs;
-    return min;
-  }
-
   /**
    * Silence rules, when the partition's stream time has moved `streamTime − lastSeen` past the sensor's
    * last reading. `lastTs` is the event time of that reading.
@@ -311,4 +303,9 @@ function silenceAlert(
   message: string,
 ): Alert {
   return episodeAlert(rule, sensorId, '', state, startedAt, ts, 0, message);
+}
+
+/** The distinct `after` lengths of the silence rules: the stream clock keeps one queue for each. */
+export function silenceThresholds(rules: readonly Rule[]): number[] {
+  return [...new Set(rules.flatMap((r) => (r.kind === 'silence' ? [r.afterMs] : [])))].sort((a, b) => a - b);
 }
