@@ -242,9 +242,12 @@ describe('gRPC server security', () => {
 
   it('works with a stock gRPC client (buf curl) through reflection alone: services, health, a call', async () => {
     // buf knows nothing of Vigil: no .proto files, only what server reflection tells it.
+    const bufPath = (
+      await execFileAsync('bash', [join(ROOT, 'cluster/stock-client.sh')], { cwd: ROOT, encoding: 'utf8' })
+    ).stdout.trim();
     const buf = async (...args: string[]): Promise<string> => {
       const { stdout } = await execFileAsync(
-        join(ROOT, 'node_modules/.bin/buf'),
+        bufPath,
         [
           'curl',
           '--protocol',
