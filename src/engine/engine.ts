@@ -116,11 +116,16 @@ export class Engine {
     this.owned = partitions;
     const keep = new Set(partitions.map(partitionKey));
     for (const [key, w] of this.workers) {
-      if (keep.has(key)) continue;
+      // A fenced worker never processes again: an assignment that gives its partition back gets a new one.
+      if (keep.has(key) && w.usable) continue;
       this.workers.delete(key);
       w.close().catch(() => undefined);
     }
-    for (const ref of partitions) this.worker(ref).openEagerly();
+    for (const ref of partitions) {
+      const w = this.worker(ref);
+      w.openEagerly();
+      w.revalidate();
+    }
     this.deps.logger.info({ partitions: [...keep].sort() }, 'partitions assigned');
     this.deps.onAssignment?.([...keep]);
   }

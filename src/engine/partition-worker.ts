@@ -78,6 +78,32 @@ export class PartitionWorker {
     return next;
   }
 
+  /** False once fenced or closed: such a worker never processes again (a new one must take over). */
+  get usable(): boolean {
+    return this.state === 'idle' || this.state === 'open';
+  }
+
+  /**
+   * Called when a new assignment keeps this partition here. A node stopped past its session timeout
+   * (a zombie) can miss a whole revoke-and-return: another node took the partition (a newer epoch) and
+   * it came back. Then this worker's epoch is stale and every checkpoint would be refused; it takes the
+   * partition again instead (new epoch, state restored from the checkpoint, replay from there).
+   */
+  revalidate(): void {
+    this.run(async () => {
+      if (this.state !== 'open') return;
+      const current = await this.deps.store.epoch(this.ref);
+      if (current === this.epoch) return;
+      this.log.warn({ epoch: this.epoch, current }, 'partition was taken meanwhile: taking it again');
+      this.stopActors();
+      this.state = 'idle';
+      await this.open();
+      this.deps.consumer.seek(this.ref, this.offset ?? '0');
+    }).catch((err: unknown) => {
+      this.log.warn({ err }, 'revalidating the partition failed; the first batch will reopen it');
+    });
+  }
+
   /**
    * Takes the partition now rather than on its first batch: fences the previous owner and restores
    * the sensors, so a quiet partition is owned, listed and ready before records come. A failure is

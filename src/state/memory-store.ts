@@ -45,6 +45,10 @@ export class MemoryStateStore implements StateStore {
     });
   }
 
+  epoch(p: PartitionRef): Promise<number> {
+    return Promise.resolve(this.stored(p).epoch);
+  }
+
   commit(p: PartitionRef, w: CheckpointWrite): Promise<void> {
     const s = this.stored(p);
     if (s.epoch !== w.epoch) return Promise.reject(new StaleEpochError(partitionKey(p), w.epoch, s.epoch));

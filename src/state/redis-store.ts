@@ -99,6 +99,14 @@ export class RedisStateStore implements StateStore {
     }
   }
 
+  async epoch(p: PartitionRef): Promise<number> {
+    try {
+      return Number((await this.redis.get(this.key(p, 'epoch'))) ?? 0);
+    } catch (err) {
+      throw wrap(err, `reading the epoch of ${partitionKey(p)}`);
+    }
+  }
+
   async commit(p: PartitionRef, w: CheckpointWrite): Promise<void> {
     const keys = [this.key(p, 'epoch'), this.key(p, 'meta'), this.key(p, 'sensors')];
     const args: (string | Buffer)[] = [

@@ -36,6 +36,8 @@ export interface CheckpointWrite {
 export interface StateStore {
   /** Takes the partition: increments its epoch (fencing every earlier owner) and returns its checkpoint. */
   acquire(p: PartitionRef): Promise<RestoredPartition>;
+  /** The partition's current epoch (0: never taken), to check that an owner is still the owner. */
+  epoch(p: PartitionRef): Promise<number>;
   /** Writes a checkpoint atomically if `w.epoch` is still the partition's epoch; else StaleEpochError. */
   commit(p: PartitionRef, w: CheckpointWrite): Promise<void>;
   /** The last checkpointed snapshot of one sensor (for restoring a crashed sensor actor). */

@@ -38,6 +38,7 @@ export function stateStoreContract(name: string, create: () => StateStore): void
   describe(`StateStore contract: ${name}`, () => {
     it('a never-checkpointed partition comes back empty with epoch 1', async () => {
       const store = create();
+      expect(await store.epoch(fresh())).toBe(0);
       const p = fresh();
       const r = await store.acquire(p);
       expect(r.epoch).toBe(1);
@@ -82,6 +83,7 @@ export function stateStoreContract(name: string, create: () => StateStore): void
         epoch: zombie.epoch,
         currentEpoch: owner.epoch,
       });
+      expect(await store.epoch(p)).toBe(owner.epoch);
       const r = await store.acquire(p);
       expect(r.offset).toBe('7');
       expect(r.sensors.get('a')?.toString()).toBe('owner-1');

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { runCampaign } from '../support/chaos/campaign.js';
+
+/**
+ * A short fault campaign (the long one is `npm run chaos`): three SIGKILLs of different nodes under
+ * continuous load, a zombie that wakes up, a drain, an actor crash; every kill and drain is followed
+ * by a restart. Nothing may be lost or doubled against the oracle, and the subscriber that followed
+ * the alerts across nodes must hold each alert exactly once.
+ */
+describe('fault campaign', () => {
+  it(
+    '3 kills, a zombie, a drain and a crash under load: zero lost, zero duplicated',
+    { timeout: 600_000 },
+    async () => {
+      const result = await runCampaign({
+        nodes: 3,
+        kills: 3,
+        zombies: 1,
+        drains: 1,
+        crashes: 1,
+        rate: 400,
+        stations: 300,
+        seed: 7,
+        sessionTimeoutMs: 3_000,
+        log: (line) => {
+          process.stdout.write(`${line}\n`);
+        },
+      });
+      process.stdout.write(`${JSON.stringify({ ...result, problems: result.problems.slice(0, 5) })}\n`);
+      const killed = result.faults.filter((f) => f.kind === 'kill').map((f) => f.node);
+      expect(new Set(killed).size).toBe(3); // three different nodes
+      expect(result.problems).toEqual([]);
+      expect(result.lost).toBe(0);
+      expect(result.duplicated).toBe(0);
+      expect(result.expected.alerts).toBeGreaterThan(0);
+      // The subscriber: every alert of vigil.alerts, none twice, across reconnects.
+      expect(result.subscriber.unique).toBe(result.subscriber.received);
+      expect(result.subscriber.missing).toBe(0);
+      expect(result.subscriber.unique).toBe(result.alertsInLog);
+      expect(result.subscriber.reconnects).toBeGreaterThan(0);
+      // The zombie woke up to find its partitions taken: its stale checkpoints were refused.
+      expect(result.faults.find((f) => f.kind === 'zombie')?.refused).toBeGreaterThan(0);
+      for (const f of result.faults.filter((x) => x.kind !== 'crash')) expect(f.reassignedMs).toBeDefined();
+    },
+  );
+});

@@ -1,0 +1,254 @@
+import { unary } from '../../../src/cli/grpc-client.js';
+import type { Ack__Output } from '../../../src/gen/vigil/v1/Ack.js';
+import { Random } from '../../../src/sim/random.js';
+import { acceptanceInput, compare, REFERENCE_CONFIG } from '../acceptance.js';
+import { acceptanceRawConfig, gatherFromKafka, prepareKafka } from '../kafka-run.js';
+import { readToEnd, json } from '../kafka.js';
+import { progress } from '../node-process.js';
+import { reference } from '../reference.js';
+import { ResilientSubscriber, steadyLoad } from './clients.js';
+import { LocalCluster, ownedBy } from './cluster.js';
+
+export type FaultKind = 'kill' | 'zombie' | 'drain' | 'crash';
+
+export interface CampaignOptions {
+  readonly nodes: number;
+  /** SIGKILLs, each followed by a restart of the node once its partitions have moved. */
+  readonly kills: number;
+  /** SIGSTOPs past the session timeout, then SIGCONT: a zombie that wakes up. */
+  readonly zombies: number;
+  /** Graceful drains through the Control service, then a restart. */
+  readonly drains: number;
+  /** Sensor actor crashes through the Control service. */
+  readonly crashes: number;
+  /** Readings per second offered, straight to Kafka, for the whole campaign. */
+  readonly rate: number;
+  readonly stations: number;
+  readonly seed: number;
+  readonly sessionTimeoutMs: number;
+  readonly log: (line: string) => void;
+}
+
+export interface FaultRecord {
+  readonly kind: FaultKind;
+  readonly node: number;
+  /** From the fault until every partition it held is owned by a live node again. */
+  readonly reassignedMs?: number;
+  /** From the fault until the consumer lag is back to its level before the fault. */
+  readonly recoveredMs?: number;
+  /** Checkpoints the woken zombie tried and had refused. */
+  readonly refused?: number;
+}
+
+export interface CampaignResult {
+  readonly faults: readonly FaultRecord[];
+  readonly recordsIn: number;
+  readonly expected: { windows: number; alerts: number; late: number; dlq: number };
+  /** Differences from the oracle (empty: exact). */
+  readonly problems: readonly string[];
+  readonly lost: number;
+  readonly duplicated: number;
+  readonly subscriber: { received: number; unique: number; missing: number; reconnects: number };
+  readonly alertsInLog: number;
+}
+
+const PARTITIONS = 6;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` every 100 ms; resolves with the time it took, or undefined after `timeoutMs`. */
+async function timeUntil(
+  from: number,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<number | undefined> {
+  const deadline = from + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return Date.now() - from;
+    await sleep(100);
+  }
+  return undefined;
+}
+
+/**
+ * The faults in a seeded order. Each kind rotates over the nodes on its own, so successive kills hit
+ * different nodes (three kills on three nodes hit each once).
+ */
+function schedule(o: CampaignOptions, random: Random): { kind: FaultKind; node: number }[] {
+  const kinds: FaultKind[] = [
+    ...Array<FaultKind>(o.kills).fill('kill'),
+    ...Array<FaultKind>(o.zombies).fill('zombie'),
+    ...Array<FaultKind>(o.drains).fill('drain'),
+    ...Array<FaultKind>(o.crashes).fill('crash'),
+  ];
+  for (let i = kinds.length - 1; i > 0; i--) {
+    const j = Math.floor(random.next() * (i + 1));
+    [kinds[i], kinds[j]] = [kinds[j] as FaultKind, kinds[i] as FaultKind];
+  }
+  const next = new Map<FaultKind, number>();
+  return kinds.map((kind) => {
+    const n = next.get(kind) ?? Math.floor(random.next() * o.nodes);
+    next.set(kind, n + 1);
+    return { kind, node: (n % o.nodes) + 1 };
+  });
+}
+
+/**
+ * A fault campaign on the real stack: N node processes, Kafka, Redis, a seeded steady load of
+ * readings, a subscriber following the alerts across nodes, and faults one after another. In the
+ * end, everything Vigil produced is compared with the oracle (the independent reference computation
+ * of the same seeded input), and what the subscriber holds with what vigil.alerts holds.
+ */
+export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
+  const random = new Random(o.seed);
+  const plan = schedule(o, random);
+  const faultTime = plan.reduce((t, f) => t + (f.kind === 'crash' ? 2_000 : 14_000), 0);
+  const total = Math.max(5_000, Math.round((o.rate * (faultTime + 15_000)) / 1000));
+  const input = acceptanceInput(o.stations, total, o.seed);
+  const expected = reference(input, REFERENCE_CONFIG);
+  const raw = acceptanceRawConfig('chaos', {
+    log: { level: 'warn' },
+    checkpoint: { interval: '500ms' },
+  });
+  const rawKafka = raw['kafka'] as Record<string, unknown>;
+  rawKafka['sessionTimeout'] = `${o.sessionTimeoutMs}ms`;
+  const { config, kafka } = await prepareKafka(raw, []);
+  const cluster = new LocalCluster(o.nodes, raw);
+  const ids = Array.from({ length: o.nodes }, (_, i) => i + 1);
+  const alive = new Set(ids);
+  const live = (): number[] => ids.filter((i) => alive.has(i));
+  o.log(
+    `campaign: ${o.nodes} nodes, ${plan.length} faults, ${total} readings at ${o.rate}/s, seed ${o.seed}`,
+  );
+
+  const membersOk = async (nodes: readonly number[]): Promise<boolean> => {
+    const via = nodes[0];
+    if (via === undefined) return false;
+    const m = await cluster.members(via);
+    return (
+      m !== undefined &&
+      ownedBy(
+        m,
+        nodes.map((i) => `node-${i}`),
+        PARTITIONS,
+      ) &&
+      nodes.every((i) => m.some((x) => x.id === `node-${i}` && x.partitions.length > 0))
+    );
+  };
+  const lag = async (): Promise<number> => {
+    const p = await progress(kafka, config.kafka.groupId, config.kafka.topics.readings);
+    return p.end - p.committed;
+  };
+
+  await cluster.up();
+  if ((await timeUntil(Date.now(), () => membersOk(ids), 60_000)) === undefined)
+    throw new Error('the cluster did not settle before the campaign');
+  const subscriber = new ResilientSubscriber(cluster, live);
+  const load = steadyLoad(kafka, config.kafka.topics.readings, input, o.rate);
+  const faults: FaultRecord[] = [];
+  try {
+    await sleep(3_000);
+    for (const [n, f] of plan.entries()) {
+      const before = Math.max(await lag(), o.rate);
+      const others = live().filter((i) => i !== f.node);
+      const t0 = Date.now();
+      let record: FaultRecord = { kind: f.kind, node: f.node };
+      if (f.kind === 'crash') {
+        const sensor = input[Math.floor(random.next() * input.length)]?.key ?? 'st-0000';
+        const c = cluster.connect(others[0] ?? 1, 'admin');
+        try {
+          await unary<object, Ack__Output>(
+            c.control.crashActor.bind(c.control),
+            { sensorId: sensor },
+            c.metadata,
+          );
+        } catch (err) {
+          o.log(`  crash of ${sensor} not carried out: ${(err as Error).message}`); // e.g. never seen yet
+        } finally {
+          c.control.close();
+          c.query.close();
+          c.alerts.close();
+        }
+      } else {
+        const logBefore = cluster.log(f.node).length;
+        if (f.kind === 'kill') cluster.signal(f.node, 'SIGKILL');
+        else if (f.kind === 'zombie') cluster.signal(f.node, 'SIGSTOP');
+        else await cluster.nodes('drain', String(f.node));
+        alive.delete(f.node);
+        const reassignedMs = await timeUntil(t0, () => membersOk(others), 60_000);
+        const recoveredMs = await timeUntil(t0, async () => (await lag()) <= before, 60_000);
+        record = {
+          ...record,
+          ...(reassignedMs === undefined ? {} : { reassignedMs }),
+          ...(recoveredMs === undefined ? {} : { recoveredMs }),
+        };
+        if (f.kind === 'zombie') {
+          cluster.signal(f.node, 'SIGCONT');
+          await sleep(o.sessionTimeoutMs + 2_000); // it wakes, tries its stale checkpoints, rejoins
+          const refused = cluster.log(f.node).slice(logBefore).split('checkpoint refused').length - 1;
+          record = { ...record, refused };
+        } else {
+          await cluster.nodes('restart', String(f.node));
+        }
+        alive.add(f.node);
+        if ((await timeUntil(Date.now(), () => membersOk(ids), 60_000)) === undefined)
+          o.log(`  the cluster did not settle after fault ${n + 1}`);
+      }
+      faults.push(record);
+      o.log(
+        `  fault ${n + 1}/${plan.length}: ${f.kind} node-${f.node}` +
+          (record.reassignedMs === undefined
+            ? ''
+            : `, partitions owned again after ${record.reassignedMs} ms`) +
+          (record.recoveredMs === undefined ? '' : `, lag back after ${record.recoveredMs} ms`) +
+          (record.refused === undefined ? '' : `, ${record.refused} stale checkpoint(s) refused`),
+      );
+    }
+    await load;
+    o.log('  load done; waiting for every node to catch up');
+    await timeUntil(Date.now(), async () => (await lag()) === 0, 180_000);
+    const alertsInLog = new Set(
+      (await readToEnd(kafka, config.kafka.topics.alerts)).map((r) => (json(r) as { id: string }).id),
+    );
+    await timeUntil(
+      Date.now(),
+      () => Promise.resolve(new Set(subscriber.received.map((a) => a.id)).size >= alertsInLog.size),
+      30_000,
+    );
+    await subscriber.stop();
+    const engineOut = await gatherFromKafka(config, kafka, expected, new Set(input.map((r) => r.key)));
+    const problems = compare(engineOut, expected);
+    const got = subscriber.received.map((a) => a.id);
+    const unique = new Set(got);
+    return {
+      faults,
+      recordsIn: input.length,
+      expected: {
+        windows: expected.windows.size,
+        alerts: expected.alerts.size,
+        late: expected.late.size,
+        dlq: expected.dlq.size,
+      },
+      problems,
+      lost: problems.filter((p) => p.startsWith('missing')).length,
+      duplicated: problems.filter((p) => !p.startsWith('missing')).length + (got.length - unique.size),
+      subscriber: {
+        received: got.length,
+        unique: unique.size,
+        missing: [...alertsInLog].filter((id) => !unique.has(id)).length,
+        reconnects: subscriber.reconnects,
+      },
+      alertsInLog: alertsInLog.size,
+    };
+  } finally {
+    await subscriber.stop();
+    await load.catch(() => undefined);
+    for (const i of ids) {
+      try {
+        cluster.signal(i, 'SIGCONT');
+      } catch {
+        // not running
+      }
+    }
+    await cluster.nodes('stop').catch(() => undefined);
+  }
+}

@@ -1,0 +1,123 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
+import { clients, unary } from '../../../src/cli/grpc-client.js';
+import type { ListNodesResponse__Output } from '../../../src/gen/vigil/v1/ListNodesResponse.js';
+
+const run = promisify(execFile);
+export const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+
+export interface Member {
+  readonly id: string;
+  readonly partitions: readonly string[];
+}
+
+/**
+ * N node processes run by cluster/nodes.sh in a run directory of their own (ports, certificates,
+ * tokens, logs), with gRPC clients to each: the harness's hands on the cluster.
+ */
+export class LocalCluster {
+  readonly runDir = mkdtempSync(join(tmpdir(), 'vigil-chaos-'));
+  readonly basePort: number;
+  private readonly env: NodeJS.ProcessEnv;
+  private tokens: Record<string, string> = {};
+
+  constructor(
+    readonly size: number,
+    raw: Record<string, unknown>,
+  ) {
+    this.basePort = 18_400 + (process.pid % 400) * 8;
+    const base = join(this.runDir, 'base.yaml');
+    writeFileSync(base, stringify(raw));
+    this.env = {
+      ...process.env,
+      VIGIL_RUN_DIR: this.runDir,
+      VIGIL_CLUSTER_CONFIG: base,
+      VIGIL_CLUSTER_BASE_PORT: String(this.basePort),
+    };
+  }
+
+  /** Runs `cluster/nodes.sh <args>`; resolves with its stdout. */
+  async nodes(...args: string[]): Promise<string> {
+    const { stdout } = await run('bash', [join(ROOT, 'cluster/nodes.sh'), ...args], {
+      cwd: ROOT,
+      env: this.env,
+      encoding: 'utf8',
+    });
+    return stdout;
+  }
+
+  async up(): Promise<void> {
+    await this.nodes('up', String(this.size));
+    this.tokens = Object.fromEntries(
+      readFileSync(join(this.runDir, 'cluster/tokens.env'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => l.split('=') as [string, string]),
+    );
+  }
+
+  pid(i: number): number {
+    return Number(readFileSync(join(this.runDir, `cluster/node-${i}.pid`), 'utf8'));
+  }
+
+  signal(i: number, signal: NodeJS.Signals): void {
+    process.kill(this.pid(i), signal);
+  }
+
+  log(i: number): string {
+    return readFileSync(join(this.runDir, `cluster/node-${i}.log`), 'utf8');
+  }
+
+  /** gRPC clients to node `i` with a role's token (mTLS with the cluster's client certificate). */
+  connect(i: number, role: 'admin' | 'viewer' = 'viewer'): ReturnType<typeof clients> {
+    const certs = join(this.runDir, 'certs');
+    return clients({
+      address: `localhost:${this.basePort + i}`,
+      ca: join(certs, 'ca.crt'),
+      cert: join(certs, 'client.crt'),
+      key: join(certs, 'client.key'),
+      token: role === 'admin' ? this.tokens['VIGIL_ADMIN_TOKEN'] : this.tokens['VIGIL_VIEWER_TOKEN'],
+    });
+  }
+
+  /** The live members as node `via` sees them (membership), or undefined if it does not answer. */
+  async members(via: number): Promise<Member[] | undefined> {
+    const c = this.connect(via);
+    try {
+      const res = await unary<object, ListNodesResponse__Output>(
+        c.control.listNodes.bind(c.control),
+        {},
+        c.metadata,
+        2_000,
+      );
+      return res.nodes.map((n) => ({ id: n.id, partitions: n.partitions }));
+    } catch {
+      return undefined;
+    } finally {
+      c.control.close();
+      c.query.close();
+      c.alerts.close();
+    }
+  }
+}
+
+/**
+ * Every one of `partitions` owned by exactly one live node. A killed node's entry stays in the
+ * membership until its lease expires; it is not looked at.
+ */
+export function ownedBy(members: readonly Member[], live: readonly string[], partitions: number): boolean {
+  const owners = new Set<string>();
+  for (const m of members) {
+    if (!live.includes(m.id)) continue;
+    for (const p of m.partitions) {
+      if (owners.has(p)) return false;
+      owners.add(p);
+    }
+  }
+  return owners.size === partitions;
+}
