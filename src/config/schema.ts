@@ -119,7 +119,7 @@ const kafkaDefaults = {
   groupId: 'vigil-engine',
   topicPrefix: '',
   partitions: { readings: 6, logs: 6, alerts: 1 as const, aggregates: 6, dlq: 1, late: 1 },
-  sessionTimeout: 10_000,
+  sessionTimeout: 6_000,
 };
 
 export const configSchema = z

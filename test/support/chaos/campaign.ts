@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { unary } from '../../../src/cli/grpc-client.js';
 import type { Ack__Output } from '../../../src/gen/vigil/v1/Ack.js';
 import { Random } from '../../../src/sim/random.js';
@@ -7,9 +10,9 @@ import { readToEnd, json } from '../kafka.js';
 import { progress } from '../node-process.js';
 import { reference } from '../reference.js';
 import { ResilientSubscriber, steadyLoad } from './clients.js';
-import { LocalCluster, ownedBy } from './cluster.js';
+import { freePort, LocalCluster, OwnRedis, ownedBy, ROOT } from './cluster.js';
 
-export type FaultKind = 'kill' | 'zombie' | 'drain' | 'crash';
+export type FaultKind = 'kill' | 'zombie' | 'drain' | 'crash' | 'redis' | 'broker';
 
 export interface CampaignOptions {
   readonly nodes: number;
@@ -21,6 +24,10 @@ export interface CampaignOptions {
   readonly drains: number;
   /** Sensor actor crashes through the Control service. */
   readonly crashes: number;
+  /** SIGKILLs of the campaign's Redis (AOF, fsync always), started again 2 s later. */
+  readonly redisRestarts: number;
+  /** Restarts of the Kafka broker (cluster/kafka/stop.sh, start.sh), if these scripts started it. */
+  readonly brokerRestarts: number;
   /** Readings per second offered, straight to Kafka, for the whole campaign. */
   readonly rate: number;
   readonly stations: number;
@@ -53,6 +60,20 @@ export interface CampaignResult {
 }
 
 const PARTITIONS = 6;
+const run = promisify(execFile);
+
+/** Stops the broker if cluster/kafka/start.sh started it; false when it did not. */
+async function stopBroker(): Promise<boolean> {
+  const { stderr } = await run('bash', [join(ROOT, 'cluster/kafka/stop.sh')], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  return !stderr.includes('no Kafka started by these scripts');
+}
+
+async function startBroker(): Promise<void> {
+  await run('bash', [join(ROOT, 'cluster/kafka/start.sh')], { cwd: ROOT, encoding: 'utf8' });
+}
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` every 100 ms; resolves with the time it took, or undefined after `timeoutMs`. */
@@ -79,6 +100,8 @@ function schedule(o: CampaignOptions, random: Random): { kind: FaultKind; node: 
     ...Array<FaultKind>(o.zombies).fill('zombie'),
     ...Array<FaultKind>(o.drains).fill('drain'),
     ...Array<FaultKind>(o.crashes).fill('crash'),
+    ...Array<FaultKind>(o.redisRestarts).fill('redis'),
+    ...Array<FaultKind>(o.brokerRestarts).fill('broker'),
   ];
   for (let i = kinds.length - 1; i > 0; i--) {
     const j = Math.floor(random.next() * (i + 1));
@@ -111,8 +134,12 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   });
   const rawKafka = raw['kafka'] as Record<string, unknown>;
   rawKafka['sessionTimeout'] = `${o.sessionTimeoutMs}ms`;
-  const { config, kafka } = await prepareKafka(raw, []);
   const cluster = new LocalCluster(o.nodes, raw);
+  const redis = new OwnRedis(await freePort(), join(cluster.runDir, 'redis'));
+  await redis.start();
+  raw['redis'] = { ...(raw['redis'] as Record<string, unknown>), url: redis.url };
+  cluster.writeConfig(raw);
+  const { config, kafka } = await prepareKafka(raw, []);
   const ids = Array.from({ length: o.nodes }, (_, i) => i + 1);
   const alive = new Set(ids);
   const live = (): number[] => ids.filter((i) => alive.has(i));
@@ -143,7 +170,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   if ((await timeUntil(Date.now(), () => membersOk(ids), 60_000)) === undefined)
     throw new Error('the cluster did not settle before the campaign');
   const subscriber = new ResilientSubscriber(cluster, live);
-  const load = steadyLoad(kafka, config.kafka.topics.readings, input, o.rate);
+  const load = steadyLoad(kafka, config.kafka.topics.readings, input, o.rate, PARTITIONS);
   const faults: FaultRecord[] = [];
   try {
     await sleep(3_000);
@@ -152,7 +179,25 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       const others = live().filter((i) => i !== f.node);
       const t0 = Date.now();
       let record: FaultRecord = { kind: f.kind, node: f.node };
-      if (f.kind === 'crash') {
+      if (f.kind === 'redis' || f.kind === 'broker') {
+        if (f.kind === 'redis') {
+          await redis.kill();
+          await sleep(2_000);
+          await redis.start();
+        } else {
+          const stopped = await stopBroker();
+          if (!stopped) o.log('  the broker was not started by cluster/kafka/start.sh: not restarted');
+          await startBroker();
+        }
+        const recoveredMs = await timeUntil(
+          t0,
+          async () => (await lag().catch(() => Infinity)) <= before,
+          120_000,
+        );
+        record = { ...record, ...(recoveredMs === undefined ? {} : { recoveredMs }) };
+        if ((await timeUntil(Date.now(), () => membersOk(ids), 60_000)) === undefined)
+          o.log(`  the cluster did not settle after fault ${n + 1}`);
+      } else if (f.kind === 'crash') {
         const sensor = input[Math.floor(random.next() * input.length)]?.key ?? 'st-0000';
         const c = cluster.connect(others[0] ?? 1, 'admin');
         try {
@@ -250,5 +295,6 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       }
     }
     await cluster.nodes('stop').catch(() => undefined);
+    await redis.stop();
   }
 }

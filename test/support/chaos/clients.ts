@@ -1,35 +1,91 @@
 import type { Kafka } from 'kafkajs';
 import type { Alert__Output } from '../../../src/gen/vigil/v1/Alert.js';
 import { KafkaLogProducer } from '../../../src/transport/kafka/kafka-log.js';
+import { partitionForKey } from '../../../src/core/partitioner.js';
 import type { InputRecord } from '../acceptance.js';
 import type { LocalCluster } from './cluster.js';
 
 /**
  * Offers `input` to vigil.readings at a steady `rate` (records per second), in slices every 100 ms,
- * in order; resolves when all of it is in Kafka. Producing keeps going through every fault.
+ * in order; resolves when all of it is in Kafka, exactly once. Producing keeps going through every
+ * fault, the broker's restart included.
+ *
+ * After a failed send, kafkajs' idempotent producer is out of step with the broker (every later send
+ * is refused as out of sequence), so it is replaced, and what the failed send did land is found from
+ * the partitions' end offsets (a partition's share of a request lands whole or not at all): only the
+ * rest is sent again, so the oracle's input is what Kafka holds.
  */
 export async function steadyLoad(
   kafka: Kafka,
   topic: string,
   input: readonly InputRecord[],
   rate: number,
-  onProgress?: (sent: number) => void,
+  partitions: number,
 ): Promise<void> {
-  const producer = new KafkaLogProducer(kafka);
+  let producer = new KafkaLogProducer(kafka);
+  const landed = new Array<number>(partitions).fill(0);
   const started = Date.now();
   let sent = 0;
+  let pending: InputRecord[] = [];
   try {
-    while (sent < input.length) {
+    while (sent < input.length || pending.length > 0) {
       const due = Math.min(input.length, Math.floor(((Date.now() - started) / 1000) * rate));
       if (due > sent) {
-        await producer.send([{ topic, messages: input.slice(sent, due) }]);
+        pending = [...pending, ...input.slice(sent, due)];
         sent = due;
-        onProgress?.(sent);
+      }
+      if (pending.length > 0) {
+        try {
+          await producer.send([{ topic, messages: pending }]);
+          for (const r of pending) {
+            const p = partitionForKey(r.key, partitions);
+            landed[p] = (landed[p] ?? 0) + 1;
+          }
+          pending = [];
+        } catch {
+          await producer.close().catch(() => undefined);
+          producer = new KafkaLogProducer(kafka);
+          pending = await notLanded(kafka, topic, pending, landed);
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          continue;
+        }
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   } finally {
     await producer.close();
+  }
+}
+
+/**
+ * The records of `pending` that are not in the topic yet; `landed` is brought up to date. Waits for
+ * the broker: nothing is sent again before it is known what landed.
+ */
+async function notLanded(
+  kafka: Kafka,
+  topic: string,
+  pending: readonly InputRecord[],
+  landed: number[],
+): Promise<InputRecord[]> {
+  for (;;) {
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      const ends = await admin.fetchTopicOffsets(topic);
+      const extra = new Map(ends.map((o) => [o.partition, Number(o.high) - (landed[o.partition] ?? 0)]));
+      for (const [p, n] of extra) landed[p] = (landed[p] ?? 0) + n;
+      return pending.filter((r) => {
+        const p = partitionForKey(r.key, landed.length);
+        const skip = extra.get(p) ?? 0;
+        if (skip <= 0) return true;
+        extra.set(p, skip - 1);
+        return false;
+      });
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 500)); // the broker is still away
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
   }
 }
 

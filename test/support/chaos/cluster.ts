@@ -1,5 +1,6 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,13 +33,18 @@ export class LocalCluster {
   ) {
     this.basePort = 18_400 + (process.pid % 400) * 8;
     const base = join(this.runDir, 'base.yaml');
-    writeFileSync(base, stringify(raw));
+    this.writeConfig(raw);
     this.env = {
       ...process.env,
       VIGIL_RUN_DIR: this.runDir,
       VIGIL_CLUSTER_CONFIG: base,
       VIGIL_CLUSTER_BASE_PORT: String(this.basePort),
     };
+  }
+
+  /** The base config every node starts from (nodes.sh adds each node's gRPC section). */
+  writeConfig(raw: Record<string, unknown>): void {
+    writeFileSync(join(this.runDir, 'base.yaml'), stringify(raw));
   }
 
   /** Runs `cluster/nodes.sh <args>`; resolves with its stdout. */
@@ -120,4 +126,73 @@ export function ownedBy(members: readonly Member[], live: readonly string[], par
     }
   }
   return owners.size === partitions;
+}
+
+/**
+ * A redis-server of the campaign's own, persisting every write before it answers (AOF, fsync
+ * always), so it can be killed and started again like a production Redis: what it acknowledged
+ * survives, the rest never happened.
+ */
+export class OwnRedis {
+  private child: ChildProcess | undefined;
+  readonly url: string;
+
+  constructor(
+    private readonly port: number,
+    private readonly dir: string,
+  ) {
+    this.url = `redis://127.0.0.1:${port}`;
+    mkdirSync(dir, { recursive: true });
+  }
+
+  async start(): Promise<void> {
+    this.child = spawn(
+      'redis-server',
+      [
+        ...['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir],
+        ...['--appendonly', 'yes', '--appendfsync', 'always', '--save', ''],
+      ],
+      { stdio: 'ignore' },
+    );
+    for (let i = 0; i < 100; i++) {
+      try {
+        await run('redis-cli', ['-p', String(this.port), 'ping']);
+        return;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    throw new Error(`redis-server on port ${this.port} did not start`);
+  }
+
+  /** SIGKILL: no shutdown save, only what the AOF already holds survives. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (child === undefined || child.exitCode !== null) return;
+    const gone = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await gone;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child === undefined || child.exitCode !== null) return;
+    const gone = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await gone;
+  }
+}
+
+/** A TCP port nothing listens on now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const address = s.address();
+      s.close(() => {
+        if (typeof address === 'object' && address !== null) resolve(address.port);
+        else reject(new Error('no port'));
+      });
+    });
+  });
 }
