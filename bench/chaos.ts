@@ -2,7 +2,7 @@
  * A long fault campaign on the real stack, with its table (README, "Fault campaigns").
  *
  *   npm run chaos -- [--nodes 3] [--kills 20] [--zombies 0] [--drains 0] [--crashes 0]
- *                    [--redis-restarts 0] [--broker-restarts 0]
+ *                    [--redis-restarts 0] [--broker-restarts 0] [--link-cuts 0]
  *                    [--rate 400] [--stations 300] [--seed 1] [--session-timeout 3000]
  *
  * Needs the stack (cluster/services.sh, cluster/kafka/start.sh) and a build (npm run build).
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     crashes: { type: 'string', default: '0' },
     'redis-restarts': { type: 'string', default: '0' },
     'broker-restarts': { type: 'string', default: '0' },
+    'link-cuts': { type: 'string', default: '0' },
     rate: { type: 'string', default: '400' },
     stations: { type: 'string', default: '300' },
     seed: { type: 'string', default: '1' },
@@ -50,6 +51,7 @@ const result = await runCampaign({
   crashes: int('crashes'),
   redisRestarts: int('redis-restarts'),
   brokerRestarts: int('broker-restarts'),
+  linkCuts: int('link-cuts'),
   rate: int('rate'),
   stations: int('stations'),
   seed: int('seed'),
@@ -60,7 +62,7 @@ const result = await runCampaign({
 });
 
 const measured = result.faults.filter((f) => f.kind !== 'crash');
-const moved = measured.filter((f) => f.kind !== 'redis' && f.kind !== 'broker');
+const moved = measured.filter((f) => f.kind === 'kill' || f.kind === 'zombie' || f.kind === 'drain');
 const stats = (
   faults: readonly (typeof measured)[number][],
   pick: (f: (typeof measured)[number]) => number | undefined,

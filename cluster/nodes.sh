@@ -11,7 +11,8 @@
 #   bash cluster/nodes.sh stop            stop every node (SIGTERM: drain), then wait
 #
 # VIGIL_CLUSTER_CONFIG=<yaml file> is the base config of every node (default config/vigil.yaml);
-# VIGIL_CLUSTER_BASE_PORT moves the ports (node I serves on BASE+I, default 7400).
+# VIGIL_CLUSTER_BASE_PORT moves the ports (node I serves on BASE+I, default 7400);
+# VIGIL_CLUSTER_ADVERTISE_BASE_PORT makes node I advertise 127.0.0.1:ADVERTISE_BASE+I to its peers.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$VIGIL_ROOT"
@@ -39,6 +40,10 @@ config() { # config I -> writes the node's config file
   { cat "$base"
     printf '\ngrpc:\n  listen: 127.0.0.1:%s\n  tls: { ca: %s/ca.crt, cert: %s/node-%s.crt, key: %s/node-%s.key }\n' \
       "$(port "$i")" "$certs" "$certs" "$i" "$certs" "$i"
+    # Peers dial node I through a proxy on ADVERTISE_BASE+I when one is set (fault tests cut links there).
+    if [ -n "${VIGIL_CLUSTER_ADVERTISE_BASE_PORT:-}" ]; then
+      printf '  advertise: 127.0.0.1:%s\n' $((VIGIL_CLUSTER_ADVERTISE_BASE_PORT + i))
+    fi
   } > "$dir/node-$i.yaml"
 }
 

@@ -64,6 +64,8 @@ export interface VigilConfig {
   readonly grpc:
     | {
         readonly listen: string;
+        /** What the membership publishes for the other nodes to dial. */
+        readonly advertise: string;
         readonly security:
           | { readonly tls: { readonly ca: string; readonly cert: string; readonly key: string } }
           | { readonly insecureDevelopmentOnly: true };
@@ -96,6 +98,7 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
   if (env['VIGIL_TOPIC_PREFIX'] !== undefined) section('kafka')['topicPrefix'] = env['VIGIL_TOPIC_PREFIX'];
   if (env['VIGIL_REDIS_URL']) section('redis')['url'] = env['VIGIL_REDIS_URL'];
   if (env['VIGIL_GRPC_LISTEN']) section('grpc')['listen'] = env['VIGIL_GRPC_LISTEN'];
+  if (env['VIGIL_GRPC_ADVERTISE']) section('grpc')['advertise'] = env['VIGIL_GRPC_ADVERTISE'];
   if (env['VIGIL_REDIS_KEY_PREFIX'] !== undefined)
     section('redis')['keyPrefix'] = env['VIGIL_REDIS_KEY_PREFIX'];
   if (env['VIGIL_REDIS_USERNAME']) section('redis')['username'] = env['VIGIL_REDIS_USERNAME'];
@@ -184,6 +187,7 @@ export function buildConfig(
         ? undefined
         : {
             listen: c.grpc.listen,
+            advertise: c.grpc.advertise ?? c.grpc.listen,
             security: c.grpc.tls !== undefined ? { tls: c.grpc.tls } : { insecureDevelopmentOnly: true },
           },
   };

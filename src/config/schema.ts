@@ -291,6 +291,14 @@ export const configSchema = z
           .string()
           .regex(/^[^\s:]+:\d+$/, 'must be host:port')
           .optional(),
+        /**
+         * host:port the other nodes reach this one at (published in the membership); default: listen.
+         * Set it when listening on 0.0.0.0, behind NAT, or through a proxy.
+         */
+        advertise: z
+          .string()
+          .regex(/^[^\s:]+:\d+$/, 'must be host:port')
+          .optional(),
         /** mTLS: the cluster CA and this node's certificate and key (files). */
         tls: z
           .object({ ca: z.string().min(1), cert: z.string().min(1), key: z.string().min(1) })

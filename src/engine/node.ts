@@ -62,7 +62,7 @@ export async function startNode(
           {
             ...config.redis,
             nodeId: config.nodeId,
-            address: config.grpc.listen,
+            address: config.grpc.advertise,
             leaseMs: MEMBERSHIP_LEASE_MS,
           },
           logger,

@@ -146,6 +146,14 @@ mqtt:
     ).toMatch(/mqtt.tls.cert: `cert` and `key` go together/);
   });
 
+  it('advertises the listen address unless told another', () => {
+    const grpc = (extra: string) =>
+      loadConfigText(`${minimal}\ngrpc: { listen: '0.0.0.0:7401', insecure: true${extra} }\n`, 'v.yaml', {})
+        .grpc;
+    expect(grpc('')?.advertise).toBe('0.0.0.0:7401');
+    expect(grpc(", advertise: 'node-1.internal:7401'")?.advertise).toBe('node-1.internal:7401');
+  });
+
   it('reports YAML syntax errors with the file name', () => {
     expect(errorOf(() => loadConfigText('pipeline: [', 'bad.yaml')).message).toMatch(
       /bad\.yaml: not valid YAML/,

@@ -10,9 +10,11 @@ import { readToEnd, json } from '../kafka.js';
 import { progress } from '../node-process.js';
 import { reference } from '../reference.js';
 import { ResilientSubscriber, steadyLoad } from './clients.js';
-import { freePort, LocalCluster, OwnRedis, ownedBy, ROOT } from './cluster.js';
+import { freePort, LinkProxies, LocalCluster, OwnRedis, ownedBy, ROOT } from './cluster.js';
+import { partitionForKey } from '../../../src/core/partitioner.js';
+import type { InspectActorResponse__Output } from '../../../src/gen/vigil/v1/InspectActorResponse.js';
 
-export type FaultKind = 'kill' | 'zombie' | 'drain' | 'crash' | 'redis' | 'broker';
+export type FaultKind = 'kill' | 'zombie' | 'drain' | 'crash' | 'redis' | 'broker' | 'link';
 
 export interface CampaignOptions {
   readonly nodes: number;
@@ -28,6 +30,8 @@ export interface CampaignOptions {
   readonly redisRestarts: number;
   /** Restarts of the Kafka broker (cluster/kafka/stop.sh, start.sh), if these scripts started it. */
   readonly brokerRestarts: number;
+  /** The gRPC links to a node cut for 5 s, then restored. */
+  readonly linkCuts: number;
   /** Readings per second offered, straight to Kafka, for the whole campaign. */
   readonly rate: number;
   readonly stations: number;
@@ -45,6 +49,8 @@ export interface FaultRecord {
   readonly recoveredMs?: number;
   /** Checkpoints the woken zombie tried and had refused. */
   readonly refused?: number;
+  /** A link cut: a command routed to the cut-off node failed while the link was down. */
+  readonly failedWhileCut?: boolean;
 }
 
 export interface CampaignResult {
@@ -69,6 +75,29 @@ async function stopBroker(): Promise<boolean> {
     encoding: 'utf8',
   });
   return !stderr.includes('no Kafka started by these scripts');
+}
+
+/**
+ * Whether a command for `sensor` sent to node `via` reaches the sensor's owner: any answer but
+ * "unavailable" or "deadline exceeded" (NOT_FOUND, for a sensor not seen yet, came from the owner).
+ */
+async function reaches(cluster: LocalCluster, via: number, sensor: string): Promise<boolean> {
+  const c = cluster.connect(via);
+  try {
+    await unary<object, InspectActorResponse__Output>(
+      c.control.inspectActor.bind(c.control),
+      { sensorId: sensor },
+      c.metadata,
+      8_000,
+    );
+    return true;
+  } catch (err) {
+    return !/GRPC_(UNAVAILABLE|DEADLINE_EXCEEDED)/.test((err as { code?: string }).code ?? '');
+  } finally {
+    c.control.close();
+    c.query.close();
+    c.alerts.close();
+  }
 }
 
 async function startBroker(): Promise<void> {
@@ -102,6 +131,7 @@ function schedule(o: CampaignOptions, random: Random): { kind: FaultKind; node: 
     ...Array<FaultKind>(o.crashes).fill('crash'),
     ...Array<FaultKind>(o.redisRestarts).fill('redis'),
     ...Array<FaultKind>(o.brokerRestarts).fill('broker'),
+    ...Array<FaultKind>(o.linkCuts).fill('link'),
   ];
   for (let i = kinds.length - 1; i > 0; i--) {
     const j = Math.floor(random.next() * (i + 1));
@@ -166,6 +196,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     return p.end - p.committed;
   };
 
+  const proxies = new LinkProxies(cluster.advertiseBasePort, cluster.basePort);
+  await proxies.start(o.nodes);
   await cluster.up();
   if ((await timeUntil(Date.now(), () => membersOk(ids), 60_000)) === undefined)
     throw new Error('the cluster did not settle before the campaign');
@@ -179,7 +211,21 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       const others = live().filter((i) => i !== f.node);
       const t0 = Date.now();
       let record: FaultRecord = { kind: f.kind, node: f.node };
-      if (f.kind === 'redis' || f.kind === 'broker') {
+      if (f.kind === 'link') {
+        // A sensor the cut-off node owns, asked for through another node: over the cut link.
+        const via = others[0] ?? 1;
+        const owned = (await cluster.members(via))?.find((m) => m.id === `node-${f.node}`)?.partitions ?? [];
+        const sensor =
+          input.find((r) => owned.some((p) => p.endsWith(`:${partitionForKey(r.key, PARTITIONS)}`)))?.key ??
+          'st-0000';
+        proxies.sever(f.node);
+        const failedWhileCut = !(await reaches(cluster, via, sensor));
+        await sleep(5_000);
+        proxies.restore(f.node);
+        const t1 = Date.now();
+        const recoveredMs = await timeUntil(t1, () => reaches(cluster, via, sensor), 60_000);
+        record = { ...record, failedWhileCut, ...(recoveredMs === undefined ? {} : { recoveredMs }) };
+      } else if (f.kind === 'redis' || f.kind === 'broker') {
         if (f.kind === 'redis') {
           await redis.kill();
           await sleep(2_000);
@@ -296,5 +342,6 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     }
     await cluster.nodes('stop').catch(() => undefined);
     await redis.stop();
+    await proxies.close();
   }
 }

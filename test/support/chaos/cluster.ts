@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,10 @@ export interface Member {
 export class LocalCluster {
   readonly runDir = mkdtempSync(join(tmpdir(), 'vigil-chaos-'));
   readonly basePort: number;
+  /** Peers dial node I at ADVERTISE_BASE+I, where LinkProxies forwards to it. */
+  get advertiseBasePort(): number {
+    return this.basePort + 16;
+  }
   private readonly env: NodeJS.ProcessEnv;
   private tokens: Record<string, string> = {};
 
@@ -31,7 +35,7 @@ export class LocalCluster {
     readonly size: number,
     raw: Record<string, unknown>,
   ) {
-    this.basePort = 18_400 + (process.pid % 400) * 8;
+    this.basePort = 18_400 + (process.pid % 200) * 32;
     const base = join(this.runDir, 'base.yaml');
     this.writeConfig(raw);
     this.env = {
@@ -39,6 +43,7 @@ export class LocalCluster {
       VIGIL_RUN_DIR: this.runDir,
       VIGIL_CLUSTER_CONFIG: base,
       VIGIL_CLUSTER_BASE_PORT: String(this.basePort),
+      VIGIL_CLUSTER_ADVERTISE_BASE_PORT: String(this.advertiseBasePort),
     };
   }
 
@@ -195,4 +200,62 @@ export function freePort(): Promise<number> {
       });
     });
   });
+}
+
+/**
+ * TCP proxies the nodes dial each other through (each node advertises its proxy's port): cutting
+ * node I's proxy cuts every Remoting link to node I, as a network partition would, while Kafka,
+ * Redis and the harness's own clients still reach it directly.
+ */
+export class LinkProxies {
+  private readonly servers: Server[] = [];
+  private readonly sockets = new Map<number, Set<Socket>>();
+  private readonly cut = new Set<number>();
+
+  constructor(
+    readonly basePort: number,
+    private readonly targetBasePort: number,
+  ) {}
+
+  async start(nodes: number): Promise<void> {
+    for (let i = 1; i <= nodes; i++) {
+      const open = new Set<Socket>();
+      this.sockets.set(i, open);
+      const server = createServer((client) => {
+        if (this.cut.has(i)) {
+          client.destroy();
+          return;
+        }
+        const upstream = connect(this.targetBasePort + i, '127.0.0.1');
+        open.add(client);
+        open.add(upstream);
+        const drop = (): void => {
+          client.destroy();
+          upstream.destroy();
+          open.delete(client);
+          open.delete(upstream);
+        };
+        client.on('error', drop).on('close', drop);
+        upstream.on('error', drop).on('close', drop);
+        client.pipe(upstream).pipe(client);
+      });
+      await new Promise<void>((resolve) => server.listen(this.basePort + i, '127.0.0.1', resolve));
+      this.servers.push(server);
+    }
+  }
+
+  /** Every link to node `i` breaks, and new ones are refused, until `restore(i)`. */
+  sever(i: number): void {
+    this.cut.add(i);
+    for (const s of this.sockets.get(i) ?? []) s.destroy();
+  }
+
+  restore(i: number): void {
+    this.cut.delete(i);
+  }
+
+  async close(): Promise<void> {
+    for (const set of this.sockets.values()) for (const s of set) s.destroy();
+    await Promise.all(this.servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  }
 }
