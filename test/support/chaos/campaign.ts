@@ -47,8 +47,13 @@ export interface FaultRecord {
   readonly reassignedMs?: number;
   /** From the fault until the consumer lag is back to its level before the fault. */
   readonly recoveredMs?: number;
-  /** Checkpoints the woken zombie tried and had refused. */
+  /** Checkpoints the woken zombie tried and had refused (its epoch was stale). */
   readonly refused?: number;
+  /**
+   * Partitions the woken zombie found taken meanwhile when they were assigned back to it: it took
+   * them again from the checkpoint instead of writing on a stale epoch.
+   */
+  readonly retaken?: number;
   /** A link cut: a command routed to the cut-off node failed while the link was down. */
   readonly failedWhileCut?: boolean;
 }
@@ -207,6 +212,18 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   try {
     await sleep(3_000);
     for (const [n, f] of plan.entries()) {
+      // Each fault starts from a steady cluster: every node owning partitions for 3 s in a row.
+      await timeUntil(
+        Date.now(),
+        async () => {
+          for (let i = 0; i < 6; i++) {
+            if (!(await membersOk(live()))) return false;
+            await sleep(500);
+          }
+          return true;
+        },
+        60_000,
+      );
       const before = Math.max(await lag(), o.rate);
       const others = live().filter((i) => i !== f.node);
       const t0 = Date.now();
@@ -275,8 +292,13 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         if (f.kind === 'zombie') {
           cluster.signal(f.node, 'SIGCONT');
           await sleep(o.sessionTimeoutMs + 2_000); // it wakes, tries its stale checkpoints, rejoins
-          const refused = cluster.log(f.node).slice(logBefore).split('checkpoint refused').length - 1;
-          record = { ...record, refused };
+          const woke = cluster.log(f.node).slice(logBefore);
+          const count = (text: string): number => woke.split(text).length - 1;
+          record = {
+            ...record,
+            refused: count('checkpoint refused'),
+            retaken: count('partition was taken meanwhile'),
+          };
         } else {
           await cluster.nodes('restart', String(f.node));
         }
@@ -291,7 +313,9 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
             ? ''
             : `, partitions owned again after ${record.reassignedMs} ms`) +
           (record.recoveredMs === undefined ? '' : `, lag back after ${record.recoveredMs} ms`) +
-          (record.refused === undefined ? '' : `, ${record.refused} stale checkpoint(s) refused`),
+          (record.refused === undefined
+            ? ''
+            : `, ${record.refused} stale checkpoint(s) refused, ${record.retaken ?? 0} partition(s) retaken`),
       );
     }
     await load;
