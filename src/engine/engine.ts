@@ -144,7 +144,12 @@ export class Engine {
       await this.worker(batch).handle(batch, control);
     } finally {
       s.inFlight -= n;
-      if (this.paused && s.inFlight <= this.deps.config.engine.maxInFlight / 2) {
+      // Not while stopping: the drain paused every partition for good.
+      if (
+        this.paused &&
+        this.stopping === undefined &&
+        s.inFlight <= this.deps.config.engine.maxInFlight / 2
+      ) {
         this.paused = false;
         this.deps.consumer.resume(this.owned);
       }
@@ -210,12 +215,18 @@ export class Engine {
     return this.stopping;
   }
 
-  /** Drains: stops fetching, writes a final checkpoint of every partition, leaves the group. */
+  /**
+   * Drains: stops fetching, lets the batches in hand finish, writes a final checkpoint of every
+   * partition (Redis, then the Kafka commit), and only then leaves the group, so the next owners start
+   * exactly where this node stopped and replay nothing. (Leaving first would let them take the
+   * partitions, and fence the final checkpoints, before they were written.)
+   */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       if (this.timer !== undefined) clearInterval(this.timer);
-      await this.deps.consumer.stop();
+      this.deps.consumer.pause(this.owned);
       await Promise.all([...this.workers.values()].map((w) => w.drain()));
+      await this.deps.consumer.stop();
       this.workers.clear();
       stopActor(this.system);
       await this.deps.producer.close();

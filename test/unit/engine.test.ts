@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseRule } from '../../src/config/load.js';
+import { Engine } from '../../src/engine/engine.js';
 import { startEmbedded } from '../../src/engine/node.js';
+import type { LogConsumer } from '../../src/log/log.js';
 import { MemoryLog } from '../../src/log/memory-log.js';
 import { silentLogger } from '../../src/log.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
@@ -205,5 +207,52 @@ describe('runtime rules', () => {
     expect(alerts.filter((a) => a.ruleId === 'quiet')).toEqual([
       expect.objectContaining({ sensorId: still, state: 'firing' }),
     ]);
+  });
+});
+
+describe('drain', () => {
+  it('stops fetching, writes the final checkpoints and commits, and only then leaves the group', async () => {
+    const config = embeddedConfig({ checkpoint: { interval: '1h', store: 'memory' } });
+    const log = new MemoryLog();
+    for (const role of ['readings', 'logs', 'alerts', 'aggregates', 'dlq', 'late'] as const)
+      log.createTopic(config.kafka.topics[role], config.kafka.partitions[role]);
+    const calls: string[] = [];
+    const inner = log.consumer(config.kafka.groupId);
+    const consumer: LogConsumer = {
+      start: (topic, handlers) => inner.start(topic, handlers),
+      seek: (p, offset) => {
+        inner.seek(p, offset);
+      },
+      commit: async (p, offset) => {
+        calls.push('commit');
+        await inner.commit(p, offset);
+      },
+      pause: (ps) => {
+        calls.push('pause');
+        inner.pause(ps);
+      },
+      resume: (ps) => {
+        inner.resume(ps);
+      },
+      stop: async () => {
+        calls.push('leave');
+        await inner.stop();
+      },
+    };
+    const engine = new Engine({
+      config,
+      logger: silentLogger,
+      consumer,
+      producer: log.producer(),
+      store: new MemoryStateStore(),
+    });
+    await engine.start();
+    feed(log, config, acceptanceInput(20, 2_000, 3));
+    while (engine.stats.records < 2_000) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(calls).toEqual([]); // the hour-long checkpoint interval: nothing committed yet
+    await engine.stop();
+    expect(calls[0]).toBe('pause');
+    expect(calls.at(-1)).toBe('leave');
+    expect(calls.filter((c) => c === 'commit').length).toBe(PARTITIONS);
   });
 });
