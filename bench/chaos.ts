@@ -4,6 +4,7 @@
  *   npm run chaos -- [--nodes 3] [--kills 20] [--zombies 0] [--drains 0] [--crashes 0]
  *                    [--redis-restarts 0] [--broker-restarts 0] [--link-cuts 0]
  *                    [--rate 400] [--stations 300] [--seed 1] [--session-timeout 3000]
+ *                    [--duration <s>: the load lasts at least this long; it always outlasts the faults]
  *
  * Needs the stack (cluster/services.sh, cluster/kafka/start.sh) and a build (npm run build).
  * Prints each fault as it happens, then the table; writes the figures as JSON to .run/chaos-<seed>.json.
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '400' },
     stations: { type: 'string', default: '300' },
     seed: { type: 'string', default: '1' },
+    duration: { type: 'string', default: '0' },
     'session-timeout': { type: 'string', default: '3000' },
   },
 });
@@ -55,6 +57,7 @@ const result = await runCampaign({
   rate: int('rate'),
   stations: int('stations'),
   seed: int('seed'),
+  durationMs: int('duration') * 1000,
   sessionTimeoutMs: int('session-timeout'),
   log: (line) => {
     process.stdout.write(`${line}\n`);

@@ -34,6 +34,8 @@ export interface CampaignOptions {
   readonly linkCuts: number;
   /** Readings per second offered, straight to Kafka, for the whole campaign. */
   readonly rate: number;
+  /** How long the load lasts at least; it always outlasts the faults (about 14 s per fault). */
+  readonly durationMs?: number;
   readonly stations: number;
   readonly seed: number;
   readonly sessionTimeoutMs: number;
@@ -160,7 +162,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   const random = new Random(o.seed);
   const plan = schedule(o, random);
   const faultTime = plan.reduce((t, f) => t + (f.kind === 'crash' ? 2_000 : 14_000), 0);
-  const total = Math.max(5_000, Math.round((o.rate * (faultTime + 15_000)) / 1000));
+  const loadMs = Math.max(o.durationMs ?? 0, faultTime + 15_000);
+  const total = Math.max(5_000, Math.round((o.rate * loadMs) / 1000));
   const input = acceptanceInput(o.stations, total, o.seed);
   const expected = reference(input, REFERENCE_CONFIG);
   const raw = acceptanceRawConfig('chaos', {
