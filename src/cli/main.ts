@@ -12,6 +12,7 @@ import { publish } from '../sim/publisher.js';
 import { createKafka } from '../transport/kafka/client.js';
 import { KafkaLogProducer } from '../transport/kafka/kafka-log.js';
 import { ensureTopics } from '../transport/kafka/topics.js';
+import { MqttBridge } from '../transport/mqtt/bridge.js';
 import { addAlertsCommand } from './alerts-command.js';
 import { addClusterCommands } from './cluster-commands.js';
 import { exitCodeOf } from './grpc-client.js';
@@ -154,6 +155,31 @@ program
       logger,
     );
     writeLine(created.length === 0 ? 'all topics exist' : `created: ${created.join(', ')}`);
+  });
+
+program
+  .command('bridge')
+  .description(
+    'MQTT -> Kafka: subscribe to mqtt.topics (QoS 1, shared by every bridge of mqtt.shareGroup) and produce readings to vigil.readings, bad ones to vigil.dlq; a message is acknowledged once Kafka holds it',
+  )
+  .action(async () => {
+    const { config, logger } = setup(program.opts<CommonOptions>());
+    const kafka = createKafka(config.kafka, logger);
+    await ensureTopics(
+      kafka,
+      (['readings', 'dlq'] as const).map((role) => ({
+        topic: config.kafka.topics[role],
+        numPartitions: config.kafka.partitions[role],
+      })),
+      logger,
+    );
+    const producer = new KafkaLogProducer(kafka);
+    const bridge = new MqttBridge(config, producer, logger.child({ component: 'mqtt-bridge' }));
+    await bridge.start();
+    const signal = await untilSignal();
+    logger.info({ signal, stats: bridge.stats }, 'bridge stopping');
+    await bridge.stop();
+    await producer.close();
   });
 
 simulationOptions(program.command('simulate'), { sensors: 100, rate: 1000 })

@@ -50,7 +50,14 @@ export interface VigilConfig {
     readonly keyPrefix: string;
     readonly tls?: TlsFiles | undefined;
   };
-  readonly mqtt: Credentials & { readonly url: string; readonly tls?: TlsFiles | undefined };
+  readonly mqtt: Credentials & {
+    readonly url: string;
+    readonly tls?: TlsFiles | undefined;
+    readonly topics: readonly string[];
+    readonly shareGroup: string;
+    readonly batchMax: number;
+    readonly batchDelayMs: number;
+  };
   readonly checkpoint: { readonly intervalMs: number; readonly store: 'redis' | 'memory' };
   readonly engine: {
     readonly maxInFlight: number;
@@ -162,7 +169,16 @@ export function buildConfig(
       ...saslOf(c.kafka.sasl, env),
     },
     redis: { ...c.redis, ...secret(env, 'VIGIL_REDIS_PASSWORD') },
-    mqtt: { ...c.mqtt, ...secret(env, 'VIGIL_MQTT_PASSWORD') },
+    mqtt: {
+      url: c.mqtt.url,
+      username: c.mqtt.username,
+      tls: c.mqtt.tls,
+      topics: c.mqtt.topics,
+      shareGroup: c.mqtt.shareGroup,
+      batchMax: c.mqtt.batchMax,
+      batchDelayMs: c.mqtt.batchDelay,
+      ...secret(env, 'VIGIL_MQTT_PASSWORD'),
+    },
     checkpoint: { intervalMs: c.checkpoint.interval, store: c.checkpoint.store },
     engine: c.engine,
     pipeline: {

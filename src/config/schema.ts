@@ -196,9 +196,25 @@ export const configSchema = z
           .default('mqtt://127.0.0.1:1883'),
         username: z.string().min(1).optional(),
         tls: clientTls.optional(),
+        /** Topics the bridge subscribes to (QoS 1); `+` and `#` wildcards allowed. */
+        topics: z.array(z.string().min(1)).min(1).default(['sensors/+/readings']),
+        /** Bridges with the same share group split the topics' messages (MQTT 5 shared subscription). */
+        shareGroup: z
+          .string()
+          .regex(/^[^/+#\s]+$/, 'no /, +, # or spaces')
+          .default('vigil'),
+        /** A produce request to Kafka holds at most this many messages, or waits at most this long. */
+        batchMax: z.number().int().min(1).max(10_000).default(500),
+        batchDelay: duration.default(20),
       })
       .strict()
-      .default({ url: 'mqtt://127.0.0.1:1883' }),
+      .default({
+        url: 'mqtt://127.0.0.1:1883',
+        topics: ['sensors/+/readings'],
+        shareGroup: 'vigil',
+        batchMax: 500,
+        batchDelay: 20,
+      }),
     checkpoint: z
       .object({
         interval: positiveDuration.default(1_000),

@@ -16,14 +16,21 @@ export function writeConfig(name: string, config: Record<string, unknown>): stri
   return file;
 }
 
-/** Starts `vigil node` from dist/ as a separate process; its output goes to .run/test-nodes/<name>.log. */
-export function startNodeProcess(name: string, configFile: string): ChildProcess {
-  const log = openSync(join(RUN_DIR, `${name}.log`), 'a');
-  return spawn(process.execPath, [join(ROOT, 'dist/cli/main.js'), '-c', configFile, 'node'], {
+/**
+ * Starts `vigil <command>` (default `node`) from dist/ as a separate process, with VIGIL_NODE_ID =
+ * `name`; its output goes to .run/test-nodes/<name>.log (logPath).
+ */
+export function startNodeProcess(name: string, configFile: string, command = 'node'): ChildProcess {
+  const log = openSync(logPath(name), 'a');
+  return spawn(process.execPath, [join(ROOT, 'dist/cli/main.js'), '-c', configFile, command], {
     cwd: ROOT,
     stdio: ['ignore', log, log],
     env: { ...process.env, VIGIL_NODE_ID: name },
   });
+}
+
+export function logPath(name: string): string {
+  return join(RUN_DIR, `${name}.log`);
 }
 
 export function exited(child: ChildProcess): Promise<number | null> {

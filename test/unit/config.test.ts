@@ -134,7 +134,12 @@ mqtt:
       password: 'r-secret',
       url: 'rediss://redis.internal:6380',
     });
-    expect(c.mqtt).toEqual({ url: 'mqtts://broker.internal:8883', username: 'bridge', password: 'm-secret' });
+    expect(c.mqtt).toMatchObject({
+      url: 'mqtts://broker.internal:8883',
+      username: 'bridge',
+      password: 'm-secret',
+    });
+    expect(c.mqtt.topics).toEqual(['sensors/+/readings']);
     expect(errorOf(() => loadConfigText(secure, 'vigil.yaml', {})).message).toMatch(
       /kafka.sasl: is set, so VIGIL_KAFKA_SASL_PASSWORD must hold the password/,
     );
