@@ -67,6 +67,8 @@ export interface VigilConfig {
   readonly pipeline: SensorPipeline;
   readonly rollupTtlMs: number;
   readonly sinks: { readonly aggregates: boolean; readonly alerts: boolean };
+  /** The HTTP metrics API's address, when configured. */
+  readonly httpListen: string | undefined;
   /** gRPC server of this node, when configured. Tokens never live here: see VIGIL_TOKENS. */
   readonly grpc:
     | {
@@ -198,6 +200,7 @@ export function buildConfig(
     },
     rollupTtlMs: p.rollups.ttl,
     sinks: c.sinks,
+    httpListen: c.http.listen,
     grpc:
       c.grpc.listen === undefined
         ? undefined

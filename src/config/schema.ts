@@ -329,6 +329,16 @@ export const configSchema = z
         path: ['tls'],
       })
       .default({ insecure: false }),
+    /** The HTTP metrics API (POST /compute/metrics); unset: none. Tokens as for gRPC (VIGIL_TOKENS). */
+    http: z
+      .object({
+        listen: z
+          .string()
+          .regex(/^[^\s:]+:\d+$/, 'must be host:port')
+          .optional(),
+      })
+      .strict()
+      .default({}),
     sinks: z
       .object({
         aggregates: z.boolean().default(true),

@@ -11,6 +11,9 @@ import { ensureTopics } from '../transport/kafka/topics.js';
 import { Membership } from '../cluster/membership.js';
 import { RuntimeRules } from '../cluster/rules.js';
 import { KafkaAlertLog } from '../transport/kafka/alert-log.js';
+import { ConfigError } from '../errors.js';
+import { TokenAuthority } from '../transport/grpc/auth.js';
+import { startMetricsApi } from '../transport/http/metrics-api.js';
 import { startNodeGrpc } from './node-grpc.js';
 import { Engine } from './engine.js';
 
@@ -24,6 +27,8 @@ export interface RunningNode {
   readonly engine: Engine;
   /** The bound gRPC port, when the node serves gRPC. */
   readonly grpcPort?: number;
+  /** The bound port of the HTTP metrics API, when configured. */
+  readonly httpPort?: number;
   /** Drains (final checkpoints, leaves the group and the cluster) and closes everything. Idempotent. */
   stop(): Promise<void>;
 }
@@ -33,6 +38,17 @@ export interface NodeEvents {
   readonly onFatal?: (error: Error) => void;
   /** DrainNode was carried out: the node has left the cluster; the caller should stop it. */
   readonly onDrained?: () => void;
+}
+
+/** The HTTP API takes the same tokens as gRPC, and refuses to start without any. */
+function httpTokens(env: NodeJS.ProcessEnv): TokenAuthority {
+  const spec = env['VIGIL_TOKENS'];
+  if (spec === undefined || spec.trim() === '')
+    throw new ConfigError(
+      'VIGIL_TOKENS',
+      'http.listen is set but no tokens are: set VIGIL_TOKENS="viewer=<token>,…"',
+    );
+  return TokenAuthority.parse(spec);
 }
 
 /** A cluster node: Kafka for the log, Redis (or memory) for checkpoints. Creates missing topics first. */
@@ -145,12 +161,23 @@ export async function startNode(
             return `drained: final checkpoints of ${partitions} partition(s) written, left the group and the cluster`;
           },
         });
+  const http =
+    config.httpListen === undefined
+      ? undefined
+      : await startMetricsApi({
+          listen: config.httpListen,
+          tokens: httpTokens(env),
+          store,
+          logger: logger.child({ component: 'http' }),
+        });
   let stopping: Promise<void> | undefined;
   return {
     engine,
     ...(grpc === undefined ? {} : { grpcPort: grpc.port }),
+    ...(http === undefined ? {} : { httpPort: http.port }),
     stop: () =>
       (stopping ??= (async () => {
+        await http?.stop();
         await grpc?.stop();
         await leave();
         await alertLog.close();

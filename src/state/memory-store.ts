@@ -71,6 +71,15 @@ export class MemoryStateStore implements StateStore {
     return Promise.resolve(this.partitions.get(partitionKey(p))?.sensors.get(sensorId));
   }
 
+  series(): Promise<{ sensorId: string; metric: string }[]> {
+    return Promise.resolve(
+      [...this.rollupsBySeries.keys()].map((k) => {
+        const [sensorId = '', metric = ''] = k.split('\u0000');
+        return { sensorId, metric };
+      }),
+    );
+  }
+
   rollups(sensorId: string, metric: string, from: number, to: number): Promise<RollupRecord[]> {
     const byMinute = this.rollupsBySeries.get(`${sensorId}\u0000${metric}`);
     if (byMinute === undefined) return Promise.resolve([]);

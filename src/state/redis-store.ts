@@ -143,6 +143,30 @@ export class RedisStateStore implements StateStore {
     }
   }
 
+  /**
+   * Scans the rollup keys (O(keys): fine for thousands of series; a series index written with the
+   * checkpoint would scale further). A key is `vigil:rollup:<sensor>:<metric>`; metric names hold no ':'.
+   */
+  async series(): Promise<{ sensorId: string; metric: string }[]> {
+    const head = `${this.options.keyPrefix}vigil:rollup:`;
+    const found: { sensorId: string; metric: string }[] = [];
+    try {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${head}*`, 'COUNT', 1000);
+        cursor = next;
+        for (const key of keys) {
+          const rest = key.slice(head.length);
+          const colon = rest.lastIndexOf(':');
+          if (colon > 0) found.push({ sensorId: rest.slice(0, colon), metric: rest.slice(colon + 1) });
+        }
+      } while (cursor !== '0');
+    } catch (err) {
+      throw wrap(err, 'listing the rollup series');
+    }
+    return found;
+  }
+
   async rollups(sensorId: string, metric: string, from: number, to: number): Promise<RollupRecord[]> {
     const members = await this.redis.zrangebyscore(this.rollupKey(sensorId, metric), from, `(${to}`);
     return members.map((m) => {

@@ -42,6 +42,8 @@ export interface StateStore {
   commit(p: PartitionRef, w: CheckpointWrite): Promise<void>;
   /** The last checkpointed snapshot of one sensor (for restoring a crashed sensor actor). */
   loadSensor(p: PartitionRef, sensorId: string): Promise<Buffer | undefined>;
+  /** Every (sensor, metric) that has rollups: what the metrics API can answer about. */
+  series(): Promise<{ sensorId: string; metric: string }[]>;
   /** Rollups of one sensor and metric with minute in [from, to), oldest first. */
   rollups(sensorId: string, metric: string, from: number, to: number): Promise<RollupRecord[]>;
   close(): Promise<void>;

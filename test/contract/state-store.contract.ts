@@ -115,6 +115,24 @@ export function stateStoreContract(name: string, create: () => StateStore): void
       await store.close();
     });
 
+    it('lists every series that has rollups', async () => {
+      const store = create();
+      const p = fresh();
+      const { epoch } = await store.acquire(p);
+      const a = `series-${p.topic}`;
+      await store.commit(
+        p,
+        write(epoch, '1', {}, [rollup(a, 0, 1), { ...rollup(`${a}-b`, 0, 2), metric: 'humidity' }]),
+      );
+      expect(await store.series()).toEqual(
+        expect.arrayContaining([
+          { sensorId: a, metric: 'temperature' },
+          { sensorId: `${a}-b`, metric: 'humidity' },
+        ]),
+      );
+      await store.close();
+    });
+
     it('keeps partitions apart', async () => {
       const store = create();
       const p = fresh();

@@ -12,7 +12,10 @@ import { acceptanceRawConfig, prepareKafka } from '../support/kafka-run.js';
 import { waitForProgress } from '../support/node-process.js';
 import { reference } from '../support/reference.js';
 
-/** The Query service of a running node answers from the Redis rollups, exactly to the minute. */
+/**
+ * The Query service and the HTTP metrics API of a running node answer from the Redis rollups,
+ * exactly to the minute.
+ */
 describe('Query service on a node', () => {
   it(
     'answers window metrics equal to the readings of those minutes, and rejects bad ranges',
@@ -24,6 +27,7 @@ describe('Query service on a node', () => {
         log: { level: 'silent' },
         checkpoint: { interval: '200ms' },
         grpc: { listen: '127.0.0.1:0', insecure: true },
+        http: { listen: '127.0.0.1:0' },
       });
       const { config, kafka } = await prepareKafka(raw, input);
       const viewer = randomBytes(16).toString('hex');
@@ -95,6 +99,25 @@ describe('Query service on a node', () => {
       ).rejects.toMatchObject({
         code: status.INVALID_ARGUMENT,
         details: expect.stringContaining('unknown aggregate(s) median') as unknown,
+      });
+      // The same minutes through the HTTP metrics API, from the same Redis rollups.
+      const values = [from, from + 60_000].flatMap(
+        (m) => expected.rollups.get(`st-0001/temperature/${m}`) ?? [],
+      );
+      const res = await fetch(`http://127.0.0.1:${String(node.httpPort)}/compute/metrics`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${viewer}` },
+        body: JSON.stringify({
+          'st-0001.temperature': ['count', 'max'],
+          'st-0001.pressure': ['count'],
+          from: new Date(from).toISOString(),
+          to: new Date(to).toISOString(),
+        }),
+      });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({
+        result: { 'st-0001.temperature': { count: values.length, max: Math.max(...values) } },
+        errors: [expect.stringContaining('sensor "st-0001" has no metric "pressure"') as unknown],
       });
       client.close();
       await node.stop();

@@ -30,6 +30,8 @@ export const METHOD_ROLES: Readonly<Record<string, Required>> = {
   '/vigil.v1.Alerts/Subscribe': 'viewer',
   '/vigil.v1.Query/WindowMetrics': 'viewer',
   '/vigil.v1.Remoting/Connect': 'node',
+  // HTTP endpoints share the table.
+  '/http/compute/metrics': 'viewer',
 };
 
 function satisfies(role: Role, required: Required): boolean {

@@ -1,0 +1,169 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { accumulate, newAccumulator, snapshotAccumulator } from '../../src/core/aggregate.js';
+import { parseInstant, planMetricsRequest } from '../../src/core/metrics-request.js';
+import type { RollupRecord } from '../../src/core/outputs.js';
+import { silentLogger } from '../../src/log.js';
+import { MemoryStateStore } from '../../src/state/memory-store.js';
+import { TokenAuthority } from '../../src/transport/grpc/auth.js';
+import { startMetricsApi, type RunningMetricsApi } from '../../src/transport/http/metrics-api.js';
+
+const T = Date.parse('2026-11-23T15:12:00Z');
+const viewer = randomBytes(16).toString('hex');
+const node = randomBytes(16).toString('hex');
+
+/** One closed minute of one series holding `values`. */
+function minute(sensorId: string, metric: string, at: number, values: number[]): RollupRecord {
+  const acc = newAccumulator(true);
+  values.forEach((v, i) => {
+    accumulate(acc, v, at + i * 1000);
+  });
+  return { sensorId, metric, minute: at, acc: snapshotAccumulator(acc) };
+}
+
+describe('metrics request', () => {
+  const series = [
+    { sensorId: 'temperature', metric: 'value' },
+    { sensorId: 'st-1', metric: 'temperature' },
+    { sensorId: 'st-1', metric: 'humidity' },
+    { sensorId: 'st-2', metric: 'temperature' },
+  ];
+
+  it('reads the documented time form as UTC, ISO and epoch ms', () => {
+    expect(parseInstant('2026-11-23 15:12:00')).toBe(T);
+    expect(parseInstant('2026-11-23T15:12:00Z')).toBe(T);
+    expect(parseInstant(T)).toBe(T);
+    expect(parseInstant('yesterday')).toBeUndefined();
+  });
+
+  it('resolves sensor ids, sensorId.metric and metric names, and reports the rest one by one', () => {
+    const plan = planMetricsRequest(
+      {
+        temperature: ['count'],
+        'st-1.humidity': ['max', 'median'],
+        humidity: ['average'],
+        'st-1': ['count'],
+        'st-9': ['count'],
+        from: '2026-11-23 15:12:00',
+        to: '2026-11-23 15:13:00',
+      },
+      series,
+    );
+    expect(plan.ok).toBe(true);
+    if (!plan.ok) return;
+    expect(plan.keys.map((k) => [k.key, k.series.length, k.functions.map(([f]) => f)])).toEqual([
+      ['temperature', 1, ['count']], // a sensor id comes first: the sensor "temperature"
+      ['st-1.humidity', 1, ['max']],
+      ['humidity', 1, ['average']],
+    ]);
+    expect(plan.errors).toEqual([
+      '"st-1.humidity": unknown metric "median" (use count, min, max, average, mean, sum, stddev, p50, p95, p99)',
+      '"st-1" is a sensor with several metrics (temperature, humidity): ask for st-1.<metric>',
+      'unknown key "st-9": it is neither a sensor id, nor sensorId.metric, nor a metric name with data',
+    ]);
+  });
+
+  it('refuses a request with no valid key, a bad time or a reversed range', () => {
+    const to = '2026-11-23 15:13:00';
+    expect(planMetricsRequest({ nope: ['count'], from: '2026-11-23 15:12:00', to }, series)).toMatchObject({
+      ok: false,
+    });
+    expect(planMetricsRequest({ 'st-2': ['count'], from: 'soon', to }, series)).toMatchObject({
+      ok: false,
+      errors: [expect.stringMatching(/^from "soon": give a time such as/) as unknown],
+    });
+    expect(
+      planMetricsRequest({ 'st-2': ['count'], from: to, to: '2026-11-23 15:12:00' }, series),
+    ).toMatchObject({
+      ok: false,
+      errors: [expect.stringMatching(/reversed/) as unknown],
+    });
+  });
+});
+
+describe('POST /compute/metrics', () => {
+  const store = new MemoryStateStore();
+  let api: RunningMetricsApi;
+  let url = '';
+
+  beforeAll(async () => {
+    const p = { topic: 'r', partition: 0 };
+    const { epoch } = await store.acquire(p);
+    await store.commit(p, {
+      epoch,
+      offset: '1',
+      partitionState: Buffer.from('{}'),
+      sensors: new Map(),
+      rollups: [
+        minute('st-1', 'temperature', T, [20, 22, 24]),
+        minute('st-1', 'temperature', T + 60_000, [30]), // outside [15:12, 15:13)
+        minute('st-2', 'temperature', T, [10]),
+        minute('st-1', 'humidity', T, [50, 70]),
+      ],
+    });
+    api = await startMetricsApi({
+      listen: '127.0.0.1:0',
+      tokens: TokenAuthority.parse(`viewer=${viewer},node=${node}`),
+      store,
+      logger: silentLogger,
+    });
+    url = `http://127.0.0.1:${api.port}/compute/metrics`;
+  });
+
+  afterAll(async () => {
+    await api.stop();
+  });
+
+  const post = async (body: unknown, token: string | null = viewer): Promise<[number, unknown]> => {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+      },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    return [res.status, await res.json()];
+  };
+  const range = { from: '2026-11-23 15:12:00', to: '2026-11-23 15:13:00' };
+
+  it('computes every valid part and lists what it could not', async () => {
+    expect(
+      await post({
+        'st-1.temperature': ['count', 'min', 'average'],
+        temperature: ['max', 'sum'],
+        'st-1.humidity': ['stddev', 'p99x'],
+        ...range,
+      }),
+    ).toEqual([
+      200,
+      {
+        result: {
+          'st-1.temperature': { count: 3, min: 20, average: 22 },
+          temperature: { max: 24, sum: 76 }, // the metric over all sensors: st-1 and st-2
+          'st-1.humidity': { stddev: 10 },
+        },
+        errors: [
+          '"st-1.humidity": unknown metric "p99x" (use count, min, max, average, mean, sum, stddev, p50, p95, p99)',
+        ],
+      },
+    ]);
+  });
+
+  it('answers 400 with an empty result when nothing valid was asked, or the range is wrong', async () => {
+    const [code, body] = await post({ ghost: ['count'], ...range });
+    expect(code).toBe(400);
+    expect(body).toEqual({ result: {}, errors: [expect.stringMatching(/unknown key "ghost"/) as unknown] });
+    expect((await post({ 'st-2': ['count'], from: range.to, to: range.from }))[0]).toBe(400);
+    expect((await post({ 'st-2': ['count'], from: 'later', to: range.to }))[0]).toBe(400);
+    expect(await post('{not json')).toEqual([
+      400,
+      { result: {}, errors: [expect.stringMatching(/not valid JSON/) as unknown] },
+    ]);
+  });
+
+  it('needs a viewer token', async () => {
+    expect((await post({ 'st-2': ['count'], ...range }, null))[0]).toBe(401);
+    expect((await post({ 'st-2': ['count'], ...range }, node))[0]).toBe(403);
+  });
+});
