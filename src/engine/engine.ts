@@ -9,6 +9,7 @@ import { startSystem, stopActor, type ActorSystem } from '../actors/nact.js';
 import type { BatchControl, ConsumedBatch, LogConsumer, LogProducer } from '../log/log.js';
 import type { Logger } from '../log.js';
 import { partitionKey, type PartitionRef, type StateStore } from '../state/store.js';
+import { FrequencyCounter } from './frequencies.js';
 import { OutputSink } from './output-sink.js';
 import { PartitionWorker } from './partition-worker.js';
 import { newStats, type EngineStats } from './stats.js';
@@ -43,6 +44,7 @@ export class Engine {
   /** The pipeline every sensor reads; `rules` is swapped in place by setRules (see SensorRules). */
   private readonly pipeline: { -readonly [K in keyof SensorPipeline]: SensorPipeline[K] };
   private owned: readonly PartitionRef[] = [];
+  private readonly frequencies: FrequencyCounter;
   /** The silence thresholds of the rules in force; partition clocks follow them. */
   private silence: readonly number[];
   private paused = false;
@@ -54,6 +56,7 @@ export class Engine {
     this.pipeline = { ...config.pipeline };
     this.silence = silenceThresholds(config.pipeline.rules);
     this.sink = new OutputSink(deps.producer, config.kafka.topics, config.sinks);
+    this.frequencies = new FrequencyCounter(deps.store, deps.logger);
   }
 
   get nodeId(): string {
@@ -87,6 +90,7 @@ export class Engine {
         });
       }
     }, interval);
+    this.frequencies.start();
     logger.info({ topic: config.kafka.topics.readings }, 'engine started');
   }
 
@@ -98,6 +102,7 @@ export class Engine {
       w = new PartitionWorker(ref, {
         pipeline: this.pipeline,
         silenceThresholds: () => this.silence,
+        frequencies: this.frequencies,
         buckets: config.engine.buckets,
         checkpointIntervalMs: config.checkpoint.intervalMs,
         store,
@@ -210,6 +215,7 @@ export class Engine {
       await this.deps.consumer.stop();
       this.workers.clear();
       stopActor(this.system);
+      await this.frequencies.stop();
       await this.deps.producer.close();
     })();
     return this.stopping;
@@ -229,6 +235,7 @@ export class Engine {
       await this.deps.consumer.stop();
       this.workers.clear();
       stopActor(this.system);
+      await this.frequencies.stop();
       await this.deps.producer.close();
       this.deps.logger.info({ stats: this.stats }, 'engine stopped');
     })();

@@ -11,11 +11,14 @@ import { stopActor, tell, type ActorSystem, type Ref } from '../actors/nact.js';
 import { nextOffset, type BatchControl, type ConsumedBatch, type LogConsumer } from '../log/log.js';
 import type { Logger } from '../log.js';
 import { partitionKey, type PartitionRef, type StateStore } from '../state/store.js';
+import type { FrequencyCounter } from './frequencies.js';
 import type { OutputSink } from './output-sink.js';
 import type { EngineStats } from './stats.js';
 
 export interface WorkerDeps {
   readonly pipeline: SensorPipeline;
+  /** Live event counts (dashboard statistics). */
+  readonly frequencies: FrequencyCounter;
   /** The silence thresholds of the rules in force now (they change with runtime rules). */
   readonly silenceThresholds: () => readonly number[];
   readonly buckets: number;
@@ -181,6 +184,7 @@ export class PartitionWorker {
     // Runtime rules may have added or removed silence rules since the last batch.
     this.clock.setSilenceThresholds(this.deps.silenceThresholds());
     const routed = routeBatch(records, this.ref.topic, this.ref.partition, this.clock);
+    this.deps.frequencies.add(routed.groups);
     const out = newOutputBuffer();
     const sourceOf = (reading: Parameters<typeof routed.sources.get>[0]) => ({
       topic: batch.topic,

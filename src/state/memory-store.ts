@@ -2,7 +2,10 @@ import type { RollupRecord } from '../core/outputs.js';
 import { StaleEpochError } from '../errors.js';
 import {
   partitionKey,
+  FREQUENCY_TTL_S,
   type CheckpointWrite,
+  type EventCounts,
+  type Frequencies,
   type PartitionRef,
   type RestoredPartition,
   type StateStore,
@@ -69,6 +72,32 @@ export class MemoryStateStore implements StateStore {
 
   loadSensor(p: PartitionRef, sensorId: string): Promise<Buffer | undefined> {
     return Promise.resolve(this.partitions.get(partitionKey(p))?.sensors.get(sensorId));
+  }
+
+  private readonly counts = new Map<number, { sensors: Map<string, number>; types: Map<string, number> }>();
+
+  addFrequencies(second: number, c: EventCounts): Promise<void> {
+    let at = this.counts.get(second);
+    if (at === undefined) {
+      at = { sensors: new Map(), types: new Map() };
+      this.counts.set(second, at);
+    }
+    for (const [k, n] of c.sensors) at.sensors.set(k, (at.sensors.get(k) ?? 0) + n);
+    for (const [k, n] of c.types) at.types.set(k, (at.types.get(k) ?? 0) + n);
+    for (const s of this.counts.keys()) if (s < second - FREQUENCY_TTL_S) this.counts.delete(s);
+    return Promise.resolve();
+  }
+
+  frequencies(second: number, windowS: number): Promise<Frequencies> {
+    const sensors: Record<string, number> = {};
+    const types: Record<string, number> = {};
+    for (let s = second - windowS; s < second; s++) {
+      const at = this.counts.get(s);
+      if (at === undefined) continue;
+      for (const [k, n] of at.sensors) sensors[k] = (sensors[k] ?? 0) + n / windowS;
+      for (const [k, n] of at.types) types[k] = (types[k] ?? 0) + n / windowS;
+    }
+    return Promise.resolve({ sensors, types });
   }
 
   series(): Promise<{ sensorId: string; metric: string }[]> {

@@ -5,7 +5,10 @@ import type { RollupRecord } from '../core/outputs.js';
 import { StaleEpochError, VigilError } from '../errors.js';
 import {
   partitionKey,
+  FREQUENCY_TTL_S,
   type CheckpointWrite,
+  type EventCounts,
+  type Frequencies,
   type PartitionRef,
   type RestoredPartition,
   type StateStore,
@@ -141,6 +144,49 @@ export class RedisStateStore implements StateStore {
     } catch (err) {
       throw wrap(err, `loading sensor ${sensorId}`);
     }
+  }
+
+  private freqKey(kind: 'sensors' | 'types', second: number): string {
+    return `${this.options.keyPrefix}vigil:freq:${kind}:${second}`;
+  }
+
+  /** One pipeline: HINCRBY per counted sensor and type into that second's hashes, which expire. */
+  async addFrequencies(second: number, c: EventCounts): Promise<void> {
+    const p = this.redis.pipeline();
+    for (const [kind, counts] of [
+      ['sensors', c.sensors],
+      ['types', c.types],
+    ] as const) {
+      if (counts.size === 0) continue;
+      const key = this.freqKey(kind, second);
+      for (const [field, n] of counts) p.hincrby(key, field, n);
+      p.expire(key, FREQUENCY_TTL_S);
+    }
+    try {
+      await p.exec();
+    } catch (err) {
+      throw wrap(err, 'adding event frequencies');
+    }
+  }
+
+  async frequencies(second: number, windowS: number): Promise<Frequencies> {
+    const out: Frequencies = { sensors: {}, types: {} };
+    const p = this.redis.pipeline();
+    const seconds = Array.from({ length: windowS }, (_, i) => second - windowS + i);
+    for (const s of seconds) p.hgetall(this.freqKey('sensors', s)).hgetall(this.freqKey('types', s));
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await p.exec();
+    } catch (err) {
+      throw wrap(err, 'reading event frequencies');
+    }
+    (replies ?? []).forEach(([err, hash], i) => {
+      if (err !== null) return;
+      const into = i % 2 === 0 ? out.sensors : out.types;
+      for (const [k, v] of Object.entries(hash as Record<string, string>))
+        into[k] = (into[k] ?? 0) + Number(v) / windowS;
+    });
+    return out;
   }
 
   /**

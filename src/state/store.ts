@@ -1,5 +1,20 @@
 import type { RollupRecord } from '../core/outputs.js';
 
+/** Seconds of live event counts kept: enough for a one-minute window and some slack. */
+export const FREQUENCY_TTL_S = 120;
+
+/** Events counted in one second. */
+export interface EventCounts {
+  readonly sensors: ReadonlyMap<string, number>;
+  readonly types: ReadonlyMap<string, number>;
+}
+
+/** Events per second, averaged over a window. */
+export interface Frequencies {
+  readonly sensors: Record<string, number>;
+  readonly types: Record<string, number>;
+}
+
 /** One partition of one topic: the unit of ownership, checkpointing and fencing. */
 export interface PartitionRef {
   readonly topic: string;
@@ -42,6 +57,13 @@ export interface StateStore {
   commit(p: PartitionRef, w: CheckpointWrite): Promise<void>;
   /** The last checkpointed snapshot of one sensor (for restoring a crashed sensor actor). */
   loadSensor(p: PartitionRef, sensorId: string): Promise<Buffer | undefined>;
+  /**
+   * Adds one second's event counts (per sensor, per event type) to the live frequencies. Counts are
+   * statistics for the dashboard, not results: a replay after a crash counts its events again.
+   */
+  addFrequencies(second: number, counts: EventCounts): Promise<void>;
+  /** Events per second over the `windowS` seconds before `second`, per sensor and per event type. */
+  frequencies(second: number, windowS: number): Promise<Frequencies>;
   /** Every (sensor, metric) that has rollups: what the metrics API can answer about. */
   series(): Promise<{ sensorId: string; metric: string }[]>;
   /** Rollups of one sensor and metric with minute in [from, to), oldest first. */

@@ -115,6 +115,20 @@ export function stateStoreContract(name: string, create: () => StateStore): void
       await store.close();
     });
 
+    it('keeps live event frequencies per sensor and type, as events per second over a window', async () => {
+      const store = create();
+      const s = 1_000_000 + Math.floor(Math.random() * 1_000_000);
+      const id = `freq-${s}`;
+      await store.addFrequencies(s - 2, { sensors: new Map([[id, 30]]), types: new Map([[`${id}-t`, 60]]) });
+      await store.addFrequencies(s - 1, { sensors: new Map([[id, 30]]), types: new Map() });
+      await store.addFrequencies(s, { sensors: new Map([[id, 999]]), types: new Map() }); // not before s
+      const f = await store.frequencies(s, 60);
+      expect(f.sensors[id]).toBeCloseTo(1, 9); // 60 events in the last 60 s
+      expect(f.types[`${id}-t`]).toBeCloseTo(1, 9);
+      expect((await store.frequencies(s - 2, 60)).sensors[id]).toBeUndefined();
+      await store.close();
+    });
+
     it('lists every series that has rollups', async () => {
       const store = create();
       const p = fresh();

@@ -256,3 +256,20 @@ describe('drain', () => {
     expect(calls.filter((c) => c === 'commit').length).toBe(PARTITIONS);
   });
 });
+
+describe('live event frequencies', () => {
+  it('counts readings per sensor and per event type into the store', async () => {
+    const config = embeddedConfig();
+    const node = await startEmbedded(config, silentLogger);
+    const input = acceptanceInput(10, 1_200, 5);
+    feed(node.log, config, input);
+    await settled(node.log, config);
+    await node.stop(); // flushes the last counts
+    const f = await node.store.frequencies(Math.floor(Date.now() / 1000) + 1, 60);
+    const total = Object.values(f.sensors).reduce((a, b) => a + b, 0) * 60;
+    const readings = input.filter((r) => r.value.startsWith('{') && r.value.includes('"values"')).length;
+    expect(total).toBeGreaterThan(readings * 0.9); // every valid reading once (repeats too: they are events)
+    expect(total).toBeLessThanOrEqual(readings);
+    expect(Object.keys(f.types).sort()).toEqual(['humidity', 'noise_level', 'temperature']);
+  });
+});

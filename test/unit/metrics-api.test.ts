@@ -162,6 +162,19 @@ describe('POST /compute/metrics', () => {
     ]);
   });
 
+  it('serves the live event frequencies of the last minute', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    await store.addFrequencies(now - 3, {
+      sensors: new Map([['st-1', 120]]),
+      types: new Map([['temperature', 120]]),
+    });
+    const res = await fetch(url.replace('/compute/metrics', '/frequencies'), {
+      headers: { authorization: `Bearer ${viewer}` },
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ sensors: { 'st-1': 2 }, types: { temperature: 2 } });
+  });
+
   it('needs a viewer token', async () => {
     expect((await post({ 'st-2': ['count'], ...range }, null))[0]).toBe(401);
     expect((await post({ 'st-2': ['count'], ...range }, node))[0]).toBe(403);

@@ -20,7 +20,7 @@ const HTTP_FOR_STATUS: Readonly<Partial<Record<status, number>>> = {
 export interface MetricsApiOptions {
   readonly listen: string;
   readonly tokens: TokenAuthority;
-  readonly store: Pick<StateStore, 'series' | 'rollups'>;
+  readonly store: Pick<StateStore, 'series' | 'rollups' | 'frequencies'>;
   readonly logger: Logger;
 }
 
@@ -70,16 +70,20 @@ async function compute(body: unknown, store: MetricsApiOptions['store']): Promis
 }
 
 /**
- * `POST /compute/metrics` on every node (README, "Metrics API"): window metrics from the Redis
- * rollups, exact to the minute. Bearer token with role viewer, as for the gRPC Query service.
+ * On every node (README, "Metrics API"): `POST /compute/metrics`, window metrics from the Redis
+ * rollups, exact to the minute; `GET /frequencies`, live events per second over the last minute per
+ * sensor and event type. Bearer token with role viewer, as for the gRPC Query service.
  */
 export async function startMetricsApi(o: MetricsApiOptions): Promise<RunningMetricsApi> {
   const handle = async (req: IncomingMessage): Promise<[number, unknown]> => {
-    if (req.url?.split('?')[0] !== '/compute/metrics')
-      return [404, { errors: ['no such endpoint: POST /compute/metrics'] }];
-    if (req.method !== 'POST') return [405, { errors: ['use POST'] }];
+    const path = req.url?.split('?')[0];
+    const endpoint = path === '/compute/metrics' ? 'POST' : path === '/frequencies' ? 'GET' : undefined;
+    if (endpoint === undefined)
+      return [404, { errors: ['no such endpoint: POST /compute/metrics or GET /frequencies'] }];
+    if (req.method !== endpoint) return [405, { errors: [`use ${endpoint}`] }];
     const verdict = o.tokens.authorize(METRICS_ENDPOINT, req.headers.authorization);
     if (!verdict.ok) return [HTTP_FOR_STATUS[verdict.code] ?? 403, { errors: [verdict.details] }];
+    if (endpoint === 'GET') return [200, await o.store.frequencies(Math.floor(Date.now() / 1000), 60)];
     const text = await readBody(req);
     if (text === undefined) return [413, { result: {}, errors: [`the body is over ${MAX_BODY} bytes`] }];
     let body: unknown;

@@ -1,0 +1,55 @@
+import type { SensorEvent } from '../core/sensor.js';
+import type { Logger } from '../log.js';
+import type { StateStore } from '../state/store.js';
+
+/**
+ * Live event frequencies for the dashboard: readings per sensor and per event type (each metric a
+ * reading carries) are counted in memory and added to the store once a second, so the hot path pays
+ * two map updates per sensor and metric of a batch, and Redis one pipeline a second per node.
+ * Wall-clock statistics, not results: a replay counts its events again.
+ */
+export class FrequencyCounter {
+  private sensors = new Map<string, number>();
+  private types = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: Pick<StateStore, 'addFrequencies'>,
+    private readonly logger: Logger,
+  ) {}
+
+  add(groups: ReadonlyMap<string, readonly SensorEvent[]>): void {
+    for (const [sensorId, events] of groups) {
+      let readings = 0;
+      for (const e of events) {
+        if ('tick' in e) continue;
+        readings++;
+        for (const metric in e.values) this.types.set(metric, (this.types.get(metric) ?? 0) + 1);
+      }
+      if (readings > 0) this.sensors.set(sensorId, (this.sensors.get(sensorId) ?? 0) + readings);
+    }
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.flush().catch((err: unknown) => {
+        this.logger.warn({ err }, 'writing event frequencies failed; these counts are dropped');
+      });
+    }, 1_000);
+  }
+
+  /** Adds what was counted since the last flush to the second that just ended. */
+  async flush(): Promise<void> {
+    if (this.sensors.size === 0 && this.types.size === 0) return;
+    const counts = { sensors: this.sensors, types: this.types };
+    this.sensors = new Map();
+    this.types = new Map();
+    await this.store.addFrequencies(Math.floor(Date.now() / 1000) - 1, counts);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.flush().catch(() => undefined);
+  }
+}
