@@ -79,7 +79,7 @@ export function parseTime(t: string, option: string): number {
 export function addClusterCommands(cli: Command): void {
   connectionOptions(cli.command('status'))
     .description(
-      "the cluster as a node sees it: nodes, their partitions, and that node's partition state (token: VIGIL_TOKEN)",
+      'the cluster as a node sees it: nodes, and every partition with its owner and state (token: VIGIL_TOKEN)',
     )
     .action(async (o: ConnectionOptions) => {
       await withClients(o, async ({ control, metadata }) => {
@@ -101,7 +101,7 @@ export function addClusterCommands(cli: Command): void {
           writeLine(`${n.id.padEnd(16)} ${n.address.padEnd(22)} ${n.partitions.join(' ')}`);
         for (const p of parts.partitions)
           writeLine(
-            `  ${p.partition.padEnd(40)} ${p.state.padEnd(7)} epoch ${p.epoch}  next offset ${p.offset}`,
+            `  ${p.partition.padEnd(40)} ${p.owner.padEnd(12)} ${p.state.padEnd(7)} epoch ${p.epoch}  next offset ${p.offset}`,
           );
       });
     });

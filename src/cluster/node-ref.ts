@@ -15,8 +15,17 @@ export interface NodeRef {
   crash(sensorId: string): Promise<void>;
   /** The node's actor paths, sorted. */
   listActors(): Promise<string[]>;
+  /** The partitions the node works on, with their epoch, next offset and state. */
+  partitions(): Promise<PartitionStatus[]>;
   /** Final checkpoints, then the node leaves the group and the cluster; resolves with what it did. */
   drain(): Promise<string>;
+}
+
+export interface PartitionStatus {
+  readonly partition: string;
+  readonly state: string;
+  readonly epoch: number;
+  readonly offset: string | undefined;
 }
 
 /** The part of a Remoting link a remote ref needs. */
@@ -31,6 +40,7 @@ const TYPE = {
   resume: 'sensor.resume',
   crash: 'sensor.crash',
   actors: 'node.actors',
+  partitions: 'node.partitions',
   drain: 'node.drain',
 } as const;
 
@@ -60,6 +70,14 @@ export class RemoteNode implements NodeRef {
 
   async listActors(): Promise<string[]> {
     return (await this.link.ask('node', TYPE.actors, {})) as string[];
+  }
+
+  async partitions(): Promise<PartitionStatus[]> {
+    // JSON has no undefined: an offset never checkpointed travels as null.
+    const list = (await this.link.ask('node', TYPE.partitions, {})) as (Omit<PartitionStatus, 'offset'> & {
+      offset: string | null;
+    })[];
+    return list.map((p) => ({ ...p, offset: p.offset ?? undefined }));
   }
 
   async drain(): Promise<string> {
@@ -94,6 +112,8 @@ export function nodeCommandHandler(
         return null;
       case TYPE.actors:
         return local.listActors();
+      case TYPE.partitions:
+        return (await local.partitions()).map((p) => ({ ...p, offset: p.offset ?? null }));
       case TYPE.drain:
         return local.drain();
       default:

@@ -113,6 +113,7 @@ export async function startNodeGrpc(parts: NodeParts): Promise<NodeGrpc> {
     control: (id, command) => engine.controlSensor(id, command),
     crash: (id) => engine.crashSensor(id),
     listActors: () => engine.listActors(),
+    partitions: () => Promise.resolve(engine.partitions),
     drain: parts.drain,
   };
   const peers = new PeerLinks(
@@ -129,7 +130,6 @@ export async function startNodeGrpc(parts: NodeParts): Promise<NodeGrpc> {
     (s, grpc) => {
       addControlService(s, grpc, {
         nodeId: config.nodeId,
-        partitions: () => engine.partitions,
         members: () => parts.membership.members(),
         ownerOf: (sensorId) =>
           parts.membership.ownerOf(sensorId, config.kafka.topics.readings, config.kafka.partitions.readings),

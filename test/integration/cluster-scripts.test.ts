@@ -118,6 +118,20 @@ describe('cluster of three nodes', () => {
           [0, 1, 2, 3, 4, 5].map((p) => `${prefix}vigil.readings:${p}`),
         );
         expect(nodes('status')).toContain('node-2');
+        // Every node's partitions, asked of node-1: each partition once, with its owner. (Polled: a
+        // member slow to start can still be rebalanced out and back in just after the first settle.)
+        type Listed = { partition: string; owner: string }[];
+        const listPartitions = (): Listed =>
+          (cli('VIGIL_VIEWER_TOKEN', 'status') as { partitions: Listed }).partitions;
+        let listed = listPartitions();
+        for (let i = 0; i < 40 && new Set(listed.map((p) => p.owner)).size < 3; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          listed = listPartitions();
+        }
+        expect(listed.map((p) => p.partition)).toEqual(
+          [0, 1, 2, 3, 4, 5].map((p) => `${prefix}vigil.readings:${p}`),
+        );
+        expect(new Set(listed.map((p) => p.owner))).toEqual(new Set(['node-1', 'node-2', 'node-3']));
 
         // Readings in; then commands for a sensor that node-3 owns, all sent to node-1.
         execFileSync(

@@ -69,7 +69,6 @@ describe('gRPC server security', () => {
       (server, grpc) => {
         addControlService(server, grpc, {
           nodeId: 'node-1',
-          partitions: () => [{ partition: 'vigil.readings:0', state: 'open', epoch: 3, offset: '42' }],
           members: () =>
             Promise.resolve([
               { id: 'node-1', address: '127.0.0.1:1', partitions: ['vigil.readings:0'], expiresAt: 1_000 },
@@ -81,6 +80,8 @@ describe('gRPC server security', () => {
             inspect: () => Promise.resolve(undefined),
             control: () => Promise.resolve(),
             listActors: () => Promise.resolve([]),
+            partitions: () =>
+              Promise.resolve([{ partition: 'vigil.readings:0', state: 'open', epoch: 3, offset: '42' }]),
             drain: () => Promise.reject(new Error('no drain in this test')),
             crash: (id) => {
               crashed.push(id);

@@ -21,7 +21,6 @@ export interface ControlBackend {
   readonly nodeId: string;
   /** The live nodes of the cluster (membership); this node alone when there is none. */
   members(): Promise<Member[]>;
-  partitions(): { partition: string; state: string; epoch: number; offset: string | undefined }[];
   /** The live node owning `sensorId`'s partition (membership), if known. */
   ownerOf(sensorId: string): Promise<{ id: string; address: string } | undefined>;
   /** This node. */
@@ -129,22 +128,47 @@ export function addControlService(server: Server, grpc: VigilGrpc, backend: Cont
       }));
     },
     ListPartitions: (_call, callback) => {
-      callback(null, {
-        partitions: backend.partitions().map((p) => ({
-          partition: p.partition,
-          owner: backend.nodeId,
-          epoch: String(p.epoch),
-          offset: p.offset ?? '',
-          state: p.state,
-        })),
+      reply(callback, async () => {
+        const members = await backend.members();
+        // A member that does not answer (dead, its lease not yet expired) shows what the membership
+        // says it holds, as unreachable, rather than failing the whole listing.
+        const perNode = await Promise.all(
+          members.map(async (m) => {
+            const own = await refOf(m)
+              .partitions()
+              .catch(() =>
+                m.partitions.map((partition) => ({
+                  partition,
+                  state: 'unreachable',
+                  epoch: 0,
+                  offset: undefined,
+                })),
+              );
+            return own.map((p) => ({
+              partition: p.partition,
+              owner: m.id,
+              epoch: String(p.epoch),
+              offset: p.offset ?? '',
+              state: p.state,
+            }));
+          }),
+        );
+        return { partitions: perNode.flat().sort((a, b) => a.partition.localeCompare(b.partition)) };
       });
     },
     ListActors: (call, callback) => {
       reply(callback, async () => {
         const { start, size } = pageOf(call.request);
         const members = await backend.members();
+        // A member that does not answer (dead, its lease not yet expired) is left out of the listing.
         const perNode = await Promise.all(
-          members.map(async (m) => (await refOf(m).listActors()).map((path) => `${m.id}/${path}`)),
+          members.map(async (m) =>
+            (
+              await refOf(m)
+                .listActors()
+                .catch(() => [] as string[])
+            ).map((path) => `${m.id}/${path}`),
+          ),
         );
         const matching = perNode.flat().filter((p) => p.includes(call.request.filter));
         matching.sort();
