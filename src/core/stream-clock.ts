@@ -44,6 +44,7 @@ export class StreamClock {
   private streamTime = Number.NEGATIVE_INFINITY;
   /** sensor -> stream time of its last reading; insertion order is lastSeen order (stream time never decreases). */
   private idle = new Map<string, number>();
+  private thresholds: readonly number[] | undefined;
   /** afterMs -> its queue, same shape as `idle`. */
   private silence = new Map<number, Map<string, number>>();
 
@@ -60,6 +61,9 @@ export class StreamClock {
 
   /** The silence thresholds in force: queues of new ones start empty, removed ones are dropped. */
   setSilenceThresholds(thresholdsMs: readonly number[]): void {
+    // Called once per batch with the engine's current list, which is a new array only when rules change.
+    if (thresholdsMs === this.thresholds) return;
+    this.thresholds = thresholdsMs;
     const wanted = new Set(thresholdsMs);
     for (const t of this.silence.keys()) if (!wanted.has(t)) this.silence.delete(t);
     for (const t of wanted) if (!this.silence.has(t)) this.silence.set(t, new Map());

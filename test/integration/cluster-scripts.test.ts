@@ -92,6 +92,14 @@ describe('cluster of three nodes', () => {
           stdio: ['ignore', 'pipe', 'pipe'],
         });
       };
+      /** Publishes simulated station readings (`vigil simulate` with these options). */
+      const simulate = (...args: string[]): void => {
+        execFileSync('node', ['dist/cli/main.js', '-c', base, 'simulate', '--rate', '3000', ...args], {
+          cwd: ROOT,
+          env,
+          stdio: 'ignore',
+        });
+      };
       /** Runs a `vigil` gRPC command against node-1 and returns its JSON. */
       const cli = (role: Role, ...args: string[]): unknown => JSON.parse(run(role, ...args));
       const status = (): Nodes => (cli('VIGIL_VIEWER_TOKEN', 'status') as { nodes: Nodes }).nodes;
@@ -134,11 +142,7 @@ describe('cluster of three nodes', () => {
         expect(new Set(listed.map((p) => p.owner))).toEqual(new Set(['node-1', 'node-2', 'node-3']));
 
         // Readings in; then commands for a sensor that node-3 owns, all sent to node-1.
-        execFileSync(
-          'node',
-          ['dist/cli/main.js', '-c', base, 'simulate', '--sensors', '30', '--rate', '3000', '--count', '600'],
-          { cwd: ROOT, env, stdio: 'ignore' },
-        );
+        simulate('--sensors', '30', '--count', '600');
         const node3 = three.find((n) => n.id === 'node-3')?.partitions ?? [];
         const sensor = Array.from({ length: 30 }, (_, i) => `st-${String(i).padStart(4, '0')}`).find((s) =>
           node3.includes(`${prefix}vigil.readings:${partitionForKey(s, 6)}`),
@@ -182,24 +186,7 @@ describe('cluster of three nodes', () => {
         ).toContain('everything');
         await new Promise((resolve) => setTimeout(resolve, 1_200)); // in force everywhere within a second
         // Stations 30..59 are new (30..59 never reported: their sequence numbers cannot repeat earlier ones).
-        execFileSync(
-          'node',
-          [
-            'dist/cli/main.js',
-            '-c',
-            base,
-            'simulate',
-            '--sensors',
-            '60',
-            '--rate',
-            '3000',
-            '--count',
-            '600',
-            '--seed',
-            '2',
-          ],
-          { cwd: ROOT, env, stdio: 'ignore' },
-        );
+        simulate('--sensors', '60', '--count', '600', '--seed', '2');
         const kafka = createKafka({ brokers: ['127.0.0.1:9092'], clientId: 'cluster-test' }, silentLogger);
         const firedIn = (rs: readonly Collected[]): Set<number> =>
           new Set(
@@ -221,24 +208,7 @@ describe('cluster of three nodes', () => {
         const first = ndjson(run('VIGIL_VIEWER_TOKEN', 'alerts', '--since', '0', '--count', '15'));
         expect(first).toHaveLength(15);
         // Alerts keep firing while it is away: 30 new stations.
-        execFileSync(
-          'node',
-          [
-            'dist/cli/main.js',
-            '-c',
-            base,
-            'simulate',
-            '--sensors',
-            '90',
-            '--rate',
-            '3000',
-            '--count',
-            '900',
-            '--seed',
-            '3',
-          ],
-          { cwd: ROOT, env, stdio: 'ignore' },
-        );
+        simulate('--sensors', '90', '--count', '900', '--seed', '3');
         // It reconnects after the last alert it holds and follows until it has what vigil.alerts has.
         const again = cliCommand('VIGIL_VIEWER_TOKEN', ['alerts', '--since', first.at(-1)?.id ?? '']);
         const follower = spawn('node', again.argv, {

@@ -1,7 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,24 +9,13 @@ import { buildConfig, type VigilConfig } from '../../src/config/load.js';
 import { connectRedis } from '../../src/state/redis-connection.js';
 import { RedisStateStore } from '../../src/state/redis-store.js';
 import { stateStoreContract } from '../contract/state-store.contract.js';
+import { freePort } from '../support/ports.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const password = randomBytes(16).toString('hex');
 const certs = mkdtempSync(join(tmpdir(), 'vigil-redis-tls-'));
 let server: ChildProcess | undefined;
 let config: VigilConfig['redis'] | undefined;
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      s.close(() => {
-        if (typeof address === 'object' && address !== null) resolve(address.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
 
 /**
  * Redis as production runs it: TLS only (certificate from a CA we pass), and a password. A second

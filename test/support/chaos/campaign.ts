@@ -10,7 +10,8 @@ import { readToEnd, json } from '../kafka.js';
 import { progress } from '../node-process.js';
 import { reference } from '../reference.js';
 import { ResilientSubscriber, steadyLoad } from './clients.js';
-import { freePort, LinkProxies, LocalCluster, OwnRedis, ownedBy, ROOT } from './cluster.js';
+import { freePort } from '../ports.js';
+import { LinkProxies, LocalCluster, OwnRedis, ownedBy, ROOT } from './cluster.js';
 import { partitionForKey } from '../../../src/core/partitioner.js';
 import type { InspectActorResponse__Output } from '../../../src/gen/vigil/v1/InspectActorResponse.js';
 

@@ -188,20 +188,6 @@ export class OwnRedis {
   }
 }
 
-/** A TCP port nothing listens on now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      s.close(() => {
-        if (typeof address === 'object' && address !== null) resolve(address.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
-}
-
 /**
  * TCP proxies the nodes dial each other through (each node advertises its proxy's port): cutting
  * node I's proxy cuts every Remoting link to node I, as a network partition would, while Kafka,
