@@ -257,7 +257,12 @@ describe('cluster of three nodes', () => {
         // Every node's actors, listed through node-1, a page at a time.
         const actors = (...args: string[]): { paths: string[]; nextPageToken: string } =>
           cli('VIGIL_VIEWER_TOKEN', 'actors', ...args) as { paths: string[]; nextPageToken: string };
-        const all = actors('--page-size', '1000').paths;
+        // node-2 restarted a moment ago: node-1 may need a moment to reach it again.
+        let all = actors('--page-size', '1000').paths;
+        for (let i = 0; i < 20 && new Set(all.map((p) => p.split('/')[0])).size < 3; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          all = actors('--page-size', '1000').paths;
+        }
         expect(new Set(all.map((p) => p.split('/')[0]))).toEqual(new Set(['node-1', 'node-2', 'node-3']));
         expect(all.filter((p) => p.endsWith('/sensor-st-0042'))).toHaveLength(1);
         const page1 = actors('--filter', 'sensor-', '--page-size', '10');

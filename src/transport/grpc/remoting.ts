@@ -38,6 +38,10 @@ export const REMOTING_CHANNEL_OPTIONS = {
   'grpc.keepalive_time_ms': 2_000,
   'grpc.keepalive_timeout_ms': 2_000,
   'grpc.keepalive_permit_without_calls': 1,
+  // grpc-js backs off reconnecting up to 120 s and fails calls meanwhile: a peer that was down for a
+  // few seconds (a restart) would stay unreachable long after it is back.
+  'grpc.initial_reconnect_backoff_ms': 250,
+  'grpc.max_reconnect_backoff_ms': 2_000,
 } as const;
 
 interface Reply {
