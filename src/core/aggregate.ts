@@ -41,6 +41,12 @@ export interface Accumulator {
   lastTs: number;
   last: number;
   sketch: QuantileSketch | undefined;
+  /**
+   * Exemplars: raw texts of some of the readings counted (the ERROR lines of a log window), in
+   * arrival order, at most the configured number per accumulator; `exOmitted` counts the rest.
+   */
+  ex?: string[];
+  exOmitted?: number;
 }
 
 export function newAccumulator(withSketch = false): Accumulator {
@@ -81,11 +87,13 @@ export function accumulate(acc: Accumulator, value: number, ts: number): void {
 export function merge(into: Accumulator, from: Accumulator): void {
   if (from.count === 0) return;
   if (into.count === 0) {
-    Object.assign(into, from, { sketch: into.sketch });
+    const { ex, exOmitted } = into;
+    Object.assign(into, from, { sketch: into.sketch, ex, exOmitted });
     if (from.sketch !== undefined) {
       into.sketch ??= new QuantileSketch(from.sketch.relativeAccuracy);
       into.sketch.merge(from.sketch);
     }
+    mergeExemplars(into, from);
     return;
   }
   const n = into.count + from.count;
@@ -108,6 +116,32 @@ export function merge(into: Accumulator, from: Accumulator): void {
     into.sketch ??= new QuantileSketch(from.sketch.relativeAccuracy);
     into.sketch.merge(from.sketch);
   }
+  mergeExemplars(into, from);
+}
+
+/** Exemplars of both, `into`'s first: merges run in time order, so the result is in time order too. */
+function mergeExemplars(into: Accumulator, from: Accumulator): void {
+  if (from.ex === undefined && from.exOmitted === undefined) return;
+  into.ex = [...(into.ex ?? []), ...(from.ex ?? [])];
+  const omitted = (into.exOmitted ?? 0) + (from.exOmitted ?? 0);
+  if (omitted > 0) into.exOmitted = omitted;
+}
+
+/** Keeps `text` as an exemplar of the accumulator, or counts it as omitted beyond `max`. */
+export function addExemplar(acc: Accumulator, text: string, max: number): void {
+  const ex = (acc.ex ??= []);
+  if (ex.length < max) ex.push(text);
+  else acc.exOmitted = (acc.exOmitted ?? 0) + 1;
+}
+
+/** The first `max` exemplars of a (merged) accumulator and how many were left out. */
+export function exemplarsOf(
+  acc: Accumulator,
+  max: number,
+): { exemplars: string[]; omitted: number } | undefined {
+  if (acc.ex === undefined) return undefined;
+  const exemplars = acc.ex.slice(0, max);
+  return { exemplars, omitted: (acc.exOmitted ?? 0) + acc.ex.length - exemplars.length };
 }
 
 /** Population standard deviation. */
@@ -163,7 +197,11 @@ export function finish(
   return out;
 }
 
-/** Checkpoint form: a fixed-order tuple keeps snapshots small. Infinity/NaN are written as null. */
+/**
+ * Checkpoint form: a fixed-order tuple keeps snapshots small. Infinity/NaN are written as null. The
+ * exemplars element is present only when the accumulator keeps exemplars, so snapshots of pipelines
+ * without them are unchanged (the golden fixture holds).
+ */
 export type AccumulatorSnapshot = [
   count: number,
   sum: number,
@@ -176,12 +214,13 @@ export type AccumulatorSnapshot = [
   lastTs: number | null,
   last: number | null,
   sketch: SketchSnapshot | null,
+  exemplars?: [texts: string[], omitted: number],
 ];
 
 const num = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
 export function snapshotAccumulator(a: Accumulator): AccumulatorSnapshot {
-  return [
+  const s: AccumulatorSnapshot = [
     a.count,
     a.sum,
     num(a.min),
@@ -194,6 +233,8 @@ export function snapshotAccumulator(a: Accumulator): AccumulatorSnapshot {
     num(a.last),
     a.sketch === undefined ? null : a.sketch.toJSON(),
   ];
+  if (a.ex !== undefined || a.exOmitted !== undefined) s.push([[...(a.ex ?? [])], a.exOmitted ?? 0]);
+  return s;
 }
 
 export function restoreAccumulator(s: AccumulatorSnapshot): Accumulator {
@@ -209,5 +250,6 @@ export function restoreAccumulator(s: AccumulatorSnapshot): Accumulator {
     lastTs: s[8] ?? Number.NEGATIVE_INFINITY,
     last: s[9] ?? Number.NaN,
     sketch: s[10] === null ? undefined : QuantileSketch.fromJSON(s[10]),
+    ...(s[11] === undefined ? {} : { ex: [...s[11][0]], ...(s[11][1] > 0 ? { exOmitted: s[11][1] } : {}) }),
   };
 }

@@ -21,6 +21,23 @@ export interface WindowResult extends Partial<Record<AggregateName, number>> {
   readonly start: number;
   readonly end: number;
   readonly count: number;
+  /** Texts of some readings counted (log lines), when the pipeline keeps exemplars for the metric. */
+  readonly exemplars?: readonly string[];
+  /** Exemplars left out beyond the configured maximum. */
+  readonly exemplarsOmitted?: number;
+}
+
+/**
+ * What a count rule saw when it fired: the whole window's counts per metric and the exemplars of the
+ * rule's metric (for a log source: its lines per level and its ERROR lines).
+ */
+export interface AlertReport {
+  readonly window: string;
+  readonly start: number;
+  readonly end: number;
+  readonly counts: Readonly<Record<string, number>>;
+  readonly lines: readonly string[];
+  readonly linesOmitted: number;
 }
 
 export type Severity = 'info' | 'warning' | 'critical';
@@ -44,6 +61,8 @@ export interface Alert {
   readonly value: number;
   readonly message: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** Present on the firing alert of a count rule: the window behind it. */
+  readonly report?: AlertReport;
 }
 
 /** A reading that arrived after its window had closed, as produced to vigil.late. */

@@ -10,6 +10,11 @@ export interface Reading {
   readonly ts: number;
   readonly values: Readonly<Record<string, number>>;
   readonly seq?: number;
+  /**
+   * Raw text behind the reading (a log line), kept as an exemplar by windows configured to keep some
+   * (`pipeline.exemplars`). Never part of a sensor's JSON reading.
+   */
+  readonly text?: string;
 }
 
 const readingSchema = z.object({

@@ -1,6 +1,6 @@
 import { snapshotAccumulator, type AggregateName } from './aggregate.js';
 import { Deduplicator, type DedupeSnapshot } from './dedupe.js';
-import type { OutputBuffer, WindowResult } from './outputs.js';
+import type { OutputBuffer } from './outputs.js';
 import type { Reading } from './reading.js';
 import { SensorRules, type RuleState } from './rules/evaluate.js';
 import type { Rule } from './rules/types.js';
@@ -63,6 +63,7 @@ export class SensorProcessor {
           ...pipeline.window,
           aggregates: ROLLUP_AGGREGATES,
           withSketch: true,
+          exemplars: undefined,
         })
       : undefined;
     this.rules = new SensorRules(sensorId, () => this.pipeline.rules);
@@ -119,7 +120,7 @@ export class SensorProcessor {
     }
     const wm = this.watermark;
     let taken = this.windows.length === 0;
-    for (const w of this.windows) if (w.add(r.ts, r.values, wm)) taken = true;
+    for (const w of this.windows) if (w.add(r.ts, r.values, wm, r.text)) taken = true;
     if (!taken) {
       out.late.push({ reading: r, watermark: wm, reason: lateReason(r, wm, this.pipeline) });
       return;
@@ -151,9 +152,7 @@ export class SensorProcessor {
       w.close(wm, (start, end, metrics) => {
         const from = out.windowResults.length;
         windowResults(metrics, w.spec, this.sensorId, start, end, this.pipeline.window, out.windowResults);
-        for (let i = from; i < out.windowResults.length; i++) {
-          this.rules.onWindow(out.windowResults[i] as WindowResult, out.alerts);
-        }
+        this.rules.onWindowClosed(w.spec.name, start, end, out.windowResults.slice(from), out.alerts);
       });
     }
     this.rollup?.close(wm, (minute, _end, metrics) => {

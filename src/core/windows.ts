@@ -1,5 +1,7 @@
 import {
   accumulate,
+  addExemplar,
+  exemplarsOf,
   finish,
   merge,
   newAccumulator,
@@ -24,6 +26,11 @@ export interface WindowSettings {
   readonly withSketch: boolean;
   /** Only these metrics are aggregated; undefined means every metric of a reading. */
   readonly metrics: ReadonlySet<string> | undefined;
+  /**
+   * Keep the texts of readings that carry one of these metrics (log lines), at most `max` per window
+   * and metric; a window result then lists them (`exemplars`), and a count rule's report with it.
+   */
+  readonly exemplars?: { readonly metrics: ReadonlySet<string>; readonly max: number } | undefined;
 }
 
 type Metrics = Map<string, Accumulator>;
@@ -48,7 +55,7 @@ export type ClosedWindowSink = (
  */
 export interface WindowOperator {
   readonly spec: WindowSpec;
-  add(ts: number, values: Readonly<Record<string, number>>, watermark: number): boolean;
+  add(ts: number, values: Readonly<Record<string, number>>, watermark: number, text?: string): boolean;
   close(watermark: number, sink: ClosedWindowSink): void;
   readonly isEmpty: boolean;
   snapshot(): unknown;
@@ -59,6 +66,7 @@ function addValues(
   values: Readonly<Record<string, number>>,
   ts: number,
   s: WindowSettings,
+  text: string | undefined,
 ): void {
   for (const metric in values) {
     if (s.metrics !== undefined && !s.metrics.has(metric)) continue;
@@ -70,6 +78,8 @@ function addValues(
       metrics.set(metric, acc);
     }
     accumulate(acc, value, ts);
+    if (text !== undefined && s.exemplars?.metrics.has(metric) === true)
+      addExemplar(acc, text, s.exemplars.max);
   }
 }
 
@@ -86,6 +96,7 @@ export function windowResults(
   for (const metric of [...metrics.keys()].sort()) {
     const acc = metrics.get(metric);
     if (acc === undefined || acc.count === 0) continue;
+    const ex = s.exemplars === undefined ? undefined : exemplarsOf(acc, s.exemplars.max);
     out.push({
       id: windowResultId(sensorId, spec.name, metric, start),
       sensorId,
@@ -95,6 +106,7 @@ export function windowResults(
       end,
       count: acc.count,
       ...finish(acc, s.aggregates, end - start),
+      ...(ex === undefined ? {} : { exemplars: ex.exemplars, exemplarsOmitted: ex.omitted }),
     });
   }
 }
@@ -138,7 +150,7 @@ export class PaneWindows implements WindowOperator {
     return floorTo(ts, this.slide) + this.size;
   }
 
-  add(ts: number, values: Readonly<Record<string, number>>, watermark: number): boolean {
+  add(ts: number, values: Readonly<Record<string, number>>, watermark: number, text?: string): boolean {
     if (this.lastEndOf(ts) + this.settings.allowedLatenessMs <= watermark) return false;
     const start = floorTo(ts, this.pane);
     let metrics = this.panes.get(start);
@@ -146,7 +158,7 @@ export class PaneWindows implements WindowOperator {
       metrics = new Map();
       this.panes.set(start, metrics);
     }
-    addValues(metrics, values, ts, this.settings);
+    addValues(metrics, values, ts, this.settings, text);
     return true;
   }
 
@@ -227,7 +239,7 @@ export class SessionWindows implements WindowOperator {
     private readonly settings: WindowSettings,
   ) {}
 
-  add(ts: number, values: Readonly<Record<string, number>>, watermark: number): boolean {
+  add(ts: number, values: Readonly<Record<string, number>>, watermark: number, text?: string): boolean {
     const gap = this.spec.gapMs;
     const overlapping = this.sessions.filter((s) => ts < s.last + gap && ts + gap > s.start);
     if (overlapping.length === 0 && ts + gap + this.settings.allowedLatenessMs <= watermark) return false;
@@ -251,7 +263,7 @@ export class SessionWindows implements WindowOperator {
       target.start = Math.min(target.start, ts);
       target.last = Math.max(target.last, ts);
     }
-    addValues(target.metrics, values, ts, this.settings);
+    addValues(target.metrics, values, ts, this.settings, text);
     return true;
   }
 

@@ -283,16 +283,25 @@ class RefSensor {
         values: timed.map((t) => t[1]),
         timed,
       });
-      for (const rule of this.c.rules) {
-        if (rule.kind !== 'count' || rule.window !== w.name || rule.metric !== metric) continue;
-        const st = this.rule(rule.id);
-        if (st.firing === null && timed.length > rule.above) {
-          st.firing = start;
-          this.alert(rule.id, 'firing', start, end, timed.length);
-        } else if (st.firing !== null && timed.length <= rule.above) {
-          this.alert(rule.id, 'resolved', st.firing, end, timed.length);
-          st.firing = null;
-        }
+      this.countRules(w, metric, start, end, timed.length);
+    }
+    // A window without a rule's metric holds 0 of it.
+    for (const rule of this.c.rules) {
+      if (rule.kind === 'count' && rule.window === w.name && !metrics.has(rule.metric))
+        this.countRules(w, rule.metric, start, end, 0);
+    }
+  }
+
+  private countRules(w: RefWindow, metric: string, start: number, end: number, n: number): void {
+    for (const rule of this.c.rules) {
+      if (rule.kind !== 'count' || rule.window !== w.name || rule.metric !== metric) continue;
+      const st = this.rule(rule.id);
+      if (st.firing === null && n > rule.above) {
+        st.firing = start;
+        this.alert(rule.id, 'firing', start, end, n);
+      } else if (st.firing !== null && n <= rule.above) {
+        this.alert(rule.id, 'resolved', st.firing, end, n);
+        st.firing = null;
       }
     }
   }

@@ -185,25 +185,38 @@ describe('count rule', () => {
     };
     const sr = new SensorRules('app', () => [rule]);
     const out: Alert[] = [];
-    const w = (start: number, count: number, window = 'tumbling-1m', metric = 'ERROR') => ({
-      id: 'x',
+    const result = (start: number, metric: string, count: number, exemplars?: string[]) => ({
+      id: `app/tumbling-1m/${metric}/${start}`,
       sensorId: 'app',
       metric,
-      window,
+      window: 'tumbling-1m',
       start,
       end: start + 60_000,
       count,
+      ...(exemplars === undefined ? {} : { exemplars, exemplarsOmitted: 0 }),
     });
-    sr.onWindow(w(0, 1), out);
-    sr.onWindow(w(60_000, 2), out);
-    sr.onWindow(w(60_000, 9, 'other'), out);
-    sr.onWindow(w(60_000, 9, 'tumbling-1m', 'WARN'), out);
-    sr.onWindow(w(120_000, 5), out);
-    sr.onWindow(w(180_000, 0), out);
+    const closed = (window: string, start: number, results: ReturnType<typeof result>[]) => {
+      sr.onWindowClosed(window, start, start + 60_000, results, out);
+    };
+    closed('tumbling-1m', 0, [result(0, 'ERROR', 1), result(0, 'INFO', 40)]);
+    closed('tumbling-1m', 60_000, [result(60_000, 'ERROR', 2, ['e1', 'e2']), result(60_000, 'WARN', 9)]);
+    closed('other', 60_000, [result(60_000, 'ERROR', 9)]);
+    closed('tumbling-1m', 120_000, [result(120_000, 'ERROR', 5)]);
+    // No ERROR line at all in this window: it counts as 0 and ends the episode.
+    closed('tumbling-1m', 180_000, [result(180_000, 'INFO', 3)]);
     expect(out.map((a) => [a.state, a.startedAt, a.value])).toEqual([
       ['firing', 60_000, 2],
       ['resolved', 60_000, 0],
     ]);
+    expect(out[0]?.report).toEqual({
+      window: 'tumbling-1m',
+      start: 60_000,
+      end: 120_000,
+      counts: { ERROR: 2, WARN: 9 },
+      lines: ['e1', 'e2'],
+      linesOmitted: 0,
+    });
+    expect(out[1]?.report).toBeUndefined();
   });
 });
 

@@ -1,5 +1,6 @@
 import type { Reading } from '../reading.js';
 import { episodeAlert, fire, resolve } from './episode.js';
+import type { AlertReport } from '../outputs.js';
 import type {
   Alert,
   AlertSink,
@@ -164,10 +165,24 @@ function rateOfChange(
   return undefined;
 }
 
-function count(rule: CountRule, st: Extract<RuleState, { k: 'count' }>, w: WindowResult): Alert | undefined {
-  const n = w.count;
+/** One closed window of one sensor: every metric's result in it. */
+interface ClosedWindow {
+  readonly sensorId: string;
+  readonly window: string;
+  readonly start: number;
+  readonly end: number;
+  readonly results: readonly WindowResult[];
+}
+
+/**
+ * A window without the rule's metric counts 0 of it: a log source whose window had no ERROR line
+ * resolves its "too many ERRORs" alert. The firing alert carries the window's report.
+ */
+function count(rule: CountRule, st: Extract<RuleState, { k: 'count' }>, w: ClosedWindow): Alert | undefined {
+  const result = w.results.find((r) => r.metric === rule.metric);
+  const n = result?.count ?? 0;
   if (n > rule.above && st.firingSince === null) {
-    return fire(
+    const alert = fire(
       rule,
       st,
       w.sensorId,
@@ -177,6 +192,7 @@ function count(rule: CountRule, st: Extract<RuleState, { k: 'count' }>, w: Windo
       n,
       `${n} ${rule.metric} readings of ${w.sensorId} in ${w.window} [${new Date(w.start).toISOString()}, ${new Date(w.end).toISOString()}), more than ${rule.above}`,
     );
+    return { ...alert, report: windowReport(w, result) };
   }
   if (n <= rule.above && st.firingSince !== null) {
     return resolve(
@@ -190,6 +206,19 @@ function count(rule: CountRule, st: Extract<RuleState, { k: 'count' }>, w: Windo
     );
   }
   return undefined;
+}
+
+function windowReport(w: ClosedWindow, result: WindowResult | undefined): AlertReport {
+  const counts: Record<string, number> = {};
+  for (const r of w.results) counts[r.metric] = r.count;
+  return {
+    window: w.window,
+    start: w.start,
+    end: w.end,
+    counts,
+    lines: result?.exemplars ?? [],
+    linesOmitted: result?.exemplarsOmitted ?? 0,
+  };
 }
 
 /**
@@ -235,13 +264,19 @@ export class SensorRules {
     }
   }
 
-  /** Count rules, on each closed window. */
-  onWindow(w: WindowResult, out: AlertSink): void {
+  /** Count rules, on each closed window, with the results of every metric in it. */
+  onWindowClosed(
+    window: string,
+    start: number,
+    end: number,
+    results: readonly WindowResult[],
+    out: AlertSink,
+  ): void {
     for (const rule of this.rules()) {
-      if (rule.kind !== 'count' || rule.window !== w.window || rule.metric !== w.metric) continue;
+      if (rule.kind !== 'count' || rule.window !== window) continue;
       const st = this.state(rule);
       if (st.k !== 'count') continue;
-      const alert = count(rule, st, w);
+      const alert = count(rule, st, { sensorId: this.sensorId, window, start, end, results });
       if (alert !== undefined) out.push(alert);
     }
   }

@@ -1,0 +1,160 @@
+import type { LinePattern, ParsedLine } from './pattern.js';
+
+/** One line of a file: its text (no line end) and the byte range it occupies, line end included. */
+export interface Line {
+  readonly text: string;
+  readonly start: number;
+  readonly end: number;
+  /** Split at `maxLineBytes` without a line end: it cannot be a well-formed record. */
+  readonly oversized?: true;
+}
+
+export interface SplitOptions {
+  /** The file will not grow (rotated away, or idle with a newer file beside it): a partial last line is a line. */
+  readonly final: boolean;
+  /** A line longer than this is cut here and treated as malformed (memory stays bounded). */
+  readonly maxLineBytes: number;
+}
+
+const NEWLINE = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Splits bytes read at file offset `base` into complete lines. A partial last line is left for the
+ * next read (the writer has not finished it), unless `final`. Returns the lines and the offset just
+ * after the last byte they cover.
+ */
+export function splitLines(buf: Buffer, base: number, o: SplitOptions): { lines: Line[]; next: number } {
+  const lines: Line[] = [];
+  let from = 0;
+  while (from < buf.length) {
+    const nl = buf.indexOf(NEWLINE, from);
+    if (nl < 0 || nl - from > o.maxLineBytes) {
+      const rest = buf.length - from;
+      if (rest > o.maxLineBytes) {
+        const cut = from + o.maxLineBytes;
+        lines.push({
+          text: buf.toString('utf8', from, cut),
+          start: base + from,
+          end: base + cut,
+          oversized: true,
+        });
+        from = cut;
+        continue;
+      }
+      if (nl < 0) {
+        if (o.final && rest > 0) {
+          lines.push({ text: text(buf, from, buf.length), start: base + from, end: base + buf.length });
+          from = buf.length;
+        }
+        break;
+      }
+    }
+    lines.push({ text: text(buf, from, nl), start: base + from, end: base + nl + 1 });
+    from = nl + 1;
+  }
+  return { lines, next: base + from };
+}
+
+function text(buf: Buffer, from: number, to: number): string {
+  const end = to > from && buf[to - 1] === CR ? to - 1 : to;
+  return buf.toString('utf8', from, end);
+}
+
+/** A log record: a line matching the pattern and the continuation lines after it (a stack trace). */
+export interface AssembledRecord {
+  readonly kind: 'record';
+  readonly parsed: ParsedLine;
+  /** The raw text, continuation lines joined with \n. */
+  readonly text: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** A line that is not a record and cannot continue one: it goes to the dead-letter topic. */
+export interface MalformedLine {
+  readonly kind: 'malformed';
+  readonly text: string;
+  readonly start: number;
+  readonly end: number;
+  readonly reason: string;
+}
+
+export type Assembled = AssembledRecord | MalformedLine;
+
+/** Stack-trace and wrapped-message lines: indented, or Java's "Caused by:" / "... 12 more". */
+export function isContinuation(line: string): boolean {
+  return /^[ \t]/.test(line) || line.startsWith('Caused by:') || line.startsWith('Suppressed:');
+}
+
+/**
+ * Groups lines into records. The last record may still get continuation lines, so unless `flushLast`
+ * it is held back: `next` is then its start, and the next read begins there again. So the offset a
+ * fetcher checkpoints is always the start of a record, and no record is ever split across reads.
+ */
+export function assembleRecords(
+  lines: readonly Line[],
+  pattern: LinePattern,
+  flushLast: boolean,
+  next: number,
+): { items: Assembled[]; next: number } {
+  const items: Assembled[] = [];
+  let open: { parsed: ParsedLine; texts: string[]; start: number; end: number } | undefined;
+  const close = (): void => {
+    if (open === undefined) return;
+    items.push({
+      kind: 'record',
+      parsed: withContinuations(open.parsed, open.texts),
+      text: open.texts.join('\n'),
+      start: open.start,
+      end: open.end,
+    });
+    open = undefined;
+  };
+  for (const line of lines) {
+    if (line.oversized === true) {
+      close();
+      items.push({
+        kind: 'malformed',
+        text: line.text,
+        start: line.start,
+        end: line.end,
+        reason: 'line is longer than the longest line allowed (logs.maxLineBytes); cut there',
+      });
+      continue;
+    }
+    const parsed = pattern.parse(line.text);
+    if (parsed !== undefined) {
+      close();
+      open = { parsed, texts: [line.text], start: line.start, end: line.end };
+    } else if (open !== undefined && isContinuation(line.text)) {
+      open.texts.push(line.text);
+      open.end = line.end;
+    } else if (line.text.trim() === '') {
+      // Blank lines carry nothing; inside a record they are kept as part of its text.
+      if (open !== undefined) {
+        open.texts.push(line.text);
+        open.end = line.end;
+      }
+    } else {
+      close();
+      items.push({
+        kind: 'malformed',
+        text: line.text,
+        start: line.start,
+        end: line.end,
+        reason: isContinuation(line.text)
+          ? 'continuation line with no record before it in this file'
+          : `line does not match the log pattern "${pattern.source}"`,
+      });
+    }
+  }
+  if (open !== undefined && !flushLast) return { items, next: open.start };
+  close();
+  return { items, next };
+}
+
+function withContinuations(parsed: ParsedLine, texts: readonly string[]): ParsedLine {
+  if (texts.length === 1) return parsed;
+  return { ...parsed, message: [parsed.message, ...texts.slice(1)].join('\n') };
+}

@@ -1,0 +1,174 @@
+/**
+ * Which bytes of which files a log source's fetcher reads next: pure planning over a directory
+ * listing, so rotation and truncation are decided (and tested) without touching a disk.
+ *
+ * A file is known by its identity (device, inode and birth time), not its name: a file renamed by
+ * rotation keeps its identity and is finished where it was left; the new file under the old name is a
+ * new identity and is read from its start. `head` (the first bytes of the file, up to HEAD_BYTES) tells
+ * a file rewritten in place from the same file grown longer.
+ *
+ * Per tracked file, per poll:
+ *   gone from the directory                     -> dropped (reported: bytes written after the last
+ *                                                  read and before the deletion cannot be read)
+ *   shorter than the offset, or head changed    -> truncated: read again from 0
+ *   longer than the offset                      -> read [offset, size), at most maxReadBytes
+ *   no longer matching the glob and fully read  -> rotated away and finished: dropped
+ * A matching file not tracked yet is new: read from 0.
+ * Reads go oldest file first (by modification time), so rotated files finish before their successor.
+ */
+export const HEAD_BYTES = 64;
+
+/** A file of the source's directory as the fetcher saw it this poll. */
+export interface FileInfo {
+  readonly name: string;
+  readonly id: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+  /** The file's first min(size, HEAD_BYTES) bytes, as latin1 text. */
+  readonly head: string;
+}
+
+/** Checkpointed per file: where reading goes on. */
+export interface TrackedFile {
+  readonly id: string;
+  readonly name: string;
+  /** The start of the first byte not yet delivered (always the start of a record). */
+  readonly offset: number;
+  readonly head: string;
+}
+
+export interface ReadPlan {
+  readonly id: string;
+  readonly name: string;
+  readonly from: number;
+  readonly to: number;
+  /**
+   * The file will not grow any more (rotated away, or idle while a newer file is written): its partial
+   * last line, if any, is a line, and its last record is complete.
+   */
+  readonly final: boolean;
+  /** Nothing was appended since the last poll: the last record has all its continuation lines. */
+  readonly idle: boolean;
+}
+
+export type TailEvent =
+  | { readonly kind: 'new'; readonly name: string }
+  | { readonly kind: 'truncated'; readonly name: string; readonly offset: number }
+  | { readonly kind: 'rotated'; readonly name: string; readonly from: string }
+  | { readonly kind: 'finished'; readonly name: string }
+  | { readonly kind: 'deleted'; readonly name: string };
+
+export interface TailPlan {
+  readonly files: readonly TrackedFile[];
+  readonly reads: readonly ReadPlan[];
+  readonly events: readonly TailEvent[];
+}
+
+export interface PlanOptions {
+  readonly matches: (name: string) => boolean;
+  readonly maxReadBytes: number;
+  /** Each file's size at the previous poll of this process (unknown after a restart). */
+  readonly previousSizes: ReadonlyMap<string, number>;
+}
+
+export function planReads(
+  tracked: readonly TrackedFile[],
+  listing: readonly FileInfo[],
+  o: PlanOptions,
+): TailPlan {
+  const byId = new Map(listing.map((f) => [f.id, f]));
+  const events: TailEvent[] = [];
+  const files: TrackedFile[] = [];
+  const candidates: { file: TrackedFile; info: FileInfo }[] = [];
+  const trackedIds = new Set<string>();
+  for (const t of tracked) {
+    trackedIds.add(t.id);
+    const info = byId.get(t.id);
+    if (info === undefined) {
+      events.push({ kind: 'deleted', name: t.name });
+      continue;
+    }
+    let file = t;
+    if (info.name !== t.name) {
+      events.push({ kind: 'rotated', name: info.name, from: t.name });
+      file = { ...file, name: info.name };
+    }
+    if (info.size < file.offset || !info.head.startsWith(file.head)) {
+      events.push({ kind: 'truncated', name: info.name, offset: file.offset });
+      file = { ...file, offset: 0 };
+    }
+    file = { ...file, head: info.head };
+    if (!o.matches(info.name) && file.offset >= info.size) {
+      events.push({ kind: 'finished', name: info.name });
+      continue;
+    }
+    files.push(file);
+    candidates.push({ file, info });
+  }
+  for (const info of listing) {
+    if (trackedIds.has(info.id) || !o.matches(info.name)) continue;
+    const file: TrackedFile = { id: info.id, name: info.name, offset: 0, head: info.head };
+    events.push({ kind: 'new', name: info.name });
+    files.push(file);
+    candidates.push({ file, info });
+  }
+  candidates.sort((a, b) => a.info.mtimeMs - b.info.mtimeMs || a.info.name.localeCompare(b.info.name));
+  const newest = candidates.reduce((max, c) => Math.max(max, c.info.mtimeMs), Number.NEGATIVE_INFINITY);
+  const reads: ReadPlan[] = [];
+  for (const { file, info } of candidates) {
+    const previous = o.previousSizes.get(info.id);
+    const idle = previous === info.size;
+    const final = !o.matches(info.name) || (idle && info.mtimeMs < newest);
+    if (info.size > file.offset) {
+      reads.push({
+        id: info.id,
+        name: info.name,
+        from: file.offset,
+        to: Math.min(info.size, file.offset + o.maxReadBytes),
+        final: final && info.size - file.offset <= o.maxReadBytes,
+        idle: idle && info.size - file.offset <= o.maxReadBytes,
+      });
+    }
+  }
+  return { files, reads, events };
+}
+
+/** Moves a tracked file's offset after a read delivered up to `next`. */
+export function advance(files: readonly TrackedFile[], id: string, next: number): TrackedFile[] {
+  return files.map((f) => (f.id === id ? { ...f, offset: next } : f));
+}
+
+/**
+ * A glob over file names (not paths): `*` any run of characters, `?` one, `[abc]` a set, `{a,b}`
+ * alternatives. Dot files match only a pattern that starts with a dot.
+ */
+export function globMatcher(glob: string): (name: string) => boolean {
+  let re = '';
+  let i = 0;
+  let inBraces = false;
+  while (i < glob.length) {
+    const c = glob[i] ?? '';
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '[') {
+      const end = glob.indexOf(']', i + 1);
+      if (end < 0) re += '\\[';
+      else {
+        const body = glob.slice(i + 1, end).replace(/\\/g, '\\\\');
+        re += `[${body.startsWith('!') ? `^${body.slice(1)}` : body}]`;
+        i = end;
+      }
+    } else if (c === '{') {
+      inBraces = true;
+      re += '(?:';
+    } else if (c === '}' && inBraces) {
+      inBraces = false;
+      re += ')';
+    } else if (c === ',' && inBraces) re += '|';
+    else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
+    i += 1;
+  }
+  const regex = new RegExp(`^${re}$`);
+  const dotOk = glob.startsWith('.');
+  return (name) => (dotOk || !name.startsWith('.')) && regex.test(name);
+}
