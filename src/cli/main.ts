@@ -226,7 +226,7 @@ simulationOptions(program.command('demo'), { sensors: 200, rate: 2000 })
       logger,
     );
     const alerts = node.log.consumer('demo-alerts');
-    await alerts.start(config.kafka.topics.alerts, {
+    await alerts.start([config.kafka.topics.alerts], {
       onAssignment: () => undefined,
       onFatal: () => undefined,
       onBatch: (batch) => {

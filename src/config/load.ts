@@ -7,6 +7,7 @@ import { needsSketch } from '../core/aggregate.js';
 import type { Rule } from '../core/rules/types.js';
 import type { SensorPipeline } from '../core/sensor.js';
 import type { WindowSpec } from '../core/windows.js';
+import { parseUtcOffset } from '../core/logs/pattern.js';
 import { configSchema, windowName, type ParsedConfig } from './schema.js';
 
 export const TOPIC_NAMES = ['readings', 'logs', 'alerts', 'aggregates', 'dlq', 'late'] as const;
@@ -24,6 +25,65 @@ export interface TlsFiles {
 export interface Credentials {
   readonly username?: string | undefined;
   readonly password?: string | undefined;
+}
+
+/** A directory of log files, tailed by one fetcher actor in the cluster at a time. */
+export interface LogSourceConfig {
+  readonly id: string;
+  readonly dir: string;
+  readonly glob: string;
+  readonly pattern: string;
+  /** Minutes east of UTC the log's times are written in. */
+  readonly utcOffsetMinutes: number;
+}
+
+/** Which alerts a sink takes; an absent field takes everything. */
+export interface SinkFilter {
+  readonly states?: readonly ('firing' | 'resolved')[] | undefined;
+  readonly severities?: readonly ('info' | 'warning' | 'critical')[] | undefined;
+  readonly rules?: readonly string[] | undefined;
+  readonly sensors?: readonly string[] | undefined;
+  readonly withReport?: boolean | undefined;
+}
+
+interface SinkBase {
+  readonly id: string;
+  readonly filter: SinkFilter;
+}
+
+export type SinkConfig =
+  | (SinkBase & {
+      readonly kind: 'webhook';
+      readonly url: string;
+      readonly timeoutMs: number;
+      readonly headers: Readonly<Record<string, string>>;
+      /** HMAC-SHA256 signing secret, from VIGIL_SINK_<ID>_SECRET. */
+      readonly secret?: string;
+    })
+  | (SinkBase & {
+      readonly kind: 'mqtt';
+      readonly topic: string;
+      readonly qos: 0 | 1 | 2;
+      readonly retain: boolean;
+    })
+  | (SinkBase & {
+      readonly kind: 'email';
+      readonly smtp: Credentials & {
+        readonly host: string;
+        readonly port: number;
+        readonly secure: boolean;
+        readonly requireTls: boolean;
+        readonly tls?: TlsFiles | undefined;
+      };
+      readonly from: string;
+      readonly to: readonly string[];
+      readonly timeoutMs: number;
+    })
+  | (SinkBase & { readonly kind: 'file'; readonly dir: string });
+
+/** The environment variable holding a sink's secret: VIGIL_SINK_<ID>_<WHAT>. */
+export function sinkSecretVariable(sinkId: string, what: 'SECRET' | 'PASSWORD'): string {
+  return `VIGIL_SINK_${sinkId.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_${what}`;
 }
 
 /** The validated configuration a node runs with. */
@@ -65,6 +125,24 @@ export interface VigilConfig {
     readonly maxHeldPerSensor: number;
   };
   readonly pipeline: SensorPipeline;
+  readonly logs: {
+    /** Consume vigil.logs with the log pipeline. */
+    readonly enabled: boolean;
+    readonly sources: readonly LogSourceConfig[];
+    readonly pollIntervalMs: number;
+    readonly leaseMs: number;
+    readonly maxLineBytes: number;
+    readonly pipeline: SensorPipeline;
+  };
+  readonly notify: {
+    readonly sinks: readonly SinkConfig[];
+    readonly retry: {
+      readonly initialMs: number;
+      readonly maxMs: number;
+      readonly giveUpAfterMs: number;
+      readonly visibilityMs: number;
+    };
+  };
   readonly rollupTtlMs: number;
   readonly sinks: { readonly aggregates: boolean; readonly alerts: boolean };
   /** The HTTP metrics API's address, when configured. */
@@ -154,9 +232,6 @@ export function buildConfig(
     TopicRole,
     string
   >;
-  const p = c.pipeline;
-  const aggregates = new Set(p.aggregates);
-  const rules = p.rules.map(toRule);
   return {
     nodeId: c.node.id ?? `${hostname()}-${process.pid}`,
     logLevel: c.log.level,
@@ -183,22 +258,31 @@ export function buildConfig(
     },
     checkpoint: { intervalMs: c.checkpoint.interval, store: c.checkpoint.store },
     engine: c.engine,
-    pipeline: {
-      windows: p.windows.map(toWindowSpec),
-      window: {
-        allowedLatenessMs: p.eventTime.allowedLateness,
-        aggregates: p.aggregates,
-        withSketch: needsSketch(aggregates),
-        metrics: p.metrics === undefined ? undefined : new Set(p.metrics),
-      },
-      rules,
-      outOfOrdernessMs: p.eventTime.outOfOrderness,
-      dedupeHorizonMs: p.dedupe.horizon,
-      idleTimeoutMs: p.eventTime.idleTimeout,
-      rollups: p.rollups.enabled,
-      maxHeldEvents: c.engine.maxHeldPerSensor,
+    pipeline: toPipeline(c.pipeline, c.engine.maxHeldPerSensor),
+    logs: {
+      enabled: c.logs.enabled,
+      sources: c.logs.sources.map((s) => ({
+        id: s.id,
+        dir: s.dir,
+        glob: s.glob,
+        pattern: s.pattern,
+        utcOffsetMinutes: parseUtcOffset(s.timezone) ?? 0,
+      })),
+      pollIntervalMs: c.logs.pollInterval,
+      leaseMs: c.logs.lease,
+      maxLineBytes: c.logs.maxLineBytes,
+      pipeline: toPipeline(c.logs.pipeline, c.engine.maxHeldPerSensor),
     },
-    rollupTtlMs: p.rollups.ttl,
+    notify: {
+      sinks: c.notify.sinks.map((sink) => toSink(sink, env)),
+      retry: {
+        initialMs: c.notify.retry.initial,
+        maxMs: c.notify.retry.max,
+        giveUpAfterMs: c.notify.retry.giveUpAfter,
+        visibilityMs: c.notify.retry.visibility,
+      },
+    },
+    rollupTtlMs: c.pipeline.rollups.ttl,
     sinks: c.sinks,
     httpListen: c.http.listen,
     grpc:
@@ -212,8 +296,62 @@ export function buildConfig(
   };
 }
 
-type ParsedWindow = ParsedConfig['pipeline']['windows'][number];
-type ParsedRule = ParsedConfig['pipeline']['rules'][number];
+type ParsedPipeline = ParsedConfig['pipeline'];
+type ParsedWindow = ParsedPipeline['windows'][number];
+type ParsedRule = ParsedPipeline['rules'][number];
+type ParsedSink = ParsedConfig['notify']['sinks'][number];
+
+function toPipeline(p: ParsedPipeline, maxHeldEvents: number): SensorPipeline {
+  return {
+    windows: p.windows.map(toWindowSpec),
+    window: {
+      allowedLatenessMs: p.eventTime.allowedLateness,
+      aggregates: p.aggregates,
+      withSketch: needsSketch(new Set(p.aggregates)),
+      metrics: p.metrics === undefined ? undefined : new Set(p.metrics),
+      exemplars:
+        p.exemplars === undefined
+          ? undefined
+          : { metrics: new Set(p.exemplars.metrics), max: p.exemplars.max },
+    },
+    rules: p.rules.map(toRule),
+    outOfOrdernessMs: p.eventTime.outOfOrderness,
+    dedupeHorizonMs: p.dedupe.horizon,
+    idleTimeoutMs: p.eventTime.idleTimeout,
+    rollups: p.rollups.enabled,
+    maxHeldEvents,
+  };
+}
+
+function toSink(s: ParsedSink, env: NodeJS.ProcessEnv): SinkConfig {
+  const base = { id: s.id, filter: s.filter };
+  switch (s.kind) {
+    case 'webhook': {
+      const secret = env[sinkSecretVariable(s.id, 'SECRET')];
+      return {
+        ...base,
+        kind: 'webhook',
+        url: s.url,
+        timeoutMs: s.timeout,
+        headers: s.headers,
+        ...(secret === undefined || secret === '' ? {} : { secret }),
+      };
+    }
+    case 'mqtt':
+      return { ...base, kind: 'mqtt', topic: s.topic, qos: s.qos, retain: s.retain };
+    case 'email':
+      return {
+        ...base,
+        kind: 'email',
+        smtp: { ...s.smtp, ...secret(env, sinkSecretVariable(s.id, 'PASSWORD')) },
+        from: s.from,
+        to: s.to,
+        timeoutMs: s.timeout,
+      };
+    case 'file':
+      return { ...base, kind: 'file', dir: s.dir };
+  }
+}
 
 function toWindowSpec(w: ParsedWindow): WindowSpec {
   const name = windowName(w);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AGGREGATES } from '../core/aggregate.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
+import { compileLogPattern, DEFAULT_LOG_PATTERN, parseUtcOffset } from '../core/logs/pattern.js';
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = parseDuration(value);
@@ -122,6 +123,275 @@ const kafkaDefaults = {
   sessionTimeout: 6_000,
 };
 
+type WindowInput = z.input<typeof windowSpec>;
+type RuleInput = z.input<typeof ruleSpec>;
+
+/** What differs between the readings pipeline and the log pipeline: their defaults. */
+interface PipelineDefaults {
+  /** Unset: `windows` must be given. */
+  readonly windows?: WindowInput[];
+  readonly metrics?: string[];
+  readonly aggregates: (typeof AGGREGATES)[number][];
+  readonly rules: RuleInput[];
+  readonly dedupeHorizon: number;
+  readonly exemplars?: { metrics: string[]; max?: number };
+}
+
+/** A pipeline: event time, dedupe, windows, aggregates, rules, rollups (readings, and log sources). */
+function pipelineSchema(d: PipelineDefaults) {
+  const windows = z.array(windowSpec).min(1, 'at least one window is needed');
+  return z
+    .object({
+      eventTime: z
+        .object({
+          outOfOrderness: duration.default(0),
+          allowedLateness: duration.default(0),
+          /** Stream time after a sensor's last reading at which its open windows close anyway. */
+          idleTimeout: positiveDuration.optional(),
+        })
+        .strict()
+        .default({ outOfOrderness: 0, allowedLateness: 0 }),
+      dedupe: z
+        .object({ horizon: duration.default(d.dedupeHorizon) })
+        .strict()
+        .default({ horizon: d.dedupeHorizon }),
+      windows: d.windows === undefined ? windows : windows.prefault(d.windows),
+      metrics:
+        d.metrics === undefined
+          ? z.array(z.string().min(1)).min(1).optional()
+          : z.array(z.string().min(1)).min(1).prefault(d.metrics),
+      aggregates: z.array(z.enum(AGGREGATES)).min(1).prefault(d.aggregates),
+      rules: z.array(ruleSpec).prefault(d.rules),
+      /** Keep the texts of readings carrying these metrics (log lines) with their windows. */
+      exemplars: z
+        .object({
+          metrics: z.array(z.string().min(1)).min(1),
+          max: z.number().int().min(1).max(10_000).default(100),
+        })
+        .strict()
+        .optional()
+        .prefault(d.exemplars),
+      rollups: z
+        .object({ enabled: z.boolean().default(true), ttl: positiveDuration.default(7 * 86_400_000) })
+        .strict()
+        .default({ enabled: true, ttl: 7 * 86_400_000 }),
+    })
+    .strict()
+    .superRefine((p, ctx) => {
+      const ruleIds = new Set<string>();
+      p.rules.forEach((rule, i) => {
+        if (ruleIds.has(rule.id)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['rules', i, 'id'],
+            message: `duplicate rule id "${rule.id}"`,
+          });
+        }
+        ruleIds.add(rule.id);
+      });
+      const windowNames = new Set<string>();
+      p.windows.forEach((w, i) => {
+        const name = windowName(w);
+        if (windowNames.has(name)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['windows', i],
+            message: `duplicate window "${name}" (give one a \`name\`)`,
+          });
+        }
+        windowNames.add(name);
+      });
+      p.rules.forEach((rule, i) => {
+        if (rule.kind === 'count' && !windowNames.has(rule.window)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['rules', i, 'window'],
+            message: `no window named "${rule.window}" (windows: ${[...windowNames].join(', ')})`,
+          });
+        }
+      });
+    });
+}
+
+/** The log pipeline's defaults: per source, lines per level in 60-second windows, > 1 ERROR alerts. */
+const LOG_WINDOWS: WindowInput[] = [{ kind: 'tumbling', size: 60_000 }];
+
+export const LOG_PIPELINE_DEFAULTS: PipelineDefaults = {
+  windows: LOG_WINDOWS,
+  metrics: ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'],
+  aggregates: ['count'],
+  rules: [
+    {
+      id: 'log-errors',
+      kind: 'count',
+      window: 'tumbling-1m',
+      metric: 'ERROR',
+      above: 1,
+      severity: 'warning',
+    },
+  ],
+  // Log lines repeat legitimately (the same message in the same millisecond); the fetcher delivers
+  // each line exactly once, so nothing is deduplicated here.
+  dedupeHorizon: 0,
+  exemplars: { metrics: ['ERROR'], max: 100 },
+};
+
+const logSource = z
+  .object({
+    /** The key of the source's lines on vigil.logs, and its "sensor" id in windows and alerts. */
+    id: identifier,
+    dir: z.string().min(1),
+    glob: z.string().min(1).default('*.log'),
+    /** A logback layout pattern (see src/core/logs/pattern.ts). */
+    pattern: z.string().min(1).default(DEFAULT_LOG_PATTERN),
+    /** The zone the log's times are written in: UTC or an offset such as +02:00. */
+    timezone: z
+      .string()
+      .refine((t) => parseUtcOffset(t) !== undefined, 'must be UTC or an offset such as +02:00')
+      .default('UTC'),
+  })
+  .strict()
+  .superRefine((src, ctx) => {
+    try {
+      compileLogPattern(src.pattern);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: ['pattern'], message: (err as Error).message });
+    }
+  });
+
+const logsSchema = z
+  .object({
+    /** Consume vigil.logs (log records from fetchers or from producers of their own). */
+    enabled: z.boolean().default(true),
+    /** Directories tailed by fetcher actors; one node at a time fetches each (a lease in Redis). */
+    sources: z
+      .array(logSource)
+      .default([])
+      .superRefine((list, ctx) => {
+        const ids = new Set<string>();
+        list.forEach((src, i) => {
+          if (ids.has(src.id))
+            ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate source id "${src.id}"` });
+          ids.add(src.id);
+        });
+      }),
+    /** How often a fetcher looks for new lines. */
+    pollInterval: positiveDuration.default(250),
+    /** A dead node's sources move after this. */
+    lease: positiveDuration.default(10_000),
+    /** Longer lines are cut there and go to vigil.dlq. */
+    maxLineBytes: z.number().int().min(256).max(1_048_576).default(65_536),
+    pipeline: pipelineSchema(LOG_PIPELINE_DEFAULTS).prefault({ windows: LOG_WINDOWS }),
+  })
+  .strict()
+  .prefault({});
+
+const sinkFilter = z
+  .object({
+    states: z
+      .array(z.enum(['firing', 'resolved']))
+      .min(1)
+      .optional(),
+    severities: z
+      .array(z.enum(['info', 'warning', 'critical']))
+      .min(1)
+      .optional(),
+    rules: z.array(z.string().min(1)).min(1).optional(),
+    sensors: z.array(z.string().min(1)).min(1).optional(),
+    /** Only alerts that carry a report (a count rule's window: log errors). */
+    withReport: z.boolean().optional(),
+  })
+  .strict()
+  .default({});
+
+const sinkBase = { id: identifier, filter: sinkFilter };
+
+/**
+ * Where alerts go besides vigil.alerts. Secrets never live here: a webhook's signing secret comes from
+ * VIGIL_SINK_<ID>_SECRET and an SMTP password from VIGIL_SINK_<ID>_PASSWORD (ID upper-cased, other
+ * characters as _).
+ */
+const sinkSpec = z.discriminatedUnion('kind', [
+  z
+    .object({
+      ...sinkBase,
+      kind: z.literal('webhook'),
+      url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+      timeout: positiveDuration.default(5_000),
+      headers: z.record(z.string(), z.string()).default({}),
+    })
+    .strict(),
+  z
+    .object({
+      ...sinkBase,
+      kind: z.literal('mqtt'),
+      /** Placeholders: {sensorId} {ruleId} {severity} {state} {label.<name>}. */
+      topic: z.string().min(1).default('vigil/alerts/{sensorId}/{ruleId}'),
+      qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
+      /** Retained: a display that subscribes later sees the current state at once. */
+      retain: z.boolean().default(true),
+    })
+    .strict(),
+  z
+    .object({
+      ...sinkBase,
+      kind: z.literal('email'),
+      smtp: z
+        .object({
+          host: z.string().min(1),
+          port: z.number().int().min(1).max(65_535).default(587),
+          /** true: TLS from the start (port 465); false: STARTTLS when the server offers it. */
+          secure: z.boolean().default(false),
+          /** Refuse to send without TLS (STARTTLS must succeed). */
+          requireTls: z.boolean().default(false),
+          username: z.string().min(1).optional(),
+          tls: clientTls.optional(),
+        })
+        .strict(),
+      from: z.string().min(3),
+      to: z.array(z.string().min(3)).min(1),
+      timeout: positiveDuration.default(15_000),
+    })
+    .strict(),
+  z
+    .object({
+      ...sinkBase,
+      kind: z.literal('file'),
+      /** One text file per alert: the alert and its report. */
+      dir: z.string().min(1),
+    })
+    .strict(),
+]);
+
+const notifySchema = z
+  .object({
+    sinks: z
+      .array(sinkSpec)
+      .default([])
+      .superRefine((list, ctx) => {
+        const ids = new Set<string>();
+        list.forEach((sink, i) => {
+          if (ids.has(sink.id))
+            ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate sink id "${sink.id}"` });
+          ids.add(sink.id);
+        });
+      }),
+    retry: z
+      .object({
+        /** First wait after a failed delivery; it doubles up to `max`. */
+        initial: positiveDuration.default(1_000),
+        max: positiveDuration.default(300_000),
+        /** After this long undelivered, an alert goes to vigil.dlq with its last error (never lost). */
+        giveUpAfter: positiveDuration.default(7 * 86_400_000),
+        /** A delivery in progress this long is presumed lost with its node and tried again. */
+        visibility: positiveDuration.default(30_000),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .prefault({});
+
 export const configSchema = z
   .object({
     node: z.object({ id: identifier.optional() }).strict().default({}),
@@ -234,72 +504,9 @@ export const configSchema = z
       })
       .strict()
       .default({ maxInFlight: 20_000, buckets: 64, maxHeldPerSensor: 10_000 }),
-    pipeline: z
-      .object({
-        sources: z
-          .object({ readings: z.boolean().default(true) })
-          .strict()
-          .default({ readings: true }),
-        eventTime: z
-          .object({
-            outOfOrderness: duration.default(0),
-            allowedLateness: duration.default(0),
-            /** Stream time after a sensor's last reading at which its open windows close anyway. */
-            idleTimeout: positiveDuration.optional(),
-          })
-          .strict()
-          .default({ outOfOrderness: 0, allowedLateness: 0 }),
-        dedupe: z
-          .object({ horizon: duration.default(300_000) })
-          .strict()
-          .default({ horizon: 300_000 }),
-        windows: z.array(windowSpec).min(1, 'at least one window is needed'),
-        metrics: z.array(z.string().min(1)).min(1).optional(),
-        aggregates: z
-          .array(z.enum(AGGREGATES))
-          .min(1)
-          .default([...AGGREGATES]),
-        rules: z.array(ruleSpec).default([]),
-        rollups: z
-          .object({ enabled: z.boolean().default(true), ttl: positiveDuration.default(7 * 86_400_000) })
-          .strict()
-          .default({ enabled: true, ttl: 7 * 86_400_000 }),
-      })
-      .strict()
-      .superRefine((p, ctx) => {
-        const ruleIds = new Set<string>();
-        p.rules.forEach((rule, i) => {
-          if (ruleIds.has(rule.id)) {
-            ctx.addIssue({
-              code: 'custom',
-              path: ['rules', i, 'id'],
-              message: `duplicate rule id "${rule.id}"`,
-            });
-          }
-          ruleIds.add(rule.id);
-        });
-        const windowNames = new Set<string>();
-        p.windows.forEach((w, i) => {
-          const name = windowName(w);
-          if (windowNames.has(name)) {
-            ctx.addIssue({
-              code: 'custom',
-              path: ['windows', i],
-              message: `duplicate window "${name}" (give one a \`name\`)`,
-            });
-          }
-          windowNames.add(name);
-        });
-        p.rules.forEach((rule, i) => {
-          if (rule.kind === 'count' && !windowNames.has(rule.window)) {
-            ctx.addIssue({
-              code: 'custom',
-              path: ['rules', i, 'window'],
-              message: `no window named "${rule.window}" (windows: ${[...windowNames].join(', ')})`,
-            });
-          }
-        });
-      }),
+    pipeline: pipelineSchema({ aggregates: [...AGGREGATES], rules: [], dedupeHorizon: 300_000 }),
+    logs: logsSchema,
+    notify: notifySchema,
     grpc: z
       .object({
         /** host:port to serve gRPC on; unset: this node serves no gRPC (single-node use). */

@@ -16,8 +16,11 @@ export interface LogRecord {
   readonly message: string;
   readonly thread?: string;
   readonly logger?: string;
-  /** The raw line, for reports. */
+  /** The raw line (with its continuation lines), for reports. */
   readonly line?: string;
+  /** The file it was read from (its name when read) and the byte offset of its first line. */
+  readonly file?: string;
+  readonly offset?: number;
 }
 
 const logRecordSchema = z.object({
@@ -27,7 +30,9 @@ const logRecordSchema = z.object({
   message: z.string(),
   thread: z.string().optional(),
   logger: z.string().optional(),
-  line: z.string().max(65_536, 'is longer than 64 KiB').optional(),
+  line: z.string().max(1_048_576, 'is longer than 1 MiB').optional(),
+  file: z.string().optional(),
+  offset: z.number().int().min(0).optional(),
 });
 
 /** Parses and validates one raw log record. Never throws: a bad record comes back with its reason. */
@@ -36,7 +41,7 @@ export function decodeLogRecord(raw: Buffer | string | null | undefined): Decode
   if (!json.ok) return json;
   const parsed = logRecordSchema.safeParse(json.value);
   if (!parsed.success) return { ok: false, reason: `invalid log record: ${describeIssues(parsed.error)}` };
-  const { thread, logger, line, ...rest } = parsed.data;
+  const { thread, logger, line, file, offset, ...rest } = parsed.data;
   return {
     ok: true,
     value: {
@@ -44,6 +49,8 @@ export function decodeLogRecord(raw: Buffer | string | null | undefined): Decode
       ...(thread === undefined ? {} : { thread }),
       ...(logger === undefined ? {} : { logger }),
       ...(line === undefined ? {} : { line }),
+      ...(file === undefined ? {} : { file }),
+      ...(offset === undefined ? {} : { offset }),
     },
   };
 }
@@ -54,5 +61,11 @@ export function decodeLogRecord(raw: Buffer | string | null | undefined): Decode
  * ERROR metric of a 60-second window.
  */
 export function logRecordAsReading(r: LogRecord): Reading {
-  return { sensorId: r.source, ts: r.ts, values: { [r.level]: 1 } };
+  return { sensorId: r.source, ts: r.ts, values: { [r.level]: 1 }, text: r.line ?? r.message };
+}
+
+/** A vigil.logs record as the engine reads it: a reading of its source, or why it is not one. */
+export function decodeLogReading(raw: Buffer | string | null | undefined): DecodeResult<Reading> {
+  const decoded = decodeLogRecord(raw);
+  return decoded.ok ? { ok: true, value: logRecordAsReading(decoded.value) } : decoded;
 }

@@ -1,5 +1,5 @@
 import type { DeadLetter, RecordSource } from './outputs.js';
-import { decodeReading, type Reading } from './reading.js';
+import type { DecodeResult, Reading } from './reading.js';
 import type { SensorEvent } from './sensor.js';
 import type { StreamClock, Tick } from './stream-clock.js';
 
@@ -23,12 +23,14 @@ export interface RoutedBatch {
  * Turns one batch of one partition into per-sensor event lists: decodes and validates every record
  * (bad ones become dead letters with their reason), advances the partition's stream clock record by
  * record, and inserts each due clock tick into its sensor's list at that point of the log.
+ * `decode` is the stream's: a sensor reading, or a log line as a reading of its source.
  */
 export function routeBatch(
   records: readonly RawRecord[],
   topic: string,
   partition: number,
   clock: StreamClock,
+  decode: (raw: Buffer | null) => DecodeResult<Reading>,
 ): RoutedBatch {
   const groups = new Map<string, SensorEvent[]>();
   const deadLetters: DeadLetter[] = [];
@@ -42,7 +44,7 @@ export function routeBatch(
     push(sensorId, tick);
   };
   for (const record of records) {
-    const decoded = decodeReading(record.value);
+    const decoded = decode(record.value);
     if (!decoded.ok) {
       const source: RecordSource = { topic, partition, offset: record.offset };
       deadLetters.push({ source, key: record.key, payload: record.value, reason: decoded.reason });

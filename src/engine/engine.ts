@@ -1,4 +1,6 @@
+import { decodeLogReading } from '../core/log-record.js';
 import { partitionForKey } from '../core/partitioner.js';
+import { decodeReading, type DecodeResult, type Reading } from '../core/reading.js';
 import type { SensorPipeline, SensorSnapshot } from '../core/sensor.js';
 import { silenceThresholds } from '../core/rules/evaluate.js';
 import type { Rule } from '../core/rules/types.js';
@@ -26,9 +28,26 @@ export interface EngineDeps {
   readonly store: StateStore;
 }
 
+/** The pipeline every sensor of a stream reads; `rules` is swapped in place by setRules (SensorRules). */
+type LivePipeline = { -readonly [K in keyof SensorPipeline]: SensorPipeline[K] };
+
+/**
+ * A stream the engine processes: vigil.readings (sensor readings) or vigil.logs (log lines, each a
+ * reading of its source with one count of its level). Each has its own pipeline and decoder; both
+ * share the engine's consumer group, actors, checkpoints and backpressure.
+ */
+interface Stream {
+  readonly topic: string;
+  readonly pipeline: LivePipeline;
+  readonly decode: (raw: Buffer | null) => DecodeResult<Reading>;
+  /** The silence thresholds of the rules in force; partition clocks follow them. */
+  silence: readonly number[];
+}
+
 /**
  * The processing engine of one node, over any log and state store (Kafka + Redis in a cluster, the
- * in-memory pair in embedded mode): one PartitionWorker per partition the group gives this node.
+ * in-memory pair in embedded mode): one PartitionWorker per partition the group gives this node, of
+ * vigil.readings and (unless `logs.enabled` is false) vigil.logs.
  *
  * Backpressure: records handed to the actors and not yet done are counted; above
  * `engine.maxInFlight` every owned partition is paused, and resumed below half of it, so a producer
@@ -41,20 +60,29 @@ export class Engine {
   private readonly system: ActorSystem = startSystem();
   private readonly workers = new Map<string, PartitionWorker>();
   private readonly sink: OutputSink;
-  /** The pipeline every sensor reads; `rules` is swapped in place by setRules (see SensorRules). */
-  private readonly pipeline: { -readonly [K in keyof SensorPipeline]: SensorPipeline[K] };
+  /** topic -> its stream; the readings stream is the one runtime rules and sensor commands address. */
+  private readonly streams = new Map<string, Stream>();
+  private readonly readings: Stream;
   private owned: readonly PartitionRef[] = [];
   private readonly frequencies: FrequencyCounter;
-  /** The silence thresholds of the rules in force; partition clocks follow them. */
-  private silence: readonly number[];
   private paused = false;
   private timer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly deps: EngineDeps) {
     const { config } = deps;
-    this.pipeline = { ...config.pipeline };
-    this.silence = silenceThresholds(config.pipeline.rules);
+    const stream = (topic: string, pipeline: SensorPipeline, decode: Stream['decode']): Stream => {
+      const s: Stream = {
+        topic,
+        pipeline: { ...pipeline },
+        decode,
+        silence: silenceThresholds(pipeline.rules),
+      };
+      this.streams.set(topic, s);
+      return s;
+    };
+    this.readings = stream(config.kafka.topics.readings, config.pipeline, decodeReading);
+    if (config.logs.enabled) stream(config.kafka.topics.logs, config.logs.pipeline, decodeLogReading);
     this.sink = new OutputSink(deps.producer, config.kafka.topics, config.sinks);
     this.frequencies = new FrequencyCounter(deps.store, deps.logger);
   }
@@ -69,7 +97,8 @@ export class Engine {
 
   async start(): Promise<void> {
     const { config, logger } = this.deps;
-    await this.deps.consumer.start(config.kafka.topics.readings, {
+    const topics = [...this.streams.keys()];
+    await this.deps.consumer.start(topics, {
       onBatch: (batch, control) => this.onBatch(batch, control),
       onAssignment: (partitions) => {
         this.onAssignment(partitions);
@@ -91,7 +120,7 @@ export class Engine {
       }
     }, interval);
     this.frequencies.start();
-    logger.info({ topic: config.kafka.topics.readings }, 'engine started');
+    logger.info({ topics }, 'engine started');
   }
 
   private worker(ref: PartitionRef): PartitionWorker {
@@ -99,9 +128,11 @@ export class Engine {
     let w = this.workers.get(key);
     if (w === undefined) {
       const { config, logger, store, consumer } = this.deps;
+      const stream = this.streams.get(ref.topic) ?? this.readings;
       w = new PartitionWorker(ref, {
-        pipeline: this.pipeline,
-        silenceThresholds: () => this.silence,
+        pipeline: stream.pipeline,
+        decode: stream.decode,
+        silenceThresholds: () => stream.silence,
         frequencies: this.frequencies,
         buckets: config.engine.buckets,
         checkpointIntervalMs: config.checkpoint.intervalMs,
@@ -166,12 +197,12 @@ export class Engine {
    * not data: a replay after a crash evaluates with the rules in force then.
    */
   setRules(rules: readonly Rule[]): void {
-    this.pipeline.rules = rules;
-    this.silence = silenceThresholds(rules);
+    this.readings.pipeline.rules = rules;
+    this.readings.silence = silenceThresholds(rules);
   }
 
   get rules(): readonly Rule[] {
-    return this.pipeline.rules;
+    return this.readings.pipeline.rules;
   }
 
   /** The worker of the partition `sensorId` belongs to, if this node has it open. */

@@ -1,5 +1,6 @@
 import { decodePartitionState, encodePartitionState } from '../core/checkpoint.js';
 import { newOutputBuffer, type RollupRecord } from '../core/outputs.js';
+import type { DecodeResult, Reading } from '../core/reading.js';
 import { routeBatch } from '../core/router.js';
 import { StreamClock } from '../core/stream-clock.js';
 import type { SensorPipeline, SensorSnapshot } from '../core/sensor.js';
@@ -17,6 +18,8 @@ import type { EngineStats } from './stats.js';
 
 export interface WorkerDeps {
   readonly pipeline: SensorPipeline;
+  /** The stream's decoder: a sensor reading, or a log line as a reading of its source. */
+  readonly decode: (raw: Buffer | null) => DecodeResult<Reading>;
   /** Live event counts (dashboard statistics). */
   readonly frequencies: FrequencyCounter;
   /** The silence thresholds of the rules in force now (they change with runtime rules). */
@@ -183,7 +186,7 @@ export class PartitionWorker {
     if (actor === undefined) return;
     // Runtime rules may have added or removed silence rules since the last batch.
     this.clock.setSilenceThresholds(this.deps.silenceThresholds());
-    const routed = routeBatch(records, this.ref.topic, this.ref.partition, this.clock);
+    const routed = routeBatch(records, this.ref.topic, this.ref.partition, this.clock, this.deps.decode);
     this.deps.frequencies.add(routed.groups);
     const out = newOutputBuffer();
     const sourceOf = (reading: Parameters<typeof routed.sources.get>[0]) => ({

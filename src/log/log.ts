@@ -46,12 +46,12 @@ export interface ConsumerHandlers {
 }
 
 /**
- * A group member reading one topic. Offsets are committed only when the engine says so (after a
+ * A group member reading one or more topics (partitions of all of them are assigned). Offsets are committed only when the engine says so (after a
  * checkpoint), never automatically. Implementations: MemoryLog's consumer and KafkaLogConsumer; both
  * pass test/contract/log.contract.ts.
  */
 export interface LogConsumer {
-  start(topic: string, handlers: ConsumerHandlers): Promise<void>;
+  start(topics: readonly string[], handlers: ConsumerHandlers): Promise<void>;
   /** The next batch of `p` starts at `offset`. */
   seek(p: PartitionRef, offset: string): void;
   commit(p: PartitionRef, nextOffset: string): Promise<void>;

@@ -105,43 +105,46 @@ export class MemoryLog {
 }
 
 class MemoryConsumer implements LogConsumer {
-  private readonly positions = new Map<number, number>();
-  private readonly paused = new Set<number>();
+  /** partitionKey -> next offset to deliver. */
+  private readonly positions = new Map<string, number>();
+  private readonly paused = new Set<string>();
   private running = false;
   private loop: Promise<void> | undefined;
-  private topic = '';
+  private assigned: PartitionRef[] = [];
 
   constructor(
     private readonly log: MemoryLog,
     private readonly group: string,
   ) {}
 
-  start(topic: string, handlers: ConsumerHandlers): Promise<void> {
-    this.topic = topic;
-    const parts = this.log.partitions(topic);
-    parts.forEach((_, p) => {
-      this.positions.set(p, Number(this.log.committedOffset(this.group, { topic, partition: p }) ?? 0));
-    });
-    handlers.onAssignment(parts.map((_, partition) => ({ topic, partition })));
+  start(topics: readonly string[], handlers: ConsumerHandlers): Promise<void> {
+    this.assigned = topics.flatMap((topic) =>
+      this.log.partitions(topic).map((_, partition) => ({ topic, partition })),
+    );
+    for (const ref of this.assigned) {
+      this.positions.set(partitionKey(ref), Number(this.log.committedOffset(this.group, ref) ?? 0));
+    }
+    handlers.onAssignment(this.assigned);
     this.running = true;
     this.loop = this.run(handlers);
     return Promise.resolve();
   }
 
   private async run(handlers: ConsumerHandlers): Promise<void> {
-    const parts = this.log.partitions(this.topic);
     const control = { isActive: () => this.running, heartbeat: () => Promise.resolve() };
     while (this.running) {
       let delivered = false;
-      for (let p = 0; p < parts.length && this.isRunning(); p++) {
-        if (this.paused.has(p)) continue;
-        const records = parts[p] as ConsumedRecord[];
-        const from = this.positions.get(p) ?? 0;
+      for (const ref of this.assigned) {
+        if (!this.isRunning()) break;
+        const key = partitionKey(ref);
+        if (this.paused.has(key)) continue;
+        const records = this.log.partitions(ref.topic)[ref.partition] as ConsumedRecord[];
+        const from = this.positions.get(key) ?? 0;
         if (from >= records.length) continue;
         const batch = records.slice(from, from + MAX_BATCH);
-        this.positions.set(p, from + batch.length);
+        this.positions.set(key, from + batch.length);
         delivered = true;
-        await handlers.onBatch({ topic: this.topic, partition: p, records: batch }, control);
+        await handlers.onBatch({ ...ref, records: batch }, control);
       }
       if (!delivered) await this.log.waitForAppend(50);
     }
@@ -153,7 +156,7 @@ class MemoryConsumer implements LogConsumer {
   }
 
   seek(p: PartitionRef, offset: string): void {
-    this.positions.set(p.partition, Number(offset));
+    this.positions.set(partitionKey(p), Number(offset));
   }
 
   commit(p: PartitionRef, nextOffset: string): Promise<void> {
@@ -162,11 +165,11 @@ class MemoryConsumer implements LogConsumer {
   }
 
   pause(partitions: readonly PartitionRef[]): void {
-    for (const p of partitions) this.paused.add(p.partition);
+    for (const p of partitions) this.paused.add(partitionKey(p));
   }
 
   resume(partitions: readonly PartitionRef[]): void {
-    for (const p of partitions) this.paused.delete(p.partition);
+    for (const p of partitions) this.paused.delete(partitionKey(p));
   }
 
   async stop(): Promise<void> {

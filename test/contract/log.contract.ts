@@ -12,7 +12,7 @@ export interface LogUnderTest {
 /** Runs `consumer` on `topic` until `n` records have arrived; returns them per partition, then stops. */
 async function consume(
   consumer: LogConsumer,
-  topic: string,
+  topic: string | readonly string[],
   n: number,
   timeoutMs = 30_000,
 ): Promise<ConsumedBatch[]> {
@@ -22,7 +22,7 @@ async function consume(
   const enough = new Promise<void>((resolve) => {
     done = resolve;
   });
-  await consumer.start(topic, {
+  await consumer.start(typeof topic === 'string' ? [topic] : topic, {
     onAssignment: () => undefined,
     onFatal: () => undefined,
     onBatch: (batch) => {
@@ -85,6 +85,27 @@ export function logContract(name: string, create: () => LogUnderTest): void {
       expect([...byPartition.values()].reduce((a, r) => a + r.length, 0)).toBe(40);
     });
 
+    it('one member reads every partition of several topics, each batch from one partition', async () => {
+      const log = create();
+      const a = await log.topic(2);
+      const b = await log.topic(1);
+      const producer = log.producer();
+      await producer.send([
+        { topic: a, messages: Array.from({ length: 6 }, (_, i) => ({ key: `k${i}`, value: `a${i}` })) },
+        { topic: b, messages: Array.from({ length: 4 }, (_, i) => ({ key: `k${i}`, value: `b${i}` })) },
+      ]);
+      await producer.close();
+      const batches = await consume(log.consumer(`g-${a}-${b}`), [a, b], 10);
+      const values = batches.flatMap((batch) =>
+        batch.records.map((r) => {
+          const v = r.value?.toString() ?? '';
+          expect(v.startsWith(batch.topic === a ? 'a' : 'b')).toBe(true);
+          return v;
+        }),
+      );
+      expect(values.sort()).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'a5', 'b0', 'b1', 'b2', 'b3']);
+    });
+
     it('a member of the same group resumes at the committed offset; seek rewinds', async () => {
       const log = create();
       const topic = await log.topic(1);
@@ -100,7 +121,7 @@ export function logContract(name: string, create: () => LogUnderTest): void {
         ready = resolve;
       });
       let committed = false;
-      await first.start(topic, {
+      await first.start([topic], {
         onAssignment: () => undefined,
         onFatal: () => undefined,
         onBatch: async (batch) => {
@@ -132,7 +153,7 @@ export function logContract(name: string, create: () => LogUnderTest): void {
       const end = new Promise<void>((resolve) => {
         finished = resolve;
       });
-      await rewinding.start(topic, {
+      await rewinding.start([topic], {
         onAssignment: () => undefined,
         onFatal: () => undefined,
         onBatch: (batch) => {

@@ -33,6 +33,7 @@ describe('decodeLogRecord', () => {
       sensorId: 'api',
       ts: 5,
       values: { WARN: 1 },
+      text: 'slow',
     });
   });
 });

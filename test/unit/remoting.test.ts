@@ -51,7 +51,8 @@ function link(port: number, token = nodeToken, requestTimeoutMs = 30_000): Remot
 }
 
 /** The Remoting stream between two processes: batches, replies, errors, roles, reconnects, keepalive. */
-describe('Remoting link', () => {
+// Each test starts a peer process (tsx compiles it): on a busy 2-core machine that alone can take seconds.
+describe('Remoting link', { timeout: 30_000 }, () => {
   const children: ChildProcess[] = [];
   const links: RemoteLink[] = [];
   afterEach(async () => {

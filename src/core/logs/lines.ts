@@ -82,24 +82,24 @@ export interface MalformedLine {
 
 export type Assembled = AssembledRecord | MalformedLine;
 
-/** Stack-trace and wrapped-message lines: indented, or Java's "Caused by:" / "... 12 more". */
-export function isContinuation(line: string): boolean {
-  return /^[ \t]/.test(line) || line.startsWith('Caused by:') || line.startsWith('Suppressed:');
-}
-
 /**
- * Groups lines into records. The last record may still get continuation lines, so unless `flushLast`
- * it is held back: `next` is then its start, and the next read begins there again. So the offset a
- * fetcher checkpoints is always the start of a record, and no record is ever split across reads.
+ * Groups lines into records, as log shippers do for Java logs: a line that matches the pattern starts
+ * a record, and every line after it that does not (an exception, its stack trace) continues it, up to
+ * `maxRecordChars`. A line that matches nothing and has no record to continue (the top of a file that
+ * starts mid-trace, a file in another format) is malformed, with its reason.
+ *
+ * The last record may still get continuation lines, so unless `flushLast` it is held back: `next` is
+ * then its start, and the next read begins there again. So the offset a fetcher checkpoints is always
+ * the start of a record, and no record is ever split across reads.
  */
 export function assembleRecords(
   lines: readonly Line[],
   pattern: LinePattern,
-  flushLast: boolean,
+  o: { readonly flushLast: boolean; readonly maxRecordChars: number },
   next: number,
 ): { items: Assembled[]; next: number } {
   const items: Assembled[] = [];
-  let open: { parsed: ParsedLine; texts: string[]; start: number; end: number } | undefined;
+  let open: { parsed: ParsedLine; texts: string[]; chars: number; start: number; end: number } | undefined;
   const close = (): void => {
     if (open === undefined) return;
     items.push({
@@ -111,45 +111,31 @@ export function assembleRecords(
     });
     open = undefined;
   };
+  const malformed = (line: Line, reason: string): void => {
+    items.push({ kind: 'malformed', text: line.text, start: line.start, end: line.end, reason });
+  };
   for (const line of lines) {
     if (line.oversized === true) {
       close();
-      items.push({
-        kind: 'malformed',
-        text: line.text,
-        start: line.start,
-        end: line.end,
-        reason: 'line is longer than the longest line allowed (logs.maxLineBytes); cut there',
-      });
+      malformed(line, 'line is longer than logs.maxLineBytes; cut there');
       continue;
     }
     const parsed = pattern.parse(line.text);
     if (parsed !== undefined) {
       close();
-      open = { parsed, texts: [line.text], start: line.start, end: line.end };
-    } else if (open !== undefined && isContinuation(line.text)) {
+      open = { parsed, texts: [line.text], chars: line.text.length, start: line.start, end: line.end };
+    } else if (open !== undefined && open.chars + 1 + line.text.length <= o.maxRecordChars) {
       open.texts.push(line.text);
+      open.chars += 1 + line.text.length;
       open.end = line.end;
-    } else if (line.text.trim() === '') {
-      // Blank lines carry nothing; inside a record they are kept as part of its text.
-      if (open !== undefined) {
-        open.texts.push(line.text);
-        open.end = line.end;
-      }
-    } else {
+    } else if (open !== undefined) {
       close();
-      items.push({
-        kind: 'malformed',
-        text: line.text,
-        start: line.start,
-        end: line.end,
-        reason: isContinuation(line.text)
-          ? 'continuation line with no record before it in this file'
-          : `line does not match the log pattern "${pattern.source}"`,
-      });
+      malformed(line, `continuation line beyond the longest record allowed (${o.maxRecordChars} characters)`);
+    } else if (line.text.trim() !== '') {
+      malformed(line, `line does not match the log pattern "${pattern.source}" and follows no record`);
     }
   }
-  if (open !== undefined && !flushLast) return { items, next: open.start };
+  if (open !== undefined && !o.flushLast) return { items, next: open.start };
   close();
   return { items, next };
 }

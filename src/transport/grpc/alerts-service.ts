@@ -94,7 +94,7 @@ class Subscription {
   }
 
   async start(): Promise<void> {
-    await this.reader.start(this.log.topic, {
+    await this.reader.start([this.log.topic], {
       onAssignment: (parts) => {
         // A rejoin (after a long stall, say) would otherwise restart from the group's default.
         for (const p of parts) this.reader.seek(p, this.next.toString());

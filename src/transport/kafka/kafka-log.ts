@@ -36,7 +36,7 @@ export class KafkaLogConsumer implements LogConsumer {
     });
   }
 
-  async start(topic: string, handlers: ConsumerHandlers): Promise<void> {
+  async start(topics: readonly string[], handlers: ConsumerHandlers): Promise<void> {
     try {
       await this.consumer.connect();
       this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -51,7 +51,7 @@ export class KafkaLogConsumer implements LogConsumer {
         // node that silently stops consuming is worse than one that stops and says why.
         if (!payload.restart) handlers.onFatal(payload.error);
       });
-      await this.consumer.subscribe({ topic, fromBeginning: true });
+      await this.consumer.subscribe({ topics: [...topics], fromBeginning: true });
       await this.consumer.run({
         eachBatchAutoResolve: false,
         autoCommit: false,
@@ -83,7 +83,7 @@ export class KafkaLogConsumer implements LogConsumer {
         },
       });
     } catch (err) {
-      throw fromKafkaError(err, `consuming ${topic}`);
+      throw fromKafkaError(err, `consuming ${topics.join(', ')}`);
     }
   }
 

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { globMatcher, planReads, type FileInfo, type TrackedFile } from '../../src/core/logs/tail.js';
+
+const matches = globMatcher('*.log');
+const file = (name: string, id: string, size: number, mtimeMs: number, head = 'H'): FileInfo => ({
+  name,
+  id,
+  size,
+  mtimeMs,
+  head,
+});
+const plan = (
+  tracked: TrackedFile[],
+  listing: FileInfo[],
+  previousSizes = new Map<string, number>(),
+  maxReadBytes = 1_000,
+) => planReads(tracked, listing, { matches, maxReadBytes, previousSizes });
+
+describe('planReads', () => {
+  it('reads a new file from its start and an appended one from its offset', () => {
+    const p = plan(
+      [{ id: 'a', name: 'app.log', offset: 40, head: 'H' }],
+      [file('app.log', 'a', 100, 2), file('other.log', 'b', 10, 1), file('notes.txt', 'c', 5, 1)],
+    );
+    expect(p.reads.map((r) => [r.name, r.from, r.to])).toEqual([
+      ['other.log', 0, 10],
+      ['app.log', 40, 100],
+    ]);
+    expect(p.events).toEqual([{ kind: 'new', name: 'other.log' }]);
+  });
+
+  it('finishes a rotated file under its new name before the new file, then forgets it', () => {
+    const tracked = [{ id: 'a', name: 'app.log', offset: 40, head: 'H' }];
+    const listing = [file('app.log.1', 'a', 60, 1), file('app.log', 'n', 15, 2)];
+    const p = plan(tracked, listing);
+    expect(p.reads.map((r) => [r.name, r.from, r.to, r.final])).toEqual([
+      ['app.log.1', 40, 60, true],
+      ['app.log', 0, 15, false],
+    ]);
+    expect(p.events).toContainEqual({ kind: 'rotated', name: 'app.log.1', from: 'app.log' });
+    const done = plan(
+      p.files.map((f) => ({ ...f, offset: f.id === 'a' ? 60 : 15 })),
+      listing,
+    );
+    expect(done.files.map((f) => f.name)).toEqual(['app.log']);
+    expect(done.events).toContainEqual({ kind: 'finished', name: 'app.log.1' });
+    expect(done.reads).toEqual([]);
+  });
+
+  it('starts over after a truncation (shorter than the offset, or rewritten in place)', () => {
+    const shorter = plan([{ id: 'a', name: 'app.log', offset: 40, head: 'H' }], [file('app.log', 'a', 12, 3)]);
+    expect(shorter.reads.map((r) => [r.from, r.to])).toEqual([[0, 12]]);
+    expect(shorter.events).toEqual([{ kind: 'truncated', name: 'app.log', offset: 40 }]);
+    const rewritten = plan(
+      [{ id: 'a', name: 'app.log', offset: 40, head: '15:00' }],
+      [file('app.log', 'a', 90, 3, '16:00:00')],
+    );
+    expect(rewritten.reads.map((r) => [r.from, r.to])).toEqual([[0, 90]]);
+    // A head that only grew is the same file.
+    const grown = plan(
+      [{ id: 'a', name: 'app.log', offset: 40, head: '15:00' }],
+      [file('app.log', 'a', 90, 3, '15:00:00')],
+    );
+    expect(grown.reads.map((r) => [r.from, r.to])).toEqual([[40, 90]]);
+    expect(grown.files[0]?.head).toBe('15:00:00');
+  });
+
+  it('drops a deleted file and reads at most maxReadBytes at a time', () => {
+    const p = plan(
+      [
+        { id: 'gone', name: 'old.log', offset: 5, head: 'H' },
+        { id: 'a', name: 'app.log', offset: 0, head: 'H' },
+      ],
+      [file('app.log', 'a', 5_000, 3)],
+      new Map([['a', 5_000]]),
+      1_000,
+    );
+    expect(p.events).toEqual([{ kind: 'deleted', name: 'old.log' }]);
+    expect(p.reads).toEqual([{ id: 'a', name: 'app.log', from: 0, to: 1_000, final: false, idle: false }]);
+  });
+
+  it('marks a file final when it is idle and a newer one is written, and idle when it did not grow', () => {
+    const p = plan(
+      [
+        { id: 'a', name: 'a.log', offset: 0, head: 'H' },
+        { id: 'b', name: 'b.log', offset: 0, head: 'H' },
+      ],
+      [file('a.log', 'a', 10, 1), file('b.log', 'b', 10, 2)],
+      new Map([
+        ['a', 10],
+        ['b', 10],
+      ]),
+    );
+    expect(p.reads.map((r) => [r.name, r.final, r.idle])).toEqual([
+      ['a.log', true, true],
+      ['b.log', false, true],
+    ]);
+  });
+});
+
+describe('globMatcher', () => {
+  it.each([
+    ['*.log', 'app.log', true],
+    ['*.log', 'app.log.1', false],
+    ['*.log', '.hidden.log', false],
+    ['app-?.log', 'app-1.log', true],
+    ['app-[0-9].log', 'app-x.log', false],
+    ['*.{log,txt}', 'a.txt', true],
+    ['*.{log,txt}', 'a.csv', false],
+    ['app.log*', 'app.log.2', true],
+  ])('%s on %s: %s', (glob, name, expected) => {
+    expect(globMatcher(glob)(name)).toBe(expected);
+  });
+});
