@@ -8,7 +8,15 @@ export interface RawRecord {
   readonly key: Buffer | null;
   readonly value: Buffer | null;
   readonly offset: string;
+  readonly headers?: Readonly<Record<string, unknown>>;
 }
+
+/**
+ * A record carrying this header is Vigil's own control record (a log fetcher's probe after a crash),
+ * never data: it is skipped. (The same name as log/source-log.ts's CONTROL_HEADER; core has no I/O
+ * imports.)
+ */
+export const CONTROL_HEADER = 'vigil-control';
 
 export interface RoutedBatch {
   /** Sensor id -> its events (readings and clock ticks) in log order. */
@@ -44,6 +52,7 @@ export function routeBatch(
     push(sensorId, tick);
   };
   for (const record of records) {
+    if (record.headers?.[CONTROL_HEADER] !== undefined) continue;
     const decoded = decode(record.value);
     if (!decoded.ok) {
       const source: RecordSource = { topic, partition, offset: record.offset };

@@ -16,6 +16,15 @@ import { TokenAuthority } from '../transport/grpc/auth.js';
 import { startMetricsApi } from '../transport/http/metrics-api.js';
 import { startNodeGrpc } from './node-grpc.js';
 import { Engine } from './engine.js';
+import { startSystem } from '../actors/nact.js';
+import { LogFetchers } from '../actors/logs.js';
+import { LogFetcher } from '../logs/fetcher.js';
+import { MemorySourceLog, type SourceLog } from '../log/source-log.js';
+import { KafkaSourceLog } from '../transport/kafka/source-log.js';
+import { MemorySourceStore } from '../state/memory-source-store.js';
+import { RedisSourceStore } from '../state/redis-source-store.js';
+import type { SourceLease, SourceStore } from '../state/source-store.js';
+import type { LogSourceConfig } from '../config/load.js';
 
 /** A node that stops refreshing its membership lease disappears from the cluster view after this. */
 const MEMBERSHIP_LEASE_MS = 6_000;
@@ -25,6 +34,8 @@ const CONCURRENCY = 3;
 
 export interface RunningNode {
   readonly engine: Engine;
+  /** The log fetchers, when this node has log sources configured. */
+  readonly fetchers?: LogFetchers;
   /** The bound gRPC port, when the node serves gRPC. */
   readonly grpcPort?: number;
   /** The bound port of the HTTP metrics API, when configured. */
@@ -49,6 +60,41 @@ function httpTokens(env: NodeJS.ProcessEnv): TokenAuthority {
       'http.listen is set but no tokens are: set VIGIL_TOKENS="viewer=<token>,…"',
     );
   return TokenAuthority.parse(spec);
+}
+
+/** How long a dead fetcher's open transaction may block readers of its vigil.logs partition. */
+const FETCH_TRANSACTION_TIMEOUT_MS = 30_000;
+
+/**
+ * Starts the fetchers of the configured log sources (none configured: none started). Each source's
+ * writes use their own transactional id, derived from the logs topic so test runs never share one.
+ */
+function startFetchers(
+  config: VigilConfig,
+  logger: Logger,
+  store: SourceStore,
+  sourceLog: (source: LogSourceConfig) => SourceLog,
+): LogFetchers | undefined {
+  const { logs } = config;
+  if (logs.sources.length === 0) return undefined;
+  const log = logger.child({ component: 'logs' });
+  return new LogFetchers(startSystem(), {
+    nodeId: config.nodeId,
+    sources: logs.sources,
+    leaseMs: logs.leaseMs,
+    pollIntervalMs: logs.pollIntervalMs,
+    store,
+    logger: log,
+    fetcher: (source: LogSourceConfig, lease: SourceLease) =>
+      new LogFetcher(
+        {
+          source,
+          topics: { logs: config.kafka.topics.logs, dlq: config.kafka.topics.dlq },
+          maxLineBytes: logs.maxLineBytes,
+        },
+        { store, log: sourceLog(source), lease, logger: log.child({ source: source.id }) },
+      ),
+  });
 }
 
 /** A cluster node: Kafka for the log, Redis (or memory) for checkpoints. Creates missing topics first. */
@@ -123,6 +169,24 @@ export async function startNode(
   await membership?.start();
   await rules?.start();
   await engine.start();
+  const sourceStore: SourceStore =
+    config.checkpoint.store === 'redis' ? new RedisSourceStore(config.redis) : new MemorySourceStore();
+  const fetchers = startFetchers(
+    config,
+    logger,
+    sourceStore,
+    (source) =>
+      new KafkaSourceLog(
+        kafka,
+        {
+          transactionalId: `${config.kafka.topics.logs}.fetcher.${source.id}`,
+          groupPrefix: `${config.kafka.groupId}.fetcher-probe.`,
+          sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+          transactionTimeoutMs: FETCH_TRANSACTION_TIMEOUT_MS,
+        },
+        logger.child({ component: 'logs', source: source.id }),
+      ),
+  );
   const alertLog = new KafkaAlertLog(
     kafka,
     {
@@ -136,6 +200,8 @@ export async function startNode(
   let leaving: Promise<void> | undefined;
   const leave = (): Promise<void> =>
     (leaving ??= (async () => {
+      // Fetchers first: their sources move to other nodes at once, with nothing left pending.
+      await fetchers?.stop();
       await engine.stop();
       await rules?.stop();
       await membership?.stop();
@@ -173,6 +239,7 @@ export async function startNode(
   let stopping: Promise<void> | undefined;
   return {
     engine,
+    ...(fetchers === undefined ? {} : { fetchers }),
     ...(grpc === undefined ? {} : { grpcPort: grpc.port }),
     ...(http === undefined ? {} : { httpPort: http.port }),
     stop: () =>
@@ -181,6 +248,7 @@ export async function startNode(
         await grpc?.stop();
         await leave();
         await alertLog.close();
+        await sourceStore.close();
         await store.close();
       })()),
   };
@@ -202,5 +270,15 @@ export async function startEmbedded(
     store,
   });
   await engine.start();
-  return { engine, log, store, stop: () => engine.stop() };
+  const fetchers = startFetchers(config, logger, new MemorySourceStore(), () => new MemorySourceLog(log));
+  return {
+    engine,
+    log,
+    store,
+    ...(fetchers === undefined ? {} : { fetchers }),
+    stop: async () => {
+      await fetchers?.stop();
+      await engine.stop();
+    },
+  };
 }

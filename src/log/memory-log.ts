@@ -35,6 +35,11 @@ export class MemoryLog {
     return parts;
   }
 
+  /** The partition a key goes to (Kafka's murmur2). */
+  partitionOf(topic: string, key: Buffer | string): number {
+    return partitionForKey(Buffer.from(key), this.partitions(topic).length);
+  }
+
   append(batches: readonly TopicMessages[]): void {
     for (const { topic, messages } of batches) {
       const parts = this.partitions(topic);

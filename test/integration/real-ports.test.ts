@@ -1,9 +1,11 @@
 import { KafkaLogConsumer, KafkaLogProducer } from '../../src/transport/kafka/kafka-log.js';
 import { createKafka } from '../../src/transport/kafka/client.js';
 import { ensureTopics } from '../../src/transport/kafka/topics.js';
+import { RedisSourceStore } from '../../src/state/redis-source-store.js';
 import { RedisStateStore } from '../../src/state/redis-store.js';
 import { silentLogger } from '../../src/log.js';
 import { logContract } from '../contract/log.contract.js';
+import { sourceStoreContract } from '../contract/source-store.contract.js';
 import { stateStoreContract } from '../contract/state-store.contract.js';
 import { uniquePrefix } from '../support/kafka.js';
 
@@ -12,6 +14,11 @@ const prefix = uniquePrefix('ports');
 stateStoreContract(
   'redis',
   () => new RedisStateStore({ url: 'redis://127.0.0.1:6379', keyPrefix: prefix, rollupTtlMs: 3_600_000 }),
+);
+
+sourceStoreContract(
+  'redis',
+  () => new RedisSourceStore({ url: 'redis://127.0.0.1:6379', keyPrefix: prefix }),
 );
 
 let n = 0;

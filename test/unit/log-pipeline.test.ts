@@ -23,7 +23,8 @@ describe('the log pipeline', () => {
       const ts = T0 + i * 1_000;
       const minute = Math.floor(i / 60);
       for (const source of ['billing', 'api']) {
-        const error = (source === 'billing' && minute === 1 && i % 20 === 5) || (source === 'api' && i === 30);
+        const error =
+          (source === 'billing' && minute === 1 && i % 20 === 5) || (source === 'api' && i === 30);
         const level: LogLevel = error ? 'ERROR' : (LEVELS[i % LEVELS.length] ?? 'INFO');
         const message = `${source} line ${i}`;
         out.push({ source, ts, level, message, line: `15:00:00.000 [main] ${level} app - ${message}` });
@@ -60,7 +61,9 @@ describe('the log pipeline', () => {
     }
     expect(new Map(windows.map((w) => [w.id, w.count]))).toEqual(expected);
     const errors = windows.find((w) => w.id === `billing/tumbling-1m/ERROR/${T0 + 60_000}`);
-    expect(errors?.exemplars).toEqual([65, 85, 105].map((i) => `15:00:00.000 [main] ERROR app - billing line ${i}`));
+    expect(errors?.exemplars).toEqual(
+      [65, 85, 105].map((i) => `15:00:00.000 [main] ERROR app - billing line ${i}`),
+    );
 
     const alerts = all(config.kafka.topics.alerts).map((r) => JSON.parse(r.value?.toString() ?? '') as Alert);
     // api's single ERROR is not "more than 1"; billing fires in minute 1 and resolves in minute 2.
@@ -75,7 +78,7 @@ describe('the log pipeline', () => {
       counts: Object.fromEntries(
         [...expected]
           .filter(([k]) => k.startsWith('billing/') && k.endsWith(`/${T0 + 60_000}`))
-          .map(([k, n]) => [k.split('/')[2], n]),
+          .map(([k, n]): [string, number] => [k.split('/')[2] ?? '', n]),
       ),
       lines: errors?.exemplars,
       linesOmitted: 0,

@@ -7,6 +7,7 @@ const file = (name: string, id: string, size: number, mtimeMs: number, head = 'H
   id,
   size,
   mtimeMs,
+  createdMs: 0,
   head,
 });
 const plan = (
@@ -22,9 +23,10 @@ describe('planReads', () => {
       [{ id: 'a', name: 'app.log', offset: 40, head: 'H' }],
       [file('app.log', 'a', 100, 2), file('other.log', 'b', 10, 1), file('notes.txt', 'c', 5, 1)],
     );
+    // Files known before this poll are read before new ones.
     expect(p.reads.map((r) => [r.name, r.from, r.to])).toEqual([
-      ['other.log', 0, 10],
       ['app.log', 40, 100],
+      ['other.log', 0, 10],
     ]);
     expect(p.events).toEqual([{ kind: 'new', name: 'other.log' }]);
   });
@@ -48,7 +50,10 @@ describe('planReads', () => {
   });
 
   it('starts over after a truncation (shorter than the offset, or rewritten in place)', () => {
-    const shorter = plan([{ id: 'a', name: 'app.log', offset: 40, head: 'H' }], [file('app.log', 'a', 12, 3)]);
+    const shorter = plan(
+      [{ id: 'a', name: 'app.log', offset: 40, head: 'H' }],
+      [file('app.log', 'a', 12, 3)],
+    );
     expect(shorter.reads.map((r) => [r.from, r.to])).toEqual([[0, 12]]);
     expect(shorter.events).toEqual([{ kind: 'truncated', name: 'app.log', offset: 40 }]);
     const rewritten = plan(
@@ -77,6 +82,18 @@ describe('planReads', () => {
     );
     expect(p.events).toEqual([{ kind: 'deleted', name: 'old.log' }]);
     expect(p.reads).toEqual([{ id: 'a', name: 'app.log', from: 0, to: 1_000, final: false, idle: false }]);
+  });
+
+  it('a file not finished this poll holds the newer files back, so lines stay in order', () => {
+    const p = plan(
+      [{ id: 'a', name: 'app.log', offset: 0, head: 'H' }],
+      [file('app.log.1', 'a', 5_000, 1), file('app.log', 'n', 10, 1)],
+      new Map(),
+      1_000,
+    );
+    expect(p.reads.map((r) => [r.name, r.from, r.to])).toEqual([['app.log.1', 0, 1_000]]);
+    // The new file is tracked from now on and read once the rotated one is done.
+    expect(p.files.map((f) => f.name)).toEqual(['app.log.1', 'app.log']);
   });
 
   it('marks a file final when it is idle and a newer one is written, and idle when it did not grow', () => {

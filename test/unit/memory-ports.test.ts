@@ -1,9 +1,12 @@
 import { MemoryLog } from '../../src/log/memory-log.js';
+import { MemorySourceStore } from '../../src/state/memory-source-store.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { logContract } from '../contract/log.contract.js';
+import { sourceStoreContract } from '../contract/source-store.contract.js';
 import { stateStoreContract } from '../contract/state-store.contract.js';
 
 stateStoreContract('memory', () => new MemoryStateStore());
+sourceStoreContract('memory', () => new MemorySourceStore());
 
 let n = 0;
 logContract('memory', () => {

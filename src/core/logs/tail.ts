@@ -14,7 +14,9 @@
  *   longer than the offset                      -> read [offset, size), at most maxReadBytes
  *   no longer matching the glob and fully read  -> rotated away and finished: dropped
  * A matching file not tracked yet is new: read from 0.
- * Reads go oldest file first (by modification time), so rotated files finish before their successor.
+ * Reads go oldest file first (files seen before, then rotated-away ones, then by modification and birth
+ * time), and a file not finished within maxReadBytes holds
+ * the newer ones back, so a rotated file's lines always come before its successor's.
  */
 export const HEAD_BYTES = 64;
 
@@ -24,6 +26,8 @@ export interface FileInfo {
   readonly id: string;
   readonly size: number;
   readonly mtimeMs: number;
+  /** Birth time (0 where the file system does not keep one). */
+  readonly createdMs: number;
   /** The file's first min(size, HEAD_BYTES) bytes, as latin1 text. */
   readonly head: string;
 }
@@ -112,23 +116,37 @@ export function planReads(
     files.push(file);
     candidates.push({ file, info });
   }
-  candidates.sort((a, b) => a.info.mtimeMs - b.info.mtimeMs || a.info.name.localeCompare(b.info.name));
+  // File times are coarse (a few ms on Linux), so a rotated file and its successor often tie: files
+  // known before this poll go before new ones, rotated-away ones before those still written.
+  const known = new Set(tracked.map((t) => t.id));
+  const rank = (c: { info: FileInfo }): number =>
+    (known.has(c.info.id) ? 0 : 2) + (o.matches(c.info.name) ? 1 : 0);
+  candidates.sort(
+    (a, b) =>
+      rank(a) - rank(b) ||
+      a.info.mtimeMs - b.info.mtimeMs ||
+      a.info.createdMs - b.info.createdMs ||
+      a.info.name.localeCompare(b.info.name),
+  );
   const newest = candidates.reduce((max, c) => Math.max(max, c.info.mtimeMs), Number.NEGATIVE_INFINITY);
   const reads: ReadPlan[] = [];
   for (const { file, info } of candidates) {
     const previous = o.previousSizes.get(info.id);
     const idle = previous === info.size;
     const final = !o.matches(info.name) || (idle && info.mtimeMs < newest);
-    if (info.size > file.offset) {
-      reads.push({
-        id: info.id,
-        name: info.name,
-        from: file.offset,
-        to: Math.min(info.size, file.offset + o.maxReadBytes),
-        final: final && info.size - file.offset <= o.maxReadBytes,
-        idle: idle && info.size - file.offset <= o.maxReadBytes,
-      });
-    }
+    if (info.size <= file.offset) continue;
+    const whole = info.size - file.offset <= o.maxReadBytes;
+    reads.push({
+      id: info.id,
+      name: info.name,
+      from: file.offset,
+      to: whole ? info.size : file.offset + o.maxReadBytes,
+      final: final && whole,
+      idle: idle && whole,
+    });
+    // Files are read in order: a file not finished this poll holds the newer ones back, so a
+    // rotated file's last lines always come before its successor's first.
+    if (!whole) break;
   }
   return { files, reads, events };
 }
