@@ -14,6 +14,7 @@ import { KafkaLogProducer } from '../transport/kafka/kafka-log.js';
 import { ensureTopics } from '../transport/kafka/topics.js';
 import { MqttBridge } from '../transport/mqtt/bridge.js';
 import { addAlertsCommand } from './alerts-command.js';
+import { runLogGen, type LogGenCommandOptions } from './loggen-command.js';
 import { addClusterCommands } from './cluster-commands.js';
 import { exitCodeOf } from './grpc-client.js';
 import { formatAlert, formatWindowResult, writeLine } from './output.js';
@@ -298,6 +299,31 @@ program
     });
     await untilSignal();
     await consumer.disconnect();
+  });
+
+program
+  .command('loggen')
+  .description(
+    'write logback-format log lines into a directory at a steady rate (a log source for the fetchers), with rotation',
+  )
+  .requiredOption('--dir <dir>', 'directory to write into (created if missing)')
+  .option('--file <name>', 'file name', 'app.log')
+  .option('--rate <n>', 'lines per second', positiveInt, 50)
+  .option('--error-ratio <ratio>', 'share of ERROR lines', ratio, 0.02)
+  .option('--stack-traces <ratio>', 'share of ERROR lines followed by a stack trace', ratio, 0.2)
+  .option('--duration <d>', 'how long to run (e.g. 30s); default until Ctrl-C', durationOption)
+  .option('--count <n>', 'stop after this many lines', positiveInt)
+  .option('--rotate-every <n>', 'rename the file to <file>.1 and start a new one every n lines', positiveInt)
+  .option('--keep <n>', 'rotated files kept', positiveInt, 5)
+  .option(
+    '--truncate-every <n>',
+    'empty the file in place every n lines (copytruncate: lines not read by then are lost, as with logrotate)',
+    positiveInt,
+  )
+  .option('--seed <n>', 'random seed', positiveInt, 1)
+  .option('--run <tag>', 'tag in every line id (id=<tag>-<n>)', randomUUID().slice(0, 8))
+  .action(async (opts: LogGenCommandOptions) => {
+    await runLogGen(opts, (line) => process.stderr.write(`${line}\n`));
   });
 
 addClusterCommands(program);

@@ -1,13 +1,15 @@
 import { KafkaLogConsumer, KafkaLogProducer } from '../../src/transport/kafka/kafka-log.js';
 import { createKafka } from '../../src/transport/kafka/client.js';
 import { ensureTopics } from '../../src/transport/kafka/topics.js';
+import { KafkaSourceLog } from '../../src/transport/kafka/source-log.js';
 import { RedisSourceStore } from '../../src/state/redis-source-store.js';
 import { RedisStateStore } from '../../src/state/redis-store.js';
 import { silentLogger } from '../../src/log.js';
 import { logContract } from '../contract/log.contract.js';
+import { sourceLogContract } from '../contract/source-log.contract.js';
 import { sourceStoreContract } from '../contract/source-store.contract.js';
 import { stateStoreContract } from '../contract/state-store.contract.js';
-import { uniquePrefix } from '../support/kafka.js';
+import { collectUntil, uniquePrefix } from '../support/kafka.js';
 
 const prefix = uniquePrefix('ports');
 
@@ -35,3 +37,46 @@ logContract('kafka', () => {
       new KafkaLogConsumer(kafka, { groupId: group, sessionTimeoutMs: 6_000, concurrency: 3 }, silentLogger),
   };
 });
+
+sourceLogContract(
+  'kafka',
+  () => {
+    const kafka = createKafka({ brokers: ['127.0.0.1:9092'], clientId: 'contract' }, silentLogger);
+    return {
+      topics: async () => {
+        const logs = `${prefix}logs${n++}`;
+        const dlq = `${prefix}dlq${n++}`;
+        await ensureTopics(
+          kafka,
+          [
+            { topic: logs, numPartitions: 3 },
+            { topic: dlq, numPartitions: 1 },
+          ],
+          silentLogger,
+        );
+        return { logs, dlq };
+      },
+      sourceLog: (source) =>
+        new KafkaSourceLog(
+          kafka,
+          {
+            transactionalId: `${prefix}${source}`,
+            groupPrefix: `${prefix}probe.`,
+            sessionTimeoutMs: 6_000,
+            transactionTimeoutMs: 10_000,
+          },
+          silentLogger,
+        ),
+      read: async (topic, until) => {
+        const records = await collectUntil(
+          kafka,
+          [topic],
+          (rs) => until(rs.map((r) => r.message.value?.toString() ?? '')),
+          { settleMs: 500 },
+        );
+        return records.map((r) => r.message.value?.toString() ?? '');
+      },
+    };
+  },
+  { fences: true },
+);

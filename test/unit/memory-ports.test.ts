@@ -1,7 +1,9 @@
 import { MemoryLog } from '../../src/log/memory-log.js';
+import { MemorySourceLog } from '../../src/log/source-log.js';
 import { MemorySourceStore } from '../../src/state/memory-source-store.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { logContract } from '../contract/log.contract.js';
+import { sourceLogContract } from '../contract/source-log.contract.js';
 import { sourceStoreContract } from '../contract/source-store.contract.js';
 import { stateStoreContract } from '../contract/state-store.contract.js';
 
@@ -21,3 +23,28 @@ logContract('memory', () => {
     consumer: (group) => log.consumer(group),
   };
 });
+
+sourceLogContract(
+  'memory',
+  () => {
+    const log = new MemoryLog();
+    return {
+      topics: () => {
+        const logs = `logs${n++}`;
+        const dlq = `dlq${n++}`;
+        log.createTopic(logs, 3);
+        log.createTopic(dlq, 1);
+        return Promise.resolve({ logs, dlq });
+      },
+      sourceLog: () => new MemorySourceLog(log),
+      read: (topic) =>
+        Promise.resolve(
+          log
+            .partitions(topic)
+            .flat()
+            .map((r) => r.value?.toString() ?? ''),
+        ),
+    };
+  },
+  { fences: false },
+);
