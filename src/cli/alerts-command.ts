@@ -46,12 +46,24 @@ export function parseSince(since: string | undefined): Pick<SubscribeRequest, 's
   return { sinceTs: String(parseTime(since, 'since')) };
 }
 
-const fromMessage = (a: Alert__Output): Alert => ({
+const fromMessage = ({ report, ...a }: Alert__Output): Alert => ({
   ...a,
   state: a.state as Alert['state'],
   severity: a.severity as Alert['severity'],
   ts: Number(a.ts),
   startedAt: Number(a.startedAt),
+  ...(report === null
+    ? {}
+    : {
+        report: {
+          window: report.window,
+          start: Number(report.start),
+          end: Number(report.end),
+          counts: Object.fromEntries(Object.entries(report.counts).map(([k, v]) => [k, Number(v)])),
+          lines: report.lines,
+          linesOmitted: Number(report.linesOmitted),
+        },
+      }),
 });
 
 export function addAlertsCommand(cli: Command): void {

@@ -31,9 +31,10 @@ export async function runLogGen(o: LogGenCommandOptions, progress: (line: string
     run: o.run,
     stackTraceRatio: o.stackTraces,
   });
-  let stop = false;
+  // An object, so the loop re-reads it after every await (a signal sets it meanwhile).
+  const run = { stopped: false };
   const onSignal = (): void => {
-    stop = true;
+    run.stopped = true;
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -45,7 +46,7 @@ export async function runLogGen(o: LogGenCommandOptions, progress: (line: string
   let truncations = 0;
   let lastProgress = started;
   try {
-    while (!stop) {
+    while (!run.stopped) {
       const now = Date.now();
       const elapsed = now - started;
       if (o.duration !== undefined && elapsed >= o.duration) break;

@@ -8,6 +8,7 @@ import type { Rule } from '../core/rules/types.js';
 import type { SensorPipeline } from '../core/sensor.js';
 import type { WindowSpec } from '../core/windows.js';
 import { parseUtcOffset } from '../core/logs/pattern.js';
+import type { SinkFilter } from '../core/notify.js';
 import { configSchema, windowName, type ParsedConfig } from './schema.js';
 
 export const TOPIC_NAMES = ['readings', 'logs', 'alerts', 'aggregates', 'dlq', 'late'] as const;
@@ -35,15 +36,6 @@ export interface LogSourceConfig {
   readonly pattern: string;
   /** Minutes east of UTC the log's times are written in. */
   readonly utcOffsetMinutes: number;
-}
-
-/** Which alerts a sink takes; an absent field takes everything. */
-export interface SinkFilter {
-  readonly states?: readonly ('firing' | 'resolved')[] | undefined;
-  readonly severities?: readonly ('info' | 'warning' | 'critical')[] | undefined;
-  readonly rules?: readonly string[] | undefined;
-  readonly sensors?: readonly string[] | undefined;
-  readonly withReport?: boolean | undefined;
 }
 
 interface SinkBase {

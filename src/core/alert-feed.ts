@@ -31,6 +31,16 @@ const alertSchema = z.object({
   value: z.number(),
   message: z.string(),
   labels: z.record(z.string(), z.string()),
+  report: z
+    .object({
+      window: z.string(),
+      start: z.number().int(),
+      end: z.number().int(),
+      counts: z.record(z.string(), z.number()),
+      lines: z.array(z.string()),
+      linesOmitted: z.number().int().min(0),
+    })
+    .optional(),
 });
 
 /** Decodes one vigil.alerts record value. Never throws. */
@@ -38,9 +48,9 @@ export function decodeAlert(raw: Buffer | string | null | undefined): DecodeResu
   const json = parseJsonValue(raw);
   if (!json.ok) return json;
   const parsed = alertSchema.safeParse(json.value);
-  return parsed.success
-    ? { ok: true, value: parsed.data }
-    : { ok: false, reason: `invalid alert: ${describeIssues(parsed.error)}` };
+  if (!parsed.success) return { ok: false, reason: `invalid alert: ${describeIssues(parsed.error)}` };
+  const { report, ...alert } = parsed.data;
+  return { ok: true, value: report === undefined ? alert : { ...alert, report } };
 }
 
 export function matchesFilter(alert: Alert, f: AlertFilter): boolean {

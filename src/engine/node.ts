@@ -25,6 +25,12 @@ import { MemorySourceStore } from '../state/memory-source-store.js';
 import { RedisSourceStore } from '../state/redis-source-store.js';
 import type { SourceLease, SourceStore } from '../state/source-store.js';
 import type { LogSourceConfig } from '../config/load.js';
+import { Notifier } from '../notify/notifier.js';
+import { createSink } from '../notify/sinks.js';
+import type { LogConsumer, LogProducer } from '../log/log.js';
+import { MemoryOutbox } from '../state/memory-outbox.js';
+import type { Outbox } from '../state/outbox.js';
+import { RedisOutbox } from '../state/redis-outbox.js';
 
 /** A node that stops refreshing its membership lease disappears from the cluster view after this. */
 const MEMBERSHIP_LEASE_MS = 6_000;
@@ -34,6 +40,8 @@ const CONCURRENCY = 3;
 
 export interface RunningNode {
   readonly engine: Engine;
+  /** Alert notifications, when sinks are configured. */
+  readonly notifier?: Notifier;
   /** The log fetchers, when this node has log sources configured. */
   readonly fetchers?: LogFetchers;
   /** The bound gRPC port, when the node serves gRPC. */
@@ -94,6 +102,22 @@ function startFetchers(
         },
         { store, log: sourceLog(source), lease, logger: log.child({ source: source.id }) },
       ),
+  });
+}
+
+/** The notifier of the configured sinks (none configured: none). */
+function startNotifier(
+  config: VigilConfig,
+  logger: Logger,
+  ports: () => { outbox: Outbox; consumer: LogConsumer; producer: LogProducer },
+): Notifier | undefined {
+  if (config.notify.sinks.length === 0) return undefined;
+  return new Notifier({
+    sinks: config.notify.sinks.map((c) => ({ sink: createSink(c, config), filter: c.filter })),
+    ...ports(),
+    topics: { alerts: config.kafka.topics.alerts, dlq: config.kafka.topics.dlq },
+    retry: config.notify.retry,
+    logger: logger.child({ component: 'notify' }),
   });
 }
 
@@ -187,6 +211,20 @@ export async function startNode(
         logger.child({ component: 'logs', source: source.id }),
       ),
   );
+  const notifier = startNotifier(config, logger, () => ({
+    outbox: config.checkpoint.store === 'redis' ? new RedisOutbox(config.redis) : new MemoryOutbox(),
+    consumer: new KafkaLogConsumer(
+      kafka,
+      {
+        groupId: `${config.kafka.groupId}.notify`,
+        sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+        concurrency: 1,
+      },
+      logger,
+    ),
+    producer: new KafkaLogProducer(kafka),
+  }));
+  await notifier?.start();
   const alertLog = new KafkaAlertLog(
     kafka,
     {
@@ -240,6 +278,7 @@ export async function startNode(
   return {
     engine,
     ...(fetchers === undefined ? {} : { fetchers }),
+    ...(notifier === undefined ? {} : { notifier }),
     ...(grpc === undefined ? {} : { grpcPort: grpc.port }),
     ...(http === undefined ? {} : { httpPort: http.port }),
     stop: () =>
@@ -247,6 +286,7 @@ export async function startNode(
         await http?.stop();
         await grpc?.stop();
         await leave();
+        await notifier?.stop();
         await alertLog.close();
         await sourceStore.close();
         await store.close();
@@ -271,14 +311,22 @@ export async function startEmbedded(
   });
   await engine.start();
   const fetchers = startFetchers(config, logger, new MemorySourceStore(), () => new MemorySourceLog(log));
+  const notifier = startNotifier(config, logger, () => ({
+    outbox: new MemoryOutbox(),
+    consumer: log.consumer(`${config.kafka.groupId}.notify`),
+    producer: log.producer(),
+  }));
+  await notifier?.start();
   return {
     engine,
     log,
     store,
     ...(fetchers === undefined ? {} : { fetchers }),
+    ...(notifier === undefined ? {} : { notifier }),
     stop: async () => {
       await fetchers?.stop();
       await engine.stop();
+      await notifier?.stop();
     },
   };
 }

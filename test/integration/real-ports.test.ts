@@ -2,10 +2,12 @@ import { KafkaLogConsumer, KafkaLogProducer } from '../../src/transport/kafka/ka
 import { createKafka } from '../../src/transport/kafka/client.js';
 import { ensureTopics } from '../../src/transport/kafka/topics.js';
 import { KafkaSourceLog } from '../../src/transport/kafka/source-log.js';
+import { RedisOutbox } from '../../src/state/redis-outbox.js';
 import { RedisSourceStore } from '../../src/state/redis-source-store.js';
 import { RedisStateStore } from '../../src/state/redis-store.js';
 import { silentLogger } from '../../src/log.js';
 import { logContract } from '../contract/log.contract.js';
+import { outboxContract } from '../contract/outbox.contract.js';
 import { sourceLogContract } from '../contract/source-log.contract.js';
 import { sourceStoreContract } from '../contract/source-store.contract.js';
 import { stateStoreContract } from '../contract/state-store.contract.js';
@@ -22,6 +24,8 @@ sourceStoreContract(
   'redis',
   () => new RedisSourceStore({ url: 'redis://127.0.0.1:6379', keyPrefix: prefix }),
 );
+
+outboxContract('redis', () => new RedisOutbox({ url: 'redis://127.0.0.1:6379', keyPrefix: prefix }));
 
 let n = 0;
 logContract('kafka', () => {

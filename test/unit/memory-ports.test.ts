@@ -1,14 +1,17 @@
 import { MemoryLog } from '../../src/log/memory-log.js';
 import { MemorySourceLog } from '../../src/log/source-log.js';
+import { MemoryOutbox } from '../../src/state/memory-outbox.js';
 import { MemorySourceStore } from '../../src/state/memory-source-store.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { logContract } from '../contract/log.contract.js';
+import { outboxContract } from '../contract/outbox.contract.js';
 import { sourceLogContract } from '../contract/source-log.contract.js';
 import { sourceStoreContract } from '../contract/source-store.contract.js';
 import { stateStoreContract } from '../contract/state-store.contract.js';
 
 stateStoreContract('memory', () => new MemoryStateStore());
 sourceStoreContract('memory', () => new MemorySourceStore());
+outboxContract('memory', () => new MemoryOutbox());
 
 let n = 0;
 logContract('memory', () => {

@@ -57,7 +57,25 @@ export function parseSubscribe(
 }
 
 export function toAlertMessage(a: Alert): AlertMessage {
-  return { ...a, ts: String(a.ts), startedAt: String(a.startedAt), labels: { ...a.labels } };
+  const { report, ...rest } = a;
+  return {
+    ...rest,
+    ts: String(a.ts),
+    startedAt: String(a.startedAt),
+    labels: { ...a.labels },
+    ...(report === undefined
+      ? {}
+      : {
+          report: {
+            window: report.window,
+            start: String(report.start),
+            end: String(report.end),
+            counts: Object.fromEntries(Object.entries(report.counts).map(([k, v]) => [k, String(v)])),
+            lines: [...report.lines],
+            linesOmitted: String(report.linesOmitted),
+          },
+        }),
+  };
 }
 
 /**

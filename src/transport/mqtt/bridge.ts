@@ -1,4 +1,3 @@
-import type { ConnectionOptions } from 'node:tls';
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
 import type { VigilConfig } from '../../config/load.js';
 import { decodeReading } from '../../core/reading.js';
@@ -6,7 +5,7 @@ import { deadLetterMessage } from '../../engine/output-sink.js';
 import { VigilError } from '../../errors.js';
 import type { LogMessage, LogProducer } from '../../log/log.js';
 import type { Logger } from '../../log.js';
-import { clientTlsOptions } from '../tls.js';
+import { mqttClientOptions } from './options.js';
 
 export interface BridgeStats {
   received: number;
@@ -38,15 +37,6 @@ type SendPacket = (packet: Packet, cb?: (err?: Error) => void, ...rest: unknown[
  * Kafka: messages keep flowing and go to Kafka in batches, and no PUBACK goes out early.
  * (`test/integration/mqtt-bridge.test.ts` kills a bridge mid-stream and counts every reading.)
  */
-/** The TLS fields MQTT.js takes, from Node's TLS options. */
-function mqttTls(t: ConnectionOptions): IClientOptions {
-  const out: IClientOptions = { rejectUnauthorized: t.rejectUnauthorized !== false };
-  if (t.ca !== undefined) out.ca = t.ca as Buffer;
-  if (t.cert !== undefined) out.cert = t.cert as Buffer;
-  if (t.key !== undefined) out.key = t.key as Buffer;
-  return out;
-}
-
 export class MqttBridge {
   readonly stats: BridgeStats = { received: 0, produced: 0, deadLetters: 0, batches: 0, failedSends: 0 };
   private client: MqttClient | undefined;
@@ -72,9 +62,7 @@ export class MqttBridge {
       clean: false,
       properties: { sessionExpiryInterval: 24 * 3600 },
       reconnectPeriod: 1_000,
-      ...(m.username === undefined ? {} : { username: m.username }),
-      ...(m.password === undefined ? {} : { password: m.password }),
-      ...(m.tls === undefined ? {} : mqttTls(clientTlsOptions(m.tls))),
+      ...mqttClientOptions(m),
     };
   }
 

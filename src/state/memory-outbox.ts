@@ -1,0 +1,73 @@
+import type { Outbox, OutboxItem } from './outbox.js';
+
+interface Queue {
+  readonly items: Map<string, { item: OutboxItem; dueAt: number }>;
+  readonly done: Map<string, number>;
+}
+
+/** The outbox in this process's memory (embedded mode, tests). */
+export class MemoryOutbox implements Outbox {
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(private readonly rememberMs = 86_400_000) {}
+
+  private queue(sink: string): Queue {
+    let q = this.queues.get(sink);
+    if (q === undefined) {
+      q = { items: new Map(), done: new Map() };
+      this.queues.set(sink, q);
+    }
+    return q;
+  }
+
+  enqueue(sink: string, items: readonly { id: string; payload: string }[], now: number): Promise<number> {
+    const q = this.queue(sink);
+    for (const [id, at] of q.done) if (at < now - this.rememberMs) q.done.delete(id);
+    let added = 0;
+    for (const { id, payload } of items) {
+      if (q.items.has(id) || q.done.has(id)) continue;
+      q.items.set(id, { item: { id, payload, attempts: 0, firstAt: now }, dueAt: now });
+      added++;
+    }
+    return Promise.resolve(added);
+  }
+
+  claim(sink: string, now: number, max: number, visibilityMs: number): Promise<OutboxItem[]> {
+    const q = this.queue(sink);
+    const due = [...q.items.values()]
+      .filter((e) => e.dueAt <= now)
+      .sort((a, b) => a.dueAt - b.dueAt)
+      .slice(0, max);
+    return Promise.resolve(
+      due.map((e) => {
+        const item = { ...e.item, attempts: e.item.attempts + 1 };
+        q.items.set(item.id, { item, dueAt: now + visibilityMs });
+        return item;
+      }),
+    );
+  }
+
+  ack(sink: string, id: string, now: number): Promise<void> {
+    const q = this.queue(sink);
+    q.items.delete(id);
+    q.done.set(id, now);
+    return Promise.resolve();
+  }
+
+  retry(sink: string, id: string, dueAt: number, error: string): Promise<void> {
+    const entry = this.queue(sink).items.get(id);
+    if (entry !== undefined) {
+      entry.dueAt = dueAt;
+      entry.item = { ...entry.item, lastError: error };
+    }
+    return Promise.resolve();
+  }
+
+  depth(sink: string): Promise<number> {
+    return Promise.resolve(this.queue(sink).items.size);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

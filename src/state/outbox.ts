@@ -1,0 +1,34 @@
+/** An alert waiting for one sink, as the outbox keeps it. */
+export interface OutboxItem {
+  /** The alert id: one item per alert and sink, whatever replays enqueue it again. */
+  readonly id: string;
+  readonly payload: string;
+  /** Delivery attempts so far, this claim included. */
+  readonly attempts: number;
+  /** When it was enqueued (epoch ms). */
+  readonly firstAt: number;
+  readonly lastError?: string;
+}
+
+/**
+ * One persisted retry queue per sink: alerts wait here until their sink has taken them. Items are
+ * claimed, not popped: a claim hides an item for a visibility timeout, after which it is due again
+ * unless acknowledged or rescheduled, so a node that dies mid-delivery loses nothing, and nodes can
+ * deliver from one queue side by side without sending the same item at once (the claim is atomic).
+ * Delivered ids are remembered for `rememberMs`, so an alert replayed after a crash is not enqueued
+ * (and sent) again. Implementations: MemoryOutbox and RedisOutbox; both pass
+ * test/contract/outbox.contract.ts.
+ */
+export interface Outbox {
+  /** Adds the items not queued or delivered already (by id); returns how many were added. */
+  enqueue(sink: string, items: readonly { id: string; payload: string }[], now: number): Promise<number>;
+  /** Up to `max` items due at `now`, oldest due first; each is hidden until now + visibilityMs. */
+  claim(sink: string, now: number, max: number, visibilityMs: number): Promise<OutboxItem[]>;
+  /** Done with (delivered, or given up and dead-lettered): removed and remembered as done. */
+  ack(sink: string, id: string, now: number): Promise<void>;
+  /** Failed: due again at `dueAt`, with its error kept. */
+  retry(sink: string, id: string, dueAt: number, error: string): Promise<void>;
+  /** Items waiting (due or not), for metrics. */
+  depth(sink: string): Promise<number>;
+  close(): Promise<void>;
+}
