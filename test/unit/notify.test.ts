@@ -193,7 +193,14 @@ describe('sinks', () => {
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise((resolve) => server.close(() => { resolve(); })));
+    cleanups.push(
+      () =>
+        new Promise((resolve) =>
+          server.close(() => {
+            resolve();
+          }),
+        ),
+    );
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
     const sink = new WebhookSink({
       id: 'ops',
@@ -245,7 +252,14 @@ describe('sinks', () => {
       },
     });
     await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise((resolve) => { smtp.close(() => { resolve(); }); }));
+    cleanups.push(
+      () =>
+        new Promise((resolve) => {
+          smtp.close(() => {
+            resolve();
+          });
+        }),
+    );
     const port = (smtp.server.address() as AddressInfo).port;
     const sink = new EmailSink({
       id: 'oncall',
@@ -270,7 +284,9 @@ describe('sinks', () => {
 
   it('file: one report file per alert, written whole', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-reports-'));
-    cleanups.push(() => { rmSync(dir, { recursive: true, force: true }); });
+    cleanups.push(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
     const sink = new FileSink({ id: 'reports', kind: 'file', dir, filter: {} });
     await sink.deliver(withReport);
     await sink.deliver(withReport); // a repeat rewrites the same file
