@@ -4,24 +4,31 @@ import { connectRedis, type RedisConnection } from './redis-connection.js';
 import type { Outbox, OutboxItem } from './outbox.js';
 
 /**
+ * Due times are scored `ms * 1024 + k`: items enqueued in the same millisecond keep their order (k is
+ * their place in the call), where equal scores would sort by id. (Epoch ms * 1024 stays below 2^53.)
+ */
+const SCALE = 1024;
+
+/**
  * KEYS: due, items, done. ARGV: now, forget-before, then id/payload pairs.
  * Adds each id that is neither queued nor remembered as done; forgets done ids older than the horizon.
  */
 const ENQUEUE = `
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[2])
 local added = 0
+local now = tonumber(ARGV[1])
 for i = 3, #ARGV, 2 do
   local id = ARGV[i]
   if redis.call('HEXISTS', KEYS[2], id) == 0 and not redis.call('ZSCORE', KEYS[3], id) then
-    redis.call('HSET', KEYS[2], id, cjson.encode({ payload = ARGV[i + 1], attempts = 0, firstAt = tonumber(ARGV[1]) }))
-    redis.call('ZADD', KEYS[1], ARGV[1], id)
+    redis.call('HSET', KEYS[2], id, cjson.encode({ payload = ARGV[i + 1], attempts = 0, firstAt = now }))
+    redis.call('ZADD', KEYS[1], now * ${SCALE} + math.min(added, ${SCALE - 1}), id)
     added = added + 1
   end
 end
 return added
 `;
 
-/** KEYS: due, items. ARGV: now, max, hidden-until. Returns the claimed items as JSON with their ids. */
+/** KEYS: due, items. ARGV: now, max, hidden-until (scaled). Returns the claimed items as JSON with their ids. */
 const CLAIM = `
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {}
@@ -66,7 +73,7 @@ export interface RedisOutboxOptions extends RedisConnection {
 
 /**
  * The outbox in Redis, per sink (one hash tag, so each sink's keys share a slot):
- *   <prefix>vigil:outbox:{<sink>}:due     sorted set: id -> when it is due (or hidden until)
+ *   <prefix>vigil:outbox:{<sink>}:due     sorted set: id -> when it is due (or hidden until), scaled
  *   <prefix>vigil:outbox:{<sink>}:items   hash: id -> {payload, attempts, firstAt, lastError}
  *   <prefix>vigil:outbox:{<sink>}:done    sorted set: id -> when it was done (remembered for a while)
  * Enqueue, claim and retry are Lua scripts, so concurrent nodes never claim one item twice at once.
@@ -113,7 +120,13 @@ export class RedisOutbox implements Outbox {
   async claim(sink: string, now: number, max: number, visibilityMs: number): Promise<OutboxItem[]> {
     const k = this.keys(sink);
     const raw = await this.run('claim', () =>
-      this.commands.vigilOutboxClaim(k.due, k.items, now, max, now + visibilityMs),
+      this.commands.vigilOutboxClaim(
+        k.due,
+        k.items,
+        now * SCALE + SCALE - 1,
+        max,
+        (now + visibilityMs) * SCALE,
+      ),
     );
     return raw.map((json) => {
       const item = JSON.parse(json) as {
@@ -142,7 +155,7 @@ export class RedisOutbox implements Outbox {
 
   async retry(sink: string, id: string, dueAt: number, error: string): Promise<void> {
     const k = this.keys(sink);
-    await this.run('retry', () => this.commands.vigilOutboxRetry(k.due, k.items, id, dueAt, error));
+    await this.run('retry', () => this.commands.vigilOutboxRetry(k.due, k.items, id, dueAt * SCALE, error));
   }
 
   depth(sink: string): Promise<number> {

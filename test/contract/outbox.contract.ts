@@ -59,6 +59,19 @@ export function outboxContract(name: string, create: () => Outbox): void {
       await box.close();
     });
 
+    it('items enqueued in the same millisecond are claimed in their order', async () => {
+      const box = create();
+      const sink = fresh();
+      const ids = ['zz', 'aa', 'mm', 'bb'];
+      await box.enqueue(
+        sink,
+        ids.map((id) => ({ id, payload: id })),
+        T,
+      );
+      expect((await box.claim(sink, T, 10, 1_000)).map((i) => i.id)).toEqual(ids);
+      await box.close();
+    });
+
     it('sinks are separate queues', async () => {
       const box = create();
       const a = fresh();
