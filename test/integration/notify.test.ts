@@ -60,7 +60,9 @@ describe('notifications from a log source', () => {
       const logDir = join(base, 'logs');
       const reportDir = join(base, 'reports');
       mkdirSync(logDir, { recursive: true });
-      cleanups.push(() => rmSync(base, { recursive: true, force: true }));
+      cleanups.push(() => {
+        rmSync(base, { recursive: true, force: true });
+      });
 
       const mails: ParsedMail[] = [];
       const smtp = new SMTPServer({
@@ -77,11 +79,25 @@ describe('notifications from a log source', () => {
         },
       });
       await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-      cleanups.push(() => new Promise((resolve) => smtp.close(() => resolve())));
+      cleanups.push(
+        () =>
+          new Promise((resolve) => {
+            smtp.close(() => {
+              resolve();
+            });
+          }),
+      );
       const ok = await receiver(0);
       const flaky = await receiver(3);
       for (const r of [ok, flaky])
-        cleanups.push(() => new Promise((resolve) => r.server.close(() => resolve())));
+        cleanups.push(
+          () =>
+            new Promise((resolve) =>
+              r.server.close(() => {
+                resolve();
+              }),
+            ),
+        );
 
       const mqttTopic = `${prefix}alerts/{sensorId}/{ruleId}`;
       const raw = {
