@@ -107,10 +107,11 @@ describe('cluster of three nodes', () => {
         for (let i = 0; i < 80; i++) {
           const s = status();
           const owned = s.flatMap((n) => n.partitions);
+          // 6 partitions of vigil.readings and 6 of vigil.logs, in one group.
           if (
             s.map((n) => n.id).join() === ids.join() &&
-            owned.length === 6 &&
-            new Set(owned).size === 6 &&
+            owned.length === 12 &&
+            new Set(owned).size === 12 &&
             s.every((n) => n.partitions.length > 0)
           )
             return s;
@@ -122,9 +123,10 @@ describe('cluster of three nodes', () => {
       try {
         nodes('up', '3');
         const three = await settle(['node-1', 'node-2', 'node-3']);
-        expect(three.flatMap((n) => n.partitions).sort()).toEqual(
-          [0, 1, 2, 3, 4, 5].map((p) => `${prefix}vigil.readings:${p}`),
+        const everyPartition = ['logs', 'readings'].flatMap((t) =>
+          [0, 1, 2, 3, 4, 5].map((p) => `${prefix}vigil.${t}:${p}`),
         );
+        expect(three.flatMap((n) => n.partitions).sort()).toEqual(everyPartition);
         expect(nodes('status')).toContain('node-2');
         // Every node's partitions, asked of node-1: each partition once, with its owner. (Polled: a
         // member slow to start can still be rebalanced out and back in just after the first settle.)
@@ -136,9 +138,7 @@ describe('cluster of three nodes', () => {
           await new Promise((resolve) => setTimeout(resolve, 500));
           listed = listPartitions();
         }
-        expect(listed.map((p) => p.partition)).toEqual(
-          [0, 1, 2, 3, 4, 5].map((p) => `${prefix}vigil.readings:${p}`),
-        );
+        expect(listed.map((p) => p.partition)).toEqual(everyPartition);
         expect(new Set(listed.map((p) => p.owner))).toEqual(new Set(['node-1', 'node-2', 'node-3']));
 
         // Readings in; then commands for a sensor that node-3 owns, all sent to node-1.

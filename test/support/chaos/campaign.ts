@@ -195,7 +195,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       ownedBy(
         m,
         nodes.map((i) => `node-${i}`),
-        PARTITIONS,
+        // vigil.readings and vigil.logs, in one group
+        PARTITIONS + config.kafka.partitions.logs,
       ) &&
       nodes.every((i) => m.some((x) => x.id === `node-${i}` && x.partitions.length > 0))
     );
