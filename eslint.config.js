@@ -1,6 +1,7 @@
 // Lint: strict type-aware rules, no floating promises, no console in library code.
 // Import cycles are checked by dpdm (npm run cycles), which needs no native bindings.
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -32,5 +33,10 @@ export default tseslint.config(
   {
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // The dashboard's script runs in the browser (uPlot is loaded before it by a script tag).
+    files: ['web/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { ...globals.browser, uPlot: 'readonly' } },
   },
 );

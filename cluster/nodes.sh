@@ -12,6 +12,8 @@
 #
 # VIGIL_CLUSTER_CONFIG=<yaml file> is the base config of every node (default config/vigil.yaml);
 # VIGIL_CLUSTER_BASE_PORT moves the ports (node I serves on BASE+I, default 7400);
+# VIGIL_CLUSTER_HTTP_BASE_PORT moves the HTTP ports: node I's dashboard, /metrics and metrics API are
+# on HTTP_BASE+I (default: the gRPC base + 100, so 7500), e.g. http://127.0.0.1:7501/ for node 1;
 # VIGIL_CLUSTER_ADVERTISE_BASE_PORT makes node I advertise 127.0.0.1:ADVERTISE_BASE+I to its peers.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -32,6 +34,7 @@ tokens() {
 }
 
 port() { echo $((${VIGIL_CLUSTER_BASE_PORT:-7400} + $1)); }
+http_port() { echo $((${VIGIL_CLUSTER_HTTP_BASE_PORT:-$(($(port 0) + 100))} + $1)); }
 pid_of() { [ -f "$dir/node-$1.pid" ] && cat "$dir/node-$1.pid" || true; }
 alive() { local p; p=$(pid_of "$1"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 
@@ -52,14 +55,16 @@ start_node() {
   if alive "$i"; then log "node-$i already running (pid $(pid_of "$i"))"; return; fi
   bash cluster/certs.sh "node-$i" client >/dev/null 2>&1
   config "$i"
-  VIGIL_NODE_ID="node-$i" setsid node dist/cli/main.js -c "$dir/node-$i.yaml" node >>"$dir/node-$i.log" 2>&1 < /dev/null &
+  VIGIL_NODE_ID="node-$i" VIGIL_HTTP_LISTEN="127.0.0.1:$(http_port "$i")" \
+    setsid node dist/cli/main.js -c "$dir/node-$i.yaml" node >>"$dir/node-$i.log" 2>&1 < /dev/null &
   echo $! > "$dir/node-$i.pid"
-  log "node-$i started (pid $!, gRPC 127.0.0.1:$(port "$i"), log $dir/node-$i.log)"
+  log "node-$i started (pid $!, gRPC 127.0.0.1:$(port "$i"), dashboard http://127.0.0.1:$(http_port "$i")/, log $dir/node-$i.log)"
 }
 
 wait_serving() { # wait until node I answers gRPC status
-  local i=$1
+  local i=$1 n=0
   for _ in $(seq 1 60); do
+    n=$((n + 1)); [ $((n % 10)) -ne 0 ] || log "waiting for node-$i to answer ($((n / 2)) s)"
     if VIGIL_TOKEN="$VIGIL_VIEWER_TOKEN" node dist/cli/main.js status --node "localhost:$(port "$i")" \
         --ca "$certs/ca.crt" --cert "$certs/client.crt" --key "$certs/client.key" >/dev/null 2>&1; then return 0; fi
     alive "$i" || { log "node-$i exited; last lines of its log:"; tail -n 20 "$dir/node-$i.log" >&2; return 1; }

@@ -121,6 +121,8 @@ export interface IngestDeps {
   readonly loadSnapshot: (sensorId: string) => Promise<Buffer | undefined>;
   /** Called once per sensor restore (for stats and tests). */
   readonly onRecovery: (sensorId: string, reason: string) => void;
+  /** Called when a sensor actor is spawned (the actor count of the metrics). */
+  readonly onSpawn?: () => void;
 }
 
 interface SensorState {
@@ -266,6 +268,7 @@ function spawnBucket(parent: Ref<PartitionMsg>, index: number, deps: IngestDeps)
           : SensorProcessor.restore(sensorId, deps.pipeline, decodeSensorSnapshot(bytes));
       ref = spawnSensor(self, sensorId, processor, deps);
       state.sensors.set(sensorId, ref);
+      deps.onSpawn?.();
     }
     return ref;
   };

@@ -6,7 +6,7 @@ import { parseDuration } from '../core/duration.js';
 import type { Alert, WindowResult } from '../core/outputs.js';
 import { VigilError } from '../errors.js';
 import { startEmbedded, startNode } from '../engine/node.js';
-import { createLogger, type Logger } from '../log.js';
+import { componentLogger, createLogger, type Logger } from '../log.js';
 import { CityStream } from '../sim/stream.js';
 import { publish } from '../sim/publisher.js';
 import { createKafka } from '../transport/kafka/client.js';
@@ -51,7 +51,10 @@ function setup(
   env: NodeJS.ProcessEnv = process.env,
 ): { config: VigilConfig; logger: Logger } {
   const config = loadConfigFile(options.config, env);
-  return { config, logger: createLogger(config.logLevel, { nodeId: config.nodeId }) };
+  return {
+    config,
+    logger: createLogger(config.logLevel, { nodeId: config.nodeId }, config.logComponents),
+  };
 }
 
 /** Calls `handler` on the first SIGINT or SIGTERM; the returned function removes the listeners. */
@@ -175,7 +178,7 @@ program
       logger,
     );
     const producer = new KafkaLogProducer(kafka);
-    const bridge = new MqttBridge(config, producer, logger.child({ component: 'mqtt-bridge' }));
+    const bridge = new MqttBridge(config, producer, componentLogger(logger, 'mqtt-bridge'));
     await bridge.start();
     const signal = await untilSignal();
     logger.info({ signal, stats: bridge.stats }, 'bridge stopping');

@@ -19,6 +19,8 @@ export interface NodeRef {
   partitions(): Promise<PartitionStatus[]>;
   /** Final checkpoints, then the node leaves the group and the cluster; resolves with what it did. */
   drain(): Promise<string>;
+  /** What the cluster view shows of the node: its partitions, actors, log sources and counters. */
+  summary(): Promise<NodeSummary>;
 }
 
 export interface PartitionStatus {
@@ -26,6 +28,19 @@ export interface PartitionStatus {
   readonly state: string;
   readonly epoch: number;
   readonly offset: string | undefined;
+  /** Epoch ms of the partition's last checkpoint (or of taking it). */
+  readonly lastCheckpointAt?: number | undefined;
+  /** Records between its next offset and the partition's end, as of its last batch. */
+  readonly lag?: number | undefined;
+}
+
+export interface NodeSummary {
+  readonly partitions: PartitionStatus[];
+  readonly actors: number;
+  /** Log sources this node fetches now. */
+  readonly logSources: readonly string[];
+  /** Engine counters: records, window results, alerts, late, dead letters, checkpoints… */
+  readonly stats: Readonly<Record<string, number>>;
 }
 
 /** The part of a Remoting link a remote ref needs. */
@@ -42,9 +57,12 @@ const TYPE = {
   actors: 'node.actors',
   partitions: 'node.partitions',
   drain: 'node.drain',
+  summary: 'node.summary',
 } as const;
 
 const DRAIN_TIMEOUT_MS = 60_000;
+/** The cluster view asks every node; one that does not answer soon is shown as unreachable. */
+const SUMMARY_TIMEOUT_MS = 3_000;
 
 const sensorPath = (sensorId: string): string => `sensor-${sensorId}`;
 
@@ -73,17 +91,43 @@ export class RemoteNode implements NodeRef {
   }
 
   async partitions(): Promise<PartitionStatus[]> {
-    // JSON has no undefined: an offset never checkpointed travels as null.
-    const list = (await this.link.ask('node', TYPE.partitions, {})) as (Omit<PartitionStatus, 'offset'> & {
-      offset: string | null;
-    })[];
-    return list.map((p) => ({ ...p, offset: p.offset ?? undefined }));
+    return ((await this.link.ask('node', TYPE.partitions, {})) as WirePartition[]).map(fromWire);
   }
 
   async drain(): Promise<string> {
     // Final checkpoints and leaving the group take a while on a busy node.
     return String(await this.link.ask('node', TYPE.drain, {}, DRAIN_TIMEOUT_MS));
   }
+
+  async summary(): Promise<NodeSummary> {
+    const s = (await this.link.ask('node', TYPE.summary, {}, SUMMARY_TIMEOUT_MS)) as NodeSummary;
+    return { ...s, partitions: s.partitions.map(fromWire) };
+  }
+}
+
+/** A partition status off the wire: JSON has no undefined, so absent fields travel as null. */
+type WirePartition = { [K in keyof PartitionStatus]: PartitionStatus[K] | null };
+
+function fromWire(p: WirePartition | PartitionStatus): PartitionStatus {
+  return {
+    partition: p.partition ?? '',
+    state: p.state ?? '',
+    epoch: p.epoch ?? 0,
+    offset: p.offset ?? undefined,
+    lastCheckpointAt: p.lastCheckpointAt ?? undefined,
+    lag: p.lag ?? undefined,
+  };
+}
+
+function toWire(p: PartitionStatus): WirePartition {
+  return {
+    partition: p.partition,
+    state: p.state,
+    epoch: p.epoch,
+    offset: p.offset ?? null,
+    lastCheckpointAt: p.lastCheckpointAt ?? null,
+    lag: p.lag ?? null,
+  };
 }
 
 function sensorIdOf(type: string, payload: unknown): string {
@@ -113,9 +157,13 @@ export function nodeCommandHandler(
       case TYPE.actors:
         return local.listActors();
       case TYPE.partitions:
-        return (await local.partitions()).map((p) => ({ ...p, offset: p.offset ?? null }));
+        return (await local.partitions()).map(toWire);
       case TYPE.drain:
         return local.drain();
+      case TYPE.summary: {
+        const s = await local.summary();
+        return { ...s, partitions: s.partitions.map(toWire) };
+      }
       default:
         throw statusError(status.UNIMPLEMENTED, `no handler for remote message type "${type}"`);
     }

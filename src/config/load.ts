@@ -82,6 +82,8 @@ export function sinkSecretVariable(sinkId: string, what: 'SECRET' | 'PASSWORD'):
 export interface VigilConfig {
   readonly nodeId: string;
   readonly logLevel: ParsedConfig['log']['level'];
+  /** A level per component, over `logLevel`. */
+  readonly logComponents: Readonly<Record<string, ParsedConfig['log']['level']>>;
   readonly kafka: {
     readonly brokers: readonly string[];
     readonly clientId: string;
@@ -137,8 +139,10 @@ export interface VigilConfig {
   };
   readonly rollupTtlMs: number;
   readonly sinks: { readonly aggregates: boolean; readonly alerts: boolean };
-  /** The HTTP metrics API's address, when configured. */
+  /** The HTTP server's address (metrics API, dashboard, /metrics), when configured. */
   readonly httpListen: string | undefined;
+  /** `GET /metrics` needs no token. */
+  readonly httpMetricsPublic: boolean;
   /** gRPC server of this node, when configured. Tokens never live here: see VIGIL_TOKENS. */
   readonly grpc:
     | {
@@ -178,6 +182,7 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
   if (env['VIGIL_REDIS_URL']) section('redis')['url'] = env['VIGIL_REDIS_URL'];
   if (env['VIGIL_GRPC_LISTEN']) section('grpc')['listen'] = env['VIGIL_GRPC_LISTEN'];
   if (env['VIGIL_GRPC_ADVERTISE']) section('grpc')['advertise'] = env['VIGIL_GRPC_ADVERTISE'];
+  if (env['VIGIL_HTTP_LISTEN']) section('http')['listen'] = env['VIGIL_HTTP_LISTEN'];
   if (env['VIGIL_REDIS_KEY_PREFIX'] !== undefined)
     section('redis')['keyPrefix'] = env['VIGIL_REDIS_KEY_PREFIX'];
   if (env['VIGIL_REDIS_USERNAME']) section('redis')['username'] = env['VIGIL_REDIS_USERNAME'];
@@ -227,6 +232,7 @@ export function buildConfig(
   return {
     nodeId: c.node.id ?? `${hostname()}-${process.pid}`,
     logLevel: c.log.level,
+    logComponents: c.log.components,
     kafka: {
       brokers: c.kafka.brokers,
       clientId: c.kafka.clientId,
@@ -277,6 +283,7 @@ export function buildConfig(
     rollupTtlMs: c.pipeline.rollups.ttl,
     sinks: c.sinks,
     httpListen: c.http.listen,
+    httpMetricsPublic: c.http.metricsPublic,
     grpc:
       c.grpc.listen === undefined
         ? undefined

@@ -23,6 +23,7 @@ const identifier = z
     'use letters, digits and _ . : - (starting with a letter or digit)',
   );
 const partitions = z.number().int('must be a whole number').min(1, 'must be at least 1').max(1000);
+const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
 const severity = z.enum(['info', 'warning', 'critical']).default('warning');
 const labels = z.record(z.string(), z.string()).default({});
 
@@ -397,10 +398,12 @@ export const configSchema = z
     node: z.object({ id: identifier.optional() }).strict().default({}),
     log: z
       .object({
-        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+        level: logLevel.default('info'),
+        /** A level per component (kafkajs, remoting, logs, notify, http, dashboard, alerts, mqtt-bridge). */
+        components: z.record(z.string(), logLevel).default({}),
       })
       .strict()
-      .default({ level: 'info' }),
+      .prefault({}),
     kafka: z
       .object({
         brokers: z
@@ -543,9 +546,11 @@ export const configSchema = z
           .string()
           .regex(/^[^\s:]+:\d+$/, 'must be host:port')
           .optional(),
+        /** `GET /metrics` without a token (for a Prometheus that cannot send one). */
+        metricsPublic: z.boolean().default(false),
       })
       .strict()
-      .default({}),
+      .prefault({}),
     sinks: z
       .object({
         aggregates: z.boolean().default(true),

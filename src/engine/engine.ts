@@ -11,6 +11,7 @@ import { startSystem, stopActor, type ActorSystem } from '../actors/nact.js';
 import type { BatchControl, ConsumedBatch, LogConsumer, LogProducer } from '../log/log.js';
 import type { Logger } from '../log.js';
 import { partitionKey, type PartitionRef, type StateStore } from '../state/store.js';
+import type { NodeMetrics } from '../obs/metrics.js';
 import { FrequencyCounter } from './frequencies.js';
 import { OutputSink } from './output-sink.js';
 import { PartitionWorker } from './partition-worker.js';
@@ -26,6 +27,8 @@ export interface EngineDeps {
   readonly consumer: LogConsumer;
   readonly producer: LogProducer;
   readonly store: StateStore;
+  /** Prometheus metrics of the node, when it serves them. */
+  readonly metrics?: NodeMetrics;
 }
 
 /** The pipeline every sensor of a stream reads; `rules` is swapped in place by setRules (SensorRules). */
@@ -83,7 +86,7 @@ export class Engine {
     };
     this.readings = stream(config.kafka.topics.readings, config.pipeline, decodeReading);
     if (config.logs.enabled) stream(config.kafka.topics.logs, config.logs.pipeline, decodeLogReading);
-    this.sink = new OutputSink(deps.producer, config.kafka.topics, config.sinks);
+    this.sink = new OutputSink(deps.producer, config.kafka.topics, config.sinks, deps.metrics);
     this.frequencies = new FrequencyCounter(deps.store, deps.logger);
   }
 
@@ -91,8 +94,22 @@ export class Engine {
     return this.deps.config.nodeId;
   }
 
-  get partitions(): { partition: string; state: string; epoch: number; offset: string | undefined }[] {
+  get partitions(): {
+    partition: string;
+    state: string;
+    epoch: number;
+    offset: string | undefined;
+    lastCheckpointAt: number;
+    lag: number | undefined;
+  }[] {
     return [...this.workers.values()].map((w) => ({ partition: w.key, ...w.status }));
+  }
+
+  /** Actors of the engine: every open partition's partition, bucket and sensor actors. */
+  get actorCount(): number {
+    let n = 0;
+    for (const w of this.workers.values()) n += w.actors;
+    return n;
   }
 
   async start(): Promise<void> {
@@ -142,6 +159,7 @@ export class Engine {
         system: this.system,
         logger,
         stats: this.stats,
+        ...(this.deps.metrics === undefined ? {} : { metrics: this.deps.metrics }),
       });
       this.workers.set(key, w);
     }

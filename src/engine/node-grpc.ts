@@ -6,7 +6,7 @@ import type { RuntimeRules } from '../cluster/rules.js';
 import type { VigilConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import type { AlertLog } from '../log/log.js';
-import type { Logger } from '../log.js';
+import { componentLogger, type Logger } from '../log.js';
 import type { StateStore } from '../state/store.js';
 import { addAlertsService, type AlertsService } from '../transport/grpc/alerts-service.js';
 import { parseTokenSpec, TokenAuthority } from '../transport/grpc/auth.js';
@@ -15,7 +15,7 @@ import { loadVigilProto, type VigilGrpc } from '../transport/grpc/proto.js';
 import { addQueryService } from '../transport/grpc/query-service.js';
 import { addRemotingService, RemoteLink } from '../transport/grpc/remoting.js';
 import { startGrpcServer, type RunningGrpcServer } from '../transport/grpc/server.js';
-import type { Engine } from './engine.js';
+import type { NodeMetrics } from '../obs/metrics.js';
 
 type GrpcConfig = NonNullable<VigilConfig['grpc']>;
 
@@ -23,18 +23,20 @@ type GrpcConfig = NonNullable<VigilConfig['grpc']>;
 export interface NodeParts {
   readonly config: VigilConfig & { readonly grpc: GrpcConfig };
   readonly logger: Logger;
-  readonly engine: Engine;
   readonly store: StateStore;
   readonly membership: Membership;
   readonly rules: RuntimeRules;
   readonly alertLog: AlertLog;
-  /** Final checkpoints, leave the group and the cluster; resolves with what was done. */
-  readonly drain: () => Promise<string>;
+  /** This node's commands (its engine, its drain), as the control plane and peers call them. */
+  readonly local: NodeRef;
   readonly env: NodeJS.ProcessEnv;
+  readonly metrics?: NodeMetrics;
 }
 
 export interface NodeGrpc {
   readonly port: number;
+  /** Another node, over this node's Remoting link to it. */
+  remote(member: { id: string; address: string }): NodeRef;
   stop(): Promise<void>;
 }
 
@@ -104,29 +106,27 @@ function tokensOf(env: NodeJS.ProcessEnv): { authority: TokenAuthority; nodeToke
  * come from VIGIL_TOKENS, never from the config file.
  */
 export async function startNodeGrpc(parts: NodeParts): Promise<NodeGrpc> {
-  const { config, logger, engine } = parts;
+  const { config, logger } = parts;
   const { listen, security } = config.grpc;
   const { authority, nodeToken } = tokensOf(parts.env);
-  const local: NodeRef = {
-    nodeId: config.nodeId,
-    inspect: (id) => engine.inspectSensor(id),
-    control: (id, command) => engine.controlSensor(id, command),
-    crash: (id) => engine.crashSensor(id),
-    listActors: () => engine.listActors(),
-    partitions: () => Promise.resolve(engine.partitions),
-    drain: parts.drain,
-  };
+  const { local } = parts;
   const peers = new PeerLinks(
     loadVigilProto().grpc,
     security,
     config.nodeId,
     nodeToken,
-    logger.child({ component: 'remoting' }),
+    componentLogger(logger, 'remoting'),
   );
   let alerts: AlertsService | undefined;
   let remoting: { close(): void } | undefined;
   const server: RunningGrpcServer = await startGrpcServer(
-    { address: listen, security, tokens: authority, logger },
+    {
+      address: listen,
+      security,
+      tokens: authority,
+      logger,
+      ...(parts.metrics === undefined ? {} : { metrics: parts.metrics }),
+    },
     (s, grpc) => {
       addControlService(s, grpc, {
         nodeId: config.nodeId,
@@ -140,18 +140,19 @@ export async function startNodeGrpc(parts: NodeParts): Promise<NodeGrpc> {
       addQueryService(s, grpc, (sensorId, metric, from, to) =>
         parts.store.rollups(sensorId, metric, from, to),
       );
-      alerts = addAlertsService(s, grpc, parts.alertLog, logger.child({ component: 'alerts' }));
+      alerts = addAlertsService(s, grpc, parts.alertLog, componentLogger(logger, 'alerts'));
       remoting = addRemotingService(
         s,
         grpc,
         config.nodeId,
         nodeCommandHandler(local),
-        logger.child({ component: 'remoting' }),
+        componentLogger(logger, 'remoting'),
       );
     },
   );
   return {
     port: server.port,
+    remote: (member) => peers.node(member),
     stop: async () => {
       // Subscriptions and peer streams never end by themselves: end them, or shutdown would wait.
       await alerts?.close();

@@ -1,7 +1,7 @@
 import type { VigilConfig } from '../config/load.js';
 import { TOPIC_NAMES } from '../config/load.js';
 import { MemoryLog } from '../log/memory-log.js';
-import type { Logger } from '../log.js';
+import { componentLogger, type Logger } from '../log.js';
 import { MemoryStateStore } from '../state/memory-store.js';
 import { RedisStateStore } from '../state/redis-store.js';
 import type { StateStore } from '../state/store.js';
@@ -13,8 +13,15 @@ import { RuntimeRules } from '../cluster/rules.js';
 import { KafkaAlertLog } from '../transport/kafka/alert-log.js';
 import { ConfigError } from '../errors.js';
 import { TokenAuthority } from '../transport/grpc/auth.js';
-import { startMetricsApi } from '../transport/http/metrics-api.js';
+import { metricsApiRoutes } from '../transport/http/metrics-api.js';
+import { dashboardRoutes } from '../transport/http/dashboard.js';
+import { prometheusRoute, PROMETHEUS_ENDPOINT } from '../transport/http/prometheus.js';
+import { startHttpServer } from '../transport/http/server.js';
+import { Subscriptions } from '../transport/alert-subscription.js';
+import { NodeMetrics } from '../obs/metrics.js';
+import { takeLargestMailbox } from '../actors/nact.js';
 import { startNodeGrpc } from './node-grpc.js';
+import type { NodeRef } from '../cluster/node-ref.js';
 import { Engine } from './engine.js';
 import { startSystem } from '../actors/nact.js';
 import { LogFetchers } from '../actors/logs.js';
@@ -82,10 +89,11 @@ function startFetchers(
   logger: Logger,
   store: SourceStore,
   sourceLog: (source: LogSourceConfig) => SourceLog,
+  metrics?: NodeMetrics,
 ): LogFetchers | undefined {
   const { logs } = config;
   if (logs.sources.length === 0) return undefined;
-  const log = logger.child({ component: 'logs' });
+  const log = componentLogger(logger, 'logs');
   return new LogFetchers(startSystem(), {
     nodeId: config.nodeId,
     sources: logs.sources,
@@ -100,7 +108,13 @@ function startFetchers(
           topics: { logs: config.kafka.topics.logs, dlq: config.kafka.topics.dlq },
           maxLineBytes: logs.maxLineBytes,
         },
-        { store, log: sourceLog(source), lease, logger: log.child({ source: source.id }) },
+        {
+          store,
+          log: sourceLog(source),
+          lease,
+          logger: log.child({ source: source.id }),
+          ...(metrics === undefined ? {} : { metrics }),
+        },
       ),
   });
 }
@@ -110,6 +124,7 @@ function startNotifier(
   config: VigilConfig,
   logger: Logger,
   ports: () => { outbox: Outbox; consumer: LogConsumer; producer: LogProducer },
+  metrics?: NodeMetrics,
 ): Notifier | undefined {
   if (config.notify.sinks.length === 0) return undefined;
   return new Notifier({
@@ -117,7 +132,8 @@ function startNotifier(
     ...ports(),
     topics: { alerts: config.kafka.topics.alerts, dlq: config.kafka.topics.dlq },
     retry: config.notify.retry,
-    logger: logger.child({ component: 'notify' }),
+    logger: componentLogger(logger, 'notify'),
+    ...(metrics === undefined ? {} : { metrics }),
   });
 }
 
@@ -153,9 +169,11 @@ export async function startNode(
           },
           logger,
         );
+  const metrics = new NodeMetrics(config.nodeId);
   const engine = new Engine({
     config,
     logger,
+    metrics,
     ...(membership === undefined
       ? {}
       : {
@@ -208,22 +226,28 @@ export async function startNode(
           sessionTimeoutMs: config.kafka.sessionTimeoutMs,
           transactionTimeoutMs: FETCH_TRANSACTION_TIMEOUT_MS,
         },
-        logger.child({ component: 'logs', source: source.id }),
+        componentLogger(logger, 'logs', { source: source.id }),
       ),
+    metrics,
   );
-  const notifier = startNotifier(config, logger, () => ({
-    outbox: config.checkpoint.store === 'redis' ? new RedisOutbox(config.redis) : new MemoryOutbox(),
-    consumer: new KafkaLogConsumer(
-      kafka,
-      {
-        groupId: `${config.kafka.groupId}.notify`,
-        sessionTimeoutMs: config.kafka.sessionTimeoutMs,
-        concurrency: 1,
-      },
-      logger,
-    ),
-    producer: new KafkaLogProducer(kafka),
-  }));
+  const notifier = startNotifier(
+    config,
+    logger,
+    () => ({
+      outbox: config.checkpoint.store === 'redis' ? new RedisOutbox(config.redis) : new MemoryOutbox(),
+      consumer: new KafkaLogConsumer(
+        kafka,
+        {
+          groupId: `${config.kafka.groupId}.notify`,
+          sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+          concurrency: 1,
+        },
+        logger,
+      ),
+      producer: new KafkaLogProducer(kafka),
+    }),
+    metrics,
+  );
   await notifier?.start();
   const alertLog = new KafkaAlertLog(
     kafka,
@@ -244,6 +268,27 @@ export async function startNode(
       await rules?.stop();
       await membership?.stop();
     })());
+  const local: NodeRef = {
+    nodeId: config.nodeId,
+    inspect: (id) => engine.inspectSensor(id),
+    control: (id, command) => engine.controlSensor(id, command),
+    crash: (id) => engine.crashSensor(id),
+    listActors: () => engine.listActors(),
+    partitions: () => Promise.resolve(engine.partitions),
+    summary: async () => ({
+      partitions: engine.partitions,
+      actors: engine.actorCount,
+      logSources: (await fetchers?.held()) ?? [],
+      stats: { ...engine.stats },
+    }),
+    drain: async () => {
+      const partitions = engine.partitions.length;
+      await leave();
+      // The reply goes out before the caller tears the rest of the node down.
+      setImmediate(() => events.onDrained?.());
+      return `drained: final checkpoints of ${partitions} partition(s) written, left the group and the cluster`;
+    },
+  };
   const grpcConfig = config.grpc;
   const grpc =
     grpcConfig === undefined || membership === undefined || rules === undefined
@@ -251,28 +296,46 @@ export async function startNode(
       : await startNodeGrpc({
           config: { ...config, grpc: grpcConfig },
           logger,
-          engine,
           store,
           membership,
           rules,
           alertLog,
           env,
-          drain: async () => {
-            const partitions = engine.partitions.length;
-            await leave();
-            // The reply goes out before the caller tears the rest of the node down.
-            setImmediate(() => events.onDrained?.());
-            return `drained: final checkpoints of ${partitions} partition(s) written, left the group and the cluster`;
-          },
+          local,
+          metrics,
         });
+  metrics.bind({
+    partitions: () => engine.partitions.map((p) => ({ ...p })),
+    actors: () => engine.actorCount,
+    takeLargestMailbox,
+  });
+  const streams = new Subscriptions();
   const http =
     config.httpListen === undefined
       ? undefined
-      : await startMetricsApi({
+      : await startHttpServer({
           listen: config.httpListen,
           tokens: httpTokens(env),
-          store,
-          logger: logger.child({ component: 'http' }),
+          logger: componentLogger(logger, 'http'),
+          routes: [
+            ...metricsApiRoutes(store),
+            prometheusRoute(metrics, config.httpMetricsPublic ? 'public' : PROMETHEUS_ENDPOINT),
+            ...dashboardRoutes({
+              cluster: {
+                members: () => membership?.members() ?? Promise.resolve([]),
+                local,
+                ...(grpc === undefined
+                  ? {}
+                  : { remote: (m: { id: string; address: string }) => grpc.remote(m) }),
+              },
+              store,
+              ...(rules === undefined ? {} : { rules }),
+              configRules: () => engine.rules,
+              alertLog,
+              subscriptions: streams,
+              logger: componentLogger(logger, 'dashboard'),
+            }),
+          ],
         });
   let stopping: Promise<void> | undefined;
   return {
@@ -283,6 +346,7 @@ export async function startNode(
     ...(http === undefined ? {} : { httpPort: http.port }),
     stop: () =>
       (stopping ??= (async () => {
+        await streams.closeAll();
         await http?.stop();
         await grpc?.stop();
         await leave();

@@ -1,6 +1,7 @@
 import type { TopicRole } from '../config/load.js';
 import type { DeadLetter, OutputBuffer, RecordSource } from '../core/outputs.js';
 import type { LogMessage, LogProducer, TopicMessages } from '../log/log.js';
+import type { NodeMetrics } from '../obs/metrics.js';
 
 /**
  * Ships what a batch produced, in ONE produce request, before the batch counts as done. Every record
@@ -19,6 +20,7 @@ export class OutputSink {
     private readonly producer: LogProducer,
     private readonly topics: Readonly<Record<TopicRole, string>>,
     private readonly enabled: { readonly aggregates: boolean; readonly alerts: boolean },
+    private readonly metrics?: NodeMetrics,
   ) {}
 
   async send(
@@ -67,6 +69,21 @@ export class OutputSink {
     );
     add(this.topics.dlq, deadLetters.map(deadLetterMessage));
     await this.producer.send(batches);
+    if (this.metrics !== undefined) this.observe(this.metrics, batches, out);
+  }
+
+  /** Records out per topic, and how long after their event each output reached Kafka. */
+  private observe(m: NodeMetrics, batches: readonly TopicMessages[], out: OutputBuffer): void {
+    for (const b of batches) m.recordsOut.inc({ topic: b.topic }, b.messages.length);
+    const now = Date.now();
+    if (this.enabled.alerts && out.alerts.length > 0) {
+      const alerts = m.eventToOutput.labels({ kind: 'alert' });
+      for (const a of out.alerts) alerts.observe((now - a.ts) / 1000);
+    }
+    if (this.enabled.aggregates && out.windowResults.length > 0) {
+      const windows = m.eventToOutput.labels({ kind: 'window' });
+      for (const r of out.windowResults) windows.observe((now - r.end) / 1000);
+    }
   }
 }
 

@@ -15,6 +15,7 @@ import { partitionKey, type PartitionRef, type StateStore } from '../state/store
 import type { FrequencyCounter } from './frequencies.js';
 import type { OutputSink } from './output-sink.js';
 import type { EngineStats } from './stats.js';
+import type { NodeMetrics } from '../obs/metrics.js';
 
 export interface WorkerDeps {
   readonly pipeline: SensorPipeline;
@@ -32,6 +33,7 @@ export interface WorkerDeps {
   readonly system: ActorSystem;
   readonly logger: Logger;
   readonly stats: EngineStats;
+  readonly metrics?: NodeMetrics;
 }
 
 /**
@@ -59,6 +61,10 @@ export class PartitionWorker {
   private readonly dirty = new Set<string>();
   private rollups: RollupRecord[] = [];
   private lastCheckpoint = Date.now();
+  /** Records between the next offset and the partition's end, as of the last batch. */
+  private lag: number | undefined;
+  /** Sensor actors spawned under this partition's actor since it opened. */
+  private sensorActors = 0;
   /** Resets since the last good checkpoint: the next reopen waits longer each time (up to 30 s). */
   private failures = 0;
   private queue: Promise<unknown> = Promise.resolve();
@@ -74,8 +80,27 @@ export class PartitionWorker {
     this.clock = new StreamClock(deps.pipeline.idleTimeoutMs, deps.silenceThresholds());
   }
 
-  get status(): { state: string; epoch: number; offset: string | undefined; dirty: number } {
-    return { state: this.state, epoch: this.epoch, offset: this.offset, dirty: this.dirty.size };
+  get status(): {
+    state: string;
+    epoch: number;
+    offset: string | undefined;
+    dirty: number;
+    lastCheckpointAt: number;
+    lag: number | undefined;
+  } {
+    return {
+      state: this.state,
+      epoch: this.epoch,
+      offset: this.offset,
+      dirty: this.dirty.size,
+      lastCheckpointAt: this.lastCheckpoint,
+      lag: this.lag,
+    };
+  }
+
+  /** Actors of this partition: the partition actor, its buckets and the sensors spawned. */
+  get actors(): number {
+    return this.actor === undefined ? 0 : 1 + this.deps.buckets + this.sensorActors;
   }
 
   private run<T>(step: () => Promise<T>): Promise<T> {
@@ -171,6 +196,9 @@ export class PartitionWorker {
         this.deps.stats.recoveries += 1;
         this.log.warn({ sensorId, reason }, 'sensor restored from its last checkpoint');
       },
+      onSpawn: () => {
+        this.sensorActors += 1;
+      },
     });
     if (restored.sensors.size > 0) tell(this.actor, { type: 'restore', snapshots: restored.sensors });
     this.state = 'open';
@@ -215,6 +243,15 @@ export class PartitionWorker {
     for (const r of out.rollups) this.rollups.push(r);
     const last = records[records.length - 1];
     if (last !== undefined) this.offset = nextOffset(last.offset);
+    if (batch.highWatermark !== undefined && this.offset !== undefined)
+      this.lag = Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(this.offset)));
+    const m = this.deps.metrics;
+    if (m !== undefined) {
+      m.recordsIn.inc({ topic: this.ref.topic }, records.length);
+      if (routed.deadLetters.length > 0) m.deadLetters.inc({ source: 'engine' }, routed.deadLetters.length);
+      if (out.late.length > 0) m.late.inc(out.late.length);
+      for (const a of out.alerts) m.alerts.inc({ rule: a.ruleId, state: a.state });
+    }
     const s = this.deps.stats;
     s.records += records.length;
     s.batches += 1;
@@ -261,6 +298,7 @@ export class PartitionWorker {
     this.lastCheckpoint = Date.now();
     this.deps.stats.checkpoints += 1;
     this.deps.stats.lastCheckpointMs = this.lastCheckpoint - started;
+    this.deps.metrics?.checkpointDuration.observe((this.lastCheckpoint - started) / 1000);
     const offset = this.offset;
     try {
       await this.deps.consumer.commit(this.ref, offset);
@@ -274,6 +312,7 @@ export class PartitionWorker {
   private stopActors(): void {
     if (this.actor !== undefined) stopActor(this.actor);
     this.actor = undefined;
+    this.sensorActors = 0;
   }
 
   /** Another owner has the partition: drop it without writing anything. */

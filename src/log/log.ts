@@ -28,6 +28,8 @@ export interface ConsumedRecord {
 
 export interface ConsumedBatch extends PartitionRef {
   readonly records: readonly ConsumedRecord[];
+  /** The partition's end (next offset to be written) when the batch was fetched, if known. */
+  readonly highWatermark?: string;
 }
 
 export interface BatchControl {

@@ -149,7 +149,7 @@ class MemoryConsumer implements LogConsumer {
         const batch = records.slice(from, from + MAX_BATCH);
         this.positions.set(key, from + batch.length);
         delivered = true;
-        await handlers.onBatch({ ...ref, records: batch }, control);
+        await handlers.onBatch({ ...ref, records: batch, highWatermark: String(records.length) }, control);
       }
       if (!delivered) await this.log.waitForAppend(50);
     }

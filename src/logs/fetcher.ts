@@ -25,6 +25,7 @@ import type { LogMessage, TopicMessages } from '../log/log.js';
 import type { Logger } from '../log.js';
 import type { SourceLog } from '../log/source-log.js';
 import type { SourceLease, SourceStore } from '../state/source-store.js';
+import type { NodeMetrics } from '../obs/metrics.js';
 
 /** Bytes read from one file per poll at most; a longer backlog is read over several polls. */
 const MAX_READ_BYTES = 1024 * 1024;
@@ -43,6 +44,7 @@ export interface FetcherPorts {
   readonly logger: Logger;
   /** The wall clock that dates a time-of-day log line. */
   readonly now?: () => number;
+  readonly metrics?: NodeMetrics;
 }
 
 export interface FetcherStats {
@@ -155,6 +157,11 @@ export class LogFetcher {
     this.files = files;
     this.stats.lines += lines.length;
     this.stats.malformed += dead.length;
+    const m = this.p.metrics;
+    if (m !== undefined && lines.length + dead.length > 0) {
+      m.logLines.inc({ source: this.id }, lines.length);
+      if (dead.length > 0) m.deadLetters.inc({ source: 'file' }, dead.length);
+    }
     return { lines: lines.length, more };
   }
 

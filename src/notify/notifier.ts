@@ -7,6 +7,7 @@ import { nextOffset, type ConsumedBatch, type LogConsumer, type LogProducer } fr
 import type { Logger } from '../log.js';
 import type { Outbox, OutboxItem } from '../state/outbox.js';
 import type { Sink } from './sink.js';
+import type { NodeMetrics } from '../obs/metrics.js';
 
 export interface NotifierDeps {
   readonly sinks: readonly { readonly sink: Sink; readonly filter: SinkFilter }[];
@@ -20,6 +21,7 @@ export interface NotifierDeps {
   readonly logger: Logger;
   /** How often an idle sink looks at its queue (a local enqueue wakes it at once). */
   readonly idlePollMs?: number;
+  readonly metrics?: NodeMetrics;
 }
 
 export interface SinkStats {
@@ -140,6 +142,7 @@ export class Notifier {
       await sink.deliver(alert);
       await this.d.outbox.ack(sink.id, item.id, Date.now());
       stats.delivered++;
+      this.d.metrics?.notifications.inc({ sink: sink.id, outcome: 'delivered' });
       return;
     } catch (err) {
       stats.failures++;
@@ -167,6 +170,8 @@ export class Notifier {
         ]);
         await this.d.outbox.ack(sink.id, item.id, Date.now());
         stats.deadLettered++;
+        this.d.metrics?.notifications.inc({ sink: sink.id, outcome: 'dead_lettered' });
+        this.d.metrics?.deadLetters.inc({ source: 'notify' });
         log.error({ alert: item.id, reason }, 'alert sent to the dead-letter topic');
         return;
       }
@@ -175,6 +180,7 @@ export class Notifier {
         (err as { retryAfterMs?: number }).retryAfterMs ?? 0,
       );
       await this.d.outbox.retry(sink.id, item.id, Date.now() + wait, e.message);
+      this.d.metrics?.notifications.inc({ sink: sink.id, outcome: 'retried' });
       log.warn(
         { alert: item.id, attempts: item.attempts, retryInMs: wait, err: e.message },
         'delivery failed; retrying',

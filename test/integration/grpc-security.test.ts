@@ -83,6 +83,7 @@ describe('gRPC server security', () => {
             partitions: () =>
               Promise.resolve([{ partition: 'vigil.readings:0', state: 'open', epoch: 3, offset: '42' }]),
             drain: () => Promise.reject(new Error('no drain in this test')),
+            summary: () => Promise.reject(new Error('no summary in this test')),
             crash: (id) => {
               crashed.push(id);
               return Promise.resolve();

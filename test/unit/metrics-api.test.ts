@@ -6,7 +6,8 @@ import type { RollupRecord } from '../../src/core/outputs.js';
 import { silentLogger } from '../../src/log.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { TokenAuthority } from '../../src/transport/grpc/auth.js';
-import { startMetricsApi, type RunningMetricsApi } from '../../src/transport/http/metrics-api.js';
+import { metricsApiRoutes } from '../../src/transport/http/metrics-api.js';
+import { startHttpServer, type RunningHttpServer } from '../../src/transport/http/server.js';
 
 const T = Date.parse('2026-11-23T15:12:00Z');
 const viewer = randomBytes(16).toString('hex');
@@ -83,7 +84,7 @@ describe('metrics request', () => {
 
 describe('POST /compute/metrics', () => {
   const store = new MemoryStateStore();
-  let api: RunningMetricsApi;
+  let api: RunningHttpServer;
   let url = '';
 
   beforeAll(async () => {
@@ -101,10 +102,10 @@ describe('POST /compute/metrics', () => {
         minute('st-1', 'humidity', T, [50, 70]),
       ],
     });
-    api = await startMetricsApi({
+    api = await startHttpServer({
       listen: '127.0.0.1:0',
       tokens: TokenAuthority.parse(`viewer=${viewer},node=${node}`),
-      store,
+      routes: metricsApiRoutes(store),
       logger: silentLogger,
     });
     url = `http://127.0.0.1:${api.port}/compute/metrics`;

@@ -32,6 +32,9 @@ export const METHOD_ROLES: Readonly<Record<string, Required>> = {
   '/vigil.v1.Remoting/Connect': 'node',
   // HTTP endpoints share the table.
   '/http/compute/metrics': 'viewer',
+  '/http/metrics': 'viewer',
+  '/http/dashboard/read': 'viewer',
+  '/http/dashboard/rules': 'admin',
 };
 
 function satisfies(role: Role, required: Required): boolean {

@@ -1,4 +1,11 @@
-import { Server, ServerCredentials, ServerInterceptingCall, type ServerInterceptor } from '@grpc/grpc-js';
+import {
+  Server,
+  ServerCredentials,
+  ServerInterceptingCall,
+  status,
+  type ServerInterceptor,
+} from '@grpc/grpc-js';
+import type { NodeMetrics } from '../../obs/metrics.js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
@@ -25,6 +32,8 @@ export interface GrpcServerOptions {
   readonly security: { readonly tls: TlsFiles } | { readonly insecureDevelopmentOnly: true };
   readonly tokens: TokenAuthority;
   readonly logger: Logger;
+  /** Counts every call by method and status code. */
+  readonly metrics?: NodeMetrics;
 }
 
 export interface RunningGrpcServer {
@@ -52,6 +61,17 @@ export function authInterceptor(tokens: TokenAuthority): ServerInterceptor {
     });
 }
 
+/** Counts each call by method and the status it ended with (refusals by the auth interceptor too). */
+export function metricsInterceptor(metrics: NodeMetrics): ServerInterceptor {
+  return (method, call) =>
+    new ServerInterceptingCall(call, {
+      sendStatus: (s, next) => {
+        metrics.grpcCalls.inc({ method: method.path, code: status[s.code] });
+        next(s);
+      },
+    });
+}
+
 function credentials(security: GrpcServerOptions['security']): ServerCredentials {
   if ('insecureDevelopmentOnly' in security) return ServerCredentials.createInsecure();
   const { ca, cert, key } = security.tls;
@@ -74,7 +94,10 @@ export async function startGrpcServer(
 ): Promise<RunningGrpcServer> {
   const { definition, grpc } = loadVigilProto();
   const server = new Server({
-    interceptors: [authInterceptor(options.tokens)],
+    interceptors: [
+      ...(options.metrics === undefined ? [] : [metricsInterceptor(options.metrics)]),
+      authInterceptor(options.tokens),
+    ],
     'grpc.keepalive_time_ms': 10_000,
     'grpc.keepalive_timeout_ms': 5_000,
     'grpc.keepalive_permit_without_calls': 1,

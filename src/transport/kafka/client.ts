@@ -1,6 +1,6 @@
 import { Kafka, logLevel, type LogEntry, type logCreator, type SASLOptions } from 'kafkajs';
 import type { TlsFiles, VigilConfig } from '../../config/load.js';
-import type { Logger } from '../../log.js';
+import { componentLevel, componentLogger, type Logger } from '../../log.js';
 import { clientTlsOptions } from '../tls.js';
 
 const LEVELS: Readonly<Record<number, 'error' | 'warn' | 'info' | 'debug'>> = {
@@ -12,13 +12,24 @@ const LEVELS: Readonly<Record<number, 'error' | 'warn' | 'info' | 'debug'>> = {
 
 /** Routes kafkajs' own logging into pino, as structured fields, under component=kafkajs. */
 function pinoLogCreator(logger: Logger): logCreator {
-  const log = logger.child({ component: 'kafkajs' });
+  const log = componentLogger(logger, 'kafkajs');
   return () =>
     ({ level, log: entry }: LogEntry) => {
       const { message, ...fields } = entry;
       log[LEVELS[level] ?? 'info'](fields, message);
     };
 }
+
+/** pino levels -> kafkajs' own filter (kafkajs has no trace, fatal or silent). */
+const KAFKAJS_LEVEL: Readonly<Record<string, logLevel>> = {
+  trace: logLevel.DEBUG,
+  debug: logLevel.DEBUG,
+  info: logLevel.INFO,
+  warn: logLevel.WARN,
+  error: logLevel.ERROR,
+  fatal: logLevel.ERROR,
+  silent: logLevel.NOTHING,
+};
 
 export interface KafkaClientOptions {
   readonly brokers: readonly string[];
@@ -44,8 +55,9 @@ export function createKafka(options: KafkaClientOptions, logger: Logger): Kafka 
   return new Kafka({
     brokers: [...options.brokers],
     clientId: options.clientId,
-    // kafkajs' INFO level narrates every group join; WARN keeps the node's log about Vigil.
-    logLevel: logLevel.WARN,
+    // kafkajs' INFO level narrates every group join; WARN keeps the node's log about Vigil, unless
+    // log.components.kafkajs asks for more.
+    logLevel: KAFKAJS_LEVEL[componentLevel(logger, 'kafkajs') ?? 'warn'] ?? logLevel.WARN,
     logCreator: pinoLogCreator(logger),
     retry: { initialRetryTime: 100, retries: 8 },
     ...(options.tls === undefined ? {} : { ssl: clientTlsOptions(options.tls) }),

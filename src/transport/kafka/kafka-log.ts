@@ -65,6 +65,7 @@ export class KafkaLogConsumer implements LogConsumer {
             {
               topic: batch.topic,
               partition: batch.partition,
+              highWatermark: batch.highWatermark,
               records: batch.messages.map((m) => ({
                 key: m.key,
                 value: m.value,

@@ -1,0 +1,196 @@
+import { status } from '@grpc/grpc-js';
+import { AlertFeed, decodeAlert, type AlertFilter, type AlertSince } from '../core/alert-feed.js';
+import type { Alert } from '../core/outputs.js';
+import type { AlertLog, BatchControl, ConsumedBatch, LogConsumer } from '../log/log.js';
+import type { Logger } from '../log.js';
+
+/** While a slow subscriber's stream is full, the reader's group still needs heartbeats. */
+const HEARTBEAT_MS = 1_000;
+
+/** How a subscription ends when it is not the subscriber's choice: a gRPC status and a sentence. */
+export interface StreamEnd {
+  readonly code: status;
+  readonly details: string;
+}
+
+/** Where a subscription's alerts go: a gRPC server stream, or an HTTP event stream. */
+export interface AlertWriter {
+  /** Sends one alert; false when the stream's buffer is full (the subscription waits for `drain`). */
+  write(alert: Alert): boolean;
+  /** Calls `wake` whenever the stream takes writes again. */
+  onDrain(wake: () => void): void;
+  /** Ends the stream: with an error for the subscriber, or cleanly (undefined). */
+  end(error?: StreamEnd): void;
+}
+
+export const NOT_FOUND_END: StreamEnd = {
+  code: status.NOT_FOUND,
+  details:
+    'since_id is not in vigil.alerts (never produced, or older than its retention): subscribe with since_ts instead',
+};
+
+/**
+ * One subscription to the cluster's alerts: a private reader of vigil.alerts from where `since` says,
+ * through an AlertFeed (resume point, dedupe, filter), into a writer, honouring its backpressure. The
+ * same for the gRPC Alerts service and the dashboard's event stream.
+ *
+ * Lifecycle: open (reader starting) -> streaming -> closed. It closes when the subscriber goes away,
+ * when the node shuts down (UNAVAILABLE), when since_id is not in the log (NOT_FOUND) or when the
+ * reader fails for good (UNAVAILABLE). Closing stops the reader; nothing is committed anywhere.
+ */
+export class AlertSubscription {
+  private next: bigint;
+  private closed = false;
+  private drainWaiters: (() => void)[] = [];
+  private readonly reader: LogConsumer;
+
+  private constructor(
+    private readonly writer: AlertWriter,
+    private readonly log: AlertLog,
+    private readonly feed: AlertFeed,
+    start: bigint,
+    private readonly endAtSubscribe: bigint,
+    private readonly logger: Logger,
+    private readonly onClosed: (s: AlertSubscription) => void,
+  ) {
+    this.next = start;
+    this.reader = log.reader();
+    writer.onDrain(() => {
+      this.wakeWriters();
+    });
+  }
+
+  /**
+   * Opens a subscription and starts reading; undefined when it ended at once (since_id cannot be in
+   * an empty log, or the reader could not start), in which case the writer has been ended.
+   */
+  static async open(
+    o: {
+      readonly log: AlertLog;
+      readonly since: AlertSince;
+      readonly filter: AlertFilter;
+      readonly writer: AlertWriter;
+      readonly logger: Logger;
+      readonly onClosed: (s: AlertSubscription) => void;
+    },
+    register: (s: AlertSubscription) => void,
+  ): Promise<AlertSubscription | undefined> {
+    const end = await o.log.endOffset();
+    const start = o.since.kind === 'live' ? end : 0n;
+    if (o.since.kind === 'id' && end === 0n) {
+      o.writer.end(NOT_FOUND_END);
+      return undefined;
+    }
+    const s = new AlertSubscription(
+      o.writer,
+      o.log,
+      new AlertFeed(o.since, o.filter),
+      start,
+      end,
+      o.logger,
+      o.onClosed,
+    );
+    register(s);
+    try {
+      await s.reader.start([o.log.topic], {
+        onAssignment: (parts) => {
+          // A rejoin (after a long stall, say) would otherwise restart from the group's default.
+          for (const p of parts) s.reader.seek(p, s.next.toString());
+        },
+        onBatch: (batch, control) => s.deliver(batch, control),
+        onFatal: (err) => {
+          void s.close({ code: status.UNAVAILABLE, details: `alert log reader failed: ${err.message}` });
+        },
+      });
+    } catch (err) {
+      o.logger.warn({ err }, 'alert subscription failed');
+      await s.close({ code: status.UNAVAILABLE, details: `cannot read vigil.alerts: ${String(err)}` });
+      return undefined;
+    }
+    return s;
+  }
+
+  private async deliver(batch: ConsumedBatch, control: BatchControl): Promise<void> {
+    for (const record of batch.records) {
+      if (this.closed) return;
+      const offset = BigInt(record.offset);
+      if (offset < this.next) continue; // re-delivered after a seek
+      this.next = offset + 1n;
+      const decoded = decodeAlert(record.value);
+      if (!decoded.ok) {
+        // Only Vigil writes vigil.alerts; a record it cannot read is a bug to see, not a reason to stop.
+        this.logger.warn(
+          { offset: record.offset, reason: decoded.reason },
+          'unreadable alert record skipped',
+        );
+        continue;
+      }
+      const out = this.feed.accept(decoded.value);
+      if (out !== undefined && !this.writer.write(out)) await this.drained(control);
+    }
+    if (this.feed.missing(this.next, this.endAtSubscribe)) await this.close(NOT_FOUND_END);
+  }
+
+  /** Waits until the stream takes writes again (or the subscription ends), heartbeating the group. */
+  private async drained(control: BatchControl): Promise<void> {
+    while (!this.closed) {
+      const woke = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => {
+          resolve(false);
+        }, HEARTBEAT_MS);
+        this.drainWaiters.push(() => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+      if (woke) return;
+      await control.heartbeat();
+    }
+  }
+
+  private wakeWriters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Ends the subscription: the writer with `end` (the subscriber left: undefined), then the reader. */
+  async close(end?: StreamEnd): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.wakeWriters();
+    this.onClosed(this);
+    this.writer.end(end);
+    try {
+      await this.reader.stop();
+    } catch (err) {
+      this.logger.warn({ err }, 'stopping an alert reader failed');
+    }
+  }
+}
+
+/** The open subscriptions of one server, so shutdown can end them all. */
+export class Subscriptions {
+  private readonly open = new Set<AlertSubscription>();
+
+  get active(): number {
+    return this.open.size;
+  }
+
+  add(s: AlertSubscription): void {
+    this.open.add(s);
+  }
+
+  delete(s: AlertSubscription): void {
+    this.open.delete(s);
+  }
+
+  /** Ends every subscription with UNAVAILABLE: subscribers reconnect elsewhere with since_id. */
+  async closeAll(): Promise<void> {
+    await Promise.all(
+      [...this.open].map((s) =>
+        s.close({ code: status.UNAVAILABLE, details: 'node shutting down: resubscribe with since_id' }),
+      ),
+    );
+  }
+}

@@ -1,0 +1,174 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { status } from '@grpc/grpc-js';
+import { VigilError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { TokenAuthority } from '../grpc/auth.js';
+
+const MAX_BODY = 1024 * 1024;
+
+/** gRPC verdicts of the shared token table -> HTTP statuses. */
+const HTTP_FOR_STATUS: Readonly<Partial<Record<status, number>>> = {
+  [status.UNAUTHENTICATED]: 401,
+  [status.PERMISSION_DENIED]: 403,
+};
+
+/** What a handler answers: JSON, or text of a given type. A handler that streams answers nothing. */
+export type Reply =
+  | { readonly status: number; readonly json: unknown }
+  | {
+      readonly status: number;
+      readonly text: string | Buffer;
+      readonly contentType: string;
+      readonly headers?: Readonly<Record<string, string>>;
+    };
+
+export interface RouteContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly url: URL;
+  /** Named groups of the route's pattern. */
+  readonly params: Readonly<Record<string, string>>;
+  /** The request body as text; undefined when it is over the limit (the handler answers 413). */
+  readonly body: () => Promise<string | undefined>;
+}
+
+export interface Route {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** An exact path, or a pattern with named groups (`^/api/rules/(?<id>[^/]+)$`). */
+  readonly path: string | RegExp;
+  /** `public`, or the name of the endpoint in the role table (src/transport/grpc/auth.ts). */
+  readonly access: string;
+  readonly handle: (ctx: RouteContext) => Promise<Reply | undefined>;
+}
+
+export interface HttpServerOptions {
+  readonly listen: string;
+  readonly tokens: TokenAuthority;
+  readonly routes: readonly Route[];
+  readonly logger: Logger;
+}
+
+export interface RunningHttpServer {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+export function json(statusCode: number, body: unknown): Reply {
+  return { status: statusCode, json: body };
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  if ('json' in reply) {
+    const text = JSON.stringify(reply.json);
+    res.writeHead(reply.status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+    });
+    res.end(text);
+    return;
+  }
+  res.writeHead(reply.status, {
+    'content-type': reply.contentType,
+    'content-length': Buffer.byteLength(reply.text),
+    ...reply.headers,
+  });
+  res.end(reply.text);
+}
+
+function readBody(req: IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        resolve(undefined);
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => {
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    req.on('error', reject);
+  });
+}
+
+function match(route: Route, path: string): Record<string, string> | undefined {
+  if (typeof route.path === 'string') return route.path === path ? {} : undefined;
+  const m = route.path.exec(path);
+  return m === null ? undefined : { ...m.groups };
+}
+
+/**
+ * The HTTP server of a node (`http.listen`): a route table over node:http. Each route names what it
+ * needs: `public`, or an endpoint of the role table shared with gRPC, checked against the bearer
+ * token before the handler runs (401 without one, 403 with a role too low). Unknown paths get 404,
+ * known paths with another method 405, and a handler that fails 503 with the reason.
+ */
+export async function startHttpServer(o: HttpServerOptions): Promise<RunningHttpServer> {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const candidates = o.routes.flatMap((r) => {
+      const params = match(r, url.pathname);
+      return params === undefined ? [] : [{ route: r, params }];
+    });
+    if (candidates.length === 0) {
+      send(res, json(404, { errors: [`no such endpoint: ${url.pathname}`] }));
+      return;
+    }
+    const found = candidates.find((c) => c.route.method === req.method);
+    if (found === undefined) {
+      send(
+        res,
+        json(405, { errors: [`use ${[...new Set(candidates.map((c) => c.route.method))].join(' or ')}`] }),
+      );
+      return;
+    }
+    if (found.route.access !== 'public') {
+      const verdict = o.tokens.authorize(found.route.access, req.headers.authorization);
+      if (!verdict.ok) {
+        send(res, json(HTTP_FOR_STATUS[verdict.code] ?? 403, { errors: [verdict.details] }));
+        return;
+      }
+    }
+    const reply = await found.route.handle({
+      req,
+      res,
+      url,
+      params: found.params,
+      body: () => readBody(req),
+    });
+    if (reply !== undefined) send(res, reply);
+  };
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      o.logger.warn({ err, url: req.url }, 'HTTP request failed');
+      if (!res.headersSent) send(res, json(503, { errors: [`cannot answer now: ${String(err)}`] }));
+      else res.end();
+    });
+  });
+  const cut = o.listen.lastIndexOf(':');
+  const [host, port] = [o.listen.slice(0, cut), Number(o.listen.slice(cut + 1))];
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => {
+      reject(
+        new VigilError(`cannot listen on ${o.listen}: ${err.message}`, { code: 'HTTP_BIND', cause: err }),
+      );
+    });
+    server.listen(port, host, resolve);
+  });
+  const address = server.address();
+  const bound = typeof address === 'object' && address !== null ? address.port : port;
+  o.logger.info({ address: o.listen, port: bound }, 'HTTP server listening');
+  return {
+    port: bound,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+        // Event streams never end by themselves.
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,231 @@
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { accumulate, newAccumulator, snapshotAccumulator } from '../../src/core/aggregate.js';
+import type { Alert } from '../../src/core/outputs.js';
+import { MemoryLog } from '../../src/log/memory-log.js';
+import { silentLogger } from '../../src/log.js';
+import { NodeMetrics } from '../../src/obs/metrics.js';
+import { MemoryStateStore } from '../../src/state/memory-store.js';
+import { Subscriptions } from '../../src/transport/alert-subscription.js';
+import { TokenAuthority } from '../../src/transport/grpc/auth.js';
+import { dashboardRoutes } from '../../src/transport/http/dashboard.js';
+import { prometheusRoute, PROMETHEUS_ENDPOINT } from '../../src/transport/http/prometheus.js';
+import { json, startHttpServer, type RunningHttpServer } from '../../src/transport/http/server.js';
+import { parsePrometheus } from '../support/prometheus.js';
+
+const viewer = randomBytes(16).toString('hex');
+const admin = randomBytes(16).toString('hex');
+const tokens = TokenAuthority.parse(`viewer=${viewer},admin=${admin}`);
+const servers: RunningHttpServer[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.stop();
+});
+
+async function serve(routes: Parameters<typeof startHttpServer>[0]['routes']): Promise<string> {
+  const s = await startHttpServer({ listen: '127.0.0.1:0', tokens, routes, logger: silentLogger });
+  servers.push(s);
+  return `http://127.0.0.1:${s.port}`;
+}
+
+const get = (url: string, token?: string) =>
+  fetch(url, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+
+describe('HTTP server', () => {
+  it('answers 404, 405, 401 and 403 before any handler runs', async () => {
+    let ran = 0;
+    const base = await serve([
+      {
+        method: 'GET',
+        path: '/open',
+        access: 'public',
+        handle: () => Promise.resolve(json(200, { ok: true })),
+      },
+      {
+        method: 'PUT',
+        path: '/api/rules',
+        access: '/http/dashboard/rules',
+        handle: () => {
+          ran++;
+          return Promise.resolve(json(200, {}));
+        },
+      },
+    ]);
+    expect((await get(`${base}/open`)).status).toBe(200);
+    expect((await get(`${base}/nowhere`)).status).toBe(404);
+    expect((await get(`${base}/api/rules`, admin)).status).toBe(405);
+    const put = (token?: string) =>
+      fetch(`${base}/api/rules`, {
+        method: 'PUT',
+        headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+        body: '{}',
+      });
+    expect((await put()).status).toBe(401);
+    expect((await put(viewer)).status).toBe(403);
+    expect(ran).toBe(0);
+    expect((await put(admin)).status).toBe(200);
+    expect(ran).toBe(1);
+  });
+
+  it('serves Prometheus text a parser reads, with a viewer token', async () => {
+    const metrics = new NodeMetrics('node-x');
+    metrics.recordsIn.inc({ topic: 'vigil.readings' }, 42);
+    metrics.alerts.inc({ rule: 'hot', state: 'firing' });
+    metrics.eventToOutput.labels({ kind: 'alert' }).observe(0.02);
+    metrics.bind({
+      partitions: () => [{ partition: 'vigil.readings:0', lastCheckpointAt: Date.now() - 1_500, lag: 7 }],
+      actors: () => 12,
+      takeLargestMailbox: () => 3,
+    });
+    const base = await serve([prometheusRoute(metrics, PROMETHEUS_ENDPOINT)]);
+    expect((await get(`${base}/metrics`)).status).toBe(401);
+    const res = await get(`${base}/metrics`, viewer);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const families = parsePrometheus(await res.text());
+    const value = (name: string, labels: Record<string, string> = {}) =>
+      families.get(name)?.find((m) => Object.entries(labels).every(([k, v]) => m.labels[k] === v))?.value;
+    expect(value('vigil_records_in_total', { topic: 'vigil.readings', node: 'node-x' })).toBe(42);
+    expect(value('vigil_alerts_total', { rule: 'hot', state: 'firing' })).toBe(1);
+    expect(value('vigil_consumer_lag', { partition: 'vigil.readings:0' })).toBe(7);
+    expect(value('vigil_checkpoint_age_seconds')).toBeGreaterThan(1);
+    expect(value('vigil_actors')).toBe(12);
+    expect(value('vigil_mailbox_largest')).toBe(3);
+    expect(value('vigil_event_to_output_seconds_count')).toBe(1);
+    expect(value('vigil_process_resident_memory_bytes')).toBeGreaterThan(0);
+  });
+});
+
+describe('dashboard routes', () => {
+  const alert = (n: number): Alert => ({
+    id: n.toString(16).padStart(32, '0'),
+    ruleId: 'hot',
+    kind: 'threshold',
+    sensorId: 'st-1',
+    metric: 'temperature',
+    state: 'firing',
+    severity: 'critical',
+    ts: 1_000 + n,
+    startedAt: 1_000 + n,
+    value: 40,
+    message: 'too hot',
+    labels: {},
+  });
+
+  async function dashboard() {
+    const log = new MemoryLog();
+    log.createTopic('alerts', 1);
+    const store = new MemoryStateStore();
+    const acc = newAccumulator(true);
+    for (const v of [20, 22, 24]) accumulate(acc, v, Date.now());
+    const minute = Math.floor(Date.now() / 60_000) * 60_000 - 120_000;
+    await store.commit(
+      { topic: 't', partition: 0 },
+      {
+        epoch: (await store.acquire({ topic: 't', partition: 0 })).epoch,
+        offset: '1',
+        partitionState: Buffer.from('{}'),
+        sensors: new Map(),
+        rollups: [{ sensorId: 'st-1', metric: 'temperature', minute, acc: snapshotAccumulator(acc) }],
+      },
+    );
+    const subscriptions = new Subscriptions();
+    const base = await serve(
+      dashboardRoutes({
+        cluster: {
+          members: () => Promise.resolve([]),
+          local: {
+            nodeId: 'solo',
+            inspect: () => Promise.resolve(undefined),
+            control: () => Promise.resolve(),
+            crash: () => Promise.resolve(),
+            listActors: () => Promise.resolve([]),
+            partitions: () => Promise.resolve([]),
+            drain: () => Promise.resolve(''),
+            summary: () =>
+              Promise.resolve({
+                actors: 9,
+                logSources: ['app'],
+                stats: { records: 5 },
+                partitions: [
+                  {
+                    partition: 'vigil.readings:0',
+                    state: 'open',
+                    epoch: 2,
+                    offset: '5',
+                    lastCheckpointAt: Date.now(),
+                    lag: 0,
+                  },
+                ],
+              }),
+          },
+        },
+        store,
+        configRules: () => [{ id: 'hot' }],
+        alertLog: log.alertLog('alerts'),
+        subscriptions,
+        logger: silentLogger,
+      }),
+    );
+    return { base, log, subscriptions, minute };
+  }
+
+  it('serves the page publicly and its data with a viewer token', async () => {
+    const { base, minute } = await dashboard();
+    const page = await get(`${base}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<script src="/assets/app.js">');
+    expect((await get(`${base}/assets/uplot.js`)).status).toBe(200);
+    expect((await get(`${base}/api/cluster`)).status).toBe(401);
+    const cluster = (await (await get(`${base}/api/cluster`, viewer)).json()) as {
+      nodes: { id: string; reachable: boolean; actors: number; partitions: { checkpointAgeMs: number }[] }[];
+    };
+    expect(cluster.nodes.map((n) => [n.id, n.reachable, n.actors])).toEqual([['solo', true, 9]]);
+    expect(cluster.nodes[0]?.partitions[0]?.checkpointAgeMs).toBeGreaterThanOrEqual(0);
+    const points = (await (
+      await get(`${base}/api/points?sensor=st-1&metric=temperature&minutes=10`, viewer)
+    ).json()) as {
+      points: { t: number; count: number; mean: number; min: number; max: number }[];
+    };
+    expect(points.points).toEqual([
+      expect.objectContaining({ t: minute, count: 3, mean: 22, min: 20, max: 24 }),
+    ]);
+    expect((await get(`${base}/api/points?sensor=st-1`, viewer)).status).toBe(400);
+    expect(await (await get(`${base}/api/rules`, viewer)).json()).toEqual({
+      editable: false,
+      rules: [{ id: 'hot' }],
+    });
+  });
+
+  it('streams the alerts as server-sent events, from a time or live', async () => {
+    const { base, log, subscriptions } = await dashboard();
+    log.append([
+      { topic: 'alerts', messages: [alert(1)].map((a) => ({ key: a.sensorId, value: JSON.stringify(a) })) },
+    ]);
+    const controller = new AbortController();
+    const res = await fetch(`${base}/api/alerts?since_ts=0`, {
+      headers: { authorization: `Bearer ${viewer}` },
+      signal: controller.signal,
+    });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = res.body?.getReader();
+    if (reader === undefined) throw new Error('no body');
+    let text = '';
+    const until = async (n: number) => {
+      while ((text.match(/event: alert/g) ?? []).length < n) {
+        const chunk = (await reader.read()) as { done: boolean; value?: Uint8Array };
+        if (chunk.done) throw new Error('stream ended');
+        text += Buffer.from(chunk.value ?? new Uint8Array()).toString();
+      }
+    };
+    await until(1);
+    log.append([
+      { topic: 'alerts', messages: [alert(2)].map((a) => ({ key: a.sensorId, value: JSON.stringify(a) })) },
+    ]);
+    await until(2);
+    expect(text).toContain(`id: ${alert(1).id}\nevent: alert\ndata: ${JSON.stringify(alert(1))}`);
+    expect(text).toContain(`id: ${alert(2).id}`);
+    expect(subscriptions.active).toBe(1);
+    controller.abort();
+    for (let i = 0; i < 100 && subscriptions.active > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(subscriptions.active).toBe(0);
+  });
+});

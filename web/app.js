@@ -1,0 +1,307 @@
+// The Vigil dashboard: plain browser JavaScript, no framework. Every value from the server is put on
+// the page with textContent (never as HTML). The token stays in this tab's sessionStorage and goes
+// out as a bearer token, as the gRPC clients send theirs.
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  token: sessionStorage.getItem('vigil.token') ?? '',
+  alerts: [],
+  chart: undefined,
+  stream: undefined,
+};
+const MAX_ALERTS = 200;
+
+function el(tag, className, text) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined) e.textContent = String(text);
+  return e;
+}
+
+function showError(message) {
+  const p = $('error');
+  p.hidden = message === undefined;
+  p.textContent = message ?? '';
+}
+
+async function api(path, options = {}) {
+  const res = await fetch(path, {
+    ...options,
+    headers: { ...(options.headers ?? {}), authorization: `Bearer ${state.token}` },
+  });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${(body.errors ?? []).join('; ')}`);
+  return body;
+}
+
+const time = (ms) => new Date(ms).toISOString().slice(11, 19);
+const age = (ms) =>
+  ms === undefined ? '–' : ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`;
+
+// ---- alerts: a Server-Sent Events stream read with fetch (EventSource cannot send a token) ----
+
+function renderAlert(a) {
+  const li = el('li');
+  li.dataset.alertId = a.id;
+  li.append(
+    el('span', '', time(a.ts)),
+    el('span', `state-${a.state}`, a.state),
+    el('span', `sev-${a.severity}`, a.severity),
+    el('span', '', `${a.ruleId} · ${a.sensorId}${a.report ? ' · report' : ''}`),
+    el('span', 'msg', a.message),
+  );
+  return li;
+}
+
+function addAlert(a) {
+  if (state.alerts.some((x) => x.id === a.id)) return;
+  state.alerts.unshift(a);
+  const list = $('alerts');
+  list.prepend(renderAlert(a));
+  while (list.children.length > MAX_ALERTS) list.lastElementChild.remove();
+  $('alert-count').textContent = String(state.alerts.length);
+}
+
+async function followAlerts() {
+  // Resume after the last alert shown; the first time, the last hour's.
+  for (;;) {
+    const last = state.alerts[0];
+    const since = last ? `since_id=${last.id}` : `since_ts=${Date.now() - 3_600_000}`;
+    try {
+      const res = await fetch(`/api/alerts?${since}`, {
+        headers: { authorization: `Bearer ${state.token}` },
+      });
+      if (!res.ok) throw new Error(`alert stream: HTTP ${res.status}`);
+      const reader = res.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let cut;
+        while ((cut = buffer.indexOf('\n\n')) >= 0) {
+          const event = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          const data = event
+            .split('\n')
+            .filter((l) => l.startsWith('data: '))
+            .map((l) => l.slice(6))
+            .join('\n');
+          if (event.includes('event: alert') && data) addAlert(JSON.parse(data));
+        }
+      }
+    } catch (err) {
+      showError(String(err));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+  }
+}
+
+// ---- cluster view ----
+
+async function refreshCluster() {
+  const { nodes, at } = await api('/api/cluster');
+  const body = $('nodes');
+  body.replaceChildren(
+    ...nodes.map((n) => {
+      const tr = el('tr');
+      tr.dataset.node = n.id;
+      const parts = el('td');
+      for (const p of n.partitions) {
+        const span = el(
+          'span',
+          'part',
+          `${p.partition.replace(/^.*vigil\./, '')} ${p.state} · ${p.lag ?? '–'} · ${age(p.checkpointAgeMs)}`,
+        );
+        span.dataset.partition = p.partition;
+        parts.append(span);
+      }
+      tr.append(
+        el('td', '', `${n.id}${n.address ? ` (${n.address})` : ''}`),
+        el('td', n.reachable ? 'state-resolved' : 'state-firing', n.reachable ? 'up' : 'unreachable'),
+        el('td', '', n.actors ?? '–'),
+        el('td', '', (n.logSources ?? []).join(', ') || '–'),
+        parts,
+      );
+      return tr;
+    }),
+  );
+  $('cluster-at').textContent = `as of ${time(at)}`;
+}
+
+// ---- event frequencies ----
+
+function bars(list, entries) {
+  const max = Math.max(1, ...entries.map(([, v]) => v));
+  list.replaceChildren(
+    ...entries.map(([name, v]) => {
+      const li = el('li');
+      const bar = el('span', 'bar');
+      bar.style.width = `${Math.max(2, (v / max) * 120)}px`;
+      li.append(el('span', '', name), bar, el('span', '', v.toFixed(1)));
+      return li;
+    }),
+  );
+}
+
+async function refreshFrequencies() {
+  const f = await api('/frequencies');
+  const top = (o, n) =>
+    Object.entries(o)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n);
+  bars($('freq-types'), top(f.types, 12));
+  bars($('freq-sensors'), top(f.sensors, 12));
+}
+
+// ---- charts of window metrics (uPlot) ----
+
+async function loadSeries() {
+  const { series } = await api('/api/series');
+  const select = $('series');
+  const current = select.value;
+  const keys = series.map((s) => `${s.sensorId}\u0000${s.metric}`).sort();
+  if (keys.join() === [...select.options].map((o) => o.value).join()) return;
+  select.replaceChildren(
+    ...keys.map((k) => {
+      const [sensor, metric] = k.split('\u0000');
+      const o = el('option', '', `${sensor} · ${metric}`);
+      o.value = k;
+      return o;
+    }),
+  );
+  if (keys.includes(current)) select.value = current;
+}
+
+async function refreshChart() {
+  const key = $('series').value;
+  if (!key) return;
+  const [sensor, metric] = key.split('\u0000');
+  const minutes = $('minutes').value;
+  const q = new URLSearchParams({ sensor, metric, minutes });
+  const { points } = await api(`/api/points?${q}`);
+  const data = [
+    points.map((p) => p.t / 1000),
+    points.map((p) => p.mean),
+    points.map((p) => p.min),
+    points.map((p) => p.max),
+    points.map((p) => p.p95),
+  ];
+  const host = $('chart');
+  host.dataset.points = String(points.length);
+  host.dataset.series = key.replace('\u0000', '.');
+  if (state.chart && state.chart.key === key) {
+    state.chart.plot.setData(data);
+    return;
+  }
+  state.chart?.plot.destroy();
+  const plot = new uPlot(
+    {
+      width: Math.max(320, host.clientWidth - 10),
+      height: 240,
+      series: [
+        {},
+        { label: 'mean', stroke: '#5fb3ff', width: 2, points: { show: true } },
+        { label: 'min', stroke: '#5cd685', dash: [4, 4] },
+        { label: 'max', stroke: '#ff6b6b', dash: [4, 4] },
+        { label: 'p95', stroke: '#ffc857' },
+      ],
+      axes: [{ stroke: '#7b8794' }, { stroke: '#7b8794' }],
+    },
+    data,
+    host,
+  );
+  state.chart = { key, plot };
+}
+
+// ---- rules ----
+
+async function refreshRules() {
+  const { editable, rules } = await api('/api/rules');
+  $('rules-mode').textContent = editable
+    ? '(cluster-wide, editable with an admin token)'
+    : '(from the config file)';
+  $('rule-form').hidden = !editable;
+  $('rules').replaceChildren(
+    ...rules.map((r) => {
+      const li = el('li');
+      li.dataset.rule = r.id;
+      li.append(el('span', '', JSON.stringify(r)));
+      if (editable) {
+        const del = el('button', '', 'delete');
+        del.addEventListener('click', () => {
+          api(`/api/rules/${encodeURIComponent(r.id)}`, { method: 'DELETE' })
+            .then(refreshRules)
+            .catch((err) => showError(String(err)));
+        });
+        li.append(del);
+      }
+      return li;
+    }),
+  );
+}
+
+$('rule-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  api('/api/rules', {
+    method: 'PUT',
+    body: $('rule-spec').value,
+    headers: { 'content-type': 'application/json' },
+  })
+    .then((r) => {
+      $('rule-result').textContent = `rule ${r.id} in force (version ${r.version})`;
+      return refreshRules();
+    })
+    .catch((err) => {
+      $('rule-result').textContent = String(err.message);
+    });
+});
+
+// ---- start ----
+
+function every(ms, task) {
+  const run = () =>
+    task().then(
+      () => showError(undefined),
+      (err) => showError(String(err)),
+    );
+  void run();
+  setInterval(run, ms);
+}
+
+async function connect() {
+  const conn = $('conn');
+  try {
+    await api('/api/cluster');
+  } catch (err) {
+    conn.textContent = 'token refused';
+    conn.className = 'badge bad';
+    showError(String(err));
+    return;
+  }
+  conn.textContent = 'connected';
+  conn.className = 'badge ok';
+  showError(undefined);
+  void followAlerts();
+  every(2_000, refreshCluster);
+  every(2_000, refreshFrequencies);
+  every(10_000, async () => {
+    await loadSeries();
+    await refreshChart();
+  });
+  every(5_000, refreshRules);
+  $('series').addEventListener('change', () => void refreshChart());
+  $('minutes').addEventListener('change', () => void refreshChart());
+}
+
+$('login').addEventListener('submit', (e) => {
+  e.preventDefault();
+  state.token = $('token').value.trim();
+  sessionStorage.setItem('vigil.token', state.token);
+  location.reload();
+});
+
+if (state.token) void connect();
+else $('conn').textContent = 'enter a token';
