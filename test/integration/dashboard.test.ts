@@ -1,0 +1,240 @@
+/// <reference lib="dom" />
+// The page functions below run in the browser: they use its DOM types.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser } from 'playwright-core';
+import { stringify } from 'yaml';
+import { afterAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/log.js';
+import { createKafka } from '../../src/transport/kafka/client.js';
+import { produce, uniquePrefix } from '../support/kafka.js';
+import { exited } from '../support/node-process.js';
+import { parsePrometheus, type Sample } from '../support/prometheus.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** Debian's Chromium (CI installs it with apt-get): playwright-core drives it, never downloads one. */
+const CHROMIUM = process.env['VIGIL_CHROMIUM'] ?? '/usr/bin/chromium';
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * What an operator sees: a 3-node cluster from cluster/nodes.sh, a browser on node-1's dashboard.
+ * An alert produced during the test appears on the page; the cluster view lists every node with its
+ * partitions; a chart of window metrics draws its points; then /metrics, scraped under load, parses
+ * as Prometheus text and shows every metric of the node with a value.
+ */
+describe('dashboard and metrics', () => {
+  const runDir = mkdtempSync(join(tmpdir(), 'vigil-dashboard-'));
+  const prefix = uniquePrefix('dashboard');
+  const grpcBase = 18_400 + (process.pid % 400) * 4;
+  const env = {
+    ...process.env,
+    VIGIL_RUN_DIR: runDir,
+    VIGIL_CLUSTER_CONFIG: join(runDir, 'base.yaml'),
+    VIGIL_CLUSTER_BASE_PORT: String(grpcBase),
+  };
+  const nodes = (...args: string[]): string =>
+    execFileSync('bash', [join(ROOT, 'cluster/nodes.sh'), ...args], { cwd: ROOT, env, encoding: 'utf8' });
+  let browser: Browser | undefined;
+  afterAll(async () => {
+    await browser?.close();
+    try {
+      nodes('stop');
+    } catch {
+      // already stopped
+    }
+  });
+
+  it(
+    'shows live alerts, the cluster and a chart in a browser, and serves metrics under load',
+    { timeout: 300_000 },
+    async () => {
+      expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`).toBe(true);
+      writeFileSync(
+        env.VIGIL_CLUSTER_CONFIG,
+        stringify({
+          log: { level: 'warn' },
+          kafka: { topicPrefix: prefix, groupId: `${prefix}engine`, sessionTimeout: '3s' },
+          redis: { keyPrefix: prefix },
+          checkpoint: { interval: '500ms' },
+          pipeline: {
+            eventTime: { outOfOrderness: '1s', allowedLateness: '0s' },
+            windows: [{ kind: 'tumbling', size: '10s' }],
+            metrics: ['temperature', 'humidity'],
+            rules: [{ id: 'hot', kind: 'threshold', metric: 'temperature', above: 30, severity: 'critical' }],
+          },
+        }),
+      );
+      nodes('up', '3');
+      const tokens = Object.fromEntries(
+        readFileSync(join(runDir, 'cluster/tokens.env'), 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => l.split('=') as [string, string]),
+      );
+      const viewer = tokens['VIGIL_VIEWER_TOKEN'] ?? '';
+      const http = (i: number): string => `http://127.0.0.1:${grpcBase + 100 + i}`;
+      const getJson = async (url: string): Promise<unknown> =>
+        (await fetch(url, { headers: { authorization: `Bearer ${viewer}` } })).json();
+
+      // Settled: three reachable nodes owning the 12 partitions of the group (readings and logs).
+      type View = { nodes: { id: string; reachable: boolean; partitions: { partition: string }[] }[] };
+      let view: View = { nodes: [] };
+      for (let i = 0; i < 120; i++) {
+        view = (await getJson(`${http(1)}/api/cluster`)) as View;
+        const owned = view.nodes.flatMap((n) => n.partitions.map((p) => p.partition));
+        if (view.nodes.filter((n) => n.reachable).length === 3 && new Set(owned).size === 12) break;
+        await sleep(500);
+      }
+      expect(view.nodes.map((n) => n.id)).toEqual(['node-1', 'node-2', 'node-3']);
+
+      // Five minutes of history for a few stations: closed minutes in the rollups, for the charts.
+      const kafka = createKafka({ brokers: ['127.0.0.1:9092'], clientId: 'dashboard-test' }, silentLogger);
+      const readings = `${prefix}vigil.readings`;
+      const now = Date.now();
+      const history = [];
+      for (let t = now - 300_000; t < now - 5_000; t += 2_000)
+        for (let s = 0; s < 4; s++)
+          history.push({
+            key: `hist-${s}`,
+            value: JSON.stringify({
+              sensorId: `hist-${s}`,
+              ts: t,
+              values: { temperature: 20 + s + ((t / 1000) % 7) },
+            }),
+          });
+      await produce(kafka, readings, history);
+
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      });
+      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      await page.goto(`${http(1)}/`);
+      await page.fill('#token', viewer);
+      await page.click('#login button');
+      await page.waitForSelector('[data-testid=connection]:text("connected")', { timeout: 15_000 });
+
+      // The cluster view lists every node with its partitions.
+      await page.waitForFunction(
+        () => document.querySelectorAll('tr[data-node] .part').length === 12,
+        undefined,
+        {
+          timeout: 20_000,
+        },
+      );
+      const listed = await page.$$eval('tr[data-node]', (rows) =>
+        rows.map((r) => [(r as HTMLElement).dataset['node'], r.querySelectorAll('.part').length]),
+      );
+      expect(listed.map((r) => r[0])).toEqual(['node-1', 'node-2', 'node-3']);
+      expect(listed.every((r) => Number(r[1]) > 0)).toBe(true);
+
+      // An alert produced now appears on the page within seconds.
+      const hot = `hot-${Date.now().toString(36)}`;
+      await produce(kafka, readings, [
+        { key: hot, value: JSON.stringify({ sensorId: hot, ts: Date.now(), values: { temperature: 45 } }) },
+      ]);
+      const row = await page.waitForSelector(`#alerts li:has-text("${hot}")`, { timeout: 20_000 });
+      expect(await row.textContent()).toMatch(/firing.*critical.*hot · hot-/);
+
+      // A chart of a station's window metrics draws its points.
+      await page.waitForFunction(
+        () =>
+          [...document.querySelectorAll('#series option')].some((o) => o.textContent.startsWith('hist-0')),
+        undefined,
+        { timeout: 30_000 },
+      );
+      const option = await page.$eval(
+        '#series',
+        (s) => [...(s as HTMLSelectElement).options].find((o) => o.text === 'hist-0 · temperature')?.value,
+      );
+      await page.selectOption('#series', option ?? '');
+      await page.waitForFunction(
+        () => Number(document.getElementById('chart')?.dataset['points']) >= 3,
+        undefined,
+        {
+          timeout: 20_000,
+        },
+      );
+      // The mean's colour (#5fb3ff) is on the canvas: the line and its points were drawn.
+      const drawn = await page.$eval('#chart canvas', (c) => {
+        const canvas = c as HTMLCanvasElement;
+        const data = canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? [];
+        let n = 0;
+        for (let i = 0; i < data.length; i += 4)
+          if (data[i] === 95 && data[i + 1] === 179 && data[i + 2] === 255) n++;
+        return n;
+      });
+      expect(drawn).toBeGreaterThan(50);
+      mkdirSync(join(ROOT, '.run'), { recursive: true });
+      const shot = join(ROOT, '.run', 'dashboard.png');
+      await page.screenshot({ path: shot, fullPage: true });
+      expect(existsSync(shot)).toBe(true);
+
+      // /metrics under load: the simulator at 2,000 readings/s (with late and malformed records), and
+      // every node scraped while it runs.
+      const load = spawn(
+        'node',
+        [
+          'dist/cli/main.js',
+          '-c',
+          env.VIGIL_CLUSTER_CONFIG,
+          'simulate',
+          '--rate',
+          '2000',
+          '--sensors',
+          '200',
+          '--duration',
+          '15s',
+          '--late',
+          '0.01',
+          '--malformed',
+          '0.01',
+        ],
+        { cwd: ROOT, env, stdio: 'ignore' },
+      );
+      await sleep(8_000);
+      const scrapes = await Promise.all(
+        [1, 2, 3].map(async (i) => {
+          const res = await fetch(`${http(i)}/metrics`, { headers: { authorization: `Bearer ${viewer}` } });
+          expect(res.status).toBe(200);
+          return parsePrometheus(await res.text());
+        }),
+      );
+      expect(await exited(load)).toBe(0);
+      const total = (name: string): number =>
+        scrapes.reduce(
+          (sum, s) => sum + (s.get(name) ?? []).reduce((a: number, x: Sample) => a + x.value, 0),
+          0,
+        );
+      for (const name of [
+        'vigil_records_in_total',
+        'vigil_records_out_total',
+        'vigil_event_to_output_seconds_count',
+        'vigil_checkpoint_duration_seconds_count',
+        'vigil_checkpoint_age_seconds',
+        'vigil_actors',
+        'vigil_mailbox_largest',
+        'vigil_alerts_total',
+        'vigil_dead_letters_total',
+        'vigil_late_total',
+        'vigil_grpc_calls_total',
+        'vigil_process_resident_memory_bytes',
+      ])
+        expect(total(name), name).toBeGreaterThan(0);
+      // Lag is measured per partition as of its last batch: present for every owned partition.
+      expect(scrapes.flatMap((s) => s.get('vigil_consumer_lag') ?? []).length).toBeGreaterThanOrEqual(6);
+    },
+  );
+});
