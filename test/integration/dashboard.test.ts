@@ -177,6 +177,16 @@ describe('dashboard and metrics', () => {
         return n;
       });
       expect(drawn).toBeGreaterThan(50);
+      // Rules are edited with an admin token (a viewer's is refused), and the page lists the change.
+      const putRule = (token: string) =>
+        fetch(`${http(1)}/api/rules`, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${token}` },
+          body: JSON.stringify({ id: 'humid', kind: 'threshold', metric: 'humidity', above: 95 }),
+        });
+      expect((await putRule(viewer)).status).toBe(403);
+      expect((await putRule(tokens['VIGIL_ADMIN_TOKEN'] ?? '')).status).toBe(200);
+      await page.waitForSelector('#rules li[data-rule="humid"]', { timeout: 15_000 });
       mkdirSync(join(ROOT, '.run'), { recursive: true });
       const shot = join(ROOT, '.run', 'dashboard.png');
       await page.screenshot({ path: shot, fullPage: true });
