@@ -478,7 +478,7 @@ export const configSchema = z
           .default('vigil'),
         /** A produce request to Kafka holds at most this many messages, or waits at most this long. */
         batchMax: z.number().int().min(1).max(10_000).default(500),
-        batchDelay: duration.default(20),
+        batchDelay: duration.default(0),
       })
       .strict()
       .default({
@@ -486,7 +486,7 @@ export const configSchema = z
         topics: ['sensors/+/readings'],
         shareGroup: 'vigil',
         batchMax: 500,
-        batchDelay: 20,
+        batchDelay: 0,
       }),
     checkpoint: z
       .object({

@@ -1,0 +1,27 @@
+/**
+ * The engine alone, embedded: no Kafka, no Redis (the in-memory log and state store), the benchmark
+ * pipeline. Events/s from the first record to the last checkpoint.
+ */
+import { buildConfig } from '../src/config/load.js';
+import { startEmbedded } from '../src/engine/node.js';
+import { silentLogger } from '../src/log.js';
+import { settled } from '../test/support/embedded.js';
+import { benchPipeline, readings, type Say } from './lib.js';
+
+export async function embeddedEngine(count: number, stations: number, say: Say): Promise<number> {
+  const config = buildConfig({
+    node: { id: 'bench-engine' },
+    log: { level: 'silent' },
+    checkpoint: { interval: '1s', store: 'memory' },
+    pipeline: benchPipeline(),
+  });
+  const input = readings(stations, count, Date.now() - 3_600_000);
+  const node = await startEmbedded(config, silentLogger);
+  const started = performance.now();
+  node.log.append([{ topic: config.kafka.topics.readings, messages: input }]);
+  await settled(node.log, config, 600_000);
+  const seconds = (performance.now() - started) / 1000;
+  await node.stop();
+  say(`    ${count} readings of ${stations} stations in ${seconds.toFixed(2)} s`);
+  return count / seconds;
+}
