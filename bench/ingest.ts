@@ -30,12 +30,13 @@ function rawConfig(label: string, extra: Record<string, unknown> = {}): Record<s
 /** Samples the nodes' resident memory until `done` settles; resolves with the peak (MiB, summed). */
 function samplePeak(children: readonly ChildProcess[], done: Promise<unknown>): Promise<number> {
   let peak = 0;
-  let over = false;
+  // An object, so the loop re-reads it after every await.
+  const state = { over: false };
   void done.finally(() => {
-    over = true;
+    state.over = true;
   });
   return (async () => {
-    while (!over) {
+    while (!state.over) {
       let sum = 0;
       for (const c of children) if (c.pid !== undefined && c.exitCode === null) sum += rssMiB(c.pid);
       peak = Math.max(peak, sum);

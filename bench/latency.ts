@@ -125,7 +125,7 @@ export async function latency(rate: number, durationMs: number, say: Say): Promi
 function serving(alerts: ReturnType<typeof clients>['alerts']): Promise<boolean> {
   return new Promise((resolve) => {
     alerts.waitForReady(Date.now() + 200, (err) => {
-      resolve(err === undefined || err === null);
+      resolve(!(err instanceof Error));
     });
   });
 }

@@ -1,36 +1,36 @@
 /**
- * Heap per sensor actor: an embedded engine (the benchmark pipeline) whose N sensors have each sent a
- * few readings and are now idle, with their open windows. Measured after a full GC, against the heap
- * with the input already in the in-memory log; checkpoints are written to a store that keeps nothing
- * (in a cluster they live in Redis, not in the node's heap).
+ * Heap per sensor: an embedded engine (the benchmark pipeline, checkpoints in Redis as in a cluster)
+ * whose N sensors have each sent a few readings and keep their open windows. Measured after a full GC,
+ * against the heap with the input already in the in-memory log.
  *
- *   node --expose-gc --max-old-space-size=8192 --import tsx bench/memory.ts <sensors> [readingsPerSensor=3]
- * Prints one JSON line: {sensors, heapPerSensorBytes, heapMiB, rssMiB, seconds}.
+ *   node --expose-gc --max-old-space-size=8192 --import tsx bench/memory.ts <sensors> <active|idle>
+ *
+ *   active  every sensor an actor with its state (passivation off), just after its readings
+ *   idle    every sensor idle past engine.passivateAfter: dormant, its state in Redis, its id here
+ * Prints one JSON line: {sensors, mode, heapPerSensorBytes, heapMiB, rssMiB, seconds, actors}.
  */
+import { randomUUID } from 'node:crypto';
 import { buildConfig } from '../src/config/load.js';
 import { startEmbedded } from '../src/engine/node.js';
 import { MemoryLog } from '../src/log/memory-log.js';
 import { silentLogger } from '../src/log.js';
-import { MemoryStateStore } from '../src/state/memory-store.js';
-import type { CheckpointWrite, PartitionRef } from '../src/state/store.js';
+import { connectRedis } from '../src/state/redis-connection.js';
+import { RedisStateStore } from '../src/state/redis-store.js';
 import { settled } from '../test/support/embedded.js';
 import { benchPipeline, BENCH_METRICS } from './lib.js';
 
-/** Keeps epochs and offsets, forgets snapshots and rollups: the heap then holds the actors alone. */
-class ForgetfulStore extends MemoryStateStore {
-  override commit(p: PartitionRef, w: CheckpointWrite): Promise<void> {
-    return super.commit(p, { ...w, sensors: new Map(), rollups: [] });
-  }
-}
-
 const sensors = Number(process.argv[2] ?? 100_000);
-const perSensor = Number(process.argv[3] ?? 3);
+const mode = process.argv[3] === 'active' ? 'active' : 'idle';
+const perSensor = 2;
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with node --expose-gc');
+const prefix = `bench-memory-${randomUUID().slice(0, 8)}.`;
 const config = buildConfig({
   node: { id: 'bench-memory' },
   log: { level: 'silent' },
-  checkpoint: { interval: '1s', store: 'memory' },
+  redis: { keyPrefix: prefix },
+  checkpoint: { interval: '1s', store: 'redis' },
+  engine: { passivateAfter: mode === 'active' ? 0 : '1s' },
   logs: { enabled: false },
   pipeline: benchPipeline(),
 });
@@ -49,24 +49,42 @@ for (let i = 0; i < perSensor; i++) {
   }
   log.append([{ topic: config.kafka.topics.readings, messages }]);
 }
+const store = new RedisStateStore({ ...config.redis, rollupTtlMs: 60_000 });
 gc();
 const baseline = process.memoryUsage().heapUsed;
 const started = performance.now();
-const node = await startEmbedded(config, silentLogger, log, new ForgetfulStore());
+const node = await startEmbedded(config, silentLogger, log, store);
 await settled(log, config, 3_600_000);
 const seconds = (performance.now() - started) / 1000;
-await new Promise((resolve) => setTimeout(resolve, 1_500)); // a last checkpoint: snapshots taken and dropped
+await new Promise((resolve) => setTimeout(resolve, 1_500)); // a last checkpoint of every sensor
+if (mode === 'idle') {
+  // Until only the partition and bucket actors are left: every sensor dormant.
+  const skeleton = config.kafka.partitions.readings * (1 + config.engine.buckets);
+  const deadline = Date.now() + 600_000;
+  while (node.engine.actorCount > skeleton && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 250));
+}
 gc();
 const heap = process.memoryUsage().heapUsed - baseline;
-const actors = node.engine.actorCount;
 process.stdout.write(
   `${JSON.stringify({
     sensors,
-    actors,
+    mode,
     heapPerSensorBytes: heap / sensors,
     heapMiB: heap / 1048576,
     rssMiB: process.memoryUsage().rss / 1048576,
     seconds,
+    actors: node.engine.actorCount,
   })}\n`,
 );
 await node.stop();
+await store.close();
+// The run's checkpoints: nothing of it stays in Redis.
+const redis = connectRedis(config.redis, {});
+let cursor = '0';
+do {
+  const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+  cursor = next;
+  if (keys.length > 0) await redis.del(...keys);
+} while (cursor !== '0');
+await redis.quit();

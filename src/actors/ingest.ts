@@ -10,16 +10,26 @@ import {
 import type { Logger } from '../log.js';
 import type { Latch } from './latch.js';
 import { actorName, fnv1a } from './names.js';
-import { spawnActor, tell, type Ref, type SupervisionCtx } from './nact.js';
+import { spawnActor, stopActor, tell, type Ref, type SupervisionCtx } from './nact.js';
 
 /**
  * The ingest hierarchy of one partition:
  *
  *   partition-<topic>-<n>   routes each batch's sensor groups, barriers and commands to its buckets
- *     bucket-<k>            owns the sensors that hash to it; spawns them lazily, from their restored
- *                           snapshot when there is one (nact copies the children map per message, so
- *                           no actor that handles every batch may have thousands of children)
+ *     bucket-<k>            owns the sensors that hash to it (nact copies the children map per
+ *                           message, so no actor that handles every batch may have thousands of
+ *                           children)
  *       sensor-<id>         a thin shell around SensorProcessor (windows, rules, watermark, dedupe)
+ *
+ * Sensors are virtual actors, as Orleans' grains are: a sensor is ACTIVE (a spawned actor holding its
+ * state) or DORMANT (its state is the partition's last checkpoint in the store; the bucket keeps its
+ * id only). A dormant sensor is activated when something is sent to it: the bucket loads the
+ * snapshots of all the dormant sensors a message needs in one store request, then spawns them. Taking
+ * a partition makes every checkpointed sensor dormant, so nothing is loaded until it is needed. After
+ * a checkpoint, when no sensor of the partition has state newer than the store's, active sensors idle
+ * for `passivateAfter` are stopped and become dormant: memory holds the sensors that are busy, and an
+ * idle sensor costs its id. Snapshots restore exactly (test/unit/sensor.test.ts), so a sensor's
+ * outputs do not depend on when it was passivated.
  *
  * Window and rule state live inside the sensor actor as plain objects, not as child actors: a nact
  * actor per window per sensor would cost a mailbox, a setImmediate and a context object per reading
@@ -91,6 +101,17 @@ type ListSensors = {
   readonly reply: (bucket: number, sensorIds: readonly string[]) => void;
 };
 
+/**
+ * Every active sensor idle since before `before` (epoch ms) becomes dormant. Sent only when the store
+ * holds every sensor's latest state (no sensor of the partition changed since the last checkpoint).
+ * Each bucket calls `done` with how many it passivated and how many stay active.
+ */
+type Passivate = {
+  readonly type: 'passivate';
+  readonly before: number;
+  readonly done: (passivated: number, active: number) => void;
+};
+
 export type BucketMsg =
   | {
       readonly type: 'events';
@@ -98,7 +119,8 @@ export type BucketMsg =
       readonly batch: BatchContext;
     }
   | { readonly type: 'barrier'; readonly sensors: readonly string[]; readonly barrier: BarrierContext }
-  | { readonly type: 'restore'; readonly snapshots: ReadonlyArray<readonly [string, Buffer]> }
+  | { readonly type: 'dormant'; readonly sensorIds: readonly string[] }
+  | Passivate
   | ListSensors
   | SensorAddressed;
 
@@ -109,7 +131,8 @@ export type PartitionMsg =
       readonly batch: BatchContext;
     }
   | { readonly type: 'barrier'; readonly sensors: readonly string[]; readonly barrier: BarrierContext }
-  | { readonly type: 'restore'; readonly snapshots: ReadonlyMap<string, Buffer> }
+  | { readonly type: 'dormant'; readonly sensorIds: readonly string[] }
+  | Passivate
   | ListSensors
   | SensorAddressed;
 
@@ -117,8 +140,8 @@ export interface IngestDeps {
   readonly pipeline: SensorPipeline;
   readonly logger: Logger;
   readonly bucketCount: number;
-  /** The sensor's snapshot as of the partition's last successful checkpoint. */
-  readonly loadSnapshot: (sensorId: string) => Promise<Buffer | undefined>;
+  /** Snapshots of sensors as of the partition's last successful checkpoint (absent ones left out). */
+  readonly loadSnapshots: (sensorIds: readonly string[]) => Promise<ReadonlyMap<string, Buffer>>;
   /** Called once per sensor restore (for stats and tests). */
   readonly onRecovery: (sensorId: string, reason: string) => void;
   /** Called when a sensor actor is spawned (the actor count of the metrics). */
@@ -175,7 +198,7 @@ function spawnSensor(
 ): Ref<SensorMsg> {
   /** Rebuilds the processor from the last checkpoint plus the events since, and drops the replay's outputs. */
   const recover = async (state: SensorState, reason: string): Promise<void> => {
-    const bytes = await deps.loadSnapshot(sensorId);
+    const bytes = (await deps.loadSnapshots([sensorId])).get(sensorId);
     const processor =
       bytes === undefined
         ? new SensorProcessor(sensorId, deps.pipeline)
@@ -250,49 +273,92 @@ function spawnSensor(
   );
 }
 
+interface ActiveSensor {
+  readonly ref: Ref<SensorMsg>;
+  /** Wall-clock ms of the last message sent to it: what passivation goes by. */
+  lastUsed: number;
+}
+
 interface BucketState {
-  readonly sensors: Map<string, Ref<SensorMsg>>;
-  /** Restored snapshots of sensors not spawned yet (spawned on their first event). */
-  readonly pending: Map<string, Buffer>;
+  readonly sensors: Map<string, ActiveSensor>;
+  /** Sensors whose state is the store's checkpoint: activated (loaded, spawned) when needed. */
+  readonly dormant: Set<string>;
 }
 
 function spawnBucket(parent: Ref<PartitionMsg>, index: number, deps: IngestDeps): Ref<BucketMsg> {
-  const sensorRef = (state: BucketState, self: Ref<BucketMsg>, sensorId: string): Ref<SensorMsg> => {
-    let ref = state.sensors.get(sensorId);
-    if (ref === undefined) {
-      const bytes = state.pending.get(sensorId);
-      state.pending.delete(sensorId);
-      const processor =
-        bytes === undefined
-          ? new SensorProcessor(sensorId, deps.pipeline)
-          : SensorProcessor.restore(sensorId, deps.pipeline, decodeSensorSnapshot(bytes));
-      ref = spawnSensor(self, sensorId, processor, deps);
-      state.sensors.set(sensorId, ref);
-      deps.onSpawn?.();
-    }
+  const spawn = (self: Ref<BucketMsg>, state: BucketState, sensorId: string, bytes: Buffer | undefined) => {
+    const processor =
+      bytes === undefined
+        ? new SensorProcessor(sensorId, deps.pipeline)
+        : SensorProcessor.restore(sensorId, deps.pipeline, decodeSensorSnapshot(bytes));
+    const ref = spawnSensor(self, sensorId, processor, deps);
+    state.sensors.set(sensorId, { ref, lastUsed: Date.now() });
+    deps.onSpawn?.();
     return ref;
+  };
+  /** Activates the dormant ones among `ids` (one store request for all of them). */
+  const activate = async (self: Ref<BucketMsg>, state: BucketState, ids: Iterable<string>): Promise<void> => {
+    const wanted = [...ids].filter((id) => state.dormant.has(id));
+    if (wanted.length === 0) return;
+    const snapshots = await deps.loadSnapshots(wanted);
+    for (const id of wanted) {
+      state.dormant.delete(id);
+      spawn(self, state, id, snapshots.get(id));
+    }
+  };
+  /** The active sensor's ref, spawning a new sensor that has never been seen. Activate dormant ones first. */
+  const sensorRef = (state: BucketState, self: Ref<BucketMsg>, sensorId: string): Ref<SensorMsg> => {
+    const active = state.sensors.get(sensorId);
+    if (active !== undefined) {
+      active.lastUsed = Date.now();
+      return active.ref;
+    }
+    return spawn(self, state, sensorId, undefined);
   };
   return spawnActor(
     parent,
     `bucket-${index}`,
-    (state: BucketState, msg: BucketMsg, ctx): BucketState => {
+    async (state: BucketState, msg: BucketMsg, ctx): Promise<BucketState> => {
       switch (msg.type) {
         case 'events':
+          await activate(
+            ctx.self,
+            state,
+            msg.groups.map((g) => g[0]),
+          );
           for (const [sensorId, events] of msg.groups) {
             tell(sensorRef(state, ctx.self, sensorId), { type: 'events', events, batch: msg.batch });
           }
           break;
         case 'barrier':
-          for (const sensorId of msg.sensors)
-            tell(sensorRef(state, ctx.self, sensorId), { type: 'barrier', barrier: msg.barrier });
+          for (const sensorId of msg.sensors) {
+            // A dormant sensor's state is already the checkpoint's: nothing to snapshot.
+            const active = state.sensors.get(sensorId);
+            if (active === undefined) msg.barrier.latch.done();
+            else tell(active.ref, { type: 'barrier', barrier: msg.barrier });
+          }
           break;
-        case 'restore':
-          for (const [sensorId, bytes] of msg.snapshots) state.pending.set(sensorId, bytes);
+        case 'dormant':
+          for (const sensorId of msg.sensorIds) if (!state.sensors.has(sensorId)) state.dormant.add(sensorId);
           break;
+        case 'passivate': {
+          let passivated = 0;
+          for (const [sensorId, active] of state.sensors) {
+            if (active.lastUsed >= msg.before) continue;
+            stopActor(active.ref);
+            state.sensors.delete(sensorId);
+            state.dormant.add(sensorId);
+            passivated++;
+          }
+          msg.done(passivated, state.sensors.size);
+          break;
+        }
         case 'crash':
+          await activate(ctx.self, state, [msg.sensorId]);
           tell(sensorRef(state, ctx.self, msg.sensorId), { type: 'crash', latch: msg.latch });
           break;
         case 'control':
+          await activate(ctx.self, state, [msg.sensorId]);
           tell(sensorRef(state, ctx.self, msg.sensorId), {
             type: 'control',
             command: msg.command,
@@ -301,19 +367,24 @@ function spawnBucket(parent: Ref<PartitionMsg>, index: number, deps: IngestDeps)
           });
           break;
         case 'list':
-          msg.reply(index, [...state.sensors.keys(), ...state.pending.keys()]);
+          msg.reply(index, [...state.sensors.keys(), ...state.dormant]);
           break;
         case 'inspect': {
           const live = state.sensors.get(msg.sensorId);
-          const pending = state.pending.get(msg.sensorId);
-          if (live !== undefined) tell(live, { type: 'inspect', reply: msg.reply });
-          else msg.reply(pending === undefined ? undefined : decodeSensorSnapshot(pending));
+          if (live !== undefined) tell(live.ref, { type: 'inspect', reply: msg.reply });
+          else if (state.dormant.has(msg.sensorId)) {
+            const bytes = (await deps.loadSnapshots([msg.sensorId])).get(msg.sensorId);
+            msg.reply(bytes === undefined ? undefined : decodeSensorSnapshot(bytes));
+          } else msg.reply(undefined);
           break;
         }
       }
       return state;
     },
-    { initialState: { sensors: new Map(), pending: new Map() }, onCrash: escalate(deps, 'bucket') },
+    {
+      initialState: { sensors: new Map<string, ActiveSensor>(), dormant: new Set<string>() },
+      onCrash: escalate(deps, 'bucket'),
+    },
   );
 }
 
@@ -357,15 +428,16 @@ export function spawnPartition(parent: Ref<never>, name: string, deps: IngestDep
             },
           );
           break;
-        case 'restore':
+        case 'dormant':
           each(
-            split(msg.snapshots, (s) => s[0]),
-            (b, snapshots) => {
-              tell(b, { type: 'restore', snapshots });
+            split(msg.sensorIds, (s) => s),
+            (b, sensorIds) => {
+              tell(b, { type: 'dormant', sensorIds });
             },
           );
           break;
         case 'list':
+        case 'passivate':
           for (const b of buckets) tell(b, msg);
           break;
         case 'crash':

@@ -117,6 +117,7 @@ export interface VigilConfig {
     readonly maxInFlight: number;
     readonly buckets: number;
     readonly maxHeldPerSensor: number;
+    readonly passivateAfterMs: number;
   };
   readonly pipeline: SensorPipeline;
   readonly logs: {
@@ -255,7 +256,12 @@ export function buildConfig(
       ...secret(env, 'VIGIL_MQTT_PASSWORD'),
     },
     checkpoint: { intervalMs: c.checkpoint.interval, store: c.checkpoint.store },
-    engine: c.engine,
+    engine: {
+      maxInFlight: c.engine.maxInFlight,
+      buckets: c.engine.buckets,
+      maxHeldPerSensor: c.engine.maxHeldPerSensor,
+      passivateAfterMs: c.engine.passivateAfter,
+    },
     pipeline: toPipeline(c.pipeline, c.engine.maxHeldPerSensor),
     logs: {
       enabled: c.logs.enabled,

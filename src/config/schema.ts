@@ -504,9 +504,11 @@ export const configSchema = z
         buckets: z.number().int().min(1).max(4096).default(64),
         /** Events a paused sensor holds; one more and it resumes by itself (memory stays bounded). */
         maxHeldPerSensor: z.number().int().min(1).default(10_000),
+        /** A sensor actor idle this long is stopped, its state left in the store (0: never). */
+        passivateAfter: duration.default(120_000),
       })
       .strict()
-      .default({ maxInFlight: 20_000, buckets: 64, maxHeldPerSensor: 10_000 }),
+      .prefault({}),
     pipeline: pipelineSchema({ aggregates: [...AGGREGATES], rules: [], dedupeHorizon: 300_000 }),
     logs: logsSchema,
     notify: notifySchema,

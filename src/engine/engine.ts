@@ -153,6 +153,7 @@ export class Engine {
         frequencies: this.frequencies,
         buckets: config.engine.buckets,
         checkpointIntervalMs: config.checkpoint.intervalMs,
+        passivateAfterMs: config.engine.passivateAfterMs,
         store,
         consumer,
         sink: this.sink,

@@ -27,6 +27,8 @@ export interface WorkerDeps {
   readonly silenceThresholds: () => readonly number[];
   readonly buckets: number;
   readonly checkpointIntervalMs: number;
+  /** Active sensors idle this long become dormant after a checkpoint (0: never). */
+  readonly passivateAfterMs: number;
   readonly store: StateStore;
   readonly consumer: LogConsumer;
   readonly sink: OutputSink;
@@ -63,8 +65,10 @@ export class PartitionWorker {
   private lastCheckpoint = Date.now();
   /** Records between the next offset and the partition's end, as of the last batch. */
   private lag: number | undefined;
-  /** Sensor actors spawned under this partition's actor since it opened. */
+  /** Active sensor actors of this partition (dormant ones are not actors until needed). */
   private sensorActors = 0;
+  /** When idle sensors were last passivated. */
+  private lastSweep = Date.now();
   /** Resets since the last good checkpoint: the next reopen waits longer each time (up to 30 s). */
   private failures = 0;
   private queue: Promise<unknown> = Promise.resolve();
@@ -191,7 +195,7 @@ export class PartitionWorker {
       pipeline: this.deps.pipeline,
       logger: this.log,
       bucketCount: this.deps.buckets,
-      loadSnapshot: (sensorId) => this.deps.store.loadSensor(this.ref, sensorId),
+      loadSnapshots: (sensorIds) => this.deps.store.loadSensors(this.ref, sensorIds),
       onRecovery: (sensorId, reason) => {
         this.deps.stats.recoveries += 1;
         this.log.warn({ sensorId, reason }, 'sensor restored from its last checkpoint');
@@ -200,11 +204,13 @@ export class PartitionWorker {
         this.sensorActors += 1;
       },
     });
-    if (restored.sensors.size > 0) tell(this.actor, { type: 'restore', snapshots: restored.sensors });
+    // Every checkpointed sensor starts dormant: its snapshot is loaded when it is first needed.
+    if (restored.sensorIds.length > 0) tell(this.actor, { type: 'dormant', sensorIds: restored.sensorIds });
     this.state = 'open';
     this.lastCheckpoint = Date.now();
+    this.lastSweep = Date.now();
     this.log.info(
-      { epoch: this.epoch, offset: this.offset, sensors: restored.sensors.size },
+      { epoch: this.epoch, offset: this.offset, sensors: restored.sensorIds.length },
       'partition opened',
     );
   }
@@ -299,6 +305,8 @@ export class PartitionWorker {
     this.deps.stats.checkpoints += 1;
     this.deps.stats.lastCheckpointMs = this.lastCheckpoint - started;
     this.deps.metrics?.checkpointDuration.observe((this.lastCheckpoint - started) / 1000);
+    // Every sensor's state is in the store now: the moment idle ones can become dormant.
+    this.passivateIdle();
     const offset = this.offset;
     try {
       await this.deps.consumer.commit(this.ref, offset);
@@ -346,6 +354,33 @@ export class PartitionWorker {
   checkpointIfDue(): Promise<void> {
     return this.run(async () => {
       if (Date.now() - this.lastCheckpoint >= this.deps.checkpointIntervalMs) await this.checkpoint();
+      this.passivateIdle();
+    });
+  }
+
+  /**
+   * Makes idle sensors dormant (see actors/ingest.ts), at most every quarter of `passivateAfter`
+   * (and every second). Only when no sensor changed since the last checkpoint, so the store holds
+   * every sensor's state: right after a checkpoint, or on the timer of a quiet partition. Runs in the
+   * worker's queue, so no batch is in the actors meanwhile.
+   */
+  private passivateIdle(): void {
+    const after = this.deps.passivateAfterMs;
+    const actor = this.actor;
+    if (after <= 0 || actor === undefined || this.state !== 'open' || this.dirty.size > 0) return;
+    const now = Date.now();
+    if (now - this.lastSweep < Math.max(1_000, after / 4)) return;
+    this.lastSweep = now;
+    let answered = 0;
+    let active = 0;
+    tell(actor, {
+      type: 'passivate',
+      before: now - after,
+      done: (passivated, stillActive) => {
+        this.deps.stats.passivations += passivated;
+        active += stillActive;
+        if (++answered === this.deps.buckets) this.sensorActors = active;
+      },
     });
   }
 

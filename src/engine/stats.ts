@@ -17,6 +17,8 @@ export interface EngineStats {
   pauses: number;
   /** Paused sensors that resumed by themselves (their hold was full). */
   autoResumes: number;
+  /** Idle sensor actors stopped, their state left in the store (dormant). */
+  passivations: number;
 }
 
 export function newStats(): EngineStats {
@@ -37,5 +39,6 @@ export function newStats(): EngineStats {
     inFlightMax: 0,
     autoResumes: 0,
     pauses: 0,
+    passivations: 0,
   };
 }

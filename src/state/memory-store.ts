@@ -44,7 +44,7 @@ export class MemoryStateStore implements StateStore {
       epoch: s.epoch,
       offset: s.offset,
       partitionState: s.partitionState,
-      sensors: new Map(s.sensors),
+      sensorIds: [...s.sensors.keys()],
     });
   }
 
@@ -70,8 +70,14 @@ export class MemoryStateStore implements StateStore {
     return Promise.resolve();
   }
 
-  loadSensor(p: PartitionRef, sensorId: string): Promise<Buffer | undefined> {
-    return Promise.resolve(this.partitions.get(partitionKey(p))?.sensors.get(sensorId));
+  loadSensors(p: PartitionRef, sensorIds: readonly string[]): Promise<Map<string, Buffer>> {
+    const stored = this.partitions.get(partitionKey(p))?.sensors;
+    const out = new Map<string, Buffer>();
+    for (const id of sensorIds) {
+      const v = stored?.get(id);
+      if (v !== undefined) out.set(id, v);
+    }
+    return Promise.resolve(out);
   }
 
   private readonly counts = new Map<number, { sensors: Map<string, number>; types: Map<string, number> }>();

@@ -87,16 +87,11 @@ export class RedisStateStore implements StateStore {
   async acquire(p: PartitionRef): Promise<RestoredPartition> {
     try {
       const epoch = await this.redis.incr(this.key(p, 'epoch'));
-      const [meta, sensors] = await Promise.all([
+      const [meta, sensorIds] = await Promise.all([
         this.redis.hgetallBuffer(this.key(p, 'meta')),
-        this.redis.hgetallBuffer(this.key(p, 'sensors')),
+        this.redis.hkeys(this.key(p, 'sensors')),
       ]);
-      return {
-        epoch,
-        offset: meta['offset']?.toString(),
-        partitionState: meta['state'],
-        sensors: new Map(Object.entries(sensors)),
-      };
+      return { epoch, offset: meta['offset']?.toString(), partitionState: meta['state'], sensorIds };
     } catch (err) {
       throw wrap(err, `taking partition ${partitionKey(p)}`);
     }
@@ -138,11 +133,18 @@ export class RedisStateStore implements StateStore {
     }
   }
 
-  async loadSensor(p: PartitionRef, sensorId: string): Promise<Buffer | undefined> {
+  async loadSensors(p: PartitionRef, sensorIds: readonly string[]): Promise<Map<string, Buffer>> {
+    const out = new Map<string, Buffer>();
+    if (sensorIds.length === 0) return out;
     try {
-      return (await this.redis.hgetBuffer(this.key(p, 'sensors'), sensorId)) ?? undefined;
+      const values = await this.redis.hmgetBuffer(this.key(p, 'sensors'), ...sensorIds);
+      sensorIds.forEach((id, i) => {
+        const v = values[i];
+        if (v !== null && v !== undefined) out.set(id, v);
+      });
+      return out;
     } catch (err) {
-      throw wrap(err, `loading sensor ${sensorId}`);
+      throw wrap(err, `loading ${sensorIds.length} sensor(s) of ${partitionKey(p)}`);
     }
   }
 

@@ -30,8 +30,11 @@ export interface RestoredPartition {
   /** Next offset to process; undefined when the partition was never checkpointed. */
   readonly offset: string | undefined;
   readonly partitionState: Buffer | undefined;
-  /** Sensor id -> encoded snapshot. */
-  readonly sensors: ReadonlyMap<string, Buffer>;
+  /**
+   * The sensors with a checkpointed snapshot. Only their ids: a snapshot is loaded when its sensor is
+   * next needed (loadSensors), so taking a partition of a million sensors reads ids, not state.
+   */
+  readonly sensorIds: readonly string[];
 }
 
 export interface CheckpointWrite {
@@ -55,8 +58,11 @@ export interface StateStore {
   epoch(p: PartitionRef): Promise<number>;
   /** Writes a checkpoint atomically if `w.epoch` is still the partition's epoch; else StaleEpochError. */
   commit(p: PartitionRef, w: CheckpointWrite): Promise<void>;
-  /** The last checkpointed snapshot of one sensor (for restoring a crashed sensor actor). */
-  loadSensor(p: PartitionRef, sensorId: string): Promise<Buffer | undefined>;
+  /**
+   * The last checkpointed snapshots of these sensors, in one request (absent ones are left out): to
+   * activate dormant sensors, and to restore a crashed one.
+   */
+  loadSensors(p: PartitionRef, sensorIds: readonly string[]): Promise<Map<string, Buffer>>;
   /**
    * Adds one second's event counts (per sensor, per event type) to the live frequencies. Counts are
    * statistics for the dashboard, not results: a replay after a crash counts its events again.

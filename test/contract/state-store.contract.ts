@@ -44,7 +44,7 @@ export function stateStoreContract(name: string, create: () => StateStore): void
       expect(r.epoch).toBe(1);
       expect(r.offset).toBeUndefined();
       expect(r.partitionState).toBeUndefined();
-      expect(r.sensors.size).toBe(0);
+      expect(r.sensorIds).toEqual([]);
       await store.close();
     });
 
@@ -58,13 +58,14 @@ export function stateStoreContract(name: string, create: () => StateStore): void
       expect(r.epoch).toBe(epoch + 1);
       expect(r.offset).toBe('25');
       expect(r.partitionState?.toString()).toBe('state@25');
-      expect(Object.fromEntries([...r.sensors].map(([k, v]) => [k, v.toString()]))).toEqual({
+      expect([...r.sensorIds].sort()).toEqual(['a', 'b', 'c']);
+      const loaded = await store.loadSensors(p, ['a', 'b', 'c', 'missing']);
+      expect(Object.fromEntries([...loaded].map(([k, v]) => [k, v.toString()]))).toEqual({
         a: 'A1',
         b: 'B2',
         c: 'C1',
       });
-      expect((await store.loadSensor(p, 'b'))?.toString()).toBe('B2');
-      expect(await store.loadSensor(p, 'zz')).toBeUndefined();
+      expect((await store.loadSensors(p, [])).size).toBe(0);
       await store.close();
     });
 
@@ -86,7 +87,8 @@ export function stateStoreContract(name: string, create: () => StateStore): void
       expect(await store.epoch(p)).toBe(owner.epoch);
       const r = await store.acquire(p);
       expect(r.offset).toBe('7');
-      expect(r.sensors.get('a')?.toString()).toBe('owner-1');
+      expect(r.sensorIds).toEqual(['a']);
+      expect((await store.loadSensors(p, ['a'])).get('a')?.toString()).toBe('owner-1');
       expect(await store.rollups('a', 'temperature', 0, 60_000)).toEqual([]);
       await store.close();
     });
@@ -155,8 +157,8 @@ export function stateStoreContract(name: string, create: () => StateStore): void
       const b = await store.acquire(q);
       await store.commit(p, write(a.epoch, '3', { x: 'p' }));
       await store.commit(q, write(b.epoch, '4', { x: 'q' }));
-      expect((await store.loadSensor(p, 'x'))?.toString()).toBe('p');
-      expect((await store.loadSensor(q, 'x'))?.toString()).toBe('q');
+      expect((await store.loadSensors(p, ['x'])).get('x')?.toString()).toBe('p');
+      expect((await store.loadSensors(q, ['x'])).get('x')?.toString()).toBe('q');
       await store.close();
     });
   });

@@ -39,6 +39,32 @@ describe('engine (embedded) against the reference computation', () => {
     expect(node.engine.stats.duplicates).toBeGreaterThan(50);
   });
 
+  it(
+    'sensors made dormant between bursts (state left in the store) give exactly the reference results',
+    { timeout: 30_000 },
+    async () => {
+      // Passivate everything idle for 1 ms: between the bursts below, every sensor is stopped after a
+      // checkpoint and loaded again from the store by its next reading.
+      const config = embeddedConfig({ engine: { buckets: 8, passivateAfter: '1ms' } });
+      const node = await startEmbedded(config, silentLogger);
+      const bursts = 5;
+      const size = Math.ceil(input.length / bursts);
+      for (let b = 0; b < bursts; b++) {
+        feed(node.log, config, input.slice(b * size, (b + 1) * size));
+        await settled(node.log, config);
+        const before = node.engine.stats.passivations;
+        for (let i = 0; i < 300 && node.engine.stats.passivations === before; i++)
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        // Only the partition actors and their buckets are left (vigil.readings' and vigil.logs').
+        const { readings, logs } = config.kafka.partitions;
+        expect(node.engine.actorCount).toBe((readings + logs) * (1 + 8));
+      }
+      await node.stop();
+      expect(node.engine.stats.passivations).toBeGreaterThanOrEqual(150 * (bursts - 1));
+      expect(compare(await gather(node.log, config, node.store, sensorsOf(input)), expected)).toEqual([]);
+    },
+  );
+
   it('a crashed sensor actor restores from its checkpoint and replays; no result is lost or doubled', async () => {
     const config = embeddedConfig();
     const node = await startEmbedded(config, silentLogger);
@@ -100,14 +126,14 @@ describe('engine (embedded) against the reference computation', () => {
 /** A state store that fails the chosen operations, around the in-memory one. */
 class FaultyStore extends MemoryStateStore {
   failLoads = 0;
-  override loadSensor(
-    ...args: Parameters<MemoryStateStore['loadSensor']>
-  ): ReturnType<MemoryStateStore['loadSensor']> {
+  override loadSensors(
+    ...args: Parameters<MemoryStateStore['loadSensors']>
+  ): ReturnType<MemoryStateStore['loadSensors']> {
     if (this.failLoads > 0) {
       this.failLoads -= 1;
       return Promise.reject(new Error('store unavailable'));
     }
-    return super.loadSensor(...args);
+    return super.loadSensors(...args);
   }
 }
 
