@@ -79,11 +79,12 @@ export async function kafkaIngest(
     nodes === 1 ? await bareKafkaConsumer(kafka, config.kafka.topics.readings, count, say) : undefined;
   const file = writeConfig(`bench-kafka-${nodes}-${randomUUID().slice(0, 8)}`, raw);
   say(`  ${nodes} node process(es) working through the backlog`);
+  const since = Date.now();
   const children = Array.from({ length: nodes }, (_, i) =>
     startNodeProcess(`bench-node-${nodes}-${i + 1}`, file),
   );
   try {
-    const done = untilCommitted(kafka, config.kafka.groupId, config.kafka.topics.readings, say);
+    const done = untilCommitted(kafka, config.kafka.groupId, config.kafka.topics.readings, say, 0, since);
     const peak = samplePeak(children, done);
     const { records, seconds } = await done;
     return { rate: records / seconds, ...(bare === undefined ? {} : { bare }), peakRssMiB: await peak };

@@ -56,9 +56,10 @@ export function rssMiB(pid: number): number {
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Waits until the group has committed the whole topic; returns when processing started (the first
- * commit seen), when it ended, and how many records came in between, so start-up time is left out of
- * the rate. Checkpoints (and so commits) come every second: the rate is exact to about a second.
+ * Waits until the group has committed the whole topic; returns how many records were processed
+ * between the first commit seen and the end, and how long that took, so start-up time is left out of
+ * the rate. Checkpoints (and so commits) come every second: the rate is exact to about a second, so
+ * a backlog needs many seconds of work to be measured (the quick mode's is not).
  */
 export async function untilCommitted(
   kafka: Kafka,
@@ -67,6 +68,8 @@ export async function untilCommitted(
   say: Say,
   /** Records the topic will hold (when still being written): done only once they are all committed. */
   expected = 0,
+  /** When the consumers were started: the fallback start when the first commit already covers it all. */
+  since = Date.now(),
   timeoutMs = 600_000,
 ): Promise<{ records: number; seconds: number }> {
   const deadline = Date.now() + timeoutMs;
@@ -81,7 +84,9 @@ export async function untilCommitted(
       say(`    ${p.committed} of ${p.end} processed`);
     }
     if (p.end > 0 && p.end >= expected && p.committed >= p.end) {
-      const start = first ?? { at: now, committed: 0 };
+      // A backlog done within one checkpoint interval leaves no first commit to time from: then the
+      // time since the consumers started (start-up included) is all there is.
+      const start = first === undefined || first.committed >= p.end ? { at: since, committed: 0 } : first;
       const seconds = Math.max(0.001, (now - start.at) / 1000);
       return { records: p.end - start.committed, seconds };
     }

@@ -7,7 +7,9 @@ import type { StreamClockSnapshot } from './stream-clock.js';
  * the partition's own state (stream clock) likewise. JSON keeps checkpoints readable with redis-cli and
  * diffable in golden fixtures (test/fixtures/); the tuple forms inside keep them compact.
  */
-export const SENSOR_SNAPSHOT_VERSION = 1;
+export const SENSOR_SNAPSHOT_VERSION = 2;
+/** Versions this build restores: 1 differs only in the dedupe index (JSON pairs, not packed). */
+const READABLE_VERSIONS: readonly unknown[] = [1, 2];
 
 export function encodeSensorSnapshot(s: SensorSnapshot): Buffer {
   return Buffer.from(JSON.stringify(s), 'utf8');
@@ -21,9 +23,9 @@ export function decodeSensorSnapshot(bytes: Buffer | string): SensorSnapshot {
     throw new VigilError('sensor checkpoint is not valid JSON', { code: 'CHECKPOINT_CORRUPT', cause: err });
   }
   const v = (parsed as { v?: unknown } | null)?.v;
-  if (v !== SENSOR_SNAPSHOT_VERSION) {
+  if (!READABLE_VERSIONS.includes(v)) {
     throw new VigilError(
-      `sensor checkpoint has format version ${String(v)}; this build reads ${SENSOR_SNAPSHOT_VERSION}`,
+      `sensor checkpoint has format version ${String(v)}; this build reads ${READABLE_VERSIONS.join(' and ')}`,
       {
         code: 'CHECKPOINT_VERSION',
       },

@@ -164,7 +164,7 @@ export class SensorProcessor {
 
   snapshot(): SensorSnapshot {
     return {
-      v: 1,
+      v: 2,
       maxTs: Number.isFinite(this.maxTs) ? this.maxTs : null,
       idleWm: Number.isFinite(this.idleWatermark) ? this.idleWatermark : null,
       dedupe: this.dedupe.snapshot(),
@@ -195,7 +195,8 @@ export class SensorProcessor {
 }
 
 export interface SensorSnapshot {
-  readonly v: 1;
+  /** 2; checkpoints of version 1 (JSON dedupe pairs) are still restored. */
+  readonly v: 1 | 2;
   readonly maxTs: number | null;
   readonly idleWm: number | null;
   readonly dedupe: DedupeSnapshot;
