@@ -34,11 +34,13 @@ export function decodeSensorSnapshot(bytes: Buffer | string): SensorSnapshot {
   return parsed as SensorSnapshot;
 }
 
-/** The partition-level state stored beside the sensor snapshots. */
-export interface PartitionState {
-  readonly v: 1;
-  readonly clock: StreamClockSnapshot;
-}
+/**
+ * The partition-level state stored beside the sensor snapshots. Version 2 holds stream time only:
+ * the clock's per-sensor entries are written incrementally beside it (StreamClock.takeChanges), so a
+ * checkpoint costs the sensors that changed, not every sensor tracked. Version 1 held the whole clock.
+ */
+export type PartitionState =
+  { readonly v: 2; readonly st: number | null } | { readonly v: 1; readonly clock: StreamClockSnapshot };
 
 export function encodePartitionState(s: PartitionState): Buffer {
   return Buffer.from(JSON.stringify(s), 'utf8');
@@ -46,7 +48,10 @@ export function encodePartitionState(s: PartitionState): Buffer {
 
 export function decodePartitionState(bytes: Buffer | string): PartitionState {
   const parsed = JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8')) as PartitionState;
-  if ((parsed as { v: unknown }).v !== 1)
-    throw new VigilError('unknown partition state version', { code: 'CHECKPOINT_VERSION' });
+  const v = (parsed as { v: unknown }).v;
+  if (v !== 1 && v !== 2)
+    throw new VigilError(`partition state has format version ${String(v)}; this build reads 1 and 2`, {
+      code: 'CHECKPOINT_VERSION',
+    });
   return parsed;
 }

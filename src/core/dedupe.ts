@@ -82,7 +82,8 @@ export class Deduplicator {
       const keys = Buffer.from(s.keys, 'base64');
       const times = Buffer.from(s.times, 'base64');
       this.seen = new Map();
-      for (let i = 0; i + 8 <= keys.length; i += 8) this.seen.set(keys.readDoubleLE(i), times.readDoubleLE(i));
+      for (let i = 0; i + 8 <= keys.length; i += 8)
+        this.seen.set(keys.readDoubleLE(i), times.readDoubleLE(i));
     }
     this.sinceSweep = 0;
     return this;

@@ -47,6 +47,8 @@ export class StreamClock {
   private thresholds: readonly number[] | undefined;
   /** afterMs -> its queue, same shape as `idle`. */
   private silence = new Map<number, Map<string, number>>();
+  /** Sensors whose entry changed since the last takeChanges(): what the next checkpoint writes. */
+  private changed = new Set<string>();
 
   constructor(
     private readonly idleTimeoutMs: number | undefined,
@@ -73,16 +75,73 @@ export class StreamClock {
   observe(sensorId: string, ts: number, emit: (sensorId: string, tick: Tick) => void): void {
     if (ts > this.streamTime) this.streamTime = ts;
     const now = this.streamTime;
+    const changed = this.changed;
+    changed.add(sensorId);
+    const fired = (id: string, tick: Tick): void => {
+      changed.add(id);
+      emit(id, tick);
+    };
     if (this.idleTimeoutMs !== undefined) {
       this.idle.delete(sensorId);
       this.idle.set(sensorId, now);
-      drain(this.idle, now, this.idleTimeoutMs, 'idle', emit);
+      drain(this.idle, now, this.idleTimeoutMs, 'idle', fired);
     }
     for (const [afterMs, queue] of this.silence) {
       queue.delete(sensorId);
       queue.set(sensorId, now);
-      drain(queue, now, afterMs, 'silence', emit);
+      drain(queue, now, afterMs, 'silence', fired);
     }
+  }
+
+  /**
+   * The entries that changed since the last call, for an incremental checkpoint: sensor -> its entry
+   * (`lastSeen` and the queues it still waits in, see entryOf), or null when it waits in none any more.
+   * A checkpoint so writes what the batches since the last one touched, not every sensor tracked.
+   */
+  takeChanges(): Map<string, string | null> {
+    const out = new Map<string, string | null>();
+    for (const id of this.changed) out.set(id, this.entryOf(id));
+    this.changed = new Set();
+    return out;
+  }
+
+  /** `<lastSeen>` then `i` when in the idle queue, then `s<afterMs>` per silence queue, `|`-separated. */
+  private entryOf(sensorId: string): string | null {
+    let lastSeen = this.idle.get(sensorId);
+    const parts: string[] = lastSeen === undefined ? [] : ['i'];
+    for (const [afterMs, queue] of this.silence) {
+      const seen = queue.get(sensorId);
+      if (seen === undefined) continue;
+      lastSeen = seen;
+      parts.push(`s${afterMs}`);
+    }
+    return lastSeen === undefined ? null : [String(lastSeen), ...parts].join('|');
+  }
+
+  /**
+   * Restores from stream time and the entries of every tracked sensor (an incremental checkpoint).
+   * Queues are ordered by lastSeen, which is all their draining relies on: the ticks come at the
+   * same records as before the checkpoint.
+   */
+  restoreEntries(streamTime: number | null, entries: ReadonlyMap<string, string>): this {
+    this.streamTime = streamTime ?? Number.NEGATIVE_INFINITY;
+    const parsed: [string, number, string[]][] = [];
+    for (const [id, entry] of entries) {
+      const [seen = '', ...queues] = entry.split('|');
+      parsed.push([id, Number(seen), queues]);
+    }
+    parsed.sort((a, b) => a[1] - b[1]);
+    this.idle = new Map();
+    for (const q of this.silence.values()) q.clear();
+    for (const [id, lastSeen, queues] of parsed) {
+      for (const q of queues) {
+        if (q === 'i') {
+          if (this.idleTimeoutMs !== undefined) this.idle.set(id, lastSeen);
+        } else this.silence.get(Number(q.slice(1)))?.set(id, lastSeen);
+      }
+    }
+    this.changed = new Set();
+    return this;
   }
 
   snapshot(): StreamClockSnapshot {
@@ -93,8 +152,10 @@ export class StreamClock {
     };
   }
 
+  /** Restores a full snapshot (checkpoints written before entries were incremental); all are changed. */
   restore(s: StreamClockSnapshot): this {
     this.streamTime = s.st ?? Number.NEGATIVE_INFINITY;
+    this.changed = new Set([...s.idle.map(([id]) => id), ...silenceIds(s.silence)]);
     this.idle = new Map(s.idle);
     if (isLegacy(s.silence)) {
       const shortest = Math.min(...this.silence.keys());
@@ -119,4 +180,11 @@ function drain(
     queue.delete(sensorId);
     emit(sensorId, { tick, streamTime: now, lastSeen });
   }
+}
+
+function silenceIds(s: StreamClockSnapshot['silence']): string[] {
+  if (isLegacy(s)) return s.map(([id]) => id);
+  return (s as readonly (readonly [number, LegacyQueue])[]).flatMap(([, entries]) =>
+    entries.map(([id]) => id),
+  );
 }

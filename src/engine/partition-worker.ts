@@ -186,8 +186,11 @@ export class PartitionWorker {
     // commit. The first checkpoint commits the offset again, so lag tools catch up even when idle.
     this.committedOffset = undefined;
     this.clock = new StreamClock(this.deps.pipeline.idleTimeoutMs, this.deps.silenceThresholds());
-    if (restored.partitionState !== undefined)
-      this.clock.restore(decodePartitionState(restored.partitionState).clock);
+    if (restored.partitionState !== undefined) {
+      const state = decodePartitionState(restored.partitionState);
+      if (state.v === 1) this.clock.restore(state.clock);
+      else this.clock.restoreEntries(state.st, restored.clockEntries);
+    }
     this.dirty.clear();
     this.rollups = [];
     this.actorName = `partition-${this.ref.topic}-${this.ref.partition}-e${this.epoch}`;
@@ -289,7 +292,11 @@ export class PartitionWorker {
       await this.deps.store.commit(this.ref, {
         epoch: this.epoch,
         offset: this.offset,
-        partitionState: encodePartitionState({ v: 1, clock: this.clock.snapshot() }),
+        partitionState: encodePartitionState({
+          v: 2,
+          st: Number.isFinite(this.clock.now) ? this.clock.now : null,
+        }),
+        clockEntries: this.clock.takeChanges(),
         sensors: snapshots,
         rollups: this.rollups,
       });

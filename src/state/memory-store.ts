@@ -16,6 +16,7 @@ interface Stored {
   offset: string | undefined;
   partitionState: Buffer | undefined;
   sensors: Map<string, Buffer>;
+  clock: Map<string, string>;
 }
 
 /**
@@ -31,7 +32,7 @@ export class MemoryStateStore implements StateStore {
     const key = partitionKey(p);
     let s = this.partitions.get(key);
     if (s === undefined) {
-      s = { epoch: 0, offset: undefined, partitionState: undefined, sensors: new Map() };
+      s = { epoch: 0, offset: undefined, partitionState: undefined, sensors: new Map(), clock: new Map() };
       this.partitions.set(key, s);
     }
     return s;
@@ -45,6 +46,7 @@ export class MemoryStateStore implements StateStore {
       offset: s.offset,
       partitionState: s.partitionState,
       sensorIds: [...s.sensors.keys()],
+      clockEntries: new Map(s.clock),
     });
   }
 
@@ -58,6 +60,10 @@ export class MemoryStateStore implements StateStore {
     s.offset = w.offset;
     s.partitionState = w.partitionState;
     for (const [id, snap] of w.sensors) s.sensors.set(id, snap);
+    for (const [id, entry] of w.clockEntries ?? []) {
+      if (entry === null) s.clock.delete(id);
+      else s.clock.set(id, entry);
+    }
     for (const r of w.rollups) {
       const series = `${r.sensorId}\u0000${r.metric}`;
       let byMinute = this.rollupsBySeries.get(series);

@@ -21,9 +21,10 @@ import {
  *   2. write the changed sensor snapshots, the partition state and the next offset;
  *   3. write the closed rollup minutes (replacing any earlier value of the same minute).
  *
- * KEYS: epoch, meta, sensors, then one rollup key per rollup.
- * ARGV: epoch, offset, partition state, sensor count, ttl ms, then sensor id/snapshot pairs, then
- *       minute/member pairs (one per rollup key, same order).
+ * KEYS: epoch, meta, sensors, clock, then one rollup key per rollup.
+ * ARGV: epoch, offset, partition state, sensor count, ttl ms, clock set count, clock delete count,
+ *       then sensor id/snapshot pairs, clock id/entry pairs, clock ids to delete, then minute/member
+ *       pairs (one per rollup key, same order).
  */
 const COMMIT_SCRIPT = `
 local current = redis.call('GET', KEYS[1])
@@ -33,17 +34,38 @@ end
 redis.call('HSET', KEYS[2], 'offset', ARGV[2], 'state', ARGV[3], 'epoch', ARGV[1])
 local n = tonumber(ARGV[4])
 local ttl = tonumber(ARGV[5])
-local a = 6
-if n > 0 then
+local cs = tonumber(ARGV[6])
+local cd = tonumber(ARGV[7])
+local a = 8
+-- HSET / HDEL in chunks: unpack() of a very long list overflows Lua's stack.
+local function hset(key, count)
   local args = {}
-  for i = 1, n do
+  for i = 1, count do
     args[#args + 1] = ARGV[a]
     args[#args + 1] = ARGV[a + 1]
     a = a + 2
+    if #args >= 2000 then
+      redis.call('HSET', key, unpack(args))
+      args = {}
+    end
   end
-  redis.call('HSET', KEYS[3], unpack(args))
+  if #args > 0 then redis.call('HSET', key, unpack(args)) end
 end
-for k = 4, #KEYS do
+hset(KEYS[3], n)
+hset(KEYS[4], cs)
+if cd > 0 then
+  local ids = {}
+  for i = 1, cd do
+    ids[#ids + 1] = ARGV[a]
+    a = a + 1
+    if #ids >= 2000 then
+      redis.call('HDEL', KEYS[4], unpack(ids))
+      ids = {}
+    end
+  end
+  if #ids > 0 then redis.call('HDEL', KEYS[4], unpack(ids)) end
+end
+for k = 5, #KEYS do
   local minute = ARGV[a]
   redis.call('ZREMRANGEBYSCORE', KEYS[k], minute, minute)
   redis.call('ZADD', KEYS[k], minute, ARGV[a + 1])
@@ -87,11 +109,18 @@ export class RedisStateStore implements StateStore {
   async acquire(p: PartitionRef): Promise<RestoredPartition> {
     try {
       const epoch = await this.redis.incr(this.key(p, 'epoch'));
-      const [meta, sensorIds] = await Promise.all([
+      const [meta, sensorIds, clock] = await Promise.all([
         this.redis.hgetallBuffer(this.key(p, 'meta')),
         this.redis.hkeys(this.key(p, 'sensors')),
+        this.redis.hgetall(this.key(p, 'clock')),
       ]);
-      return { epoch, offset: meta['offset']?.toString(), partitionState: meta['state'], sensorIds };
+      return {
+        epoch,
+        offset: meta['offset']?.toString(),
+        partitionState: meta['state'],
+        sensorIds,
+        clockEntries: new Map(Object.entries(clock)),
+      };
     } catch (err) {
       throw wrap(err, `taking partition ${partitionKey(p)}`);
     }
@@ -106,15 +135,24 @@ export class RedisStateStore implements StateStore {
   }
 
   async commit(p: PartitionRef, w: CheckpointWrite): Promise<void> {
-    const keys = [this.key(p, 'epoch'), this.key(p, 'meta'), this.key(p, 'sensors')];
+    const keys = [this.key(p, 'epoch'), this.key(p, 'meta'), this.key(p, 'sensors'), this.key(p, 'clock')];
+    const set: string[] = [];
+    const del: string[] = [];
+    for (const [id, entry] of w.clockEntries ?? []) {
+      if (entry === null) del.push(id);
+      else set.push(id, entry);
+    }
     const args: (string | Buffer)[] = [
       String(w.epoch),
       w.offset,
       w.partitionState,
       String(w.sensors.size),
       String(this.options.rollupTtlMs),
+      String(set.length / 2),
+      String(del.length),
     ];
     for (const [id, snap] of w.sensors) args.push(id, snap);
+    args.push(...set, ...del);
     for (const r of w.rollups) {
       keys.push(this.rollupKey(r.sensorId, r.metric));
       args.push(String(r.minute), `${r.minute}:${JSON.stringify(r.acc)}`);

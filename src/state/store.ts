@@ -35,6 +35,8 @@ export interface RestoredPartition {
    * next needed (loadSensors), so taking a partition of a million sensors reads ids, not state.
    */
   readonly sensorIds: readonly string[];
+  /** The stream clock's per-sensor entries (see StreamClock.takeChanges). */
+  readonly clockEntries: ReadonlyMap<string, string>;
 }
 
 export interface CheckpointWrite {
@@ -45,6 +47,8 @@ export interface CheckpointWrite {
   readonly sensors: ReadonlyMap<string, Buffer>;
   /** Closed minutes to store; written in the same atomic step, so each counts exactly once. */
   readonly rollups: readonly RollupRecord[];
+  /** Stream clock entries that changed: set, or deleted (null). In the same atomic step. */
+  readonly clockEntries?: ReadonlyMap<string, string | null>;
 }
 
 /**

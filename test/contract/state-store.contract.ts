@@ -69,6 +69,21 @@ export function stateStoreContract(name: string, create: () => StateStore): void
       await store.close();
     });
 
+    it('keeps the stream clock entries across commits: set, replaced and deleted', async () => {
+      const store = create();
+      const p = fresh();
+      const { epoch } = await store.acquire(p);
+      const clock = (entries: Record<string, string | null>) => ({
+        ...write(epoch, '1', {}),
+        clockEntries: new Map(Object.entries(entries)),
+      });
+      await store.commit(p, clock({ a: '10|i', b: '20|i|s30000', c: '30|s30000' }));
+      await store.commit(p, clock({ b: '40|s30000', c: null }));
+      const r = await store.acquire(p);
+      expect(Object.fromEntries(r.clockEntries)).toEqual({ a: '10|i', b: '40|s30000' });
+      await store.close();
+    });
+
     it('refuses a checkpoint from a stale epoch and leaves the new owner state untouched', async () => {
       const store = create();
       const p = fresh();

@@ -41,6 +41,34 @@ describe('StreamClock', () => {
     expect([...a, ...feed(resumed, readings.slice(77))]).toEqual(whole);
   });
 
+  it('checkpoints incrementally: entries changed since the last checkpoint restore to the same ticks', () => {
+    const readings: [string, number][] = Array.from({ length: 300 }, (_, i) => [
+      `s${i % 11 === 0 ? 'x' : i % 4}`,
+      i * 1_000 - (i % 5) * 700,
+    ]);
+    const thresholds = [20_000, 45_000];
+    const whole = feed(new StreamClock(5_000, thresholds), readings);
+    // The store's hash of entries, updated by each checkpoint's changes only.
+    const stored = new Map<string, string>();
+    const checkpoint = (clock: StreamClock): void => {
+      const changes = clock.takeChanges();
+      for (const [id, entry] of changes) {
+        if (entry === null) stored.delete(id);
+        else stored.set(id, entry);
+      }
+    };
+    const first = new StreamClock(5_000, thresholds);
+    const a = feed(first, readings.slice(0, 60));
+    checkpoint(first);
+    const b = feed(first, readings.slice(60, 140));
+    checkpoint(first);
+    expect(first.takeChanges().size).toBe(0); // nothing since
+    const resumed = new StreamClock(5_000, thresholds).restoreEntries(first.now, new Map(stored));
+    expect([...a, ...b, ...feed(resumed, readings.slice(140))]).toEqual(whole);
+    // Sensors that wait in no queue any more are deleted, not kept.
+    expect([...stored.values()].every((e) => e.includes('|'))).toBe(true);
+  });
+
   it('gives each silence threshold its own tick, and follows thresholds that change', () => {
     const clock = new StreamClock(undefined, [30_000, 120_000]);
     expect(
