@@ -38,17 +38,21 @@ const log = new MemoryLog();
 const T = Date.now() - 3_600_000;
 for (const [role, n] of Object.entries(config.kafka.partitions))
   log.createTopic(config.kafka.topics[role as 'readings'], n);
-for (let i = 0; i < perSensor; i++) {
-  const messages = new Array<{ key: string; value: string }>(sensors);
-  for (let s = 0; s < sensors; s++) {
+// Each sensor's readings one after the other: a burst per sensor, then it is idle (sensors are not
+// woken again while the others take theirs, which would measure passivation churn, not memory).
+const messages: { key: string; value: string }[] = [];
+for (let s = 0; s < sensors; s++) {
+  for (let i = 0; i < perSensor; i++) {
     const values = Object.fromEntries(BENCH_METRICS.map((m, j) => [m, 20 + ((s + i + j) % 10)]));
-    messages[s] = {
+    messages.push({
       key: `m-${s}`,
       value: JSON.stringify({ sensorId: `m-${s}`, ts: T + i * 1_000, values, seq: i }),
-    };
+    });
   }
-  log.append([{ topic: config.kafka.topics.readings, messages }]);
+  if (messages.length >= 100_000)
+    log.append([{ topic: config.kafka.topics.readings, messages: messages.splice(0) }]);
 }
+log.append([{ topic: config.kafka.topics.readings, messages }]);
 const store = new RedisStateStore({ ...config.redis, rollupTtlMs: 60_000 });
 gc();
 const baseline = process.memoryUsage().heapUsed;
