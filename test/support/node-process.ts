@@ -18,11 +18,13 @@ export function writeConfig(name: string, config: Record<string, unknown>): stri
 
 /**
  * Starts `vigil <command>` (default `node`) from dist/ as a separate process, with VIGIL_NODE_ID =
- * `name`; its output goes to .run/test-nodes/<name>.log (logPath).
+ * `name`; its output goes to .run/test-nodes/<name>.log (logPath). VIGIL_NODE_ARGS adds arguments for
+ * Node.js itself (profiling a benchmark: `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 export function startNodeProcess(name: string, configFile: string, command = 'node'): ChildProcess {
   const log = openSync(logPath(name), 'a');
-  return spawn(process.execPath, [join(ROOT, 'dist/cli/main.js'), '-c', configFile, command], {
+  const nodeArgs = (process.env['VIGIL_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+  return spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist/cli/main.js'), '-c', configFile, command], {
     cwd: ROOT,
     stdio: ['ignore', log, log],
     env: { ...process.env, VIGIL_NODE_ID: name },
