@@ -71,6 +71,10 @@ export class PartitionWorker {
   private lastSweep = Date.now();
   /** The store step of the last checkpoint, while it is on its way (see checkpoint()). */
   private inFlight: Promise<void> | undefined;
+  /** What that step writes: until it lands, the sensors' last barrier state is here, not in the store. */
+  private landing: CheckpointWrite | undefined;
+  /** A store step that failed, until the queue settles it (reset, or fence when the epoch is stale). */
+  private landingFailed: { readonly epoch: number; readonly err: unknown } | undefined;
   /** Resets since the last good checkpoint: the next reopen waits longer each time (up to 30 s). */
   private failures = 0;
   private queue: Promise<unknown> = Promise.resolve();
@@ -181,6 +185,10 @@ export class PartitionWorker {
   private async open(): Promise<void> {
     if (this.failures > 0)
       await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 100 * 2 ** (this.failures - 1))));
+    // A step of the previous epoch still on its way lands (or is refused) before the new epoch reads
+    // the store, so the state restored here is never overtaken by it.
+    if (this.inFlight !== undefined) await this.inFlight;
+    this.landingFailed = undefined;
     const restored = await this.deps.store.acquire(this.ref);
     this.epoch = restored.epoch;
     this.offset = restored.offset;
@@ -200,7 +208,7 @@ export class PartitionWorker {
       pipeline: this.deps.pipeline,
       logger: this.log,
       bucketCount: this.deps.buckets,
-      loadSnapshots: (sensorIds) => this.deps.store.loadSensors(this.ref, sensorIds),
+      loadSnapshots: (sensorIds) => this.loadSnapshots(sensorIds),
       onRecovery: (sensorId, reason) => {
         this.deps.stats.recoveries += 1;
         this.log.warn({ sensorId, reason }, 'sensor restored from its last checkpoint');
@@ -292,6 +300,9 @@ export class PartitionWorker {
    */
   private async checkpoint(): Promise<void> {
     if (this.inFlight !== undefined) await this.inFlight;
+    // A failed step is settled before anything else is written: a later checkpoint holds only the
+    // sensors changed since that barrier, so landing it would skip what the failed one carried.
+    if (this.settleFailedLanding()) return;
     const actor = this.actor;
     if (this.state !== 'open' || actor === undefined || this.offset === undefined) return;
     if (this.dirty.size === 0 && this.rollups.length === 0 && this.offset === this.committedOffset) return;
@@ -320,9 +331,45 @@ export class PartitionWorker {
     this.dirty.clear();
     this.rollups = [];
     this.lastCheckpoint = started;
+    this.landing = write;
     this.inFlight = this.land(write, started).finally(() => {
       this.inFlight = undefined;
+      this.landing = undefined;
     });
+  }
+
+  /**
+   * Snapshots as of each sensor's last barrier, for a sensor that restores itself (a crash) or is
+   * activated: from the step still on its way to the store when it holds the sensor (the sensor has
+   * dropped the events before that barrier), else from the store.
+   */
+  private async loadSnapshots(sensorIds: readonly string[]): Promise<ReadonlyMap<string, Buffer>> {
+    const landing = this.landing?.epoch === this.epoch ? this.landing.sensors : undefined;
+    if (landing === undefined) return this.deps.store.loadSensors(this.ref, sensorIds);
+    const found = new Map<string, Buffer>();
+    const rest: string[] = [];
+    for (const id of sensorIds) {
+      const bytes = landing.get(id);
+      if (bytes === undefined) rest.push(id);
+      else found.set(id, bytes);
+    }
+    if (rest.length > 0)
+      for (const [id, bytes] of await this.deps.store.loadSensors(this.ref, rest)) found.set(id, bytes);
+    return found;
+  }
+
+  /**
+   * Resets (or fences) the partition if a store step failed for its current epoch. True when the
+   * partition is no longer open for this step's caller to go on.
+   */
+  private settleFailedLanding(): boolean {
+    const failed = this.landingFailed;
+    if (failed === undefined) return false;
+    this.landingFailed = undefined;
+    if (this.epoch !== failed.epoch || this.state !== 'open') return false;
+    if (failed.err instanceof StaleEpochError) this.fence(failed.err);
+    else this.reset(failed.err);
+    return true;
   }
 
   /** The store step of a checkpoint, then the Kafka commit; a failure resets or fences (in the queue). */
@@ -330,11 +377,11 @@ export class PartitionWorker {
     try {
       await this.deps.store.commit(this.ref, write);
     } catch (err) {
-      // Settled in the queue, and only if the partition is still the one this step was for.
+      // Settled in the queue (or by the next checkpoint, whichever comes first), and only if the
+      // partition is still the one this step was for.
+      this.landingFailed = { epoch: write.epoch, err };
       void this.run(() => {
-        if (this.epoch !== write.epoch || this.state !== 'open') return Promise.resolve();
-        if (err instanceof StaleEpochError) this.fence(err);
-        else this.reset(err);
+        this.settleFailedLanding();
         return Promise.resolve();
       }).catch(() => undefined);
       return;
@@ -432,6 +479,11 @@ export class PartitionWorker {
     return this.run(async () => {
       await this.checkpoint();
       await this.inFlight;
+      if (this.landingFailed !== undefined)
+        this.log.warn(
+          { err: toVigilError(this.landingFailed.err) },
+          'the final checkpoint failed: the next owner replays from the one before',
+        );
       this.stopActors();
       this.state = 'closed';
     });

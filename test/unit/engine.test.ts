@@ -195,6 +195,93 @@ describe('supervision escalation', () => {
   });
 });
 
+/**
+ * A store whose checkpoint steps can be held on their way (as a slow Redis would) or failed, to pin
+ * down what happens while a checkpoint lands in the background of the next batches.
+ */
+class SlowStore extends MemoryStateStore {
+  /** Called when a step holding `sensor` starts; the step waits until the returned promise settles. */
+  holdWhen: { sensor: string; until: () => Promise<void> } | undefined;
+  /** The next step holding this sensor is held until `until`, then fails (a transient store error). */
+  failWhen: { sensor: string; until: () => Promise<void> } | undefined;
+  override async commit(...args: Parameters<MemoryStateStore['commit']>): Promise<void> {
+    const [, write] = args;
+    const hold = this.holdWhen;
+    if (hold !== undefined && write.sensors.has(hold.sensor)) {
+      this.holdWhen = undefined;
+      await hold.until();
+    }
+    const fail = this.failWhen;
+    if (fail !== undefined && write.sensors.has(fail.sensor)) {
+      this.failWhen = undefined;
+      await fail.until();
+      throw new Error('store unavailable');
+    }
+    return super.commit(...args);
+  }
+}
+
+describe('checkpoints landing while the next batches run', () => {
+  const input = acceptanceInput(60, 6_000, 9);
+  const expected = reference(input, REFERENCE_CONFIG);
+
+  it('a sensor that crashes while its checkpoint is on its way restores the state of that barrier, not the older one in the store', async () => {
+    const config = embeddedConfig();
+    const store = new SlowStore();
+    const node = await startEmbedded(config, silentLogger, new MemoryLog(), store);
+    feed(node.log, config, input.slice(0, 2_000));
+    await settled(node.log, config);
+    let crashed: Promise<void> | undefined;
+    store.holdWhen = {
+      sensor: 'st-0007',
+      // The crash is queued behind the batch whose checkpoint this is: it runs before the step lands.
+      until: () => {
+        crashed = node.engine.crashSensor('st-0007');
+        return crashed;
+      },
+    };
+    feed(node.log, config, input.slice(2_000, 4_000));
+    while (crashed === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+    await crashed;
+    feed(node.log, config, input.slice(4_000));
+    await settled(node.log, config);
+    await node.stop();
+    expect(node.engine.stats.recoveries).toBe(1);
+    expect(node.engine.stats.resets).toBe(0);
+    expect(compare(await gather(node.log, config, store, sensorsOf(input)), expected)).toEqual([]);
+  });
+
+  it('a step that fails is settled before the next checkpoint, which would otherwise skip its sensors', async () => {
+    const config = embeddedConfig();
+    const store = new SlowStore();
+    const node = await startEmbedded(config, silentLogger, new MemoryLog(), store);
+    feed(node.log, config, input.slice(0, 2_000));
+    await settled(node.log, config);
+    // The failing step is held past the next checkpoint interval, so a later checkpoint of the same
+    // partition is already waiting for it when it fails.
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const step = { held: false };
+    store.failWhen = {
+      sensor: 'st-0007',
+      until: () => {
+        step.held = true;
+        return gate;
+      },
+    };
+    feed(node.log, config, input.slice(2_000, 4_000));
+    while (!step.held) await new Promise((resolve) => setTimeout(resolve, 5));
+    feed(node.log, config, input.slice(4_000, 5_000));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    release();
+    feed(node.log, config, input.slice(5_000));
+    await settled(node.log, config);
+    await node.stop();
+    expect(node.engine.stats.resets).toBe(1);
+    expect(compare(await gather(node.log, config, store, sensorsOf(input)), expected)).toEqual([]);
+  });
+});
+
 describe('runtime rules', () => {
   it('a silence rule set at runtime gets its own clock queue and fires, with no silence rule at start', async () => {
     const pipeline = acceptancePipeline();
