@@ -1,4 +1,9 @@
-import { decodeSensorSnapshot, encodeSensorSnapshot } from '../core/checkpoint.js';
+import {
+  encodeSensorCheckpoint,
+  restoreSensor,
+  type SensorStateWrite,
+  type StoredSensor,
+} from '../core/checkpoint.js';
 import { newOutputBuffer, type DeadLetter, type OutputBuffer, type RecordSource } from '../core/outputs.js';
 import type { Reading } from '../core/reading.js';
 import {
@@ -54,8 +59,8 @@ export interface BatchContext {
 }
 
 export interface BarrierContext {
-  /** Filled with sensor id -> encoded snapshot by each sensor at the barrier. */
-  readonly snapshots: Map<string, Buffer>;
+  /** Filled with sensor id -> what the checkpoint writes of it, by each sensor at the barrier. */
+  readonly snapshots: Map<string, SensorStateWrite>;
   readonly latch: Latch;
 }
 
@@ -141,7 +146,7 @@ export interface IngestDeps {
   readonly logger: Logger;
   readonly bucketCount: number;
   /** Snapshots of sensors as of the partition's last successful checkpoint (absent ones left out). */
-  readonly loadSnapshots: (sensorIds: readonly string[]) => Promise<ReadonlyMap<string, Buffer>>;
+  readonly loadSnapshots: (sensorIds: readonly string[]) => Promise<ReadonlyMap<string, StoredSensor>>;
   /** Called once per sensor restore (for stats and tests). */
   readonly onRecovery: (sensorId: string, reason: string) => void;
   /** Called when a sensor actor is spawned (the actor count of the metrics). */
@@ -198,11 +203,11 @@ function spawnSensor(
 ): Ref<SensorMsg> {
   /** Rebuilds the processor from the last checkpoint plus the events since, and drops the replay's outputs. */
   const recover = async (state: SensorState, reason: string): Promise<void> => {
-    const bytes = (await deps.loadSnapshots([sensorId])).get(sensorId);
+    const stored = (await deps.loadSnapshots([sensorId])).get(sensorId);
     const processor =
-      bytes === undefined
+      stored === undefined
         ? new SensorProcessor(sensorId, deps.pipeline)
-        : SensorProcessor.restore(sensorId, deps.pipeline, decodeSensorSnapshot(bytes));
+        : restoreSensor(sensorId, deps.pipeline, stored);
     const discard = newOutputBuffer();
     for (const e of state.since) processor.process(e, discard);
     state.processor = processor;
@@ -248,7 +253,7 @@ function spawnSensor(
         case 'events':
           return processFrom(state, msg, 0);
         case 'barrier':
-          msg.barrier.snapshots.set(sensorId, encodeSensorSnapshot(state.processor.snapshot()));
+          msg.barrier.snapshots.set(sensorId, encodeSensorCheckpoint(state.processor.checkpoint()));
           state.since = [];
           msg.barrier.latch.done();
           return state;
@@ -286,11 +291,16 @@ interface BucketState {
 }
 
 function spawnBucket(parent: Ref<PartitionMsg>, index: number, deps: IngestDeps): Ref<BucketMsg> {
-  const spawn = (self: Ref<BucketMsg>, state: BucketState, sensorId: string, bytes: Buffer | undefined) => {
+  const spawn = (
+    self: Ref<BucketMsg>,
+    state: BucketState,
+    sensorId: string,
+    stored: StoredSensor | undefined,
+  ) => {
     const processor =
-      bytes === undefined
+      stored === undefined
         ? new SensorProcessor(sensorId, deps.pipeline)
-        : SensorProcessor.restore(sensorId, deps.pipeline, decodeSensorSnapshot(bytes));
+        : restoreSensor(sensorId, deps.pipeline, stored);
     const ref = spawnSensor(self, sensorId, processor, deps);
     state.sensors.set(sensorId, { ref, lastUsed: Date.now() });
     deps.onSpawn?.();
@@ -373,8 +383,12 @@ function spawnBucket(parent: Ref<PartitionMsg>, index: number, deps: IngestDeps)
           const live = state.sensors.get(msg.sensorId);
           if (live !== undefined) tell(live.ref, { type: 'inspect', reply: msg.reply });
           else if (state.dormant.has(msg.sensorId)) {
-            const bytes = (await deps.loadSnapshots([msg.sensorId])).get(msg.sensorId);
-            msg.reply(bytes === undefined ? undefined : decodeSensorSnapshot(bytes));
+            const stored = (await deps.loadSnapshots([msg.sensorId])).get(msg.sensorId);
+            msg.reply(
+              stored === undefined
+                ? undefined
+                : restoreSensor(msg.sensorId, deps.pipeline, stored).snapshot(),
+            );
           } else msg.reply(undefined);
           break;
         }

@@ -1,21 +1,134 @@
 import { VigilError } from '../errors.js';
-import type { SensorSnapshot } from './sensor.js';
+import {
+  SensorProcessor,
+  type SensorCheckpoint,
+  type SensorMain,
+  type SensorPart,
+  type SensorPipeline,
+  type SensorSnapshot,
+} from './sensor.js';
 import type { StreamClockSnapshot } from './stream-clock.js';
+import type { MetricsSnapshot } from './windows.js';
 
 /**
- * Checkpoint encodings. A sensor snapshot is UTF-8 JSON of SensorSnapshot (`v` is the format version);
- * the partition's own state (stream clock) likewise. JSON keeps checkpoints readable with redis-cli and
- * diffable in golden fixtures (test/fixtures/); the tuple forms inside keep them compact.
+ * Checkpoint encodings.
+ *
+ * A sensor's state, version 3 (SensorProcessor.checkpoint): a MAIN record, UTF-8 JSON of SensorMain,
+ * and PARTS written only when they change: window panes (UTF-8 JSON of their metrics, so they start
+ * with "[") and dedupe segments (binary: the byte 0x01, then float64 little-endian key, ts pairs).
+ * Versions 1 and 2 were one JSON record holding everything (SensorSnapshot); they are still restored,
+ * from a main record with no parts. The partition's own state (stream clock) is JSON too. JSON keeps
+ * checkpoints readable with redis-cli and diffable in golden fixtures (test/fixtures/); the tuple
+ * forms inside keep them compact.
  */
-export const SENSOR_SNAPSHOT_VERSION = 2;
-/** Versions this build restores: 1 differs only in the dedupe index (JSON pairs, not packed). */
-const READABLE_VERSIONS: readonly unknown[] = [1, 2];
+export const SENSOR_CHECKPOINT_VERSION = 3;
+/** Versions this build restores: 1 differs from 2 only in the dedupe index (JSON pairs, not packed). */
+const READABLE_VERSIONS: readonly unknown[] = [1, 2, 3];
+const DEDUPE_PAIRS = 0x01;
+
+/** A sensor's state as the store holds it: the main record and every part, by name. */
+export interface StoredSensor {
+  readonly main: Buffer;
+  readonly parts: ReadonlyMap<string, Buffer>;
+}
+
+/**
+ * What one checkpoint writes of a sensor: its main record, the parts changed (null: removed), and
+ * bytes to append to stored parts (a name is never in both maps).
+ */
+export interface SensorStateWrite {
+  readonly main: Buffer;
+  readonly parts: ReadonlyMap<string, Buffer | null>;
+  readonly appends: ReadonlyMap<string, Buffer>;
+}
+
+export function encodeSensorCheckpoint(c: SensorCheckpoint): SensorStateWrite {
+  const parts = new Map<string, Buffer | null>();
+  for (const [name, part] of c.parts) parts.set(name, part === null ? null : encodePart(part));
+  const appends = new Map<string, Buffer>();
+  for (const [name, pairs] of c.appends) appends.set(name, packPairs(pairs, 0));
+  return { main: Buffer.from(JSON.stringify(c.main), 'utf8'), parts, appends };
+}
+
+function encodePart(part: SensorPart): Buffer {
+  if (part.kind === 'pane') return Buffer.from(JSON.stringify(part.metrics), 'utf8');
+  const bytes = packPairs(part.pairs, 1);
+  bytes[0] = DEDUPE_PAIRS;
+  return bytes;
+}
+
+/** float64 little-endian, after `header` bytes: appended pairs carry no header of their own. */
+function packPairs(pairs: readonly number[], header: number): Buffer {
+  const bytes = Buffer.allocUnsafe(header + pairs.length * 8);
+  for (let i = 0; i < pairs.length; i++) bytes.writeDoubleLE(pairs[i] as number, header + i * 8);
+  return bytes;
+}
+
+/** A stored copy of a sensor with one checkpoint's write applied (the memory store, in-flight steps). */
+export function applySensorWrite(stored: StoredSensor | undefined, w: SensorStateWrite): StoredSensor {
+  const parts = new Map(stored?.parts);
+  for (const [name, bytes] of w.parts) {
+    if (bytes === null) parts.delete(name);
+    else parts.set(name, bytes);
+  }
+  for (const [name, bytes] of w.appends) {
+    const old = parts.get(name);
+    parts.set(name, old === undefined ? bytes : Buffer.concat([old, bytes]));
+  }
+  return { main: w.main, parts };
+}
+
+function decodePart(name: string, bytes: Buffer): SensorPart {
+  if (bytes[0] === DEDUPE_PAIRS) {
+    const pairs = new Array<number>((bytes.length - 1) >> 3);
+    for (let i = 0; i < pairs.length; i++) pairs[i] = bytes.readDoubleLE(1 + i * 8);
+    return { kind: 'dedupe', pairs };
+  }
+  try {
+    return { kind: 'pane', metrics: JSON.parse(bytes.toString('utf8')) as MetricsSnapshot };
+  } catch (err) {
+    throw new VigilError(`sensor checkpoint part ${name} is not valid JSON`, {
+      code: 'CHECKPOINT_CORRUPT',
+      cause: err,
+    });
+  }
+}
+
+/** Restores a sensor from what the store holds, whatever the version it was written with. */
+export function restoreSensor(
+  sensorId: string,
+  pipeline: SensorPipeline,
+  stored: StoredSensor,
+): SensorProcessor {
+  const main = decodeSensorMain(stored.main);
+  if (main.v !== 3) return SensorProcessor.restore(sensorId, pipeline, main);
+  const parts = new Map<string, SensorPart>();
+  for (const [name, bytes] of stored.parts) parts.set(name, decodePart(name, bytes));
+  try {
+    return SensorProcessor.fromCheckpoint(sensorId, pipeline, main, parts);
+  } catch (err) {
+    throw new VigilError(`sensor checkpoint of ${sensorId} is incomplete: ${(err as Error).message}`, {
+      code: 'CHECKPOINT_CORRUPT',
+      cause: err,
+    });
+  }
+}
 
 export function encodeSensorSnapshot(s: SensorSnapshot): Buffer {
   return Buffer.from(JSON.stringify(s), 'utf8');
 }
 
+/** A version 1 or 2 record (whole state), for tests and tools; restoreSensor reads every version. */
 export function decodeSensorSnapshot(bytes: Buffer | string): SensorSnapshot {
+  const s = decodeSensorMain(bytes);
+  if (s.v === 3)
+    throw new VigilError('a version 3 sensor checkpoint is a main record with parts: use restoreSensor', {
+      code: 'CHECKPOINT_VERSION',
+    });
+  return s;
+}
+
+function decodeSensorMain(bytes: Buffer | string): SensorSnapshot | SensorMain {
   let parsed: unknown;
   try {
     parsed = JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8'));
@@ -25,13 +138,13 @@ export function decodeSensorSnapshot(bytes: Buffer | string): SensorSnapshot {
   const v = (parsed as { v?: unknown } | null)?.v;
   if (!READABLE_VERSIONS.includes(v)) {
     throw new VigilError(
-      `sensor checkpoint has format version ${String(v)}; this build reads ${READABLE_VERSIONS.join(' and ')}`,
+      `sensor checkpoint has format version ${String(v)}; this build reads ${READABLE_VERSIONS.join(', ')}`,
       {
         code: 'CHECKPOINT_VERSION',
       },
     );
   }
-  return parsed as SensorSnapshot;
+  return parsed as SensorSnapshot | SensorMain;
 }
 
 /**

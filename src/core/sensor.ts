@@ -1,5 +1,5 @@
 import { snapshotAccumulator, type AggregateName } from './aggregate.js';
-import { Deduplicator, type DedupeSnapshot } from './dedupe.js';
+import { Deduplicator, type DedupeIndex, type DedupeSnapshot } from './dedupe.js';
 import type { OutputBuffer } from './outputs.js';
 import type { Reading } from './reading.js';
 import { SensorRules, type RuleState } from './rules/evaluate.js';
@@ -10,6 +10,9 @@ import {
   SessionWindows,
   createWindowOperator,
   windowResults,
+  type MetricsSnapshot,
+  type PaneChanges,
+  type PaneIndex,
   type PaneSnapshot,
   type SessionSnapshot,
   type WindowSettings,
@@ -175,6 +178,87 @@ export class SensorProcessor {
     };
   }
 
+  /**
+   * The sensor's state for a checkpoint, version 3: a main record (watermarks, rules, the indexes of
+   * the dedupe segments and window panes, session windows) that is always written, and the parts
+   * (dedupe segments, panes) that changed since the last call, or are gone (null). Writing only what
+   * changed makes a checkpoint cost what the sensor did since the last one, not all it remembers.
+   */
+  checkpoint(): SensorCheckpoint {
+    const parts = new Map<string, SensorPart | null>();
+    for (const name of this.orphans) parts.set(name, null);
+    this.orphans = [];
+    const dedupe = this.dedupe.changes();
+    for (const [seg, pairs] of dedupe.write) parts.set(dedupePart(seg), { kind: 'dedupe', pairs });
+    for (const seg of dedupe.removed) parts.set(dedupePart(seg), null);
+    const appends = new Map<string, readonly number[]>();
+    for (const [seg, pairs] of dedupe.append) appends.set(dedupePart(seg), pairs);
+    const panes = (prefix: string, c: PaneChanges): PaneIndex => {
+      for (const [start, metrics] of c.write) parts.set(prefix + String(start), { kind: 'pane', metrics });
+      for (const start of c.removed) parts.set(prefix + String(start), null);
+      return c.index;
+    };
+    const main: SensorMain = {
+      v: 3,
+      maxTs: Number.isFinite(this.maxTs) ? this.maxTs : null,
+      idleWm: Number.isFinite(this.idleWatermark) ? this.idleWatermark : null,
+      dedupe: dedupe.index,
+      windows: this.windows.map((w) => [
+        w.spec.name,
+        w instanceof SessionWindows ? w.snapshot() : panes(windowPartPrefix(w.spec.name), w.changes()),
+      ]),
+      rollup: this.rollup === undefined ? null : panes(ROLLUP_PART_PREFIX, this.rollup.changes()),
+      rules: this.rules.snapshot(),
+      ...(this.held === undefined ? {} : { held: this.held }),
+    };
+    return { main, parts, appends };
+  }
+
+  /** Parts the store holds that this sensor no longer uses (a window removed from the config). */
+  private orphans: string[] = [];
+
+  /** Restores a version 3 checkpoint: its main record and every part it lists. */
+  static fromCheckpoint(
+    sensorId: string,
+    pipeline: SensorPipeline,
+    main: SensorMain,
+    parts: ReadonlyMap<string, SensorPart>,
+  ): SensorProcessor {
+    const p = new SensorProcessor(sensorId, pipeline);
+    const used = new Set<string>();
+    const part = <K extends SensorPart['kind']>(name: string, kind: K): Extract<SensorPart, { kind: K }> => {
+      const found = parts.get(name);
+      if (found?.kind !== kind) throw new RangeError(`checkpoint part ${name} is missing`);
+      used.add(name);
+      return found as Extract<SensorPart, { kind: K }>;
+    };
+    const paneParts = (prefix: string, index: PaneIndex): Map<number, MetricsSnapshot> =>
+      new Map(index.panes.map((start) => [start, part(prefix + String(start), 'pane').metrics]));
+    p.maxTs = main.maxTs ?? Number.NEGATIVE_INFINITY;
+    p.idleWatermark = main.idleWm ?? Number.NEGATIVE_INFINITY;
+    p.dedupe.restoreSegments(
+      main.dedupe,
+      new Map(main.dedupe.segs.map((seg) => [seg, part(dedupePart(seg), 'dedupe').pairs])),
+    );
+    const byName = new Map(main.windows);
+    for (const w of p.windows) {
+      const snap = byName.get(w.spec.name);
+      if (snap === undefined) continue; // a window spec added since the checkpoint starts empty
+      if (w instanceof SessionWindows) {
+        if ('sessions' in snap) w.restore(snap);
+      } else if ('panes' in snap && !('sessions' in snap)) {
+        const prefix = windowPartPrefix(w.spec.name);
+        w.restoreIndexed(snap, paneParts(prefix, snap));
+      }
+    }
+    if (p.rollup !== undefined && main.rollup !== null)
+      p.rollup.restoreIndexed(main.rollup, paneParts(ROLLUP_PART_PREFIX, main.rollup));
+    p.rules.restore(main.rules);
+    if (main.held !== undefined) p.held = [...main.held];
+    p.orphans = [...parts.keys()].filter((name) => !used.has(name));
+    return p;
+  }
+
   static restore(sensorId: string, pipeline: SensorPipeline, s: SensorSnapshot): SensorProcessor {
     const p = new SensorProcessor(sensorId, pipeline);
     p.maxTs = s.maxTs ?? Number.NEGATIVE_INFINITY;
@@ -194,6 +278,40 @@ export class SensorProcessor {
   }
 }
 
+/** Names of checkpoint parts (never parsed: a main record lists its parts by what they hold). */
+const dedupePart = (segment: number): string => `d:${segment}`;
+const windowPartPrefix = (window: string): string => `w:${window}:`;
+const ROLLUP_PART_PREFIX = 'r:';
+
+/** The always-written record of a version 3 checkpoint (see SensorProcessor.checkpoint). */
+export interface SensorMain {
+  readonly v: 3;
+  readonly maxTs: number | null;
+  readonly idleWm: number | null;
+  readonly dedupe: DedupeIndex;
+  readonly windows: readonly (readonly [string, PaneIndex | SessionSnapshot])[];
+  readonly rollup: PaneIndex | null;
+  readonly rules: readonly (readonly [string, RuleState])[];
+  readonly held?: readonly SensorEvent[];
+}
+
+/** A part of a version 3 checkpoint: a dedupe segment ([key, ts] pairs) or a window pane. */
+export type SensorPart =
+  | { readonly kind: 'dedupe'; readonly pairs: readonly number[] }
+  | { readonly kind: 'pane'; readonly metrics: MetricsSnapshot };
+
+export interface SensorCheckpoint {
+  readonly main: SensorMain;
+  /** Part name -> the part, or null: the store's copy is to be removed. */
+  readonly parts: ReadonlyMap<string, SensorPart | null>;
+  /** Dedupe pairs to append to stored segments (a name is never in both maps). */
+  readonly appends: ReadonlyMap<string, readonly number[]>;
+}
+
+/**
+ * The whole state in one record: checkpoint versions 1 and 2 (still restored), and the form
+ * InspectActor shows.
+ */
 export interface SensorSnapshot {
   /** 2; checkpoints of version 1 (JSON dedupe pairs) are still restored. */
   readonly v: 1 | 2;

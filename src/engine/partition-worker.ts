@@ -1,4 +1,10 @@
-import { decodePartitionState, encodePartitionState } from '../core/checkpoint.js';
+import {
+  applySensorWrite,
+  decodePartitionState,
+  encodePartitionState,
+  type SensorStateWrite,
+  type StoredSensor,
+} from '../core/checkpoint.js';
 import { newOutputBuffer, type RollupRecord } from '../core/outputs.js';
 import type { DecodeResult, Reading } from '../core/reading.js';
 import { routeBatch } from '../core/router.js';
@@ -308,7 +314,7 @@ export class PartitionWorker {
     if (this.dirty.size === 0 && this.rollups.length === 0 && this.offset === this.committedOffset) return;
     const started = Date.now();
     const sensors = [...this.dirty];
-    const snapshots = new Map<string, Buffer>();
+    const snapshots = new Map<string, SensorStateWrite>();
     const latch = new Latch(sensors.length);
     if (sensors.length > 0) tell(actor, { type: 'barrier', sensors, barrier: { snapshots, latch } });
     try {
@@ -339,23 +345,21 @@ export class PartitionWorker {
   }
 
   /**
-   * Snapshots as of each sensor's last barrier, for a sensor that restores itself (a crash) or is
-   * activated: from the step still on its way to the store when it holds the sensor (the sensor has
-   * dropped the events before that barrier), else from the store.
+   * Each sensor's state as of its last barrier, for a sensor that restores itself (a crash) or is
+   * activated: the store's, with the changes of the step still on its way applied when it holds the
+   * sensor (the sensor has dropped the events before that barrier). If the step lands while the
+   * store is read, its changes are applied twice: the same main record and parts, and dedupe pairs
+   * appended twice, which restore to the same index (the same key and time again).
    */
-  private async loadSnapshots(sensorIds: readonly string[]): Promise<ReadonlyMap<string, Buffer>> {
+  private async loadSnapshots(sensorIds: readonly string[]): Promise<ReadonlyMap<string, StoredSensor>> {
     const landing = this.landing?.epoch === this.epoch ? this.landing.sensors : undefined;
-    if (landing === undefined) return this.deps.store.loadSensors(this.ref, sensorIds);
-    const found = new Map<string, Buffer>();
-    const rest: string[] = [];
+    const stored = await this.deps.store.loadSensors(this.ref, sensorIds);
+    if (landing === undefined) return stored;
     for (const id of sensorIds) {
-      const bytes = landing.get(id);
-      if (bytes === undefined) rest.push(id);
-      else found.set(id, bytes);
+      const write = landing.get(id);
+      if (write !== undefined) stored.set(id, applySensorWrite(stored.get(id), write));
     }
-    if (rest.length > 0)
-      for (const [id, bytes] of await this.deps.store.loadSensors(this.ref, rest)) found.set(id, bytes);
-    return found;
+    return stored;
   }
 
   /**

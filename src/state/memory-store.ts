@@ -1,3 +1,4 @@
+import { applySensorWrite, type StoredSensor } from '../core/checkpoint.js';
 import type { RollupRecord } from '../core/outputs.js';
 import { StaleEpochError } from '../errors.js';
 import {
@@ -15,7 +16,7 @@ interface Stored {
   epoch: number;
   offset: string | undefined;
   partitionState: Buffer | undefined;
-  sensors: Map<string, Buffer>;
+  sensors: Map<string, StoredSensor>;
   clock: Map<string, string>;
 }
 
@@ -59,7 +60,7 @@ export class MemoryStateStore implements StateStore {
     if (s.epoch !== w.epoch) return Promise.reject(new StaleEpochError(partitionKey(p), w.epoch, s.epoch));
     s.offset = w.offset;
     s.partitionState = w.partitionState;
-    for (const [id, snap] of w.sensors) s.sensors.set(id, snap);
+    for (const [id, write] of w.sensors) s.sensors.set(id, applySensorWrite(s.sensors.get(id), write));
     for (const [id, entry] of w.clockEntries ?? []) {
       if (entry === null) s.clock.delete(id);
       else s.clock.set(id, entry);
@@ -76,12 +77,13 @@ export class MemoryStateStore implements StateStore {
     return Promise.resolve();
   }
 
-  loadSensors(p: PartitionRef, sensorIds: readonly string[]): Promise<Map<string, Buffer>> {
+  loadSensors(p: PartitionRef, sensorIds: readonly string[]): Promise<Map<string, StoredSensor>> {
     const stored = this.partitions.get(partitionKey(p))?.sensors;
-    const out = new Map<string, Buffer>();
+    const out = new Map<string, StoredSensor>();
     for (const id of sensorIds) {
       const v = stored?.get(id);
-      if (v !== undefined) out.set(id, v);
+      // A copy: the store's own maps change with later commits.
+      if (v !== undefined) out.set(id, { main: v.main, parts: new Map(v.parts) });
     }
     return Promise.resolve(out);
   }

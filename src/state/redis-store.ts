@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { connectRedis, type RedisConnection } from './redis-connection.js';
 import type { AccumulatorSnapshot } from '../core/aggregate.js';
+import type { StoredSensor } from '../core/checkpoint.js';
 import type { RollupRecord } from '../core/outputs.js';
 import { StaleEpochError, VigilError } from '../errors.js';
 import {
@@ -18,12 +19,17 @@ import {
  * The checkpoint step, atomic in Redis (a Lua script runs without interleaving):
  *   1. refuse unless the partition's epoch is still ARGV[1] (fencing: a paused "zombie" owner
  *      can never overwrite the state of the node that took its partition);
- *   2. write the changed sensor snapshots, the partition state and the next offset;
+ *   2. write the changed sensors' main records, their changed parts (each sensor's parts are a hash
+ *      of their own, set, deleted or appended to field by field), the partition state and the next
+ *      offset;
  *   3. write the closed rollup minutes (replacing any earlier value of the same minute).
  *
- * KEYS: epoch, meta, sensors, clock, then one rollup key per rollup.
+ * KEYS: epoch, meta, sensors, clock, then one parts key per sensor with part changes, then one
+ *       rollup key per rollup.
  * ARGV: epoch, offset, partition state, sensor count, ttl ms, clock set count, clock delete count,
- *       then sensor id/snapshot pairs, clock id/entry pairs, clock ids to delete, then minute/member
+ *       parts key count, then sensor id/main pairs, clock id/entry pairs, clock ids to delete, then
+ *       per parts key: set count, delete count, append count, name/bytes pairs, names to delete,
+ *       name/bytes pairs to append; then minute/member
  *       pairs (one per rollup key, same order).
  */
 const COMMIT_SCRIPT = `
@@ -36,7 +42,8 @@ local n = tonumber(ARGV[4])
 local ttl = tonumber(ARGV[5])
 local cs = tonumber(ARGV[6])
 local cd = tonumber(ARGV[7])
-local a = 8
+local pk = tonumber(ARGV[8])
+local a = 9
 -- HSET / HDEL in chunks: unpack() of a very long list overflows Lua's stack.
 local function hset(key, count)
   local args = {}
@@ -51,21 +58,35 @@ local function hset(key, count)
   end
   if #args > 0 then redis.call('HSET', key, unpack(args)) end
 end
-hset(KEYS[3], n)
-hset(KEYS[4], cs)
-if cd > 0 then
+local function hdel(key, count)
   local ids = {}
-  for i = 1, cd do
+  for i = 1, count do
     ids[#ids + 1] = ARGV[a]
     a = a + 1
     if #ids >= 2000 then
-      redis.call('HDEL', KEYS[4], unpack(ids))
+      redis.call('HDEL', key, unpack(ids))
       ids = {}
     end
   end
-  if #ids > 0 then redis.call('HDEL', KEYS[4], unpack(ids)) end
+  if #ids > 0 then redis.call('HDEL', key, unpack(ids)) end
 end
-for k = 5, #KEYS do
+hset(KEYS[3], n)
+hset(KEYS[4], cs)
+hdel(KEYS[4], cd)
+for k = 5, 4 + pk do
+  local ps = tonumber(ARGV[a])
+  local pd = tonumber(ARGV[a + 1])
+  local pa = tonumber(ARGV[a + 2])
+  a = a + 3
+  hset(KEYS[k], ps)
+  hdel(KEYS[k], pd)
+  for i = 1, pa do
+    local old = redis.call('HGET', KEYS[k], ARGV[a])
+    redis.call('HSET', KEYS[k], ARGV[a], (old or '') .. ARGV[a + 1])
+    a = a + 2
+  end
+end
+for k = 5 + pk, #KEYS do
   local minute = ARGV[a]
   redis.call('ZREMRANGEBYSCORE', KEYS[k], minute, minute)
   redis.call('ZADD', KEYS[k], minute, ARGV[a + 1])
@@ -100,6 +121,11 @@ export class RedisStateStore implements StateStore {
 
   private key(p: PartitionRef, what: string): string {
     return `${this.options.keyPrefix}vigil:cp:{${partitionKey(p)}}:${what}`;
+  }
+
+  /** A sensor's checkpoint parts (in the partition's hash slot, beside its main record). */
+  private partsKey(p: PartitionRef, sensorId: string): string {
+    return this.key(p, `parts:${sensorId}`);
   }
 
   private rollupKey(sensorId: string, metric: string): string {
@@ -142,6 +168,29 @@ export class RedisStateStore implements StateStore {
       if (entry === null) del.push(id);
       else set.push(id, entry);
     }
+    const partArgs: (string | Buffer)[] = [];
+    let partKeys = 0;
+    for (const [id, sensor] of w.sensors) {
+      if (sensor.parts.size === 0 && sensor.appends.size === 0) continue;
+      const written: (string | Buffer)[] = [];
+      const removed: string[] = [];
+      const appended: (string | Buffer)[] = [];
+      for (const [name, bytes] of sensor.parts) {
+        if (bytes === null) removed.push(name);
+        else written.push(name, bytes);
+      }
+      for (const [name, bytes] of sensor.appends) appended.push(name, bytes);
+      keys.push(this.partsKey(p, id));
+      partKeys += 1;
+      partArgs.push(
+        String(written.length / 2),
+        String(removed.length),
+        String(appended.length / 2),
+        ...written,
+        ...removed,
+        ...appended,
+      );
+    }
     const args: (string | Buffer)[] = [
       String(w.epoch),
       w.offset,
@@ -150,9 +199,10 @@ export class RedisStateStore implements StateStore {
       String(this.options.rollupTtlMs),
       String(set.length / 2),
       String(del.length),
+      String(partKeys),
     ];
-    for (const [id, snap] of w.sensors) args.push(id, snap);
-    args.push(...set, ...del);
+    for (const [id, sensor] of w.sensors) args.push(id, sensor.main);
+    args.push(...set, ...del, ...partArgs);
     for (const r of w.rollups) {
       keys.push(this.rollupKey(r.sensorId, r.metric));
       args.push(String(r.minute), `${r.minute}:${JSON.stringify(r.acc)}`);
@@ -171,14 +221,20 @@ export class RedisStateStore implements StateStore {
     }
   }
 
-  async loadSensors(p: PartitionRef, sensorIds: readonly string[]): Promise<Map<string, Buffer>> {
-    const out = new Map<string, Buffer>();
+  /** Main records with one HMGET, each sensor's parts with an HGETALL, all in one pipelined round trip. */
+  async loadSensors(p: PartitionRef, sensorIds: readonly string[]): Promise<Map<string, StoredSensor>> {
+    const out = new Map<string, StoredSensor>();
     if (sensorIds.length === 0) return out;
     try {
-      const values = await this.redis.hmgetBuffer(this.key(p, 'sensors'), ...sensorIds);
+      const [mains, ...parts] = await Promise.all([
+        this.redis.hmgetBuffer(this.key(p, 'sensors'), ...sensorIds),
+        ...sensorIds.map((id) => this.redis.hgetallBuffer(this.partsKey(p, id))),
+      ]);
       sensorIds.forEach((id, i) => {
-        const v = values[i];
-        if (v !== null && v !== undefined) out.set(id, v);
+        const main = mains[i];
+        if (main === null || main === undefined) return;
+        const fields = parts[i] ?? {};
+        out.set(id, { main, parts: new Map(Object.entries(fields)) });
       });
       return out;
     } catch (err) {

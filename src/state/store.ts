@@ -1,3 +1,4 @@
+import type { SensorStateWrite, StoredSensor } from '../core/checkpoint.js';
 import type { RollupRecord } from '../core/outputs.js';
 
 /** Seconds of live event counts kept: enough for a one-minute window and some slack. */
@@ -43,8 +44,11 @@ export interface CheckpointWrite {
   readonly epoch: number;
   readonly offset: string;
   readonly partitionState: Buffer;
-  /** Snapshots of the sensors that changed since the last checkpoint (the others stay as they are). */
-  readonly sensors: ReadonlyMap<string, Buffer>;
+  /**
+   * The sensors that changed since the last checkpoint (the others stay as they are): each one's main
+   * record replaces the stored one; its parts are set, or removed (null); its other parts stay.
+   */
+  readonly sensors: ReadonlyMap<string, SensorStateWrite>;
   /** Closed minutes to store; written in the same atomic step, so each counts exactly once. */
   readonly rollups: readonly RollupRecord[];
   /** Stream clock entries that changed: set, or deleted (null). In the same atomic step. */
@@ -63,10 +67,10 @@ export interface StateStore {
   /** Writes a checkpoint atomically if `w.epoch` is still the partition's epoch; else StaleEpochError. */
   commit(p: PartitionRef, w: CheckpointWrite): Promise<void>;
   /**
-   * The last checkpointed snapshots of these sensors, in one request (absent ones are left out): to
-   * activate dormant sensors, and to restore a crashed one.
+   * The last checkpointed state of these sensors, main record and parts, in one request (absent ones
+   * are left out): to activate dormant sensors, and to restore a crashed one.
    */
-  loadSensors(p: PartitionRef, sensorIds: readonly string[]): Promise<Map<string, Buffer>>;
+  loadSensors(p: PartitionRef, sensorIds: readonly string[]): Promise<Map<string, StoredSensor>>;
   /**
    * Adds one second's event counts (per sensor, per event type) to the live frequencies. Counts are
    * statistics for the dashboard, not results: a replay after a crash counts its events again.

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RollupRecord } from '../../src/core/outputs.js';
 import { StaleEpochError } from '../../src/errors.js';
+import type { StoredSensor } from '../../src/core/checkpoint.js';
 import type { CheckpointWrite, PartitionRef, StateStore } from '../../src/state/store.js';
 
 let counter = 0;
@@ -10,18 +11,47 @@ const fresh = (): PartitionRef => ({
   partition: counter % 4,
 });
 
+/** A sensor's write: its main record, parts to set (a string) or remove (null), bytes to append. */
+type SensorSpec =
+  string | { main: string; parts: Record<string, string | null>; appends?: Record<string, string> };
+
 const write = (
   epoch: number,
   offset: string,
-  sensors: Record<string, string>,
+  sensors: Record<string, SensorSpec>,
   rollups: RollupRecord[] = [],
 ): CheckpointWrite => ({
   epoch,
   offset,
   partitionState: Buffer.from(`state@${offset}`),
-  sensors: new Map(Object.entries(sensors).map(([k, v]) => [k, Buffer.from(v)])),
+  sensors: new Map(
+    Object.entries(sensors).map(([k, v]) => [
+      k,
+      typeof v === 'string'
+        ? { main: Buffer.from(v), parts: new Map(), appends: new Map() }
+        : {
+            main: Buffer.from(v.main),
+            parts: new Map(
+              Object.entries(v.parts).map(([n, b]) => [n, b === null ? null : Buffer.from(b)] as const),
+            ),
+            appends: new Map(Object.entries(v.appends ?? {}).map(([n, b]) => [n, Buffer.from(b)] as const)),
+          },
+    ]),
+  ),
   rollups,
 });
+
+/** Loaded sensors as plain strings: main, and name=value of each part in name order. */
+const asText = (loaded: ReadonlyMap<string, StoredSensor>): Record<string, string[]> =>
+  Object.fromEntries(
+    [...loaded].map(([id, s]) => [
+      id,
+      [
+        s.main.toString(),
+        ...[...s.parts].sort(([a], [b]) => a.localeCompare(b)).map(([n, b]) => `${n}=${b.toString()}`),
+      ],
+    ]),
+  );
 
 const rollup = (sensorId: string, minute: number, count: number): RollupRecord => ({
   sensorId,
@@ -60,12 +90,30 @@ export function stateStoreContract(name: string, create: () => StateStore): void
       expect(r.partitionState?.toString()).toBe('state@25');
       expect([...r.sensorIds].sort()).toEqual(['a', 'b', 'c']);
       const loaded = await store.loadSensors(p, ['a', 'b', 'c', 'missing']);
-      expect(Object.fromEntries([...loaded].map(([k, v]) => [k, v.toString()]))).toEqual({
-        a: 'A1',
-        b: 'B2',
-        c: 'C1',
-      });
+      expect(asText(loaded)).toEqual({ a: ['A1'], b: ['B2'], c: ['C1'] });
       expect((await store.loadSensors(p, [])).size).toBe(0);
+      await store.close();
+    });
+
+    it("keeps each sensor's parts across commits: set, replaced, removed, and left as they are", async () => {
+      const store = create();
+      const p = fresh();
+      const { epoch } = await store.acquire(p);
+      await store.commit(p, write(epoch, '1', { a: { main: 'A1', parts: { 'd:1': 'x', 'w:t:0': 'y' } } }));
+      await store.commit(
+        p,
+        write(epoch, '2', {
+          a: { main: 'A2', parts: { 'd:1': null, 'd:2': 'z', 'w:t:0': 'y2' } },
+          b: { main: 'B1', parts: { 'd:1': 'b' }, appends: { 'd:9': 'new' } },
+        }),
+      );
+      await store.commit(p, write(epoch, '3', { a: { main: 'A3', parts: {}, appends: { 'd:2': '+1' } } }));
+      await store.commit(p, write(epoch, '4', { a: { main: 'A4', parts: {}, appends: { 'd:2': '+2' } } }));
+      await store.commit(p, write(epoch, '5', { b: 'B2' })); // a main record alone leaves the parts
+      expect(asText(await store.loadSensors(p, ['a', 'b']))).toEqual({
+        a: ['A4', 'd:2=z+1+2', 'w:t:0=y2'],
+        b: ['B2', 'd:1=b', 'd:9=new'],
+      });
       await store.close();
     });
 
@@ -90,8 +138,16 @@ export function stateStoreContract(name: string, create: () => StateStore): void
       const zombie = await store.acquire(p);
       await store.commit(p, write(zombie.epoch, '5', { a: 'zombie-1' }));
       const owner = await store.acquire(p);
-      await store.commit(p, write(owner.epoch, '7', { a: 'owner-1' }));
-      const refused = store.commit(p, write(zombie.epoch, '99', { a: 'zombie-2' }, [rollup('a', 0, 1)]));
+      await store.commit(p, write(owner.epoch, '7', { a: { main: 'owner-1', parts: { 'd:1': 'o' } } }));
+      const refused = store.commit(
+        p,
+        write(
+          zombie.epoch,
+          '99',
+          { a: { main: 'zombie-2', parts: { 'd:2': 'z' }, appends: { 'd:1': 'x' } } },
+          [rollup('a', 0, 1)],
+        ),
+      );
       await expect(refused).rejects.toBeInstanceOf(StaleEpochError);
       await expect(refused).rejects.toMatchObject({
         code: 'CHECKPOINT_FENCED',
@@ -103,7 +159,7 @@ export function stateStoreContract(name: string, create: () => StateStore): void
       const r = await store.acquire(p);
       expect(r.offset).toBe('7');
       expect(r.sensorIds).toEqual(['a']);
-      expect((await store.loadSensors(p, ['a'])).get('a')?.toString()).toBe('owner-1');
+      expect(asText(await store.loadSensors(p, ['a']))).toEqual({ a: ['owner-1', 'd:1=o'] });
       expect(await store.rollups('a', 'temperature', 0, 60_000)).toEqual([]);
       await store.close();
     });
@@ -170,10 +226,10 @@ export function stateStoreContract(name: string, create: () => StateStore): void
       const q = { ...p, partition: p.partition + 1 };
       const a = await store.acquire(p);
       const b = await store.acquire(q);
-      await store.commit(p, write(a.epoch, '3', { x: 'p' }));
-      await store.commit(q, write(b.epoch, '4', { x: 'q' }));
-      expect((await store.loadSensors(p, ['x'])).get('x')?.toString()).toBe('p');
-      expect((await store.loadSensors(q, ['x'])).get('x')?.toString()).toBe('q');
+      await store.commit(p, write(a.epoch, '3', { x: { main: 'p', parts: { 'd:1': 'pp' } } }));
+      await store.commit(q, write(b.epoch, '4', { x: { main: 'q', parts: { 'd:2': 'qq' } } }));
+      expect(asText(await store.loadSensors(p, ['x']))).toEqual({ x: ['p', 'd:1=pp'] });
+      expect(asText(await store.loadSensors(q, ['x']))).toEqual({ x: ['q', 'd:2=qq'] });
       await store.close();
     });
   });

@@ -33,6 +33,44 @@ describe('Deduplicator', () => {
   });
 });
 
+describe('Deduplicator segments (incremental checkpoints)', () => {
+  const reading = (ts: number, x: number) => ({ sensorId: 's', ts, values: { x } });
+
+  it('appends what was added to stored segments, writes new ones, removes those past the horizon', () => {
+    const d = new Deduplicator(16_000); // segments of 1 s
+    for (let ts = 0; ts < 5_000; ts += 500) d.isDuplicate(reading(ts, ts));
+    const first = d.changes();
+    expect([...first.write.keys()]).toEqual([0, 1, 2, 3, 4]);
+    expect(first.index.segs).toEqual([0, 1, 2, 3, 4]);
+    d.isDuplicate(reading(4_800, 1));
+    d.isDuplicate(reading(5_100, 2));
+    const second = d.changes();
+    expect([...second.append.keys()]).toEqual([4]);
+    expect(second.append.get(4)?.length).toBe(2); // one key, one time: only the new entry
+    expect([...second.write.keys()]).toEqual([5]);
+    expect(second.removed).toEqual([]);
+    d.isDuplicate(reading(18_500, 2)); // cutoff 2 500: segments 0 and 1 are wholly past it
+    const third = d.changes();
+    expect(third.removed).toEqual([0, 1]);
+    expect(third.index.segs).toEqual([2, 3, 4, 5, 18]);
+  });
+
+  it('restores from its segments, and replaces them all when the horizon (segment length) changed', () => {
+    const d = new Deduplicator(16_000);
+    for (let ts = 0; ts < 3_000; ts += 500) d.isDuplicate(reading(ts, ts));
+    const c = d.changes();
+    expect(c.append.size).toBe(0);
+    const same = new Deduplicator(16_000).restoreSegments(c.index, c.write);
+    expect(same.isDuplicate(reading(500, 500))).toBe(true);
+    expect(same.changes().write.size).toBe(0);
+    const longer = new Deduplicator(64_000).restoreSegments(c.index, c.write); // segments of 4 s
+    expect(longer.isDuplicate(reading(2_500, 2_500))).toBe(true);
+    const rewritten = longer.changes();
+    expect([...rewritten.write.keys()]).toEqual([0]);
+    expect(rewritten.removed).toEqual([1, 2]); // old names not reused by the new cut
+  });
+});
+
 describe('fingerprintHash', () => {
   it('is stable, ignores field order, and separates near misses', async () => {
     const { fingerprintHash } = await import('../../src/core/dedupe.js');

@@ -175,7 +175,9 @@ describe('supervision escalation', () => {
         offset: restored.offset ?? '0',
         partitionState:
           restored.partitionState ?? Buffer.from('{"v":1,"clock":{"st":null,"idle":[],"silence":[]}}'),
-        sensors: new Map([['st-0003', Buffer.from('{"v":1,"maxTs":')]]),
+        sensors: new Map([
+          ['st-0003', { main: Buffer.from('{"v":1,"maxTs":'), parts: new Map(), appends: new Map() }],
+        ]),
         rollups: [],
       },
     );

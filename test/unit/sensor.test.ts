@@ -1,6 +1,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { decodeSensorSnapshot, encodeSensorSnapshot } from '../../src/core/checkpoint.js';
+import {
+  decodeSensorSnapshot,
+  applySensorWrite,
+  encodeSensorCheckpoint,
+  encodeSensorSnapshot,
+  restoreSensor,
+  type StoredSensor,
+} from '../../src/core/checkpoint.js';
 import { newOutputBuffer, type OutputBuffer } from '../../src/core/outputs.js';
 import type { Reading } from '../../src/core/reading.js';
 import { SensorProcessor, type SensorEvent } from '../../src/core/sensor.js';
@@ -108,9 +115,22 @@ describe('SensorProcessor', () => {
     expect(runAll(fromV1, STREAM.slice(8))).toEqual(runAll(fromV2, STREAM.slice(8)));
   });
 
-  it('refuses a checkpoint of an unknown version or not JSON', () => {
-    expect(() => decodeSensorSnapshot('{"v":3}')).toThrow(/format version 3; this build reads 1 and 2/);
-    expect(() => decodeSensorSnapshot('nope')).toThrow(VigilError);
+  it('refuses a checkpoint of an unknown version, not JSON, or missing a part it lists', () => {
+    const stored = (main: string): StoredSensor => ({ main: Buffer.from(main), parts: new Map() });
+    expect(() => restoreSensor('s', testPipeline(), stored('{"v":4}'))).toThrow(
+      /format version 4; this build reads 1, 2, 3/,
+    );
+    expect(() => restoreSensor('s', testPipeline(), stored('nope'))).toThrow(VigilError);
+    const p = new SensorProcessor('s', testPipeline());
+    runAll(p, STREAM.slice(0, 3));
+    const { main, parts } = encodeSensorCheckpoint(p.checkpoint());
+    const [first] = parts.keys();
+    const incomplete = new Map(
+      [...parts].filter(([n, b]) => n !== first && b !== null) as [string, Buffer][],
+    );
+    expect(() => restoreSensor('s', testPipeline(), { main, parts: incomplete })).toThrow(
+      expect.objectContaining({ code: 'CHECKPOINT_CORRUPT' }),
+    );
   });
 
   it('an idle tick closes the windows of a silent sensor', () => {
@@ -118,6 +138,127 @@ describe('SensorProcessor', () => {
     const out = runAll(p, [r(1_000, 1), { tick: 'idle', streamTime: 20_000, lastSeen: 1_000 }]);
     expect(out.windowResults.filter((w) => w.window === 'tumbling-10s').map((w) => w.start)).toEqual([0]);
     expect(p.watermark).toBe(18_000);
+  });
+});
+
+/** A store's copy of one sensor: each checkpoint's main record replaces it, its parts are applied. */
+class StoredCopy {
+  stored: StoredSensor = { main: Buffer.alloc(0), parts: new Map() };
+  /** Parts written by the last checkpoint (set, removed or appended to). */
+  lastWritten = 0;
+
+  get parts(): ReadonlyMap<string, Buffer> {
+    return this.stored.parts;
+  }
+
+  apply(p: SensorProcessor): StoredSensor {
+    const w = encodeSensorCheckpoint(p.checkpoint());
+    this.stored = applySensorWrite(this.stored, w);
+    this.lastWritten = w.parts.size + w.appends.size;
+    return this.stored;
+  }
+}
+
+describe('incremental checkpoints (version 3)', () => {
+  it('resume exactly from the parts a series of checkpoints left in the store, cut anywhere', () => {
+    const whole = runAll(new SensorProcessor('s', testPipeline()), STREAM);
+    for (let every = 1; every <= 4; every++) {
+      for (let cut = 0; cut <= STREAM.length; cut++) {
+        // Checkpoints every `every` events up to the cut, each writing only what changed.
+        const first = new SensorProcessor('s', testPipeline());
+        const store = new StoredCopy();
+        const a = newOutputBuffer();
+        let stored = store.apply(first);
+        STREAM.slice(0, cut).forEach((e, i) => {
+          first.process(e, a);
+          if ((i + 1) % every === 0 || i + 1 === cut) stored = store.apply(first);
+        });
+        const b = runAll(restoreSensor('s', testPipeline(), stored), STREAM.slice(cut));
+        for (const key of ['windowResults', 'alerts', 'late', 'rollups', 'duplicates'] as const) {
+          expect([...a[key], ...b[key]], `${key}, checkpoints every ${every}, cut at ${cut}`).toEqual(
+            whole[key],
+          );
+        }
+      }
+    }
+  });
+
+  it('write only what changed: a reading costs its pane in each window and one dedupe segment', () => {
+    const p = new SensorProcessor('s', testPipeline());
+    const store = new StoredCopy();
+    runAll(p, STREAM.slice(0, 9));
+    store.apply(p);
+    const all = store.parts.size;
+    store.apply(p);
+    expect(store.lastWritten).toBe(0); // nothing happened: the main record alone
+    runAll(p, [r(15_500, 26, 11)]);
+    store.apply(p);
+    // tumbling and sliding panes of 15.5 s, its rollup minute, its dedupe segment
+    expect(store.lastWritten).toBe(4);
+    expect(all).toBeGreaterThan(store.lastWritten);
+    // Windows that close remove their panes from the store; dedupe segments past the horizon go too.
+    runAll(p, [r(200_000, 20, 12)]);
+    store.apply(p);
+    const names = [...store.parts.keys()];
+    expect(names.filter((n) => n.startsWith('d:'))).toEqual(['d:53']); // 200 s / (60 s / 16)
+    expect(names.filter((n) => n.startsWith('w:tumbling-10s:'))).toEqual(['w:tumbling-10s:200000']);
+  });
+
+  it('a version 2 checkpoint is rewritten whole at the next checkpoint, then goes on incrementally', () => {
+    const v2 = readFileSync(new URL('../fixtures/sensor-snapshot-v2.json', import.meta.url));
+    const store = new StoredCopy();
+    store.stored = { main: v2, parts: new Map() }; // what an older build left: one record, no parts
+    const p = restoreSensor('s', testPipeline(), { main: v2, parts: new Map() });
+    const stored = store.apply(p);
+    expect(store.lastWritten).toBe(store.parts.size); // every part, none removed
+    const fromV2 = SensorProcessor.restore('s', testPipeline(), decodeSensorSnapshot(v2));
+    expect(runAll(restoreSensor('s', testPipeline(), stored), STREAM.slice(8))).toEqual(
+      runAll(fromV2, STREAM.slice(8)),
+    );
+  });
+
+  it('a window removed from the pipeline has its parts removed from the store', () => {
+    const p = new SensorProcessor('s', testPipeline());
+    const store = new StoredCopy();
+    runAll(p, STREAM.slice(0, 6));
+    const stored = store.apply(p);
+    const pipeline = testPipeline({ windows: testPipeline().windows.filter((w) => w.kind !== 'sliding') });
+    store.apply(restoreSensor('s', pipeline, stored));
+    expect([...store.parts.keys()].filter((n) => n.startsWith('w:sliding'))).toEqual([]);
+    expect([...store.parts.keys()].filter((n) => n.startsWith('w:tumbling')).length).toBeGreaterThan(0);
+  });
+
+  it('decodes the golden v3 checkpoint fixture (main record and parts) and encodes the same bytes', () => {
+    const fixture = new URL('../fixtures/sensor-checkpoint-v3.json', import.meta.url);
+    const p = new SensorProcessor('s', testPipeline());
+    runAll(p, STREAM.slice(0, 8));
+    const w = encodeSensorCheckpoint(p.checkpoint());
+    // Pane parts are JSON text, dedupe segments binary: the fixture shows each as it is best read.
+    const readable = {
+      main: JSON.parse(w.main.toString('utf8')) as unknown,
+      parts: Object.fromEntries(
+        [...w.parts].map(([n, b]) => [
+          n,
+          b === null ? null : b[0] === 0x5b ? { json: b.toString('utf8') } : { base64: b.toString('base64') },
+        ]),
+      ),
+    };
+    const text = `${JSON.stringify(readable, null, 2)}\n`;
+    if (process.env['VIGIL_UPDATE_FIXTURES'] === '1') writeFileSync(fixture, text);
+    const golden = JSON.parse(readFileSync(fixture, 'utf8')) as typeof readable;
+    expect(readable).toEqual(golden);
+    const parts = new Map(
+      Object.entries(golden.parts as Record<string, { json?: string; base64?: string }>).map(([n, v]) => [
+        n,
+        v.json === undefined ? Buffer.from(v.base64 ?? '', 'base64') : Buffer.from(v.json, 'utf8'),
+      ]),
+    );
+    const resumed = restoreSensor('s', testPipeline(), {
+      main: Buffer.from(JSON.stringify(golden.main)),
+      parts,
+    });
+    const rest = runAll(resumed, STREAM.slice(8));
+    expect(rest.windowResults.filter((x) => x.window === 'tumbling-10s').map((x) => x.count)).toEqual([3, 1]);
   });
 });
 
