@@ -17,22 +17,76 @@ const MIN_INDEXABLE = 1e-9;
  */
 class DenseStore {
   offset = 0;
+  /** Kept packed (every slot a number, never a hole): holey arrays are slower to read and write. */
   counts: number[] = [];
 
   add(key: number, by: number): void {
-    if (this.counts.length === 0) {
-      this.offset = key;
-      this.counts.push(by);
+    this.cover(key, key);
+    this.counts[key - this.offset] = (this.counts[key - this.offset] as number) + by;
+  }
+
+  /** Grows the range to hold keys lo..hi. */
+  private cover(lo: number, hi: number): void {
+    const counts = this.counts;
+    if (counts.length === 0) {
+      this.offset = lo;
+      for (let k = lo; k <= hi; k++) counts.push(0);
       return;
     }
-    if (key < this.offset) {
-      const grow = this.offset - key;
-      this.counts = new Array<number>(grow).fill(0).concat(this.counts);
-      this.offset = key;
-    } else if (key >= this.offset + this.counts.length) {
-      for (let i = this.offset + this.counts.length; i <= key; i++) this.counts.push(0);
+    if (lo < this.offset) {
+      const grown: number[] = [];
+      for (let k = lo; k < this.offset; k++) grown.push(0);
+      for (const c of counts) grown.push(c);
+      this.counts = grown;
+      this.offset = lo;
     }
-    this.counts[key - this.offset] = (this.counts[key - this.offset] ?? 0) + by;
+    for (let k = this.offset + this.counts.length; k <= hi; k++) this.counts.push(0);
+  }
+
+  /** Adds every bucket of `other` (no [key, count] pairs made on the way: merges run per window). */
+  merge(other: DenseStore): void {
+    const from = other.counts;
+    if (from.length === 0) return;
+    this.cover(other.offset, other.offset + from.length - 1);
+    const shift = other.offset - this.offset;
+    const counts = this.counts;
+    for (let i = 0; i < from.length; i++)
+      counts[shift + i] = (counts[shift + i] as number) + (from[i] as number);
+  }
+
+  /** The key of the bucket holding the rank-th value (0-based) counting from the lowest key, or undefined. */
+  keyAtRank(rank: number): number | undefined {
+    let seen = 0;
+    const counts = this.counts;
+    for (let i = 0; i < counts.length; i++) {
+      seen += counts[i] as number;
+      if (seen > rank) return this.offset + i;
+    }
+    return undefined;
+  }
+
+  /** Like keyAtRank, counting from the highest key. */
+  keyAtRankFromTop(rank: number): number | undefined {
+    let seen = 0;
+    const counts = this.counts;
+    for (let i = counts.length - 1; i >= 0; i--) {
+      seen += counts[i] as number;
+      if (seen > rank) return this.offset + i;
+    }
+    return undefined;
+  }
+
+  get total(): number {
+    let n = 0;
+    for (const c of this.counts) n += c;
+    return n;
+  }
+
+  /** The highest key holding a value. */
+  get maxKey(): number | undefined {
+    for (let i = this.counts.length - 1; i >= 0; i--)
+      if ((this.counts[i] as number) > 0) return this.offset + i;
+    return undefined;
   }
 
   /** [key, count] of every non-empty bucket, by increasing key. */
@@ -78,8 +132,8 @@ export class QuantileSketch {
     if (other.relativeAccuracy !== this.relativeAccuracy) {
       throw new RangeError('cannot merge sketches of different relative accuracy');
     }
-    for (const [k, c] of other.positive?.entries() ?? []) (this.positive ??= new DenseStore()).add(k, c);
-    for (const [k, c] of other.negative?.entries() ?? []) (this.negative ??= new DenseStore()).add(k, c);
+    if (other.positive !== undefined) (this.positive ??= new DenseStore()).merge(other.positive);
+    if (other.negative !== undefined) (this.negative ??= new DenseStore()).merge(other.negative);
     this.zeroCount += other.zeroCount;
     this.count += other.count;
   }
@@ -87,23 +141,18 @@ export class QuantileSketch {
   /** The q-quantile (0 ≤ q ≤ 1) as the value of rank floor(q·(count−1)), within the relative accuracy. */
   quantile(q: number): number {
     if (this.count === 0) return Number.NaN;
-    const rank = Math.floor(Math.min(1, Math.max(0, q)) * (this.count - 1));
-    let seen = 0;
+    let rank = Math.floor(Math.min(1, Math.max(0, q)) * (this.count - 1));
     // Negative values, from the most negative (largest magnitude) up.
-    const neg = this.negative?.entries() ?? [];
-    for (let i = neg.length - 1; i >= 0; i--) {
-      const [k, c] = neg[i] as [number, number];
-      seen += c;
-      if (seen > rank) return -this.bucketValue(k);
+    if (this.negative !== undefined) {
+      const k = this.negative.keyAtRankFromTop(rank);
+      if (k !== undefined) return -this.bucketValue(k);
+      rank -= this.negative.total;
     }
-    seen += this.zeroCount;
-    if (seen > rank) return 0;
-    const pos = this.positive?.entries() ?? [];
-    for (const [k, c] of pos) {
-      seen += c;
-      if (seen > rank) return this.bucketValue(k);
-    }
-    return this.bucketValue(pos[pos.length - 1]?.[0] ?? 0);
+    if (rank < this.zeroCount) return 0;
+    rank -= this.zeroCount;
+    const k = this.positive?.keyAtRank(rank);
+    if (k !== undefined) return this.bucketValue(k);
+    return this.bucketValue(this.positive?.maxKey ?? 0);
   }
 
   /** Compact, order-stable form for checkpoints: accuracy, zero count, [key, count] pairs by key. */
