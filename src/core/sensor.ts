@@ -8,11 +8,12 @@ import type { Tick } from './stream-clock.js';
 import {
   PaneWindows,
   SessionWindows,
-  createWindowOperator,
+  paneGroups,
   windowResults,
+  type PaneGroup,
+  type ClosedWindowSink,
   type MetricsSnapshot,
   type PaneChanges,
-  type PaneIndex,
   type PaneSnapshot,
   type SessionSnapshot,
   type WindowSettings,
@@ -51,7 +52,11 @@ export class SensorProcessor {
   private maxTs = Number.NEGATIVE_INFINITY;
   private idleWatermark = Number.NEGATIVE_INFINITY;
   private readonly dedupe: Deduplicator;
-  private readonly windows: (PaneWindows | SessionWindows)[];
+  /** Tumbling and sliding windows, one pane group per pane length (windows.ts: PaneGroup). */
+  private readonly groups: PaneGroup[];
+  private readonly sessions: SessionWindows[];
+  /** Every window spec in config order, where it lives: windows close in this order. */
+  private readonly windows: readonly WindowSlot[];
   private readonly rollup: PaneWindows | undefined;
   readonly rules: SensorRules;
 
@@ -60,7 +65,20 @@ export class SensorProcessor {
     private readonly pipeline: SensorPipeline,
   ) {
     this.dedupe = new Deduplicator(pipeline.dedupeHorizonMs);
-    this.windows = pipeline.windows.map((spec) => createWindowOperator(spec, pipeline.window));
+    this.groups = paneGroups(pipeline.windows, pipeline.window);
+    this.sessions = [];
+    this.windows = pipeline.windows.map((spec): WindowSlot => {
+      if (spec.kind === 'session') {
+        const op = new SessionWindows(spec, pipeline.window);
+        this.sessions.push(op);
+        return { spec, session: op };
+      }
+      for (const group of this.groups) {
+        const view = group.specs.indexOf(spec);
+        if (view >= 0) return { spec, group, view };
+      }
+      throw new Error(`window ${spec.name} has no pane group`); // paneGroups() takes every pane spec
+    });
     this.rollup = pipeline.rollups
       ? new PaneWindows(ROLLUP_SPEC as Extract<WindowSpec, { kind: 'tumbling' }>, {
           ...pipeline.window,
@@ -123,7 +141,8 @@ export class SensorProcessor {
     }
     const wm = this.watermark;
     let taken = this.windows.length === 0;
-    for (const w of this.windows) if (w.add(r.ts, r.values, wm, r.text)) taken = true;
+    for (const g of this.groups) if (g.add(r.ts, r.values, wm, r.text)) taken = true;
+    for (const w of this.sessions) if (w.add(r.ts, r.values, wm, r.text)) taken = true;
     if (!taken) {
       out.late.push({ reading: r, watermark: wm, reason: lateReason(r, wm, this.pipeline) });
       return;
@@ -152,12 +171,15 @@ export class SensorProcessor {
   private close(out: OutputBuffer): void {
     const wm = this.watermark;
     for (const w of this.windows) {
-      w.close(wm, (start, end, metrics) => {
+      const sink: ClosedWindowSink = (start, end, metrics) => {
         const from = out.windowResults.length;
         windowResults(metrics, w.spec, this.sensorId, start, end, this.pipeline.window, out.windowResults);
         this.rules.onWindowClosed(w.spec.name, start, end, out.windowResults.slice(from), out.alerts);
-      });
+      };
+      if ('session' in w) w.session.close(wm, sink);
+      else w.group.closeView(w.view, wm, sink);
     }
+    for (const g of this.groups) g.prune();
     this.rollup?.close(wm, (minute, _end, metrics) => {
       for (const [metric, acc] of metrics) {
         out.rollups.push({ sensorId: this.sensorId, metric, minute, acc: snapshotAccumulator(acc) });
@@ -171,7 +193,10 @@ export class SensorProcessor {
       maxTs: Number.isFinite(this.maxTs) ? this.maxTs : null,
       idleWm: Number.isFinite(this.idleWatermark) ? this.idleWatermark : null,
       dedupe: this.dedupe.snapshot(),
-      windows: this.windows.map((w) => [w.spec.name, w.snapshot()]),
+      windows: this.windows.map((w) => [
+        w.spec.name,
+        'session' in w ? w.session.snapshot() : w.group.snapshotView(w.view),
+      ]),
       rollup: this.rollup?.snapshot() ?? null,
       rules: this.rules.snapshot(),
       ...(this.held === undefined ? {} : { held: this.held }),
@@ -193,21 +218,26 @@ export class SensorProcessor {
     for (const seg of dedupe.removed) parts.set(dedupePart(seg), null);
     const appends = new Map<string, readonly number[]>();
     for (const [seg, pairs] of dedupe.append) appends.set(dedupePart(seg), pairs);
-    const panes = (prefix: string, c: PaneChanges): PaneIndex => {
+    const panes = (prefix: string, c: PaneChanges): readonly number[] => {
       for (const [start, metrics] of c.write) parts.set(prefix + String(start), { kind: 'pane', metrics });
       for (const start of c.removed) parts.set(prefix + String(start), null);
-      return c.index;
+      return c.panes;
     };
+    const rollup = this.rollup?.group;
     const main: SensorMain = {
       v: 3,
       maxTs: Number.isFinite(this.maxTs) ? this.maxTs : null,
       idleWm: Number.isFinite(this.idleWatermark) ? this.idleWatermark : null,
       dedupe: dedupe.index,
-      windows: this.windows.map((w) => [
-        w.spec.name,
-        w instanceof SessionWindows ? w.snapshot() : panes(windowPartPrefix(w.spec.name), w.changes()),
-      ]),
-      rollup: this.rollup === undefined ? null : panes(ROLLUP_PART_PREFIX, this.rollup.changes()),
+      windows: [
+        ...this.groups.flatMap((g) => g.viewEnds().map(([name, next]) => [name, { next }] as const)),
+        ...this.sessions.map((w) => [w.spec.name, w.snapshot()] as const),
+      ],
+      panes: this.groups.map((g) => [g.paneMs, panes(panePartPrefix(g.paneMs), g.changes())]),
+      rollup:
+        rollup === undefined
+          ? null
+          : { next: rollup.viewEnds()[0]?.[1] ?? null, panes: panes(ROLLUP_PART_PREFIX, rollup.changes()) },
       rules: this.rules.snapshot(),
       ...(this.held === undefined ? {} : { held: this.held }),
     };
@@ -232,27 +262,38 @@ export class SensorProcessor {
       used.add(name);
       return found as Extract<SensorPart, { kind: K }>;
     };
-    const paneParts = (prefix: string, index: PaneIndex): Map<number, MetricsSnapshot> =>
-      new Map(index.panes.map((start) => [start, part(prefix + String(start), 'pane').metrics]));
+    const paneParts = (prefix: string, starts: readonly number[]): Map<number, MetricsSnapshot> =>
+      new Map(starts.map((start) => [start, part(prefix + String(start), 'pane').metrics]));
     p.maxTs = main.maxTs ?? Number.NEGATIVE_INFINITY;
     p.idleWatermark = main.idleWm ?? Number.NEGATIVE_INFINITY;
     p.dedupe.restoreSegments(
       main.dedupe,
       new Map(main.dedupe.segs.map((seg) => [seg, part(dedupePart(seg), 'dedupe').pairs])),
     );
-    const byName = new Map(main.windows);
-    for (const w of p.windows) {
-      const snap = byName.get(w.spec.name);
-      if (snap === undefined) continue; // a window spec added since the checkpoint starts empty
-      if (w instanceof SessionWindows) {
-        if ('sessions' in snap) w.restore(snap);
-      } else if ('panes' in snap && !('sessions' in snap)) {
-        const prefix = windowPartPrefix(w.spec.name);
-        w.restoreIndexed(snap, paneParts(prefix, snap));
-      }
+    const ends = new Map<string, number | null>();
+    const sessions = new Map<string, SessionSnapshot>();
+    for (const [name, w] of main.windows) {
+      if ('sessions' in w) sessions.set(name, w);
+      else ends.set(name, w.next);
     }
-    if (p.rollup !== undefined && main.rollup !== null)
-      p.rollup.restoreIndexed(main.rollup, paneParts(ROLLUP_PART_PREFIX, main.rollup));
+    // A window spec added since the checkpoint starts anew: from the panes its group holds, if its
+    // pane length is one the checkpoint had (else empty).
+    const groupPanes = new Map(main.panes);
+    for (const g of p.groups) {
+      const starts = groupPanes.get(g.paneMs) ?? [];
+      g.restoreIndexed(ends, starts, paneParts(panePartPrefix(g.paneMs), starts));
+    }
+    for (const w of p.sessions) {
+      const snap = sessions.get(w.spec.name);
+      if (snap !== undefined) w.restore(snap);
+    }
+    const rollup = p.rollup?.group;
+    if (rollup !== undefined && main.rollup !== null)
+      rollup.restoreIndexed(
+        new Map([[ROLLUP_SPEC.name, main.rollup.next]]),
+        main.rollup.panes,
+        paneParts(ROLLUP_PART_PREFIX, main.rollup.panes),
+      );
     p.rules.restore(main.rules);
     if (main.held !== undefined) p.held = [...main.held];
     p.orphans = [...parts.keys()].filter((name) => !used.has(name));
@@ -265,11 +306,17 @@ export class SensorProcessor {
     p.idleWatermark = s.idleWm ?? Number.NEGATIVE_INFINITY;
     p.dedupe.restore(s.dedupe);
     const byName = new Map(s.windows);
-    for (const w of p.windows) {
-      const snap = byName.get(w.spec.name);
-      if (snap === undefined) continue; // a window spec added since the checkpoint starts empty
-      if (w instanceof SessionWindows) w.restore(snap as SessionSnapshot);
-      else w.restore(snap as PaneSnapshot);
+    for (const g of p.groups) {
+      const views = new Map<string, PaneSnapshot>();
+      for (const spec of g.specs) {
+        const snap = byName.get(spec.name);
+        if (snap !== undefined && 'panes' in snap) views.set(spec.name, snap);
+      }
+      g.restoreViews(views);
+    }
+    for (const w of p.sessions) {
+      const snap = byName.get(w.spec.name); // a window spec added since the checkpoint starts empty
+      if (snap !== undefined && 'sessions' in snap) w.restore(snap);
     }
     if (p.rollup !== undefined && s.rollup !== null) p.rollup.restore(s.rollup);
     p.rules.restore(s.rules);
@@ -280,8 +327,13 @@ export class SensorProcessor {
 
 /** Names of checkpoint parts (never parsed: a main record lists its parts by what they hold). */
 const dedupePart = (segment: number): string => `d:${segment}`;
-const windowPartPrefix = (window: string): string => `w:${window}:`;
+const panePartPrefix = (paneMs: number): string => `p:${paneMs}:`;
 const ROLLUP_PART_PREFIX = 'r:';
+
+/** Where a window spec lives: a view of a pane group, or session windows of its own. */
+type WindowSlot =
+  | { readonly spec: WindowSpec; readonly group: PaneGroup; readonly view: number }
+  | { readonly spec: WindowSpec; readonly session: SessionWindows };
 
 /** The always-written record of a version 3 checkpoint (see SensorProcessor.checkpoint). */
 export interface SensorMain {
@@ -289,8 +341,12 @@ export interface SensorMain {
   readonly maxTs: number | null;
   readonly idleWm: number | null;
   readonly dedupe: DedupeIndex;
-  readonly windows: readonly (readonly [string, PaneIndex | SessionSnapshot])[];
-  readonly rollup: PaneIndex | null;
+  /** Tumbling and sliding windows: the end of the next window each emits; session windows: whole. */
+  readonly windows: readonly (readonly [string, { readonly next: number | null } | SessionSnapshot])[];
+  /** Pane length -> the starts of the panes stored (parts `p:<length>:<start>`), one per pane group. */
+  readonly panes: readonly (readonly [number, readonly number[]])[];
+  /** The per-minute rollup window: its next end and its panes (parts `r:<start>`). */
+  readonly rollup: { readonly next: number | null; readonly panes: readonly number[] } | null;
   readonly rules: readonly (readonly [string, RuleState])[];
   readonly held?: readonly SensorEvent[];
 }

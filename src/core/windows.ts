@@ -121,20 +121,42 @@ function gcd(a: number, b: number): number {
 
 const floorTo = (t: number, step: number): number => t - (((t % step) + step) % step);
 
+type PaneSpec = Extract<WindowSpec, { kind: 'tumbling' | 'sliding' }>;
+
+/** One window spec reading a pane group: what it has emitted. */
+interface PaneView {
+  readonly spec: PaneSpec;
+  readonly size: number;
+  readonly slide: number;
+  /** End of the next window to consider for emission; every window ending before it is final. */
+  nextEnd: number;
+}
+
+/** The pane length of a tumbling or sliding spec: gcd(size, slide). */
+export const paneLength = (spec: PaneSpec): number =>
+  spec.kind === 'sliding' ? gcd(spec.sizeMs, spec.slideMs) : spec.sizeMs;
+
 /**
- * Tumbling and sliding (hopping) windows over panes. A pane is a slice of length gcd(size, slide);
- * each reading updates exactly one pane, and a window is the merge of its size/pane panes at emission.
- * So a reading costs O(1) whatever the overlap, and memory holds panes, not overlapping windows.
- * Windows start at multiples of the slide (epoch-aligned); tumbling is sliding with slide = size.
+ * Tumbling and sliding (hopping) windows over panes, for ONE sensor. A pane is a slice of event time
+ * (gcd of size and slide); each reading updates exactly one pane, and a window is the merge of its
+ * panes at emission: a reading costs O(1) whatever the overlap, and memory holds panes, not
+ * overlapping windows. Windows start at multiples of their slide (epoch-aligned); tumbling is sliding
+ * with slide = size.
+ *
+ * Several specs with the same pane length SHARE one group's panes (each spec is a view with its own
+ * emission point): the default pipeline's tumbling 10 s and sliding 1 min / 10 s windows would
+ * otherwise count every reading twice, into identical panes. A pane holds exactly the readings some
+ * view took, and a view never reads a pane holding a reading it found late: "late for a view" means
+ * every window of it containing that pane is final, and a view's next window end moves past the
+ * windows the watermark made final at every close, emitted or empty (the sensor closes windows
+ * whenever its watermark moves, before the next reading). So each view sees exactly the panes it would
+ * own alone.
  */
-export class PaneWindows implements WindowOperator {
-  private readonly size: number;
-  private readonly slide: number;
-  private readonly pane: number;
+export class PaneGroup {
+  readonly paneMs: number;
+  private readonly views: PaneView[];
   /** pane start -> metrics. */
   private panes = new Map<number, Metrics>();
-  /** End of the next window to consider for emission; every window ending before it is final. */
-  private nextEnd = Number.NEGATIVE_INFINITY;
   /**
    * Incremental checkpoints (changes()): each pane is a part of its own, written when a reading
    * changed it since the last checkpoint. In real time that is the newest pane: one in six of a
@@ -145,22 +167,38 @@ export class PaneWindows implements WindowOperator {
   private stored: number[] = [];
 
   constructor(
-    readonly spec: Extract<WindowSpec, { kind: 'tumbling' | 'sliding' }>,
+    specs: readonly PaneSpec[],
     private readonly settings: WindowSettings,
   ) {
-    this.size = spec.sizeMs;
-    this.slide = spec.kind === 'sliding' ? spec.slideMs : spec.sizeMs;
-    this.pane = gcd(this.size, this.slide);
+    this.views = specs.map((spec) => ({
+      spec,
+      size: spec.sizeMs,
+      slide: spec.kind === 'sliding' ? spec.slideMs : spec.sizeMs,
+      nextEnd: Number.NEGATIVE_INFINITY,
+    }));
+    this.paneMs = specs.reduce((g, spec) => gcd(g, paneLength(spec)), 0);
   }
 
-  /** End of the last window that contains `ts`. */
-  private lastEndOf(ts: number): number {
-    return floorTo(ts, this.slide) + this.size;
+  get specs(): readonly PaneSpec[] {
+    return this.views.map((v) => v.spec);
   }
 
+  /**
+   * Counts the reading in its pane, unless every window of every view holding it is already final:
+   * then it returns false and the caller sends the reading to vigil.late.
+   */
   add(ts: number, values: Readonly<Record<string, number>>, watermark: number, text?: string): boolean {
-    if (this.lastEndOf(ts) + this.settings.allowedLatenessMs <= watermark) return false;
-    const start = floorTo(ts, this.pane);
+    const lateness = this.settings.allowedLatenessMs;
+    let taken = false;
+    for (const v of this.views) {
+      // The end of the last window of this view holding ts.
+      if (floorTo(ts, v.slide) + v.size + lateness > watermark) {
+        taken = true;
+        break;
+      }
+    }
+    if (!taken) return false;
+    const start = floorTo(ts, this.paneMs);
     let metrics = this.panes.get(start);
     if (metrics === undefined) {
       metrics = new Map();
@@ -172,21 +210,27 @@ export class PaneWindows implements WindowOperator {
     return true;
   }
 
-  close(watermark: number, sink: ClosedWindowSink): void {
+  /** Hands over, in order, each window of view `i` whose end + allowed lateness ≤ watermark. */
+  closeView(i: number, watermark: number, sink: ClosedWindowSink): void {
+    const v = this.views[i];
+    if (v === undefined) return;
     const lateness = this.settings.allowedLatenessMs;
-    while (this.panes.size > 0) {
-      // Skip empty windows: the first window worth emitting is the first one holding the oldest pane.
+    for (;;) {
+      // Skip empty windows: the first window worth emitting is the first one holding the oldest pane
+      // this view still needs (panes before its next window belong to other views, or are to go).
+      const from = v.nextEnd - v.size;
       let oldest = Number.POSITIVE_INFINITY;
-      for (const start of this.panes.keys()) if (start < oldest) oldest = start;
-      const firstEnd = floorTo(oldest - this.size, this.slide) + this.slide + this.size;
-      const end = Math.max(this.nextEnd, firstEnd);
-      if (end + lateness > watermark) return;
-      const start = end - this.size;
+      for (const start of this.panes.keys()) if (start >= from && start < oldest) oldest = start;
+      if (oldest === Number.POSITIVE_INFINITY) break;
+      const firstEnd = floorTo(oldest - v.size, v.slide) + v.slide + v.size;
+      const end = Math.max(v.nextEnd, firstEnd);
+      if (end + lateness > watermark) break;
+      const start = end - v.size;
       // Merge the window's panes in TIME order, never in the map's insertion order: floating-point
       // merges depend on order, and insertion order depends on arrival (and differs after a restore),
       // so only time order gives the same bits on every run and replay.
       const merged: Metrics = new Map();
-      for (let paneStart = start; paneStart < end; paneStart += this.pane) {
+      for (let paneStart = start; paneStart < end; paneStart += this.paneMs) {
         const metrics = this.panes.get(paneStart);
         if (metrics === undefined) continue;
         for (const [metric, acc] of metrics) {
@@ -199,36 +243,65 @@ export class PaneWindows implements WindowOperator {
         }
       }
       sink(start, end, merged);
-      this.nextEnd = end + this.slide;
-      // Panes before the next window's start belong to no window that is still open.
-      const keepFrom = this.nextEnd - this.size;
-      for (const paneStart of [...this.panes.keys()]) if (paneStart < keepFrom) this.panes.delete(paneStart);
+      v.nextEnd = end + v.slide;
     }
+    // Every window the watermark made final is done, emitted or empty: a reading that comes for one is
+    // late for this view. Say so in nextEnd, or a pane another view opens for such a reading would
+    // be emitted here as if this view had taken it.
+    if (Number.isFinite(watermark))
+      v.nextEnd = Math.max(v.nextEnd, floorTo(watermark - lateness - v.size, v.slide) + v.slide + v.size);
+  }
+
+  /** Drops the panes no view needs any more: those before every view's next window. */
+  prune(): void {
+    let keepFrom = Number.POSITIVE_INFINITY;
+    for (const v of this.views) keepFrom = Math.min(keepFrom, v.nextEnd - v.size);
+    for (const start of [...this.panes.keys()]) if (start < keepFrom) this.panes.delete(start);
   }
 
   get isEmpty(): boolean {
     return this.panes.size === 0;
   }
 
-  snapshot(): PaneSnapshot {
+  /** View `i` in the whole-state form of checkpoint versions 1 and 2: its next end and its panes. */
+  snapshotView(i: number): PaneSnapshot {
+    const v = this.views[i];
+    const from = v === undefined ? Number.POSITIVE_INFINITY : v.nextEnd - v.size;
     return {
-      next: Number.isFinite(this.nextEnd) ? this.nextEnd : null,
-      panes: [...this.panes].sort((a, b) => a[0] - b[0]).map(([start, m]) => [start, snapshotMetrics(m)]),
+      next: v !== undefined && Number.isFinite(v.nextEnd) ? v.nextEnd : null,
+      panes: [...this.panes]
+        .filter(([start]) => start >= from)
+        .sort((a, b) => a[0] - b[0])
+        .map(([start, m]) => [start, snapshotMetrics(m)]),
     };
   }
 
-  /** Restores every pane at once (checkpoint versions 1 and 2): the next checkpoint writes them all. */
-  restore(s: PaneSnapshot): this {
-    this.nextEnd = s.next ?? Number.NEGATIVE_INFINITY;
-    this.panes = new Map(s.panes.map(([start, m]) => [start, restoreMetrics(m)]));
+  /**
+   * Restores from whole-state records by spec name (checkpoint versions 1 and 2, where each window
+   * had panes of its own): the group's panes are their union (two views holding a pane hold the same
+   * readings in it). The next checkpoint writes every pane.
+   */
+  restoreViews(snapshots: ReadonlyMap<string, PaneSnapshot>): this {
+    this.panes = new Map();
+    for (const v of this.views) {
+      const s = snapshots.get(v.spec.name);
+      if (s === undefined) continue; // a window spec added since the checkpoint starts empty
+      v.nextEnd = s.next ?? Number.NEGATIVE_INFINITY;
+      for (const [start, m] of s.panes) if (!this.panes.has(start)) this.panes.set(start, restoreMetrics(m));
+    }
     this.stored = [];
     this.dirty = [...this.panes.keys()];
     return this;
   }
 
+  /** Each view's next window end, by spec name (the group's part of a version 3 main record). */
+  viewEnds(): [name: string, next: number | null][] {
+    return this.views.map((v) => [v.spec.name, Number.isFinite(v.nextEnd) ? v.nextEnd : null]);
+  }
+
   /**
-   * What a checkpoint writes: the index (next end, the panes held), every pane changed since the last
-   * call, and the stored panes that are gone (their windows were emitted).
+   * What a checkpoint writes: the panes held, every pane changed since the last call, and the stored
+   * panes that are gone (no view needs them).
    */
   changes(): PaneChanges {
     const write = new Map<number, MetricsSnapshot>();
@@ -240,32 +313,85 @@ export class PaneWindows implements WindowOperator {
     const removed = this.stored.filter((start) => !this.panes.has(start));
     this.stored = panes;
     this.dirty = [];
-    return { index: { next: Number.isFinite(this.nextEnd) ? this.nextEnd : null, panes }, write, removed };
+    return { panes, write, removed };
   }
 
-  /** Restores from an index and its panes (checkpoint version 3): nothing to write until it changes. */
-  restoreIndexed(index: PaneIndex, panes: ReadonlyMap<number, MetricsSnapshot>): this {
-    this.nextEnd = index.next ?? Number.NEGATIVE_INFINITY;
+  /**
+   * Restores from a version 3 checkpoint: each view's next end (a view not in it starts anew) and the
+   * panes it lists. Nothing to write until something changes.
+   */
+  restoreIndexed(
+    ends: ReadonlyMap<string, number | null>,
+    starts: readonly number[],
+    panes: ReadonlyMap<number, MetricsSnapshot>,
+  ): this {
+    for (const v of this.views) v.nextEnd = ends.get(v.spec.name) ?? Number.NEGATIVE_INFINITY;
     this.panes = new Map();
-    for (const start of index.panes) {
+    for (const start of starts) {
       const m = panes.get(start);
-      if (m === undefined) throw new RangeError(`pane ${start} of ${this.spec.name} is missing`);
+      if (m === undefined) throw new RangeError(`pane ${start} of the ${this.paneMs} ms panes is missing`);
       this.panes.set(start, restoreMetrics(m));
     }
-    this.stored = [...index.panes];
+    this.stored = [...starts];
     this.dirty = [];
     return this;
   }
 }
 
-/** A pane window operator in a version 3 checkpoint: its panes are parts of their own. */
-export interface PaneIndex {
-  readonly next: number | null;
-  readonly panes: readonly number[];
+/** Pane groups of a pipeline's tumbling and sliding specs: one per pane length, in first-seen order. */
+export function paneGroups(specs: readonly WindowSpec[], settings: WindowSettings): PaneGroup[] {
+  const byLength = new Map<number, PaneSpec[]>();
+  for (const spec of specs) {
+    if (spec.kind === 'session') continue;
+    const length = paneLength(spec);
+    const group = byLength.get(length);
+    if (group === undefined) byLength.set(length, [spec]);
+    else group.push(spec);
+  }
+  return [...byLength.values()].map((group) => new PaneGroup(group, settings));
+}
+
+/**
+ * ONE tumbling or sliding spec over panes of its own: the WindowOperator form of a PaneGroup (for the
+ * per-minute rollups, and tests of one window).
+ */
+export class PaneWindows implements WindowOperator {
+  readonly group: PaneGroup;
+
+  constructor(
+    readonly spec: PaneSpec,
+    settings: WindowSettings,
+  ) {
+    this.group = new PaneGroup([spec], settings);
+  }
+
+  add(ts: number, values: Readonly<Record<string, number>>, watermark: number, text?: string): boolean {
+    return this.group.add(ts, values, watermark, text);
+  }
+
+  close(watermark: number, sink: ClosedWindowSink): void {
+    this.group.closeView(0, watermark, sink);
+    this.group.prune();
+  }
+
+  get isEmpty(): boolean {
+    return this.group.isEmpty;
+  }
+
+  snapshot(): PaneSnapshot {
+    return this.group.snapshotView(0);
+  }
+
+  /** Restores every pane at once (checkpoint versions 1 and 2): the next checkpoint writes them all. */
+  restore(s: PaneSnapshot): this {
+    this.group.restoreViews(new Map([[this.spec.name, s]]));
+    return this;
+  }
 }
 
 export interface PaneChanges {
-  readonly index: PaneIndex;
+  /** The pane starts the store holds after this checkpoint. */
+  readonly panes: readonly number[];
   readonly write: ReadonlyMap<number, MetricsSnapshot>;
   readonly removed: readonly number[];
 }

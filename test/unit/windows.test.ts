@@ -1,9 +1,12 @@
 import { roundTrip } from '../support/pipeline.js';
 import { describe, expect, it } from 'vitest';
 import type { WindowResult } from '../../src/core/outputs.js';
+import { Random } from '../../src/sim/random.js';
 import {
+  PaneGroup,
   PaneWindows,
   SessionWindows,
+  paneGroups,
   windowResults,
   type WindowSettings,
   type WindowSpec,
@@ -206,5 +209,76 @@ describe('window snapshots', () => {
     const s2 = new SessionWindows(session, settings()).restore(roundTrip(s.snapshot()));
     expect(closeAll(a2, 1e9)).toEqual(closeAll(a, 1e9));
     expect(closeAll(s2, 1e9)).toEqual(closeAll(s, 1e9));
+  });
+});
+
+describe('pane groups (windows of one pane length sharing their panes)', () => {
+  it('give every window exactly what it gives over panes of its own, late and out-of-order readings included', () => {
+    const s: WindowSettings = { ...settings(2_000), aggregates: ['count', 'sum', 'mean', 'stddev', 'min'] };
+    // One pane length (10 s), as paneGroups() groups them: a view's windows merge the panes it would
+    // have alone, in the same order, so the results are equal to the bit.
+    const specs = [
+      tumbling,
+      sliding,
+      { kind: 'sliding', name: 's20', sizeMs: 20_000, slideMs: 10_000 } as const,
+    ];
+    const rng = new Random(9);
+    for (let run = 0; run < 20; run++) {
+      const group = new PaneGroup(specs, s);
+      const alone = specs.map((spec) => new PaneWindows(spec, s));
+      const together = specs.map((): WindowResult[] => []);
+      const apart = specs.map((): WindowResult[] => []);
+      let maxTs = 0;
+      let lates = 0;
+      for (let i = 0; i < 400; i++) {
+        // Mostly forward in time, some out of order, some far behind the watermark.
+        const back = rng.next() < 0.1 ? 60_000 * rng.next() : rng.next() < 0.3 ? 3_000 * rng.next() : 0;
+        const ts = Math.round(maxTs + 700 * rng.next() - back);
+        const wm = maxTs - 1_000;
+        const values = { x: Math.round(rng.next() * 1000) / 10 };
+        const taken = group.add(ts, values, wm);
+        const takenAlone = alone.map((w) => w.add(ts, values, wm));
+        expect(taken).toBe(takenAlone.some(Boolean));
+        if (!taken) lates++;
+        if (ts > maxTs) {
+          maxTs = ts;
+          specs.forEach((spec, v) => {
+            group.closeView(v, maxTs - 1_000, (start, end, m) => {
+              windowResults(m, spec, 's', start, end, s, together[v] ?? []);
+            });
+            (alone[v] as PaneWindows).close(maxTs - 1_000, (start, end, m) => {
+              windowResults(m, spec, 's', start, end, s, apart[v] ?? []);
+            });
+          });
+          group.prune();
+        }
+      }
+      expect(lates).toBeGreaterThan(0);
+      expect(together).toEqual(apart);
+      expect(together.flat().length).toBeGreaterThan(20);
+      // The whole-state form of each view is what the window alone holds (checkpoint versions 1 and 2).
+      specs.forEach((_, v) => {
+        expect(group.snapshotView(v)).toEqual((alone[v] as PaneWindows).snapshot());
+      });
+    }
+  });
+});
+
+describe('paneGroups', () => {
+  it('groups the tumbling and sliding specs by pane length, sessions apart', () => {
+    const groups = paneGroups(
+      [
+        tumbling,
+        session,
+        sliding,
+        { kind: 'tumbling', name: 't7', sizeMs: 7_000 },
+        { kind: 'sliding', name: 's21', sizeMs: 21_000, slideMs: 7_000 },
+      ],
+      settings(),
+    );
+    expect(groups.map((g) => [g.paneMs, g.specs.map((x) => x.name)])).toEqual([
+      [10_000, ['t10', 's30']],
+      [7_000, ['t7', 's21']],
+    ]);
   });
 });
