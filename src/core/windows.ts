@@ -215,6 +215,9 @@ export class PaneGroup {
     const v = this.views[i];
     if (v === undefined) return;
     const lateness = this.settings.allowedLatenessMs;
+    // Every window ending before nextEnd is done (see below), so none is due while nextEnd is not
+    // final: the case of nearly every reading, decided without looking at the panes.
+    if (v.nextEnd + lateness > watermark) return;
     for (;;) {
       // Skip empty windows: the first window worth emitting is the first one holding the oldest pane
       // this view still needs (panes before its next window belong to other views, or are to go).
