@@ -6,10 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { connectAsync } from 'mqtt';
 import { acceptanceRawConfig, prepareKafka } from '../test/support/kafka-run.js';
 import { exited, logPath, startNodeProcess, writeConfig } from '../test/support/node-process.js';
-import { bareKafkaConsumer } from './limits.js';
+import { bareKafkaConsumer, publishMqtt } from './limits.js';
 import { benchPipeline, readings, rssMiB, sleep, untilCommitted, type Say } from './lib.js';
 
 export interface IngestResult {
@@ -94,7 +93,7 @@ export async function kafkaIngest(
 }
 
 /**
- * `count` readings published over MQTT (QoS 1, a window of 500 in flight) to the bridge, which
+ * `count` readings published over MQTT (QoS 1) by `publishers` processes to the bridge, which
  * produces them to Kafka, where a node processes them: readings/s from the first publish until the
  * node has checkpointed them all.
  */
@@ -102,6 +101,7 @@ export async function mqttIngest(
   url: string,
   count: number,
   stations: number,
+  publishers: number,
   say: Say,
 ): Promise<IngestResult & { published: number }> {
   const label = `bench-mqtt-${randomUUID().slice(0, 8)}`;
@@ -116,20 +116,10 @@ export async function mqttIngest(
   const children = [bridge, node];
   try {
     await subscribed(`${label}-bridge`);
-    const input = readings(stations, count, Date.now() - 3_600_000);
-    const pub = await connectAsync(config.mqtt.url, { clean: true });
-    say(`  publishing ${count} readings over MQTT (QoS 1)`);
+    say(`  publishing ${count} readings over MQTT (QoS 1, ${publishers} publisher processes)`);
     const started = performance.now();
-    const WINDOW = 500;
-    for (let i = 0; i < input.length; i += WINDOW) {
-      await Promise.all(
-        input
-          .slice(i, i + WINDOW)
-          .map((r) => pub.publishAsync(`${topicRoot}/${r.key}/readings`, r.value, { qos: 1 })),
-      );
-    }
+    await publishMqtt(url, topicRoot, count, publishers, stations);
     const published = count / ((performance.now() - started) / 1000);
-    await pub.endAsync();
     const done = untilCommitted(kafka, config.kafka.groupId, config.kafka.topics.readings, say, count);
     const peak = samplePeak(children, done);
     await done;
