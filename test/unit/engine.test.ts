@@ -123,9 +123,32 @@ describe('engine (embedded) against the reference computation', () => {
   });
 });
 
-/** A state store that fails the chosen operations, around the in-memory one. */
+/**
+ * A state store that fails the chosen operations, around the in-memory one; its checkpoint steps can
+ * also be held on their way (as a slow Redis would), to pin down what happens while a checkpoint
+ * lands in the background of the next batches.
+ */
 class FaultyStore extends MemoryStateStore {
   failLoads = 0;
+  /** The next step holding `sensor` waits until `until` settles. */
+  holdWhen: { sensor: string; until: () => Promise<void> } | undefined;
+  /** The next step holding this sensor waits until `until`, then fails (a transient store error). */
+  failWhen: { sensor: string; until: () => Promise<void> } | undefined;
+  override async commit(...args: Parameters<MemoryStateStore['commit']>): Promise<void> {
+    const [, write] = args;
+    const hold = this.holdWhen;
+    if (hold !== undefined && write.sensors.has(hold.sensor)) {
+      this.holdWhen = undefined;
+      await hold.until();
+    }
+    const fail = this.failWhen;
+    if (fail !== undefined && write.sensors.has(fail.sensor)) {
+      this.failWhen = undefined;
+      await fail.until();
+      throw new Error('store unavailable');
+    }
+    return super.commit(...args);
+  }
   override loadSensors(
     ...args: Parameters<MemoryStateStore['loadSensors']>
   ): ReturnType<MemoryStateStore['loadSensors']> {
@@ -197,39 +220,13 @@ describe('supervision escalation', () => {
   });
 });
 
-/**
- * A store whose checkpoint steps can be held on their way (as a slow Redis would) or failed, to pin
- * down what happens while a checkpoint lands in the background of the next batches.
- */
-class SlowStore extends MemoryStateStore {
-  /** Called when a step holding `sensor` starts; the step waits until the returned promise settles. */
-  holdWhen: { sensor: string; until: () => Promise<void> } | undefined;
-  /** The next step holding this sensor is held until `until`, then fails (a transient store error). */
-  failWhen: { sensor: string; until: () => Promise<void> } | undefined;
-  override async commit(...args: Parameters<MemoryStateStore['commit']>): Promise<void> {
-    const [, write] = args;
-    const hold = this.holdWhen;
-    if (hold !== undefined && write.sensors.has(hold.sensor)) {
-      this.holdWhen = undefined;
-      await hold.until();
-    }
-    const fail = this.failWhen;
-    if (fail !== undefined && write.sensors.has(fail.sensor)) {
-      this.failWhen = undefined;
-      await fail.until();
-      throw new Error('store unavailable');
-    }
-    return super.commit(...args);
-  }
-}
-
 describe('checkpoints landing while the next batches run', () => {
   const input = acceptanceInput(60, 6_000, 9);
   const expected = reference(input, REFERENCE_CONFIG);
 
   it('a sensor that crashes while its checkpoint is on its way restores the state of that barrier, not the older one in the store', async () => {
     const config = embeddedConfig();
-    const store = new SlowStore();
+    const store = new FaultyStore();
     const node = await startEmbedded(config, silentLogger, new MemoryLog(), store);
     feed(node.log, config, input.slice(0, 2_000));
     await settled(node.log, config);
@@ -255,7 +252,7 @@ describe('checkpoints landing while the next batches run', () => {
 
   it('a step that fails is settled before the next checkpoint, which would otherwise skip its sensors', async () => {
     const config = embeddedConfig();
-    const store = new SlowStore();
+    const store = new FaultyStore();
     const node = await startEmbedded(config, silentLogger, new MemoryLog(), store);
     feed(node.log, config, input.slice(0, 2_000));
     await settled(node.log, config);
