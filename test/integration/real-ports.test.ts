@@ -1,3 +1,4 @@
+import { describe, expect, it } from 'vitest';
 import { KafkaLogConsumer, KafkaLogProducer } from '../../src/transport/kafka/kafka-log.js';
 import { createKafka } from '../../src/transport/kafka/client.js';
 import { ensureTopics } from '../../src/transport/kafka/topics.js';
@@ -84,3 +85,31 @@ sourceLogContract(
   },
   { fences: true },
 );
+
+describe('KafkaLogProducer', () => {
+  it('combines the sends made while a request is on its way, and every caller finds its messages in order', async () => {
+    const kafka = createKafka({ brokers: ['127.0.0.1:9092'], clientId: 'contract' }, silentLogger);
+    const topic = `${prefix}combined`;
+    await ensureTopics(kafka, [{ topic, numPartitions: 1 }], silentLogger);
+    const producer = new KafkaLogProducer(kafka);
+    const callers = 30;
+    await Promise.all(
+      Array.from({ length: callers }, (_, c) =>
+        producer.send([
+          { topic, messages: Array.from({ length: 5 }, (_, i) => ({ key: `c${c}`, value: `c${c}:${i}` })) },
+        ]),
+      ),
+    );
+    await producer.close();
+    expect(producer.requests).toBeLessThan(callers / 2); // one in flight, the rest combined
+    const records = await collectUntil(kafka, [topic], (rs) => rs.length >= callers * 5, { settleMs: 500 });
+    const values = records.map((r) => r.message.value?.toString() ?? '');
+    expect(values).toHaveLength(callers * 5);
+    for (let c = 0; c < callers; c++)
+      expect(values.filter((v) => v.startsWith(`c${c}:`))).toEqual([0, 1, 2, 3, 4].map((i) => `c${c}:${i}`));
+    // Callers in the order they sent.
+    expect(values.filter((v) => v.endsWith(':0'))).toEqual(
+      Array.from({ length: callers }, (_, c) => `c${c}:0`),
+    );
+  });
+});

@@ -162,10 +162,31 @@ export function splitRequests(
   return requests;
 }
 
-/** LogProducer over the idempotent kafkajs producer: requests of bounded size, acks from all replicas. */
+/** One caller's messages waiting for the next produce. */
+interface Queued {
+  readonly batches: readonly TopicMessages[];
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/**
+ * LogProducer over the idempotent kafkajs producer: requests of bounded size, acks from all replicas.
+ *
+ * Sends are COMBINED: the idempotent producer has one request in flight per broker, so the partition
+ * workers of a node, each shipping its batch's outputs, used to queue one round trip behind the other
+ * (six partitions: the last waited for five). Now what callers send while a request is on its way
+ * goes out together in the next one, in the order sent, and each caller's promise settles with the
+ * request that carried its messages. A request that fails fails all its callers; what it had written
+ * comes again with the callers' retries, with the same ids (outputs are at least once, deduplicated
+ * by id).
+ */
 export class KafkaLogProducer implements LogProducer {
   private readonly producer: Producer;
   private connected: Promise<void> | undefined;
+  private queue: Queued[] = [];
+  private sending = false;
+  /** Produce requests made: fewer than sends when sends were combined. */
+  requests = 0;
 
   constructor(kafka: Kafka) {
     this.producer = kafka.producer({
@@ -178,12 +199,41 @@ export class KafkaLogProducer implements LogProducer {
     });
   }
 
-  async send(batches: readonly TopicMessages[]): Promise<void> {
-    if (batches.length === 0) return;
+  send(batches: readonly TopicMessages[]): Promise<void> {
+    if (batches.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ batches, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Sends everything queued as one request (split only by size), then what queued meanwhile. */
+  private pump(): void {
+    if (this.sending || this.queue.length === 0) return;
+    this.sending = true;
+    const callers = this.queue;
+    this.queue = [];
+    this.produce(callers.flatMap((c) => c.batches))
+      .then(
+        () => {
+          for (const c of callers) c.resolve();
+        },
+        (err: unknown) => {
+          for (const c of callers) c.reject(err);
+        },
+      )
+      .finally(() => {
+        this.sending = false;
+        this.pump();
+      });
+  }
+
+  private async produce(batches: readonly TopicMessages[]): Promise<void> {
     this.connected ??= this.producer.connect();
     try {
       await this.connected;
       for (const request of splitRequests(batches, MAX_REQUEST_BYTES)) {
+        this.requests += 1;
         await this.producer.sendBatch({ acks: -1, topicMessages: request });
       }
     } catch (err) {
