@@ -21,8 +21,10 @@ import type { MetricsSnapshot } from './windows.js';
  * checkpoints readable with redis-cli and diffable in golden fixtures (test/fixtures/); the tuple
  * forms inside keep them compact.
  */
-export const SENSOR_CHECKPOINT_VERSION = 3;
-/** Versions this build restores: 1 differs from 2 only in the dedupe index (JSON pairs, not packed). */
+/**
+ * Versions this build restores; it writes 3 (SensorMain.v). 1 differs from 2 only in the dedupe
+ * index (JSON pairs, not packed).
+ */
 const READABLE_VERSIONS: readonly unknown[] = [1, 2, 3];
 const DEDUPE_PAIRS = 0x01;
 

@@ -481,10 +481,3 @@ export class SessionWindows implements WindowOperator {
 export interface SessionSnapshot {
   readonly sessions: readonly (readonly [number, number, MetricsSnapshot])[];
 }
-
-export function createWindowOperator(
-  spec: WindowSpec,
-  settings: WindowSettings,
-): PaneWindows | SessionWindows {
-  return spec.kind === 'session' ? new SessionWindows(spec, settings) : new PaneWindows(spec, settings);
-}

@@ -13,9 +13,10 @@ import {
   compare,
   PARTITIONS,
   REFERENCE_CONFIG,
+  type InputRecord,
 } from '../support/acceptance.js';
 import { embeddedConfig, feed, gather, sensorsOf, settled } from '../support/embedded.js';
-import { reference } from '../support/reference.js';
+import { reference, type RefOutput } from '../support/reference.js';
 
 /**
  * The engine in embedded mode (in-memory log and state store) against the independent reference:
@@ -160,23 +161,33 @@ class FaultyStore extends MemoryStateStore {
   }
 }
 
+/** A node on a FaultyStore that has settled the first `upTo` records of `input`. */
+async function onFaultyStore(input: readonly InputRecord[], upTo: number) {
+  const config = embeddedConfig();
+  const store = new FaultyStore();
+  const node = await startEmbedded(config, silentLogger, new MemoryLog(), store);
+  feed(node.log, config, input.slice(0, upTo));
+  await settled(node.log, config);
+  /** Feeds the records from `from` on, settles, stops, and returns what differs from `expected`. */
+  const finish = async (from: number, expected: RefOutput): Promise<string[]> => {
+    feed(node.log, config, input.slice(from));
+    await settled(node.log, config);
+    await node.stop();
+    return compare(await gather(node.log, config, store, sensorsOf(input)), expected);
+  };
+  return { config, store, node, finish };
+}
+
 describe('supervision escalation', () => {
   const input = acceptanceInput(60, 6_000, 5);
   const expected = reference(input, REFERENCE_CONFIG);
 
   it('a sensor that cannot restore escalates: its partition resets from the checkpoint and replays, still exactly', async () => {
-    const config = embeddedConfig();
-    const store = new FaultyStore();
-    const node = await startEmbedded(config, silentLogger, new MemoryLog(), store);
-    feed(node.log, config, input.slice(0, 3_000));
-    await settled(node.log, config);
+    const { store, node, finish } = await onFaultyStore(input, 3_000);
     store.failLoads = 1;
     await expect(node.engine.crashSensor('st-0003')).rejects.toThrow('store unavailable');
-    feed(node.log, config, input.slice(3_000));
-    await settled(node.log, config);
-    await node.stop();
+    expect(await finish(3_000, expected)).toEqual([]);
     expect(node.engine.stats.resets).toBe(1);
-    expect(compare(await gather(node.log, config, store, sensorsOf(input)), expected)).toEqual([]);
   });
 
   it('a corrupt checkpoint stops its partition with errors instead of producing wrong results; the others go on', async () => {
@@ -225,11 +236,7 @@ describe('checkpoints landing while the next batches run', () => {
   const expected = reference(input, REFERENCE_CONFIG);
 
   it('a sensor that crashes while its checkpoint is on its way restores the state of that barrier, not the older one in the store', async () => {
-    const config = embeddedConfig();
-    const store = new FaultyStore();
-    const node = await startEmbedded(config, silentLogger, new MemoryLog(), store);
-    feed(node.log, config, input.slice(0, 2_000));
-    await settled(node.log, config);
+    const { config, store, node, finish } = await onFaultyStore(input, 2_000);
     let crashed: Promise<void> | undefined;
     store.holdWhen = {
       sensor: 'st-0007',
@@ -242,20 +249,13 @@ describe('checkpoints landing while the next batches run', () => {
     feed(node.log, config, input.slice(2_000, 4_000));
     while (crashed === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
     await crashed;
-    feed(node.log, config, input.slice(4_000));
-    await settled(node.log, config);
-    await node.stop();
+    expect(await finish(4_000, expected)).toEqual([]);
     expect(node.engine.stats.recoveries).toBe(1);
     expect(node.engine.stats.resets).toBe(0);
-    expect(compare(await gather(node.log, config, store, sensorsOf(input)), expected)).toEqual([]);
   });
 
   it('a step that fails is settled before the next checkpoint, which would otherwise skip its sensors', async () => {
-    const config = embeddedConfig();
-    const store = new FaultyStore();
-    const node = await startEmbedded(config, silentLogger, new MemoryLog(), store);
-    feed(node.log, config, input.slice(0, 2_000));
-    await settled(node.log, config);
+    const { config, store, node, finish } = await onFaultyStore(input, 2_000);
     // The failing step is held past the next checkpoint interval, so a later checkpoint of the same
     // partition is already waiting for it when it fails.
     let release: () => void = () => undefined;
@@ -273,11 +273,8 @@ describe('checkpoints landing while the next batches run', () => {
     feed(node.log, config, input.slice(4_000, 5_000));
     await new Promise((resolve) => setTimeout(resolve, 300));
     release();
-    feed(node.log, config, input.slice(5_000));
-    await settled(node.log, config);
-    await node.stop();
+    expect(await finish(5_000, expected)).toEqual([]);
     expect(node.engine.stats.resets).toBe(1);
-    expect(compare(await gather(node.log, config, store, sensorsOf(input)), expected)).toEqual([]);
   });
 });
 
