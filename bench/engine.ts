@@ -6,8 +6,8 @@
  * wraps every closure the engine creates in a naming helper, and cost this figure a fifth.
  */
 import { buildConfig } from '../src/config/load.js';
-import type * as NodeModule from '../src/engine/node.js';
-import { silentLogger } from '../src/log.js';
+import type * as NodeModule from '../src/node/node.js';
+import { silentLogger } from '../src/obs/logger.js';
 import { settled } from '../test/support/embedded.js';
 import { benchPipeline, readings, type Say } from './lib.js';
 
@@ -24,8 +24,8 @@ export async function embeddedEngine(count: number, stations: number, say: Say):
   const input = readings(stations, count, Date.now() - 3_600_000);
   const node = await startEmbedded(config, silentLogger);
   const started = performance.now();
-  node.log.append([{ topic: config.kafka.topics.readings, messages: input }]);
-  await settled(node.log, config, 600_000);
+  node.records.append([{ topic: config.kafka.topics.readings, messages: input }]);
+  await settled(node.records, config, 600_000);
   const seconds = (performance.now() - started) / 1000;
   await node.stop();
   say(`    ${count} readings of ${stations} stations in ${seconds.toFixed(2)} s`);

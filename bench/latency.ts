@@ -8,7 +8,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { clients } from '../src/cli/grpc-client.js';
 import type { Alert__Output } from '../src/gen/vigil/v1/Alert.js';
-import { KafkaLogProducer } from '../src/transport/kafka/kafka-log.js';
+import { KafkaRecordProducer } from '../src/transport/kafka/record-log.js';
 import { acceptanceRawConfig, prepareKafka } from '../test/support/kafka-run.js';
 import { exited, startNodeProcess, writeConfig } from '../test/support/node-process.js';
 import { freePort } from '../test/support/ports.js';
@@ -48,7 +48,7 @@ export async function latency(rate: number, durationMs: number, say: Say): Promi
   });
   const { config, kafka } = await prepareKafka(raw, []);
   const node = startNodeProcess(`${label}-${randomUUID().slice(0, 6)}`, writeConfig(label, raw));
-  const producer = new KafkaLogProducer(kafka);
+  const producer = new KafkaRecordProducer(kafka);
   const latencies: number[] = [];
   let measuring = false;
   try {

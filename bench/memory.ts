@@ -11,11 +11,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { buildConfig } from '../src/config/load.js';
-import { startEmbedded } from '../src/engine/node.js';
-import { MemoryLog } from '../src/log/memory-log.js';
-import { silentLogger } from '../src/log.js';
-import { connectRedis } from '../src/state/redis-connection.js';
-import { RedisStateStore } from '../src/state/redis-store.js';
+import { startEmbedded } from '../src/node/node.js';
+import { MemoryRecordLog } from '../src/ports/memory-record-log.js';
+import { silentLogger } from '../src/obs/logger.js';
+import { connectRedis } from '../src/transport/redis/connection.js';
+import { RedisStateStore } from '../src/transport/redis/state-store.js';
 import { settled } from '../test/support/embedded.js';
 import { benchPipeline, BENCH_METRICS } from './lib.js';
 
@@ -34,7 +34,7 @@ const config = buildConfig({
   logs: { enabled: false },
   pipeline: benchPipeline(),
 });
-const log = new MemoryLog();
+const log = new MemoryRecordLog();
 const T = Date.now() - 3_600_000;
 for (const [role, n] of Object.entries(config.kafka.partitions))
   log.createTopic(config.kafka.topics[role as 'readings'], n);

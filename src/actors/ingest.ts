@@ -10,9 +10,10 @@ import {
   SensorProcessor,
   type SensorEvent,
   type SensorPipeline,
+  type SensorCommand,
   type SensorSnapshot,
 } from '../core/sensor.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../obs/logger.js';
 import type { Latch } from './latch.js';
 import { actorName, fnv1a } from './names.js';
 import { spawnActor, stopActor, tell, type Ref, type SupervisionCtx } from './nact.js';
@@ -75,9 +76,6 @@ export type SensorMsg =
       readonly out: OutputBuffer;
       readonly latch: Latch;
     };
-
-/** Operator commands to one sensor (resume produces the outputs of the events held while paused). */
-export type SensorCommand = 'pause' | 'resume';
 
 /** Commands for one sensor, routed unchanged from the partition through its bucket. */
 type SensorAddressed =

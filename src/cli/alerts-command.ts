@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { ALERT_ID } from '../core/alert-feed.js';
 import type { Alert } from '../core/outputs.js';
-import { VigilError } from '../errors.js';
+import { VigilError } from '../core/errors.js';
 import type { Alert__Output } from '../gen/vigil/v1/Alert.js';
 import type { SubscribeRequest } from '../gen/vigil/v1/SubscribeRequest.js';
 import { connectionOptions, parseTime, withClients, type ConnectionOptions } from './cluster-commands.js';

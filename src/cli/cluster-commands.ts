@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Metadata } from '@grpc/grpc-js';
-import { VigilError } from '../errors.js';
+import { VigilError } from '../core/errors.js';
 import type { Ack__Output } from '../gen/vigil/v1/Ack.js';
 import type { AlertsClient } from '../gen/vigil/v1/Alerts.js';
 import type { ControlClient } from '../gen/vigil/v1/Control.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { credentials, Metadata, status, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
-import { VigilError } from '../errors.js';
+import { VigilError } from '../core/errors.js';
 import type { AlertsClient } from '../gen/vigil/v1/Alerts.js';
 import type { ControlClient } from '../gen/vigil/v1/Control.js';
 import type { QueryClient } from '../gen/vigil/v1/Query.js';

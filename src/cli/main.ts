@@ -4,13 +4,13 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadConfigFile, TOPIC_NAMES, type VigilConfig } from '../config/load.js';
 import { parseDuration } from '../core/duration.js';
 import type { Alert, WindowResult } from '../core/outputs.js';
-import { VigilError } from '../errors.js';
-import { startEmbedded, startNode } from '../engine/node.js';
-import { componentLogger, createLogger, type Logger } from '../log.js';
+import { VigilError } from '../core/errors.js';
+import { startEmbedded, startNode } from '../node/node.js';
+import { componentLogger, createLogger, type Logger } from '../obs/logger.js';
 import { CityStream } from '../sim/stream.js';
 import { publish } from '../sim/publisher.js';
 import { createKafka } from '../transport/kafka/client.js';
-import { KafkaLogProducer } from '../transport/kafka/kafka-log.js';
+import { KafkaRecordProducer } from '../transport/kafka/record-log.js';
 import { ensureTopics } from '../transport/kafka/topics.js';
 import { MqttBridge } from '../transport/mqtt/bridge.js';
 import { addAlertsCommand } from './alerts-command.js';
@@ -177,7 +177,7 @@ program
       })),
       logger,
     );
-    const producer = new KafkaLogProducer(kafka);
+    const producer = new KafkaRecordProducer(kafka);
     const bridge = new MqttBridge(config, producer, componentLogger(logger, 'mqtt-bridge'));
     await bridge.start();
     const signal = await untilSignal();
@@ -190,7 +190,7 @@ simulationOptions(program.command('simulate'), { sensors: 100, rate: 1000 })
   .description("publish a city's station readings to vigil.readings at a steady rate")
   .action(async (opts: SimulateOptions) => {
     const { config, logger } = setup(program.opts<CommonOptions>());
-    const producer = new KafkaLogProducer(createKafka(config.kafka, logger));
+    const producer = new KafkaRecordProducer(createKafka(config.kafka, logger));
     const stream = cityStream(opts);
     const abort = new AbortController();
     const dispose = onFirstSignal(() => {
@@ -229,7 +229,7 @@ simulationOptions(program.command('demo'), { sensors: 200, rate: 2000 })
       { ...config, checkpoint: { ...config.checkpoint, store: 'memory' } },
       logger,
     );
-    const alerts = node.log.consumer('demo-alerts');
+    const alerts = node.records.consumer('demo-alerts');
     await alerts.start([config.kafka.topics.alerts], {
       onAssignment: () => undefined,
       onFatal: () => undefined,
@@ -254,7 +254,7 @@ simulationOptions(program.command('demo'), { sensors: 200, rate: 2000 })
       `demo: ${opts.sensors} stations at ${opts.rate} readings/s, embedded engine (no Kafka, no Redis); Ctrl-C stops\n`,
     );
     try {
-      await publish(node.log.producer(), () => stream.next(), {
+      await publish(node.records.producer(), () => stream.next(), {
         topic: config.kafka.topics.readings,
         rate: opts.rate,
         signal: abort.signal,

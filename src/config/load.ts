@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
 import { needsSketch } from '../core/aggregate.js';
 import type { Rule } from '../core/rules/types.js';
 import type { SensorPipeline } from '../core/sensor.js';
 import type { WindowSpec } from '../core/windows.js';
-import { parseUtcOffset } from '../core/logs/pattern.js';
+import { parseUtcOffset } from '../core/log-sources/pattern.js';
 import type { SinkFilter } from '../core/notify.js';
 import { configSchema, windowName, type ParsedConfig } from './schema.js';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AGGREGATES } from '../core/aggregate.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
-import { compileLogPattern, DEFAULT_LOG_PATTERN, parseUtcOffset } from '../core/logs/pattern.js';
+import { compileLogPattern, DEFAULT_LOG_PATTERN, parseUtcOffset } from '../core/log-sources/pattern.js';
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = parseDuration(value);

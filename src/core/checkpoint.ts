@@ -1,4 +1,4 @@
-import { VigilError } from '../errors.js';
+import { VigilError } from './errors.js';
 import {
   SensorProcessor,
   type SensorCheckpoint,

@@ -107,3 +107,10 @@ export interface DeadLetter {
   readonly payload: Buffer | null;
   readonly reason: string;
 }
+
+/** A record to append to a topic; its partition is chosen from the key (Kafka's default partitioner). */
+export interface OutgoingRecord {
+  readonly key: Buffer | string | null;
+  readonly value: Buffer | string | null;
+  readonly headers?: Readonly<Record<string, string>>;
+}

@@ -39,6 +39,9 @@ export interface SensorPipeline {
 
 export type SensorEvent = Reading | Tick;
 
+/** Operator commands to one sensor (resume produces the outputs of the events held while paused). */
+export type SensorCommand = 'pause' | 'resume';
+
 const ROLLUP_SPEC: WindowSpec = { kind: 'tumbling', name: 'rollup-1m', sizeMs: 60_000 };
 const ROLLUP_AGGREGATES: readonly AggregateName[] = ['count'];
 

@@ -4,16 +4,16 @@ import { decodeReading, type DecodeResult, type Reading } from '../core/reading.
 import type { SensorPipeline, SensorSnapshot } from '../core/sensor.js';
 import { silenceThresholds } from '../core/rules/evaluate.js';
 import type { Rule } from '../core/rules/types.js';
-import { NotOwnedError } from '../errors.js';
+import { NotOwnedError } from '../core/errors.js';
 import type { VigilConfig } from '../config/load.js';
-import type { SensorCommand } from '../actors/ingest.js';
+import type { SensorCommand } from '../core/sensor.js';
 import { startSystem, stopActor, type ActorSystem } from '../actors/nact.js';
-import type { BatchControl, ConsumedBatch, LogConsumer, LogProducer } from '../log/log.js';
-import type { Logger } from '../log.js';
-import { partitionKey, type PartitionRef, type StateStore } from '../state/store.js';
+import type { BatchControl, ConsumedBatch, RecordConsumer, RecordProducer } from '../ports/record-log.js';
+import type { Logger } from '../obs/logger.js';
+import { partitionKey, type PartitionRef, type StateStore } from '../ports/state-store.js';
 import type { NodeMetrics } from '../obs/metrics.js';
 import { FrequencyCounter } from './frequencies.js';
-import { OutputSink } from './output-sink.js';
+import { OutputWriter } from './output-writer.js';
 import { PartitionWorker } from './partition-worker.js';
 import { newStats, type EngineStats } from './stats.js';
 
@@ -24,8 +24,8 @@ export interface EngineDeps {
   readonly onFatal?: (error: Error) => void;
   readonly config: VigilConfig;
   readonly logger: Logger;
-  readonly consumer: LogConsumer;
-  readonly producer: LogProducer;
+  readonly consumer: RecordConsumer;
+  readonly producer: RecordProducer;
   readonly store: StateStore;
   /** Prometheus metrics of the node, when it serves them. */
   readonly metrics?: NodeMetrics;
@@ -62,7 +62,7 @@ export class Engine {
   readonly stats: EngineStats = newStats();
   private readonly system: ActorSystem = startSystem();
   private readonly workers = new Map<string, PartitionWorker>();
-  private readonly sink: OutputSink;
+  private readonly outputs: OutputWriter;
   /** topic -> its stream; the readings stream is the one runtime rules and sensor commands address. */
   private readonly streams = new Map<string, Stream>();
   private readonly readings: Stream;
@@ -86,7 +86,7 @@ export class Engine {
     };
     this.readings = stream(config.kafka.topics.readings, config.pipeline, decodeReading);
     if (config.logs.enabled) stream(config.kafka.topics.logs, config.logs.pipeline, decodeLogReading);
-    this.sink = new OutputSink(deps.producer, config.kafka.topics, config.sinks, deps.metrics);
+    this.outputs = new OutputWriter(deps.producer, config.kafka.topics, config.sinks, deps.metrics);
     this.frequencies = new FrequencyCounter(deps.store, deps.logger);
   }
 
@@ -156,7 +156,7 @@ export class Engine {
         passivateAfterMs: config.engine.passivateAfterMs,
         store,
         consumer,
-        sink: this.sink,
+        outputs: this.outputs,
         system: this.system,
         logger,
         stats: this.stats,

@@ -1,6 +1,6 @@
 import type { SensorEvent } from '../core/sensor.js';
-import type { Logger } from '../log.js';
-import type { StateStore } from '../state/store.js';
+import type { Logger } from '../obs/logger.js';
+import type { StateStore } from '../ports/state-store.js';
 
 /**
  * Live event frequencies for the dashboard: readings per sensor and per event type (each metric a

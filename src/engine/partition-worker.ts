@@ -9,17 +9,27 @@ import { newOutputBuffer, type RollupRecord } from '../core/outputs.js';
 import type { DecodeResult, Reading } from '../core/reading.js';
 import { routeBatch } from '../core/router.js';
 import { StreamClock } from '../core/stream-clock.js';
-import type { SensorPipeline, SensorSnapshot } from '../core/sensor.js';
-import { StaleEpochError, toVigilError } from '../errors.js';
-import { spawnPartition, type PartitionMsg, type SensorCommand } from '../actors/ingest.js';
+import type { SensorCommand, SensorPipeline, SensorSnapshot } from '../core/sensor.js';
+import { StaleEpochError, toVigilError } from '../core/errors.js';
+import { spawnPartition, type PartitionMsg } from '../actors/ingest.js';
 import { Latch } from '../actors/latch.js';
 import { actorName } from '../actors/names.js';
 import { stopActor, tell, type ActorSystem, type Ref } from '../actors/nact.js';
-import { nextOffset, type BatchControl, type ConsumedBatch, type LogConsumer } from '../log/log.js';
-import type { Logger } from '../log.js';
-import { partitionKey, type CheckpointWrite, type PartitionRef, type StateStore } from '../state/store.js';
+import {
+  nextOffset,
+  type BatchControl,
+  type ConsumedBatch,
+  type RecordConsumer,
+} from '../ports/record-log.js';
+import type { Logger } from '../obs/logger.js';
+import {
+  partitionKey,
+  type CheckpointWrite,
+  type PartitionRef,
+  type StateStore,
+} from '../ports/state-store.js';
 import type { FrequencyCounter } from './frequencies.js';
-import type { OutputSink } from './output-sink.js';
+import type { OutputWriter } from './output-writer.js';
 import type { EngineStats } from './stats.js';
 import type { NodeMetrics } from '../obs/metrics.js';
 
@@ -36,8 +46,8 @@ export interface WorkerDeps {
   /** Active sensors idle this long become dormant after a checkpoint (0: never). */
   readonly passivateAfterMs: number;
   readonly store: StateStore;
-  readonly consumer: LogConsumer;
-  readonly sink: OutputSink;
+  readonly consumer: RecordConsumer;
+  readonly outputs: OutputWriter;
   readonly system: ActorSystem;
   readonly logger: Logger;
   readonly stats: EngineStats;
@@ -84,7 +94,7 @@ export class PartitionWorker {
   /** Resets since the last good checkpoint: the next reopen waits longer each time (up to 30 s). */
   private failures = 0;
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly log: Logger;
+  private readonly logger: Logger;
   readonly key: string;
 
   constructor(
@@ -92,7 +102,7 @@ export class PartitionWorker {
     private readonly deps: WorkerDeps,
   ) {
     this.key = partitionKey(ref);
-    this.log = deps.logger.child({ partition: this.key });
+    this.logger = deps.logger.child({ partition: this.key });
     this.clock = new StreamClock(deps.pipeline.idleTimeoutMs, deps.silenceThresholds());
   }
 
@@ -141,13 +151,13 @@ export class PartitionWorker {
       if (this.state !== 'open') return;
       const current = await this.deps.store.epoch(this.ref);
       if (current === this.epoch) return;
-      this.log.warn({ epoch: this.epoch, current }, 'partition was taken meanwhile: taking it again');
+      this.logger.warn({ epoch: this.epoch, current }, 'partition was taken meanwhile: taking it again');
       this.stopActors();
       this.state = 'idle';
       await this.open();
       this.deps.consumer.seek(this.ref, this.offset ?? '0');
     }).catch((err: unknown) => {
-      this.log.warn({ err }, 'revalidating the partition failed; the first batch will reopen it');
+      this.logger.warn({ err }, 'revalidating the partition failed; the first batch will reopen it');
     });
   }
 
@@ -160,7 +170,7 @@ export class PartitionWorker {
     this.run(async () => {
       if (this.state === 'idle') await this.open();
     }).catch((err: unknown) => {
-      this.log.warn({ err }, 'opening the partition failed; the first batch will try again');
+      this.logger.warn({ err }, 'opening the partition failed; the first batch will try again');
     });
   }
 
@@ -212,12 +222,12 @@ export class PartitionWorker {
     this.actorName = `partition-${this.ref.topic}-${this.ref.partition}-e${this.epoch}`;
     this.actor = spawnPartition(this.deps.system, this.actorName, {
       pipeline: this.deps.pipeline,
-      logger: this.log,
+      logger: this.logger,
       bucketCount: this.deps.buckets,
       loadSnapshots: (sensorIds) => this.loadSnapshots(sensorIds),
       onRecovery: (sensorId, reason) => {
         this.deps.stats.recoveries += 1;
-        this.log.warn({ sensorId, reason }, 'sensor restored from its last checkpoint');
+        this.logger.warn({ sensorId, reason }, 'sensor restored from its last checkpoint');
       },
       onSpawn: () => {
         this.sensorActors += 1;
@@ -228,7 +238,7 @@ export class PartitionWorker {
     this.state = 'open';
     this.lastCheckpoint = Date.now();
     this.lastSweep = Date.now();
-    this.log.info(
+    this.logger.info(
       { epoch: this.epoch, offset: this.offset, sensors: restored.sensorIds.length },
       'partition opened',
     );
@@ -261,7 +271,7 @@ export class PartitionWorker {
         return;
       }
     }
-    await this.deps.sink.send(out, routed.deadLetters, (i) =>
+    await this.deps.outputs.send(out, routed.deadLetters, (i) =>
       sourceOf((out.late[i] as (typeof out.late)[number]).reading),
     );
     for (const sensorId of routed.groups.keys()) this.dirty.add(sensorId);
@@ -287,7 +297,7 @@ export class PartitionWorker {
     s.duplicates += out.duplicates.length;
     s.autoResumes += out.resumed.length;
     for (const sensorId of out.resumed)
-      this.log.warn(
+      this.logger.warn(
         { sensorId, held: this.deps.pipeline.maxHeldEvents },
         'paused sensor resumed by itself: its hold is full (engine.maxHeldPerSensor)',
       );
@@ -406,7 +416,7 @@ export class PartitionWorker {
       this.committedOffset = write.offset;
     } catch (err) {
       // Redis holds the truth; a missed Kafka commit only makes lag tools lag. Retried next time.
-      this.log.warn({ err: toVigilError(err) }, 'committing the checkpointed offset to Kafka failed');
+      this.logger.warn({ err: toVigilError(err) }, 'committing the checkpointed offset to Kafka failed');
     }
   }
 
@@ -419,7 +429,7 @@ export class PartitionWorker {
   /** Another owner has the partition: drop it without writing anything. */
   private fence(err: StaleEpochError): void {
     this.deps.stats.fenced += 1;
-    this.log.warn(
+    this.logger.warn(
       { epoch: err.epoch, current: err.currentEpoch },
       'checkpoint refused: the partition has a newer owner; dropping it',
     );
@@ -434,7 +444,7 @@ export class PartitionWorker {
   private reset(err: unknown): void {
     this.deps.stats.resets += 1;
     this.failures += 1;
-    this.log.error(
+    this.logger.error(
       { err: toVigilError(err), failures: this.failures },
       'partition step failed; restarting it from its last checkpoint',
     );
@@ -484,7 +494,7 @@ export class PartitionWorker {
       await this.checkpoint();
       await this.inFlight;
       if (this.landingFailed !== undefined)
-        this.log.warn(
+        this.logger.warn(
           { err: toVigilError(this.landingFailed.err) },
           'the final checkpoint failed: the next owner replays from the one before',
         );
@@ -550,7 +560,7 @@ export class PartitionWorker {
         throw err;
       }
       // Held events' sources are not kept: their late records carry the partition, not the offset.
-      await this.deps.sink.send(out, [], () => ({
+      await this.deps.outputs.send(out, [], () => ({
         topic: this.ref.topic,
         partition: this.ref.partition,
         offset: 'held',

@@ -1,4 +1,4 @@
-import type { LogMessage, LogProducer } from '../log/log.js';
+import type { OutgoingRecord, RecordProducer } from '../ports/record-log.js';
 
 export interface PublishOptions {
   readonly topic: string;
@@ -20,8 +20,8 @@ const MAX_BATCH = 5_000;
  * the rate says should have gone out by now (a slow send is caught up, not dropped).
  */
 export async function publish(
-  producer: LogProducer,
-  generate: () => LogMessage,
+  producer: RecordProducer,
+  generate: () => OutgoingRecord,
   options: PublishOptions,
 ): Promise<number> {
   const started = Date.now();
@@ -37,7 +37,7 @@ export async function publish(
     if (options.count !== undefined) due = Math.min(due, options.count - sent);
     while (due > 0) {
       const n = Math.min(due, MAX_BATCH);
-      const messages = new Array<LogMessage>(n);
+      const messages = new Array<OutgoingRecord>(n);
       for (let i = 0; i < n; i++) messages[i] = generate();
       await producer.send([{ topic: options.topic, messages }]);
       sent += n;

@@ -1,8 +1,8 @@
 import { status } from '@grpc/grpc-js';
 import { AlertFeed, decodeAlert, type AlertFilter, type AlertSince } from '../core/alert-feed.js';
 import type { Alert } from '../core/outputs.js';
-import type { AlertLog, BatchControl, ConsumedBatch, LogConsumer } from '../log/log.js';
-import type { Logger } from '../log.js';
+import type { AlertLog, BatchControl, ConsumedBatch, RecordConsumer } from '../ports/record-log.js';
+import type { Logger } from '../obs/logger.js';
 
 /** While a slow subscriber's stream is full, the reader's group still needs heartbeats. */
 const HEARTBEAT_MS = 1_000;
@@ -42,11 +42,11 @@ export class AlertSubscription {
   private next: bigint;
   private closed = false;
   private drainWaiters: (() => void)[] = [];
-  private readonly reader: LogConsumer;
+  private readonly reader: RecordConsumer;
 
   private constructor(
     private readonly writer: AlertWriter,
-    private readonly log: AlertLog,
+    private readonly alertLog: AlertLog,
     private readonly feed: AlertFeed,
     start: bigint,
     private readonly endAtSubscribe: bigint,
@@ -54,7 +54,7 @@ export class AlertSubscription {
     private readonly onClosed: (s: AlertSubscription) => void,
   ) {
     this.next = start;
-    this.reader = log.reader();
+    this.reader = alertLog.reader();
     writer.onDrain(() => {
       this.wakeWriters();
     });
@@ -66,7 +66,7 @@ export class AlertSubscription {
    */
   static async open(
     o: {
-      readonly log: AlertLog;
+      readonly alertLog: AlertLog;
       readonly since: AlertSince;
       readonly filter: AlertFilter;
       readonly writer: AlertWriter;
@@ -75,7 +75,7 @@ export class AlertSubscription {
     },
     register: (s: AlertSubscription) => void,
   ): Promise<AlertSubscription | undefined> {
-    const end = await o.log.endOffset();
+    const end = await o.alertLog.endOffset();
     const start = o.since.kind === 'live' ? end : 0n;
     if (o.since.kind === 'id' && end === 0n) {
       o.writer.end(NOT_FOUND_END);
@@ -83,7 +83,7 @@ export class AlertSubscription {
     }
     const s = new AlertSubscription(
       o.writer,
-      o.log,
+      o.alertLog,
       new AlertFeed(o.since, o.filter),
       start,
       end,
@@ -92,7 +92,7 @@ export class AlertSubscription {
     );
     register(s);
     try {
-      await s.reader.start([o.log.topic], {
+      await s.reader.start([o.alertLog.topic], {
         onAssignment: (parts) => {
           // A rejoin (after a long stall, say) would otherwise restart from the group's default.
           for (const p of parts) s.reader.seek(p, s.next.toString());

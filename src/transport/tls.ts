@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import type { TlsFiles } from '../config/load.js';
-import { VigilError } from '../errors.js';
+import { VigilError } from '../core/errors.js';
 
 /** Reads a PEM file named in the config, or says which one could not be read and why. */
 export function readPem(file: string): Buffer {

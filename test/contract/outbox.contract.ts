@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Outbox } from '../../src/state/outbox.js';
+import type { Outbox } from '../../src/ports/outbox.js';
 
 let counter = 0;
 /** A sink name no other test has used. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LeaseLostError, type SourceStore } from '../../src/state/source-store.js';
+import { LeaseLostError, type SourceStore } from '../../src/ports/source-store.js';
 
 let counter = 0;
 /** A source id no other test has used. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { RollupRecord } from '../../src/core/outputs.js';
-import { StaleEpochError } from '../../src/errors.js';
+import { StaleEpochError } from '../../src/core/errors.js';
 import type { StoredSensor } from '../../src/core/checkpoint.js';
-import type { CheckpointWrite, PartitionRef, StateStore } from '../../src/state/store.js';
+import type { CheckpointWrite, PartitionRef, StateStore } from '../../src/ports/state-store.js';
 
 let counter = 0;
 /** A partition no other test has used. */

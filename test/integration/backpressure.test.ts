@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { startNode } from '../../src/engine/node.js';
-import { silentLogger } from '../../src/log.js';
+import { startNode } from '../../src/node/node.js';
+import { silentLogger } from '../../src/obs/logger.js';
 import { acceptanceInput, compare, REFERENCE_CONFIG } from '../support/acceptance.js';
 import { acceptanceRawConfig, gatherFromKafka, prepareKafka } from '../support/kafka-run.js';
 import { waitForProgress } from '../support/node-process.js';

@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../src/core/partitioner.js';
 import type { Alert } from '../../src/core/outputs.js';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger } from '../../src/obs/logger.js';
 import { createKafka } from '../../src/transport/kafka/client.js';
 import { acceptancePipeline } from '../support/acceptance.js';
 import { collectUntil, json, readToEnd, uniquePrefix, type Collected } from '../support/kafka.js';

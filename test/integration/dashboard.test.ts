@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger } from '../../src/obs/logger.js';
 import { createKafka } from '../../src/transport/kafka/client.js';
 import { produce, uniquePrefix } from '../support/kafka.js';
 import { exited } from '../support/node-process.js';

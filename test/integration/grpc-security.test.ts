@@ -17,7 +17,7 @@ import {
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger } from '../../src/obs/logger.js';
 import { TokenAuthority } from '../../src/transport/grpc/auth.js';
 import { addControlService } from '../../src/transport/grpc/control-service.js';
 import { LOADER_OPTIONS } from '../../src/transport/grpc/proto.js';

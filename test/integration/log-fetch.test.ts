@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LogRecord } from '../../src/core/log-record.js';
-import { RedisSourceStore } from '../../src/state/redis-source-store.js';
+import { RedisSourceStore } from '../../src/transport/redis/source-store.js';
 import { LogFileWriter, LogLineGenerator, type GeneratedLine } from '../../src/sim/loggen.js';
 import { prepareKafka } from '../support/kafka-run.js';
 import { collectUntil, json, uniquePrefix, type Collected } from '../support/kafka.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Membership } from '../../src/cluster/membership.js';
+import { Membership } from '../../src/transport/redis/membership.js';
 import { partitionForKey } from '../../src/core/partitioner.js';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger } from '../../src/obs/logger.js';
 import { uniquePrefix } from '../support/kafka.js';
 
 describe('membership in Redis', () => {

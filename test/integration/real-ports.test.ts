@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { KafkaLogConsumer, KafkaLogProducer } from '../../src/transport/kafka/kafka-log.js';
+import { KafkaRecordConsumer, KafkaRecordProducer } from '../../src/transport/kafka/record-log.js';
 import { createKafka } from '../../src/transport/kafka/client.js';
 import { ensureTopics } from '../../src/transport/kafka/topics.js';
-import { KafkaSourceLog } from '../../src/transport/kafka/source-log.js';
-import { RedisOutbox } from '../../src/state/redis-outbox.js';
-import { RedisSourceStore } from '../../src/state/redis-source-store.js';
-import { RedisStateStore } from '../../src/state/redis-store.js';
-import { silentLogger } from '../../src/log.js';
-import { logContract } from '../contract/log.contract.js';
+import { KafkaSourceWriter } from '../../src/transport/kafka/source-writer.js';
+import { RedisOutbox } from '../../src/transport/redis/outbox.js';
+import { RedisSourceStore } from '../../src/transport/redis/source-store.js';
+import { RedisStateStore } from '../../src/transport/redis/state-store.js';
+import { silentLogger } from '../../src/obs/logger.js';
+import { logContract } from '../contract/record-log.contract.js';
 import { outboxContract } from '../contract/outbox.contract.js';
-import { sourceLogContract } from '../contract/source-log.contract.js';
+import { sourceLogContract } from '../contract/source-writer.contract.js';
 import { sourceStoreContract } from '../contract/source-store.contract.js';
 import { stateStoreContract } from '../contract/state-store.contract.js';
 import { collectUntil, uniquePrefix } from '../support/kafka.js';
@@ -37,9 +37,13 @@ logContract('kafka', () => {
       await ensureTopics(kafka, [{ topic, numPartitions: partitions }], silentLogger);
       return topic;
     },
-    producer: () => new KafkaLogProducer(kafka),
+    producer: () => new KafkaRecordProducer(kafka),
     consumer: (group) =>
-      new KafkaLogConsumer(kafka, { groupId: group, sessionTimeoutMs: 6_000, concurrency: 3 }, silentLogger),
+      new KafkaRecordConsumer(
+        kafka,
+        { groupId: group, sessionTimeoutMs: 6_000, concurrency: 3 },
+        silentLogger,
+      ),
   };
 });
 
@@ -62,7 +66,7 @@ sourceLogContract(
         return { logs, dlq };
       },
       sourceLog: (source) =>
-        new KafkaSourceLog(
+        new KafkaSourceWriter(
           kafka,
           {
             transactionalId: `${prefix}${source}`,
@@ -86,12 +90,12 @@ sourceLogContract(
   { fences: true },
 );
 
-describe('KafkaLogProducer', () => {
+describe('KafkaRecordProducer', () => {
   it('combines the sends made while a request is on its way, and every caller finds its messages in order', async () => {
     const kafka = createKafka({ brokers: ['127.0.0.1:9092'], clientId: 'contract' }, silentLogger);
     const topic = `${prefix}combined`;
     await ensureTopics(kafka, [{ topic, numPartitions: 1 }], silentLogger);
-    const producer = new KafkaLogProducer(kafka);
+    const producer = new KafkaRecordProducer(kafka);
     const callers = 30;
     await Promise.all(
       Array.from({ length: callers }, (_, c) =>

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConfig, type VigilConfig } from '../../src/config/load.js';
-import { connectRedis } from '../../src/state/redis-connection.js';
-import { RedisStateStore } from '../../src/state/redis-store.js';
+import { connectRedis } from '../../src/transport/redis/connection.js';
+import { RedisStateStore } from '../../src/transport/redis/state-store.js';
 import { stateStoreContract } from '../contract/state-store.contract.js';
 import { freePort } from '../support/ports.js';
 

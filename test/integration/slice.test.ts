@@ -3,8 +3,8 @@ import type { Kafka } from 'kafkajs';
 import { buildConfig, type VigilConfig } from '../../src/config/load.js';
 import { alertId } from '../../src/core/alert-id.js';
 import type { Alert, WindowResult } from '../../src/core/outputs.js';
-import { startNode, type RunningNode } from '../../src/engine/node.js';
-import { silentLogger } from '../../src/log.js';
+import { startNode, type RunningNode } from '../../src/node/node.js';
+import { silentLogger } from '../../src/obs/logger.js';
 import { createKafka } from '../../src/transport/kafka/client.js';
 import { collectUntil, header, json, produce, uniquePrefix, type Collected } from '../support/kafka.js';
 

@@ -1,7 +1,7 @@
 import { buildConfig, type VigilConfig } from '../../src/config/load.js';
 import type { Alert, RollupRecord, WindowResult } from '../../src/core/outputs.js';
-import type { MemoryLog } from '../../src/log/memory-log.js';
-import type { StateStore } from '../../src/state/store.js';
+import type { MemoryRecordLog } from '../../src/ports/memory-record-log.js';
+import type { StateStore } from '../../src/ports/state-store.js';
 import { acceptancePipeline, PARTITIONS, type EngineOutput, type InputRecord } from './acceptance.js';
 
 export function embeddedConfig(overrides: Record<string, unknown> = {}): VigilConfig {
@@ -16,14 +16,14 @@ export function embeddedConfig(overrides: Record<string, unknown> = {}): VigilCo
   });
 }
 
-export function feed(log: MemoryLog, config: VigilConfig, records: readonly InputRecord[]): void {
+export function feed(log: MemoryRecordLog, config: VigilConfig, records: readonly InputRecord[]): void {
   log.append([
     { topic: config.kafka.topics.readings, messages: records.map((r) => ({ key: r.key, value: r.value })) },
   ]);
 }
 
 /** Resolves once every partition of vigil.readings is checkpointed up to its end (empty ones count as done). */
-export async function settled(log: MemoryLog, config: VigilConfig, timeoutMs = 60_000): Promise<void> {
+export async function settled(log: MemoryRecordLog, config: VigilConfig, timeoutMs = 60_000): Promise<void> {
   const topic = config.kafka.topics.readings;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -42,7 +42,7 @@ export async function settled(log: MemoryLog, config: VigilConfig, timeoutMs = 6
 
 /** Everything the engine wrote to the output topics and the rollups of the given sensors. */
 export async function gather(
-  log: MemoryLog,
+  log: MemoryRecordLog,
   config: VigilConfig,
   store: StateStore,
   sensors: Iterable<string>,

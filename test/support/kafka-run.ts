@@ -1,10 +1,10 @@
 import type { Kafka } from 'kafkajs';
 import { buildConfig, TOPIC_NAMES, type VigilConfig } from '../../src/config/load.js';
 import type { Alert, RollupRecord, WindowResult } from '../../src/core/outputs.js';
-import { silentLogger } from '../../src/log.js';
-import { RedisStateStore } from '../../src/state/redis-store.js';
+import { silentLogger } from '../../src/obs/logger.js';
+import { RedisStateStore } from '../../src/transport/redis/state-store.js';
 import { createKafka } from '../../src/transport/kafka/client.js';
-import { KafkaLogProducer } from '../../src/transport/kafka/kafka-log.js';
+import { KafkaRecordProducer } from '../../src/transport/kafka/record-log.js';
 import { ensureTopics } from '../../src/transport/kafka/topics.js';
 import type { RefOutput } from './reference.js';
 import { acceptancePipeline, PARTITIONS, type EngineOutput, type InputRecord } from './acceptance.js';
@@ -43,7 +43,7 @@ export async function prepareKafka(
     TOPIC_NAMES.map((r) => ({ topic: config.kafka.topics[r], numPartitions: config.kafka.partitions[r] })),
     silentLogger,
   );
-  const producer = new KafkaLogProducer(kafka);
+  const producer = new KafkaRecordProducer(kafka);
   for (let i = 0; i < input.length; i += 10_000) {
     await producer.send([{ topic: config.kafka.topics.readings, messages: input.slice(i, i + 10_000) }]);
   }

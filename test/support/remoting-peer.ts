@@ -4,7 +4,7 @@
  * `port <n>` when it listens. Handler: type "echo" answers the payload, "fail" answers NOT_FOUND.
  */
 import { status } from '@grpc/grpc-js';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger } from '../../src/obs/logger.js';
 import { TokenAuthority } from '../../src/transport/grpc/auth.js';
 import { addRemotingService } from '../../src/transport/grpc/remoting.js';
 import { startGrpcServer } from '../../src/transport/grpc/server.js';

@@ -6,8 +6,8 @@ import type { Alert } from '../../src/core/outputs.js';
 import type { AlertsClient } from '../../src/gen/vigil/v1/Alerts.js';
 import type { Alert__Output } from '../../src/gen/vigil/v1/Alert.js';
 import type { SubscribeRequest } from '../../src/gen/vigil/v1/SubscribeRequest.js';
-import { MemoryLog } from '../../src/log/memory-log.js';
-import { silentLogger } from '../../src/log.js';
+import { MemoryRecordLog } from '../../src/ports/memory-record-log.js';
+import { silentLogger } from '../../src/obs/logger.js';
 import { addAlertsService, type AlertsService } from '../../src/transport/grpc/alerts-service.js';
 import { TokenAuthority } from '../../src/transport/grpc/auth.js';
 import { startGrpcServer, type RunningGrpcServer } from '../../src/transport/grpc/server.js';
@@ -35,7 +35,7 @@ function alert(n: number): Alert {
 
 /** The Alerts service over the in-memory log, through a real gRPC server and client. */
 describe('Alerts service', () => {
-  const log = new MemoryLog();
+  const log = new MemoryRecordLog();
   log.createTopic(TOPIC, 1);
   const append = (alerts: Alert[]): void => {
     log.append([

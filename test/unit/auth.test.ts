@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/core/errors.js';
 import { TokenAuthority } from '../../src/transport/grpc/auth.js';
 
 const admin = 'a'.repeat(32);

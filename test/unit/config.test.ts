@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildConfig, loadConfigText } from '../../src/config/load.js';
 import { silenceThresholds } from '../../src/core/rules/evaluate.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/core/errors.js';
 
 const minimal = `
 pipeline:

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseRule } from '../../src/config/load.js';
 import { Engine } from '../../src/engine/engine.js';
-import { startEmbedded } from '../../src/engine/node.js';
-import type { LogConsumer } from '../../src/log/log.js';
-import { MemoryLog } from '../../src/log/memory-log.js';
-import { silentLogger } from '../../src/log.js';
-import { MemoryStateStore } from '../../src/state/memory-store.js';
+import { startEmbedded } from '../../src/node/node.js';
+import type { RecordConsumer } from '../../src/ports/record-log.js';
+import { MemoryRecordLog } from '../../src/ports/memory-record-log.js';
+import { silentLogger } from '../../src/obs/logger.js';
+import { MemoryStateStore } from '../../src/ports/memory-state-store.js';
 import { partitionForKey } from '../../src/core/partitioner.js';
 import {
   acceptanceInput,
@@ -29,14 +29,14 @@ describe('engine (embedded) against the reference computation', () => {
   it('produces exactly the reference results, alerts, rollups, late records and dead letters', async () => {
     const config = embeddedConfig();
     const node = await startEmbedded(config, silentLogger);
-    feed(node.log, config, input);
-    await settled(node.log, config);
+    feed(node.records, config, input);
+    await settled(node.records, config);
     await node.stop();
     expect(expected.windows.size).toBeGreaterThan(1_000);
     expect(expected.late.size).toBeGreaterThan(20);
     expect(expected.dlq.size).toBeGreaterThan(20);
     expect([...expected.alerts.values()].filter((a) => a.ruleId === 'busy').length).toBeGreaterThan(0);
-    expect(compare(await gather(node.log, config, node.store, sensorsOf(input)), expected)).toEqual([]);
+    expect(compare(await gather(node.records, config, node.store, sensorsOf(input)), expected)).toEqual([]);
     expect(node.engine.stats.duplicates).toBeGreaterThan(50);
   });
 
@@ -51,8 +51,8 @@ describe('engine (embedded) against the reference computation', () => {
       const bursts = 5;
       const size = Math.ceil(input.length / bursts);
       for (let b = 0; b < bursts; b++) {
-        feed(node.log, config, input.slice(b * size, (b + 1) * size));
-        await settled(node.log, config);
+        feed(node.records, config, input.slice(b * size, (b + 1) * size));
+        await settled(node.records, config);
         const before = node.engine.stats.passivations;
         for (let i = 0; i < 300 && node.engine.stats.passivations === before; i++)
           await new Promise((resolve) => setTimeout(resolve, 20));
@@ -62,7 +62,7 @@ describe('engine (embedded) against the reference computation', () => {
       }
       await node.stop();
       expect(node.engine.stats.passivations).toBeGreaterThanOrEqual(150 * (bursts - 1));
-      expect(compare(await gather(node.log, config, node.store, sensorsOf(input)), expected)).toEqual([]);
+      expect(compare(await gather(node.records, config, node.store, sensorsOf(input)), expected)).toEqual([]);
     },
   );
 
@@ -70,23 +70,23 @@ describe('engine (embedded) against the reference computation', () => {
     const config = embeddedConfig();
     const node = await startEmbedded(config, silentLogger);
     const half = Math.floor(input.length / 2);
-    feed(node.log, config, input.slice(0, half));
-    await settled(node.log, config);
-    feed(node.log, config, input.slice(half, half + 500)); // events since the last checkpoint, to replay
+    feed(node.records, config, input.slice(0, half));
+    await settled(node.records, config);
+    feed(node.records, config, input.slice(half, half + 500)); // events since the last checkpoint, to replay
     await new Promise((resolve) => setTimeout(resolve, 30));
     await node.engine.crashSensor('st-0007');
     await node.engine.crashSensor('st-0042');
-    feed(node.log, config, input.slice(half + 500));
-    await settled(node.log, config);
+    feed(node.records, config, input.slice(half + 500));
+    await settled(node.records, config);
     await node.stop();
     expect(node.engine.stats.recoveries).toBe(2);
     expect(node.engine.stats.resets).toBe(0);
-    expect(compare(await gather(node.log, config, node.store, sensorsOf(input)), expected)).toEqual([]);
+    expect(compare(await gather(node.records, config, node.store, sensorsOf(input)), expected)).toEqual([]);
   });
 
   it('after an abrupt stop, a new engine resumes from the checkpoints: nothing lost, nothing counted twice', async () => {
     const config = embeddedConfig();
-    const log = new MemoryLog();
+    const log = new MemoryRecordLog();
     const store = new MemoryStateStore();
     const first = await startEmbedded(config, silentLogger, log, store);
     feed(log, config, input.slice(0, 9_000));
@@ -103,7 +103,7 @@ describe('engine (embedded) against the reference computation', () => {
 
   it("a zombie's checkpoints are refused once another owner took its partitions", async () => {
     const config = embeddedConfig();
-    const log = new MemoryLog();
+    const log = new MemoryRecordLog();
     const store = new MemoryStateStore();
     const zombie = await startEmbedded(config, silentLogger, log, store);
     feed(log, config, input.slice(0, 3_000));
@@ -165,15 +165,15 @@ class FaultyStore extends MemoryStateStore {
 async function onFaultyStore(input: readonly InputRecord[], upTo: number) {
   const config = embeddedConfig();
   const store = new FaultyStore();
-  const node = await startEmbedded(config, silentLogger, new MemoryLog(), store);
-  feed(node.log, config, input.slice(0, upTo));
-  await settled(node.log, config);
+  const node = await startEmbedded(config, silentLogger, new MemoryRecordLog(), store);
+  feed(node.records, config, input.slice(0, upTo));
+  await settled(node.records, config);
   /** Feeds the records from `from` on, settles, stops, and returns what differs from `expected`. */
   const finish = async (from: number, expected: RefOutput): Promise<string[]> => {
-    feed(node.log, config, input.slice(from));
-    await settled(node.log, config);
+    feed(node.records, config, input.slice(from));
+    await settled(node.records, config);
     await node.stop();
-    return compare(await gather(node.log, config, store, sensorsOf(input)), expected);
+    return compare(await gather(node.records, config, store, sensorsOf(input)), expected);
   };
   return { config, store, node, finish };
 }
@@ -193,7 +193,7 @@ describe('supervision escalation', () => {
   it('a corrupt checkpoint stops its partition with errors instead of producing wrong results; the others go on', async () => {
     const config = embeddedConfig();
     const store = new MemoryStateStore();
-    const log = new MemoryLog();
+    const log = new MemoryRecordLog();
     const first = await startEmbedded(config, silentLogger, log, store);
     feed(log, config, input.slice(0, 3_000));
     await settled(log, config);
@@ -246,7 +246,7 @@ describe('checkpoints landing while the next batches run', () => {
         return crashed;
       },
     };
-    feed(node.log, config, input.slice(2_000, 4_000));
+    feed(node.records, config, input.slice(2_000, 4_000));
     while (crashed === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
     await crashed;
     expect(await finish(4_000, expected)).toEqual([]);
@@ -268,9 +268,9 @@ describe('checkpoints landing while the next batches run', () => {
         return gate;
       },
     };
-    feed(node.log, config, input.slice(2_000, 4_000));
+    feed(node.records, config, input.slice(2_000, 4_000));
     while (!step.held) await new Promise((resolve) => setTimeout(resolve, 5));
-    feed(node.log, config, input.slice(4_000, 5_000));
+    feed(node.records, config, input.slice(4_000, 5_000));
     await new Promise((resolve) => setTimeout(resolve, 300));
     release();
     expect(await finish(5_000, expected)).toEqual([]);
@@ -301,13 +301,13 @@ describe('runtime rules', () => {
       key: sensorId,
       value: JSON.stringify({ sensorId, ts, values: { temperature: 20 } }),
     });
-    feed(node.log, config, [
+    feed(node.records, config, [
       reading(still, 1_000),
       ...Array.from({ length: 40 }, (_, i) => reading(loud, 1_000 + i * 1_000)),
     ]);
-    await settled(node.log, config);
+    await settled(node.records, config);
     await node.stop();
-    const alerts = node.log
+    const alerts = node.records
       .partitions(config.kafka.topics.alerts)
       .flat()
       .map(
@@ -322,12 +322,12 @@ describe('runtime rules', () => {
 describe('drain', () => {
   it('stops fetching, writes the final checkpoints and commits, and only then leaves the group', async () => {
     const config = embeddedConfig({ checkpoint: { interval: '1h', store: 'memory' } });
-    const log = new MemoryLog();
+    const log = new MemoryRecordLog();
     for (const role of ['readings', 'logs', 'alerts', 'aggregates', 'dlq', 'late'] as const)
       log.createTopic(config.kafka.topics[role], config.kafka.partitions[role]);
     const calls: string[] = [];
     const inner = log.consumer(config.kafka.groupId);
-    const consumer: LogConsumer = {
+    const consumer: RecordConsumer = {
       start: (topic, handlers) => inner.start(topic, handlers),
       seek: (p, offset) => {
         inner.seek(p, offset);
@@ -371,8 +371,8 @@ describe('live event frequencies', () => {
     const config = embeddedConfig();
     const node = await startEmbedded(config, silentLogger);
     const input = acceptanceInput(10, 1_200, 5);
-    feed(node.log, config, input);
-    await settled(node.log, config);
+    feed(node.records, config, input);
+    await settled(node.records, config);
     await node.stop(); // flushes the last counts
     const f = await node.store.frequencies(Math.floor(Date.now() / 1000) + 1, 60);
     const total = Object.values(f.sensors).reduce((a, b) => a + b, 0) * 60;

@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { accumulate, newAccumulator, snapshotAccumulator } from '../../src/core/aggregate.js';
 import type { Alert } from '../../src/core/outputs.js';
-import { MemoryLog } from '../../src/log/memory-log.js';
-import { silentLogger } from '../../src/log.js';
+import { MemoryRecordLog } from '../../src/ports/memory-record-log.js';
+import { silentLogger } from '../../src/obs/logger.js';
 import { NodeMetrics } from '../../src/obs/metrics.js';
-import { MemoryStateStore } from '../../src/state/memory-store.js';
+import { MemoryStateStore } from '../../src/ports/memory-state-store.js';
 import { Subscriptions } from '../../src/transport/alert-subscription.js';
 import { TokenAuthority } from '../../src/transport/grpc/auth.js';
 import { dashboardRoutes } from '../../src/transport/http/dashboard.js';
@@ -111,7 +111,7 @@ describe('dashboard routes', () => {
   });
 
   async function dashboard() {
-    const log = new MemoryLog();
+    const log = new MemoryRecordLog();
     log.createTopic('alerts', 1);
     const store = new MemoryStateStore();
     const acc = newAccumulator(true);

@@ -2,16 +2,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_LOG_PATTERN } from '../../src/core/logs/pattern.js';
+import { DEFAULT_LOG_PATTERN } from '../../src/core/log-sources/pattern.js';
 import type { LogRecord } from '../../src/core/log-record.js';
-import { LogFetcher } from '../../src/logs/fetcher.js';
-import { MemoryLog } from '../../src/log/memory-log.js';
-import { MemorySourceLog, type Placement, type SourceLog } from '../../src/log/source-log.js';
-import type { TopicMessages } from '../../src/log/log.js';
-import { silentLogger } from '../../src/log.js';
+import { LogFetcher } from '../../src/transport/files/log-fetcher.js';
+import { MemoryRecordLog } from '../../src/ports/memory-record-log.js';
+import { MemorySourceWriter, type Placement, type SourceWriter } from '../../src/ports/source-writer.js';
+import type { TopicMessages } from '../../src/ports/record-log.js';
+import { silentLogger } from '../../src/obs/logger.js';
 import { LogFileWriter, LogLineGenerator } from '../../src/sim/loggen.js';
-import { MemorySourceStore } from '../../src/state/memory-source-store.js';
-import type { SourceLease, SourceStore } from '../../src/state/source-store.js';
+import { MemorySourceStore } from '../../src/ports/memory-source-store.js';
+import type { SourceLease, SourceStore } from '../../src/ports/source-store.js';
 
 const TOPICS = { logs: 'vigil.logs', dlq: 'vigil.dlq' };
 const dirs: string[] = [];
@@ -22,7 +22,7 @@ afterEach(() => {
 function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-fetch-'));
   dirs.push(dir);
-  const log = new MemoryLog();
+  const log = new MemoryRecordLog();
   log.createTopic(TOPICS.logs, 3);
   log.createTopic(TOPICS.dlq, 1);
   const store = new MemorySourceStore();
@@ -36,7 +36,7 @@ type Setup = ReturnType<typeof setup>;
 async function fetcher(
   s: Setup,
   lease: SourceLease,
-  sourceLog?: SourceLog,
+  sourceLog?: SourceWriter,
   store?: SourceStore,
 ): Promise<LogFetcher> {
   const f = new LogFetcher(
@@ -46,7 +46,12 @@ async function fetcher(
       maxLineBytes: 4096,
       maxReadBytes: 700,
     },
-    { store: store ?? s.store, log: sourceLog ?? new MemorySourceLog(s.log), lease, logger: silentLogger },
+    {
+      store: store ?? s.store,
+      writer: sourceLog ?? new MemorySourceWriter(s.log),
+      lease,
+      logger: silentLogger,
+    },
   );
   await f.open();
   return f;
@@ -62,7 +67,7 @@ async function drain(f: LogFetcher): Promise<void> {
 }
 
 /** Line ids (`id=r-<n>`) on vigil.logs, in log order, and the records themselves. */
-function delivered(log: MemoryLog): { ids: string[]; records: LogRecord[] } {
+function delivered(log: MemoryRecordLog): { ids: string[]; records: LogRecord[] } {
   const records = log
     .partitions(TOPICS.logs)
     .flat()
@@ -143,10 +148,10 @@ describe('LogFetcher (memory ports, real files)', () => {
       await s.writer.append(lines);
     };
     // 1. The write fails after the pending checkpoint, before the commit: nothing is visible.
-    const failing: SourceLog = {
+    const failing: SourceWriter = {
       open: () => Promise.resolve(),
       close: () => Promise.resolve(),
-      committed: (txn: string, p: Placement) => new MemorySourceLog(s.log).committed(txn, p),
+      committed: (txn: string, p: Placement) => new MemorySourceWriter(s.log).committed(txn, p),
       write: async (
         _txn: string,
         _key: string,

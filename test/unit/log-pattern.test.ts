@@ -4,8 +4,8 @@ import {
   DEFAULT_LOG_PATTERN,
   parseUtcOffset,
   resolveTime,
-} from '../../src/core/logs/pattern.js';
-import { assembleRecords, splitLines } from '../../src/core/logs/lines.js';
+} from '../../src/core/log-sources/pattern.js';
+import { assembleRecords, splitLines } from '../../src/core/log-sources/lines.js';
 
 describe('logback patterns', () => {
   const p = compileLogPattern(DEFAULT_LOG_PATTERN);

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { buildConfig } from '../../src/config/load.js';
 import type { LogLevel, LogRecord } from '../../src/core/log-record.js';
 import type { Alert, WindowResult } from '../../src/core/outputs.js';
-import { startEmbedded } from '../../src/engine/node.js';
-import { silentLogger } from '../../src/log.js';
+import { startEmbedded } from '../../src/node/node.js';
+import { silentLogger } from '../../src/obs/logger.js';
 
 /** vigil.logs through the default log pipeline, embedded: counts per level, and ERROR reports. */
 describe('the log pipeline', () => {
@@ -36,13 +36,13 @@ describe('the log pipeline', () => {
   it('counts lines per level in 60 s windows and reports a window with more than one ERROR', async () => {
     const node = await startEmbedded(config, silentLogger);
     const input = lines();
-    node.log.append([
+    node.records.append([
       {
         topic: config.kafka.topics.logs,
         messages: input.map((r) => ({ key: r.source, value: JSON.stringify(r) })),
       },
     ]);
-    const all = (topic: string) => node.log.partitions(topic).flat();
+    const all = (topic: string) => node.records.partitions(topic).flat();
     const deadline = Date.now() + 20_000;
     // Three whole minutes close per source (the fourth stays open: nothing later has come).
     while (all(config.kafka.topics.aggregates).length < 2 * 3 * 4 && Date.now() < deadline)

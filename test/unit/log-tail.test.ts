@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { globMatcher, planReads, type FileInfo, type TrackedFile } from '../../src/core/logs/tail.js';
+import { globMatcher, planReads, type FileInfo, type TrackedFile } from '../../src/core/log-sources/tail.js';
 
 const matches = globMatcher('*.log');
 const file = (name: string, id: string, size: number, mtimeMs: number, head = 'H'): FileInfo => ({

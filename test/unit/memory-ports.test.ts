@@ -1,11 +1,11 @@
-import { MemoryLog } from '../../src/log/memory-log.js';
-import { MemorySourceLog } from '../../src/log/source-log.js';
-import { MemoryOutbox } from '../../src/state/memory-outbox.js';
-import { MemorySourceStore } from '../../src/state/memory-source-store.js';
-import { MemoryStateStore } from '../../src/state/memory-store.js';
-import { logContract } from '../contract/log.contract.js';
+import { MemoryRecordLog } from '../../src/ports/memory-record-log.js';
+import { MemorySourceWriter } from '../../src/ports/source-writer.js';
+import { MemoryOutbox } from '../../src/ports/memory-outbox.js';
+import { MemorySourceStore } from '../../src/ports/memory-source-store.js';
+import { MemoryStateStore } from '../../src/ports/memory-state-store.js';
+import { logContract } from '../contract/record-log.contract.js';
 import { outboxContract } from '../contract/outbox.contract.js';
-import { sourceLogContract } from '../contract/source-log.contract.js';
+import { sourceLogContract } from '../contract/source-writer.contract.js';
 import { sourceStoreContract } from '../contract/source-store.contract.js';
 import { stateStoreContract } from '../contract/state-store.contract.js';
 
@@ -15,7 +15,7 @@ outboxContract('memory', () => new MemoryOutbox());
 
 let n = 0;
 logContract('memory', () => {
-  const log = new MemoryLog();
+  const log = new MemoryRecordLog();
   return {
     topic: (partitions) => {
       const name = `t${n++}`;
@@ -30,7 +30,7 @@ logContract('memory', () => {
 sourceLogContract(
   'memory',
   () => {
-    const log = new MemoryLog();
+    const log = new MemoryRecordLog();
     return {
       topics: () => {
         const logs = `logs${n++}`;
@@ -39,7 +39,7 @@ sourceLogContract(
         log.createTopic(dlq, 1);
         return Promise.resolve({ logs, dlq });
       },
-      sourceLog: () => new MemorySourceLog(log),
+      sourceLog: () => new MemorySourceWriter(log),
       read: (topic) =>
         Promise.resolve(
           log

@@ -9,14 +9,14 @@ import { SMTPServer } from 'smtp-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { alertTopic, renderReport, sinkTakes } from '../../src/core/notify.js';
 import type { Alert } from '../../src/core/outputs.js';
-import { MemoryLog } from '../../src/log/memory-log.js';
-import { silentLogger } from '../../src/log.js';
-import { EmailSink } from '../../src/notify/email.js';
-import { FileSink } from '../../src/notify/file-sink.js';
-import { Notifier } from '../../src/notify/notifier.js';
-import { DeliveryError, type Sink } from '../../src/notify/sink.js';
-import { WebhookSink } from '../../src/notify/webhook.js';
-import { MemoryOutbox } from '../../src/state/memory-outbox.js';
+import { MemoryRecordLog } from '../../src/ports/memory-record-log.js';
+import { silentLogger } from '../../src/obs/logger.js';
+import { EmailSink } from '../../src/transport/notify/email.js';
+import { FileSink } from '../../src/transport/notify/file-sink.js';
+import { Notifier } from '../../src/transport/notify/notifier.js';
+import { DeliveryError, type Sink } from '../../src/transport/notify/sink.js';
+import { WebhookSink } from '../../src/transport/notify/webhook.js';
+import { MemoryOutbox } from '../../src/ports/memory-outbox.js';
 
 const T = Date.UTC(2026, 10, 23, 15, 1, 0);
 const alert = (n: number, over: Partial<Alert> = {}): Alert => ({
@@ -135,7 +135,7 @@ async function until(check: () => boolean, ms = 10_000): Promise<void> {
 
 describe('Notifier', () => {
   it('a failing sink neither blocks the others nor loses an alert; a refused alert goes to the DLQ', async () => {
-    const log = new MemoryLog();
+    const log = new MemoryRecordLog();
     log.createTopic('alerts', 1);
     log.createTopic('dlq', 1);
     const healthy = new FlakySink('healthy', 0);

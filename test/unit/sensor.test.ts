@@ -11,7 +11,7 @@ import {
 import { newOutputBuffer, type OutputBuffer } from '../../src/core/outputs.js';
 import type { Reading } from '../../src/core/reading.js';
 import { SensorProcessor, type SensorEvent } from '../../src/core/sensor.js';
-import { VigilError } from '../../src/errors.js';
+import { VigilError } from '../../src/core/errors.js';
 import { testPipeline } from '../support/pipeline.js';
 
 const r = (ts: number, t: number, seq?: number): Reading =>

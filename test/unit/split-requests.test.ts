@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { splitRequests } from '../../src/transport/kafka/kafka-log.js';
+import { splitRequests } from '../../src/transport/kafka/record-log.js';
 
 describe('splitRequests', () => {
   it('keeps every message, in order, in requests under the byte limit', () => {

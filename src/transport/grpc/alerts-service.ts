@@ -3,8 +3,8 @@ import { ALERT_ID, type AlertFilter, type AlertSince } from '../../core/alert-fe
 import type { Alert } from '../../core/outputs.js';
 import type { Alert as AlertMessage } from '../../gen/vigil/v1/Alert.js';
 import type { SubscribeRequest__Output } from '../../gen/vigil/v1/SubscribeRequest.js';
-import type { AlertLog } from '../../log/log.js';
-import type { Logger } from '../../log.js';
+import type { AlertLog } from '../../ports/record-log.js';
+import type { Logger } from '../../obs/logger.js';
 import { AlertSubscription, Subscriptions, type AlertWriter } from '../alert-subscription.js';
 import type { VigilGrpc } from './proto.js';
 
@@ -77,7 +77,7 @@ export function toAlertMessage(a: Alert): AlertMessage {
 export function addAlertsService(
   server: Server,
   grpc: VigilGrpc,
-  log: AlertLog,
+  alertLog: AlertLog,
   logger: Logger,
 ): AlertsService {
   const subscriptions = new Subscriptions();
@@ -100,7 +100,7 @@ export function addAlertsService(
     };
     await AlertSubscription.open(
       {
-        log,
+        alertLog,
         since: parsed.since,
         filter: parsed.filter,
         writer,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError } from '../../core/errors.js';
 
 /**
  * Roles, from least to most: a viewer subscribes, queries and lists; an admin may do everything; a

@@ -1,6 +1,6 @@
 import { status, type sendUnaryData, type ServerUnaryCall, type Server } from '@grpc/grpc-js';
-import type { NodeRef } from '../../cluster/node-ref.js';
-import type { RuntimeRules } from '../../cluster/rules.js';
+import type { NodeRef } from '../../ports/node-ref.js';
+import type { RuntimeRules } from '../redis/runtime-rules.js';
 import type { Ack__Output } from '../../gen/vigil/v1/Ack.js';
 import type { ControlHandlers } from '../../gen/vigil/v1/Control.js';
 import type { InspectActorResponse__Output } from '../../gen/vigil/v1/InspectActorResponse.js';

@@ -7,10 +7,10 @@ import {
   type ServerDuplexStream,
   type ServiceError,
 } from '@grpc/grpc-js';
-import { toVigilError, VigilError } from '../../errors.js';
+import { toVigilError, VigilError } from '../../core/errors.js';
 import type { Envelope, Envelope__Output } from '../../gen/vigil/v1/Envelope.js';
 import type { EnvelopeBatch, EnvelopeBatch__Output } from '../../gen/vigil/v1/EnvelopeBatch.js';
-import type { Logger } from '../../log.js';
+import type { Logger } from '../../obs/logger.js';
 import type { VigilGrpc } from './proto.js';
 import { statusOf } from './status.js';
 

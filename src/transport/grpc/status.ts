@@ -1,5 +1,5 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { ConfigError, NotOwnedError } from '../../errors.js';
+import { ConfigError, NotOwnedError } from '../../core/errors.js';
 
 /** Vigil's errors -> gRPC status codes, one table. */
 const STATUS_FOR_ERROR: readonly (readonly [abstract new (...args: never[]) => Error, status])[] = [

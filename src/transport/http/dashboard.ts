@@ -3,14 +3,14 @@ import { status } from '@grpc/grpc-js';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RuntimeRules } from '../../cluster/rules.js';
-import { clusterView, type ClusterViewSources } from '../../cluster/view.js';
+import type { RuntimeRules } from '../redis/runtime-rules.js';
+import { clusterView, type ClusterViewSources } from './cluster-view.js';
 import { finish, restoreAccumulator } from '../../core/aggregate.js';
 import { ALERT_ID, type AlertSince } from '../../core/alert-feed.js';
 import { statusOf } from '../grpc/status.js';
-import type { AlertLog } from '../../log/log.js';
-import type { Logger } from '../../log.js';
-import type { StateStore } from '../../state/store.js';
+import type { AlertLog } from '../../ports/record-log.js';
+import type { Logger } from '../../obs/logger.js';
+import type { StateStore } from '../../ports/state-store.js';
 import { AlertSubscription, type AlertWriter, type Subscriptions } from '../alert-subscription.js';
 import { json, type Reply, type Route } from './server.js';
 
@@ -207,7 +207,7 @@ export function dashboardRoutes(d: DashboardDeps): Route[] {
         };
         await AlertSubscription.open(
           {
-            log: d.alertLog,
+            alertLog: d.alertLog,
             since,
             filter: { sensorIds: [], ruleIds: [], severities: [], labels: {} },
             writer,

@@ -1,6 +1,6 @@
 import { planMetricsRequest } from '../../core/metrics-request.js';
 import { aggregateRollups, minuteRange } from '../../core/rollup-query.js';
-import type { StateStore } from '../../state/store.js';
+import type { StateStore } from '../../ports/state-store.js';
 import { json, type Reply, type Route } from './server.js';
 
 /** The role table's name for these endpoints (src/transport/grpc/auth.ts, METHOD_ROLES). */

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { status } from '@grpc/grpc-js';
-import { VigilError } from '../../errors.js';
-import type { Logger } from '../../log.js';
+import { VigilError } from '../../core/errors.js';
+import type { Logger } from '../../obs/logger.js';
 import type { TokenAuthority } from '../grpc/auth.js';
 
 const MAX_BODY = 1024 * 1024;

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka } from 'kafkajs';
-import { VigilError } from '../../errors.js';
-import type { Logger } from '../../log.js';
-import type { AlertLog } from '../../log/log.js';
+import { VigilError } from '../../core/errors.js';
+import type { Logger } from '../../obs/logger.js';
+import type { AlertLog } from '../../ports/record-log.js';
 import { fromKafkaError } from './errors.js';
-import { KafkaLogConsumer } from './kafka-log.js';
+import { KafkaRecordConsumer } from './record-log.js';
 
 export interface KafkaAlertLogOptions {
   readonly topic: string;
@@ -47,8 +47,8 @@ export class KafkaAlertLog implements AlertLog {
     return BigInt(only.high);
   }
 
-  reader(): KafkaLogConsumer {
-    return new KafkaLogConsumer(
+  reader(): KafkaRecordConsumer {
+    return new KafkaRecordConsumer(
       this.kafka,
       {
         groupId: `${this.options.groupPrefix}${randomUUID()}`,

@@ -1,6 +1,6 @@
 import { Kafka, logLevel, type LogEntry, type logCreator, type SASLOptions } from 'kafkajs';
 import type { TlsFiles, VigilConfig } from '../../config/load.js';
-import { componentLevel, componentLogger, type Logger } from '../../log.js';
+import { componentLevel, componentLogger, type Logger } from '../../obs/logger.js';
 import { clientTlsOptions } from '../tls.js';
 
 const LEVELS: Readonly<Record<number, 'error' | 'warn' | 'info' | 'debug'>> = {

@@ -1,4 +1,4 @@
-import { VigilError } from '../../errors.js';
+import { VigilError } from '../../core/errors.js';
 
 /**
  * kafkajs error names mapped to Vigil's view of them. kafkajs sets `retriable` on protocol errors itself;

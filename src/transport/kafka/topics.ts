@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import type { Logger } from '../../log.js';
+import type { Logger } from '../../obs/logger.js';
 import { fromKafkaError } from './errors.js';
 
 export interface TopicSpec {

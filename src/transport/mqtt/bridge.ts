@@ -1,10 +1,10 @@
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
 import type { VigilConfig } from '../../config/load.js';
 import { decodeReading } from '../../core/reading.js';
-import { deadLetterMessage } from '../../engine/output-sink.js';
-import { VigilError } from '../../errors.js';
-import type { LogMessage, LogProducer } from '../../log/log.js';
-import type { Logger } from '../../log.js';
+import { deadLetterMessage } from '../../core/dead-letter.js';
+import { VigilError } from '../../core/errors.js';
+import type { OutgoingRecord, RecordProducer } from '../../ports/record-log.js';
+import type { Logger } from '../../obs/logger.js';
 import { mqttClientOptions } from './options.js';
 
 export interface BridgeStats {
@@ -17,7 +17,7 @@ export interface BridgeStats {
 
 interface Held {
   readonly messageId: number | undefined;
-  readonly record: LogMessage;
+  readonly record: OutgoingRecord;
   readonly dead: boolean;
 }
 
@@ -50,7 +50,7 @@ export class MqttBridge {
 
   constructor(
     private readonly config: VigilConfig,
-    private readonly producer: LogProducer,
+    private readonly producer: RecordProducer,
     private readonly logger: Logger,
   ) {}
 

@@ -1,6 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import type { Alert__Output } from '../../../src/gen/vigil/v1/Alert.js';
-import { KafkaLogProducer } from '../../../src/transport/kafka/kafka-log.js';
+import { KafkaRecordProducer } from '../../../src/transport/kafka/record-log.js';
 import { partitionForKey } from '../../../src/core/partitioner.js';
 import type { InputRecord } from '../acceptance.js';
 import type { LocalCluster } from './cluster.js';
@@ -22,7 +22,7 @@ export async function steadyLoad(
   rate: number,
   partitions: number,
 ): Promise<void> {
-  let producer = new KafkaLogProducer(kafka);
+  let producer = new KafkaRecordProducer(kafka);
   const landed = new Array<number>(partitions).fill(0);
   const started = Date.now();
   let sent = 0;
@@ -44,7 +44,7 @@ export async function steadyLoad(
           pending = [];
         } catch {
           await producer.close().catch(() => undefined);
-          producer = new KafkaLogProducer(kafka);
+          producer = new KafkaRecordProducer(kafka);
           pending = await notLanded(kafka, topic, pending, landed);
           await new Promise((resolve) => setTimeout(resolve, 500));
           continue;

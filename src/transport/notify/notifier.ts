@@ -1,0 +1,228 @@
+import type { VigilConfig } from '../../config/load.js';
+import { decodeAlert } from '../../core/alert-feed.js';
+import { retryDelay, sinkTakes, type SinkFilter } from '../../core/notify.js';
+import type { Alert } from '../../core/outputs.js';
+import { toVigilError } from '../../core/errors.js';
+import {
+  nextOffset,
+  type ConsumedBatch,
+  type RecordConsumer,
+  type RecordProducer,
+} from '../../ports/record-log.js';
+import type { Logger } from '../../obs/logger.js';
+import type { Outbox, OutboxItem } from '../../ports/outbox.js';
+import type { Sink } from './sink.js';
+import type { NodeMetrics } from '../../obs/metrics.js';
+
+export interface NotifierDeps {
+  readonly sinks: readonly { readonly sink: Sink; readonly filter: SinkFilter }[];
+  readonly outbox: Outbox;
+  /** A member of the notify group on vigil.alerts (one partition: one node hands alerts out). */
+  readonly consumer: RecordConsumer;
+  readonly topics: { readonly alerts: string; readonly dlq: string };
+  /** For alerts a sink can never take: they go to vigil.dlq with the reason. */
+  readonly producer: RecordProducer;
+  readonly retry: VigilConfig['notify']['retry'];
+  readonly logger: Logger;
+  /** How often an idle sink looks at its queue (a local enqueue wakes it at once). */
+  readonly idlePollMs?: number;
+  readonly metrics?: NodeMetrics;
+}
+
+export interface SinkStats {
+  enqueued: number;
+  delivered: number;
+  failures: number;
+  deadLettered: number;
+}
+
+/** Items a worker claims at once: a few, so one node does not hide a long queue from the others. */
+const CLAIM = 16;
+
+/**
+ * Alert notifications, in two halves joined by one persisted queue per sink (the outbox):
+ *
+ *   hand-out   the member of the notify group that holds vigil.alerts (one partition) enqueues every
+ *              new alert for each sink whose filter takes it, then commits the offset. A replay after a
+ *              crash enqueues the same ids again, which the outbox ignores.
+ *   delivery   on every node, one worker per sink claims due items and delivers them. Success: acked.
+ *              Failure: due again after a backoff (or the sink's Retry-After), with the error kept.
+ *              Refused for good, or undelivered after `giveUpAfter`: to vigil.dlq with the reason,
+ *              then acked. A claimed item a dead node was delivering is due again after `visibility`.
+ *
+ * So a failing sink never blocks the others (its own queue and worker), never drops an alert (it
+ * waits in Redis), and a slow alert does not hold up the alerts behind it. Delivery is at least once;
+ * every sink gets the alert id to drop repeats (webhook Idempotency-Key, email Message-ID, file name).
+ */
+export class Notifier {
+  readonly stats = new Map<string, SinkStats>();
+  private running = false;
+  private readonly workers: Promise<void>[] = [];
+  private readonly wakers = new Map<string, () => void>();
+
+  constructor(private readonly d: NotifierDeps) {
+    for (const { sink } of d.sinks)
+      this.stats.set(sink.id, { enqueued: 0, delivered: 0, failures: 0, deadLettered: 0 });
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    await this.d.consumer.start([this.d.topics.alerts], {
+      onAssignment: () => undefined,
+      onBatch: (batch) => this.handOut(batch),
+      onFatal: (err) => {
+        this.d.logger.error({ err }, 'the notify consumer failed for good: no new alerts are handed out');
+      },
+    });
+    for (const { sink } of this.d.sinks) this.workers.push(this.work(sink));
+    this.d.logger.info(
+      { sinks: this.d.sinks.map((s) => `${s.sink.id} (${s.sink.kind})`) },
+      'notifier started',
+    );
+  }
+
+  private async handOut(batch: ConsumedBatch): Promise<void> {
+    const alerts: Alert[] = [];
+    for (const r of batch.records) {
+      const decoded = decodeAlert(r.value);
+      if (decoded.ok) alerts.push(decoded.value);
+      else
+        this.d.logger.warn({ offset: r.offset, reason: decoded.reason }, 'unreadable alert record skipped');
+    }
+    const now = Date.now();
+    for (const { sink, filter } of this.d.sinks) {
+      const items = alerts
+        .filter((a) => sinkTakes(filter, a))
+        .map((a) => ({ id: a.id, payload: JSON.stringify(a) }));
+      if (items.length === 0) continue;
+      const added = await this.d.outbox.enqueue(sink.id, items, now);
+      this.stat(sink.id).enqueued += added;
+      if (added > 0) this.wakers.get(sink.id)?.();
+    }
+    const last = batch.records[batch.records.length - 1];
+    if (last !== undefined) await this.d.consumer.commit(batch, nextOffset(last.offset));
+  }
+
+  /** A method, not the field, so loops re-read it after every await. */
+  private isRunning(): boolean {
+    return this.running;
+  }
+
+  private stat(sinkId: string): SinkStats {
+    return this.stats.get(sinkId) ?? { enqueued: 0, delivered: 0, failures: 0, deadLettered: 0 };
+  }
+
+  /** One sink's delivery loop on this node. */
+  private async work(sink: Sink): Promise<void> {
+    const log = this.d.logger.child({ sink: sink.id });
+    let failures = 0;
+    while (this.running) {
+      let claimed: OutboxItem[] = [];
+      try {
+        claimed = await this.d.outbox.claim(sink.id, Date.now(), CLAIM, this.d.retry.visibilityMs);
+        failures = 0;
+      } catch (err) {
+        failures++;
+        log.warn({ err: toVigilError(err) }, 'cannot read the outbox; trying again');
+      }
+      for (const item of claimed) {
+        if (!this.isRunning()) break;
+        await this.deliver(sink, item, log).catch((err: unknown) => {
+          // The outbox itself failed (Redis away): the claim lapses and the item comes back.
+          log.warn({ err: toVigilError(err), alert: item.id }, 'recording a delivery failed');
+        });
+      }
+      if (claimed.length === 0)
+        await this.sleep(
+          sink.id,
+          failures > 0 ? Math.min(5_000, 250 * 2 ** failures) : (this.d.idlePollMs ?? 250),
+        );
+    }
+  }
+
+  private async deliver(sink: Sink, item: OutboxItem, log: Logger): Promise<void> {
+    const stats = this.stat(sink.id);
+    const alert = JSON.parse(item.payload) as Alert;
+    try {
+      await sink.deliver(alert);
+      await this.d.outbox.ack(sink.id, item.id, Date.now());
+      stats.delivered++;
+      this.d.metrics?.notifications.inc({ sink: sink.id, outcome: 'delivered' });
+      return;
+    } catch (err) {
+      stats.failures++;
+      const e = toVigilError(err);
+      const { giveUpAfterMs, initialMs, maxMs } = this.d.retry;
+      const tooOld = Date.now() - item.firstAt >= giveUpAfterMs;
+      if (!e.retriable || tooOld) {
+        const reason = `${e.retriable ? `not delivered within ${giveUpAfterMs} ms` : 'refused'} by sink ${sink.id} (${sink.kind}) after ${item.attempts} attempt(s): ${e.message}`;
+        await this.d.producer.send([
+          {
+            topic: this.d.topics.dlq,
+            messages: [
+              {
+                key: alert.sensorId,
+                value: item.payload,
+                headers: {
+                  'vigil-id': `notify:${sink.id}:${alert.id}`,
+                  'vigil-reason': reason,
+                  'vigil-source-topic': this.d.topics.alerts,
+                  'vigil-sink': sink.id,
+                },
+              },
+            ],
+          },
+        ]);
+        await this.d.outbox.ack(sink.id, item.id, Date.now());
+        stats.deadLettered++;
+        this.d.metrics?.notifications.inc({ sink: sink.id, outcome: 'dead_lettered' });
+        this.d.metrics?.deadLetters.inc({ source: 'notify' });
+        log.error({ alert: item.id, reason }, 'alert sent to the dead-letter topic');
+        return;
+      }
+      const wait = Math.max(
+        retryDelay(item.attempts, initialMs, maxMs),
+        (err as { retryAfterMs?: number }).retryAfterMs ?? 0,
+      );
+      await this.d.outbox.retry(sink.id, item.id, Date.now() + wait, e.message);
+      this.d.metrics?.notifications.inc({ sink: sink.id, outcome: 'retried' });
+      log.warn(
+        { alert: item.id, attempts: item.attempts, retryInMs: wait, err: e.message },
+        'delivery failed; retrying',
+      );
+    }
+  }
+
+  private sleep(sinkId: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakers.set(sinkId, done);
+    });
+  }
+
+  /** Queue depth per sink (waiting, due or not). */
+  async depths(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const { sink } of this.d.sinks) out[sink.id] = await this.d.outbox.depth(sink.id);
+    return out;
+  }
+
+  /**
+   * Leaves the notify group, lets each delivery in progress finish, and closes the sinks, the outbox
+   * and the producer (the notifier owns them).
+   */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    await this.d.consumer.stop();
+    for (const wake of this.wakers.values()) wake();
+    await Promise.all(this.workers);
+    for (const { sink } of this.d.sinks) await sink.close().catch(() => undefined);
+    await this.d.producer.close();
+    await this.d.outbox.close();
+  }
+}

@@ -1,0 +1,168 @@
+import type { Redis } from 'ioredis';
+import { VigilError } from '../../core/errors.js';
+import { connectRedis, type RedisConnection } from './connection.js';
+import type { Outbox, OutboxItem } from '../../ports/outbox.js';
+
+/**
+ * Due times are scored `ms * 1024 + k`: items enqueued in the same millisecond keep their order (k is
+ * their place in the call), where equal scores would sort by id. (Epoch ms * 1024 stays below 2^53.)
+ */
+const SCALE = 1024;
+
+/**
+ * KEYS: due, items, done. ARGV: now, forget-before, then id/payload pairs.
+ * Adds each id that is neither queued nor remembered as done; forgets done ids older than the horizon.
+ */
+const ENQUEUE = `
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[2])
+local added = 0
+local now = tonumber(ARGV[1])
+for i = 3, #ARGV, 2 do
+  local id = ARGV[i]
+  if redis.call('HEXISTS', KEYS[2], id) == 0 and not redis.call('ZSCORE', KEYS[3], id) then
+    redis.call('HSET', KEYS[2], id, cjson.encode({ payload = ARGV[i + 1], attempts = 0, firstAt = now }))
+    redis.call('ZADD', KEYS[1], now * ${SCALE} + math.min(added, ${SCALE - 1}), id)
+    added = added + 1
+  end
+end
+return added
+`;
+
+/** KEYS: due, items. ARGV: now, max, hidden-until (scaled). Returns the claimed items as JSON with their ids. */
+const CLAIM = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, id in ipairs(ids) do
+  local raw = redis.call('HGET', KEYS[2], id)
+  if raw then
+    local item = cjson.decode(raw)
+    item.attempts = item.attempts + 1
+    redis.call('HSET', KEYS[2], id, cjson.encode(item))
+    redis.call('ZADD', KEYS[1], ARGV[3], id)
+    item.id = id
+    out[#out + 1] = cjson.encode(item)
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out
+`;
+
+/** KEYS: due, items. ARGV: id, due-at, error. */
+const RETRY = `
+local raw = redis.call('HGET', KEYS[2], ARGV[1])
+if not raw then return 0 end
+local item = cjson.decode(raw)
+item.lastError = ARGV[3]
+redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(item))
+redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[1])
+return 1
+`;
+
+interface OutboxCommands {
+  vigilOutboxEnqueue(due: string, items: string, done: string, ...argv: (string | number)[]): Promise<number>;
+  vigilOutboxClaim(due: string, items: string, now: number, max: number, until: number): Promise<string[]>;
+  vigilOutboxRetry(due: string, items: string, id: string, dueAt: number, error: string): Promise<number>;
+}
+
+export interface RedisOutboxOptions extends RedisConnection {
+  readonly keyPrefix: string;
+  /** Delivered ids are remembered this long (a replayed alert within it is not sent again). */
+  readonly rememberMs?: number;
+}
+
+/**
+ * The outbox in Redis, per sink (one hash tag, so each sink's keys share a slot):
+ *   <prefix>vigil:outbox:{<sink>}:due     sorted set: id -> when it is due (or hidden until), scaled
+ *   <prefix>vigil:outbox:{<sink>}:items   hash: id -> {payload, attempts, firstAt, lastError}
+ *   <prefix>vigil:outbox:{<sink>}:done    sorted set: id -> when it was done (remembered for a while)
+ * Enqueue, claim and retry are Lua scripts, so concurrent nodes never claim one item twice at once.
+ */
+export class RedisOutbox implements Outbox {
+  private readonly redis: Redis;
+  private readonly commands: OutboxCommands;
+  private readonly rememberMs: number;
+
+  constructor(private readonly o: RedisOutboxOptions) {
+    this.rememberMs = o.rememberMs ?? 86_400_000;
+    this.redis = connectRedis(o, { maxRetriesPerRequest: 3 });
+    this.redis.defineCommand('vigilOutboxEnqueue', { numberOfKeys: 3, lua: ENQUEUE });
+    this.redis.defineCommand('vigilOutboxClaim', { numberOfKeys: 2, lua: CLAIM });
+    this.redis.defineCommand('vigilOutboxRetry', { numberOfKeys: 2, lua: RETRY });
+    this.commands = this.redis as unknown as OutboxCommands;
+  }
+
+  private keys(sink: string): { due: string; items: string; done: string } {
+    const base = `${this.o.keyPrefix}vigil:outbox:{${sink}}`;
+    return { due: `${base}:due`, items: `${base}:items`, done: `${base}:done` };
+  }
+
+  private async run<T>(what: string, step: () => Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (err) {
+      throw new VigilError(`outbox: ${what}: ${(err as Error).message}`, {
+        code: 'REDIS_UNAVAILABLE',
+        retriable: true,
+        cause: err,
+      });
+    }
+  }
+
+  enqueue(sink: string, items: readonly { id: string; payload: string }[], now: number): Promise<number> {
+    if (items.length === 0) return Promise.resolve(0);
+    const k = this.keys(sink);
+    const argv: (string | number)[] = [now, now - this.rememberMs];
+    for (const i of items) argv.push(i.id, i.payload);
+    return this.run('enqueue', () => this.commands.vigilOutboxEnqueue(k.due, k.items, k.done, ...argv));
+  }
+
+  async claim(sink: string, now: number, max: number, visibilityMs: number): Promise<OutboxItem[]> {
+    const k = this.keys(sink);
+    const raw = await this.run('claim', () =>
+      this.commands.vigilOutboxClaim(
+        k.due,
+        k.items,
+        now * SCALE + SCALE - 1,
+        max,
+        (now + visibilityMs) * SCALE,
+      ),
+    );
+    return raw.map((json) => {
+      const item = JSON.parse(json) as {
+        id: string;
+        payload: string;
+        attempts: number;
+        firstAt: number;
+        lastError?: string;
+      };
+      return {
+        id: item.id,
+        payload: item.payload,
+        attempts: item.attempts,
+        firstAt: item.firstAt,
+        ...(item.lastError === undefined ? {} : { lastError: item.lastError }),
+      };
+    });
+  }
+
+  async ack(sink: string, id: string, now: number): Promise<void> {
+    const k = this.keys(sink);
+    await this.run('ack', () =>
+      this.redis.multi().zrem(k.due, id).hdel(k.items, id).zadd(k.done, now, id).exec(),
+    );
+  }
+
+  async retry(sink: string, id: string, dueAt: number, error: string): Promise<void> {
+    const k = this.keys(sink);
+    await this.run('retry', () => this.commands.vigilOutboxRetry(k.due, k.items, id, dueAt * SCALE, error));
+  }
+
+  depth(sink: string): Promise<number> {
+    return this.run('depth', () => this.redis.hlen(this.keys(sink).items));
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit();
+  }
+}

@@ -1,0 +1,339 @@
+import type { Redis } from 'ioredis';
+import { connectRedis, type RedisConnection } from './connection.js';
+import type { AccumulatorSnapshot } from '../../core/aggregate.js';
+import type { StoredSensor } from '../../core/checkpoint.js';
+import type { RollupRecord } from '../../core/outputs.js';
+import { StaleEpochError, VigilError } from '../../core/errors.js';
+import {
+  partitionKey,
+  FREQUENCY_TTL_S,
+  type CheckpointWrite,
+  type EventCounts,
+  type Frequencies,
+  type PartitionRef,
+  type RestoredPartition,
+  type StateStore,
+} from '../../ports/state-store.js';
+
+/**
+ * The checkpoint step, atomic in Redis (a Lua script runs without interleaving):
+ *   1. refuse unless the partition's epoch is still ARGV[1] (fencing: a paused "zombie" owner
+ *      can never overwrite the state of the node that took its partition);
+ *   2. write the changed sensors' main records, their changed parts (each sensor's parts are a hash
+ *      of their own, set, deleted or appended to field by field), the partition state and the next
+ *      offset;
+ *   3. write the closed rollup minutes (replacing any earlier value of the same minute).
+ *
+ * KEYS: epoch, meta, sensors, clock, then one parts key per sensor with part changes, then one
+ *       rollup key per rollup.
+ * ARGV: epoch, offset, partition state, sensor count, ttl ms, clock set count, clock delete count,
+ *       parts key count, then sensor id/main pairs, clock id/entry pairs, clock ids to delete, then
+ *       per parts key: set count, delete count, append count, name/bytes pairs, names to delete,
+ *       name/bytes pairs to append; then minute/member
+ *       pairs (one per rollup key, same order).
+ */
+const COMMIT_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if current ~= ARGV[1] then
+  return redis.error_reply('STALE_EPOCH ' .. tostring(current))
+end
+redis.call('HSET', KEYS[2], 'offset', ARGV[2], 'state', ARGV[3], 'epoch', ARGV[1])
+local n = tonumber(ARGV[4])
+local ttl = tonumber(ARGV[5])
+local cs = tonumber(ARGV[6])
+local cd = tonumber(ARGV[7])
+local pk = tonumber(ARGV[8])
+local a = 9
+-- HSET / HDEL in chunks: unpack() of a very long list overflows Lua's stack.
+local function hset(key, count)
+  local args = {}
+  for i = 1, count do
+    args[#args + 1] = ARGV[a]
+    args[#args + 1] = ARGV[a + 1]
+    a = a + 2
+    if #args >= 2000 then
+      redis.call('HSET', key, unpack(args))
+      args = {}
+    end
+  end
+  if #args > 0 then redis.call('HSET', key, unpack(args)) end
+end
+local function hdel(key, count)
+  local ids = {}
+  for i = 1, count do
+    ids[#ids + 1] = ARGV[a]
+    a = a + 1
+    if #ids >= 2000 then
+      redis.call('HDEL', key, unpack(ids))
+      ids = {}
+    end
+  end
+  if #ids > 0 then redis.call('HDEL', key, unpack(ids)) end
+end
+hset(KEYS[3], n)
+hset(KEYS[4], cs)
+hdel(KEYS[4], cd)
+for k = 5, 4 + pk do
+  local ps = tonumber(ARGV[a])
+  local pd = tonumber(ARGV[a + 1])
+  local pa = tonumber(ARGV[a + 2])
+  a = a + 3
+  hset(KEYS[k], ps)
+  hdel(KEYS[k], pd)
+  for i = 1, pa do
+    local old = redis.call('HGET', KEYS[k], ARGV[a])
+    redis.call('HSET', KEYS[k], ARGV[a], (old or '') .. ARGV[a + 1])
+    a = a + 2
+  end
+end
+for k = 5 + pk, #KEYS do
+  local minute = ARGV[a]
+  redis.call('ZREMRANGEBYSCORE', KEYS[k], minute, minute)
+  redis.call('ZADD', KEYS[k], minute, ARGV[a + 1])
+  redis.call('PEXPIRE', KEYS[k], ttl)
+  a = a + 2
+end
+return 'OK'
+`;
+
+export interface RedisStoreOptions extends RedisConnection {
+  /** Prepended to every key (tests use a unique one per run). */
+  readonly keyPrefix: string;
+  readonly rollupTtlMs: number;
+}
+
+/**
+ * Checkpoints in Redis. Keys of one partition share a hash tag ({topic:partition}) so the commit script
+ * touches one slot for its checkpoint keys. Rollup keys are per sensor and metric (sorted sets scored
+ * by minute), which needs a single Redis (not Redis Cluster) for the atomic step: see the README.
+ */
+export class RedisStateStore implements StateStore {
+  private readonly redis: Redis;
+
+  constructor(private readonly options: RedisStoreOptions) {
+    this.redis = connectRedis(options, {
+      lazyConnect: false,
+      maxRetriesPerRequest: 3,
+      enableAutoPipelining: true,
+    });
+    this.redis.defineCommand('vigilCommit', { lua: COMMIT_SCRIPT });
+  }
+
+  private key(p: PartitionRef, what: string): string {
+    return `${this.options.keyPrefix}vigil:cp:{${partitionKey(p)}}:${what}`;
+  }
+
+  /** A sensor's checkpoint parts (in the partition's hash slot, beside its main record). */
+  private partsKey(p: PartitionRef, sensorId: string): string {
+    return this.key(p, `parts:${sensorId}`);
+  }
+
+  private rollupKey(sensorId: string, metric: string): string {
+    return `${this.options.keyPrefix}vigil:rollup:${sensorId}:${metric}`;
+  }
+
+  async acquire(p: PartitionRef): Promise<RestoredPartition> {
+    try {
+      const epoch = await this.redis.incr(this.key(p, 'epoch'));
+      const [meta, sensorIds, clock] = await Promise.all([
+        this.redis.hgetallBuffer(this.key(p, 'meta')),
+        this.redis.hkeys(this.key(p, 'sensors')),
+        this.redis.hgetall(this.key(p, 'clock')),
+      ]);
+      return {
+        epoch,
+        offset: meta['offset']?.toString(),
+        partitionState: meta['state'],
+        sensorIds,
+        clockEntries: new Map(Object.entries(clock)),
+      };
+    } catch (err) {
+      throw wrap(err, `taking partition ${partitionKey(p)}`);
+    }
+  }
+
+  async epoch(p: PartitionRef): Promise<number> {
+    try {
+      return Number((await this.redis.get(this.key(p, 'epoch'))) ?? 0);
+    } catch (err) {
+      throw wrap(err, `reading the epoch of ${partitionKey(p)}`);
+    }
+  }
+
+  async commit(p: PartitionRef, w: CheckpointWrite): Promise<void> {
+    const keys = [this.key(p, 'epoch'), this.key(p, 'meta'), this.key(p, 'sensors'), this.key(p, 'clock')];
+    const set: string[] = [];
+    const del: string[] = [];
+    for (const [id, entry] of w.clockEntries ?? []) {
+      if (entry === null) del.push(id);
+      else set.push(id, entry);
+    }
+    const partArgs: (string | Buffer)[] = [];
+    let partKeys = 0;
+    for (const [id, sensor] of w.sensors) {
+      if (sensor.parts.size === 0 && sensor.appends.size === 0) continue;
+      const written: (string | Buffer)[] = [];
+      const removed: string[] = [];
+      const appended: (string | Buffer)[] = [];
+      for (const [name, bytes] of sensor.parts) {
+        if (bytes === null) removed.push(name);
+        else written.push(name, bytes);
+      }
+      for (const [name, bytes] of sensor.appends) appended.push(name, bytes);
+      keys.push(this.partsKey(p, id));
+      partKeys += 1;
+      partArgs.push(
+        String(written.length / 2),
+        String(removed.length),
+        String(appended.length / 2),
+        ...written,
+        ...removed,
+        ...appended,
+      );
+    }
+    const args: (string | Buffer)[] = [
+      String(w.epoch),
+      w.offset,
+      w.partitionState,
+      String(w.sensors.size),
+      String(this.options.rollupTtlMs),
+      String(set.length / 2),
+      String(del.length),
+      String(partKeys),
+    ];
+    for (const [id, sensor] of w.sensors) args.push(id, sensor.main);
+    args.push(...set, ...del, ...partArgs);
+    for (const r of w.rollups) {
+      keys.push(this.rollupKey(r.sensorId, r.metric));
+      args.push(String(r.minute), `${r.minute}:${JSON.stringify(r.acc)}`);
+    }
+    try {
+      await (
+        this.redis as unknown as { vigilCommit(n: number, ...a: (string | Buffer)[]): Promise<string> }
+      ).vigilCommit(keys.length, ...keys, ...args);
+    } catch (err) {
+      const message = (err as Error).message;
+      if (message.startsWith('STALE_EPOCH')) {
+        const current = Number(message.split(' ')[1]);
+        throw new StaleEpochError(partitionKey(p), w.epoch, Number.isFinite(current) ? current : undefined);
+      }
+      throw wrap(err, `checkpointing ${partitionKey(p)}`);
+    }
+  }
+
+  /** Main records with one HMGET, each sensor's parts with an HGETALL, all in one pipelined round trip. */
+  async loadSensors(p: PartitionRef, sensorIds: readonly string[]): Promise<Map<string, StoredSensor>> {
+    const out = new Map<string, StoredSensor>();
+    if (sensorIds.length === 0) return out;
+    try {
+      const [mains, ...parts] = await Promise.all([
+        this.redis.hmgetBuffer(this.key(p, 'sensors'), ...sensorIds),
+        ...sensorIds.map((id) => this.redis.hgetallBuffer(this.partsKey(p, id))),
+      ]);
+      sensorIds.forEach((id, i) => {
+        const main = mains[i];
+        if (main === null || main === undefined) return;
+        const fields = parts[i] ?? {};
+        out.set(id, { main, parts: new Map(Object.entries(fields)) });
+      });
+      return out;
+    } catch (err) {
+      throw wrap(err, `loading ${sensorIds.length} sensor(s) of ${partitionKey(p)}`);
+    }
+  }
+
+  private freqKey(kind: 'sensors' | 'types', second: number): string {
+    return `${this.options.keyPrefix}vigil:freq:${kind}:${second}`;
+  }
+
+  /** One pipeline: HINCRBY per counted sensor and type into that second's hashes, which expire. */
+  async addFrequencies(second: number, c: EventCounts): Promise<void> {
+    const p = this.redis.pipeline();
+    for (const [kind, counts] of [
+      ['sensors', c.sensors],
+      ['types', c.types],
+    ] as const) {
+      if (counts.size === 0) continue;
+      const key = this.freqKey(kind, second);
+      for (const [field, n] of counts) p.hincrby(key, field, n);
+      p.expire(key, FREQUENCY_TTL_S);
+    }
+    try {
+      await p.exec();
+    } catch (err) {
+      throw wrap(err, 'adding event frequencies');
+    }
+  }
+
+  async frequencies(second: number, windowS: number): Promise<Frequencies> {
+    const out: Frequencies = { sensors: {}, types: {} };
+    const p = this.redis.pipeline();
+    const seconds = Array.from({ length: windowS }, (_, i) => second - windowS + i);
+    for (const s of seconds) p.hgetall(this.freqKey('sensors', s)).hgetall(this.freqKey('types', s));
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await p.exec();
+    } catch (err) {
+      throw wrap(err, 'reading event frequencies');
+    }
+    (replies ?? []).forEach(([err, hash], i) => {
+      if (err !== null) return;
+      const into = i % 2 === 0 ? out.sensors : out.types;
+      for (const [k, v] of Object.entries(hash as Record<string, string>))
+        into[k] = (into[k] ?? 0) + Number(v) / windowS;
+    });
+    return out;
+  }
+
+  /**
+   * Scans the rollup keys (O(keys): fine for thousands of series; a series index written with the
+   * checkpoint would scale further). A key is `vigil:rollup:<sensor>:<metric>`; metric names hold no ':'.
+   */
+  async series(): Promise<{ sensorId: string; metric: string }[]> {
+    const head = `${this.options.keyPrefix}vigil:rollup:`;
+    const found: { sensorId: string; metric: string }[] = [];
+    try {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${head}*`, 'COUNT', 1000);
+        cursor = next;
+        for (const key of keys) {
+          const rest = key.slice(head.length);
+          const colon = rest.lastIndexOf(':');
+          if (colon > 0) found.push({ sensorId: rest.slice(0, colon), metric: rest.slice(colon + 1) });
+        }
+      } while (cursor !== '0');
+    } catch (err) {
+      throw wrap(err, 'listing the rollup series');
+    }
+    return found;
+  }
+
+  async rollups(sensorId: string, metric: string, from: number, to: number): Promise<RollupRecord[]> {
+    const members = await this.redis.zrangebyscore(this.rollupKey(sensorId, metric), from, `(${to}`);
+    return members.map((m) => {
+      const colon = m.indexOf(':');
+      return {
+        sensorId,
+        metric,
+        minute: Number(m.slice(0, colon)),
+        acc: JSON.parse(m.slice(colon + 1)) as AccumulatorSnapshot,
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit();
+  }
+}
+
+/** Redis errors: connection trouble is retriable, a refused script or bad reply is not. */
+function wrap(err: unknown, what: string): VigilError {
+  const e = err as { name?: string; message?: string };
+  const retriable = e.name !== 'ReplyError';
+  return new VigilError(`${what}: ${e.message ?? String(err)}`, {
+    code: retriable ? 'REDIS_UNAVAILABLE' : 'REDIS_ERROR',
+    retriable,
+    cause: err,
+  });
+}
