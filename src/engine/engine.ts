@@ -86,7 +86,7 @@ export class Engine {
     };
     this.readings = stream(config.kafka.topics.readings, config.pipeline, decodeReading);
     if (config.logs.enabled) stream(config.kafka.topics.logs, config.logs.pipeline, decodeLogReading);
-    this.outputs = new OutputWriter(deps.producer, config.kafka.topics, config.sinks, deps.metrics);
+    this.outputs = new OutputWriter(deps.producer, config.kafka.topics, config.outputs, deps.metrics);
     this.frequencies = new FrequencyCounter(deps.store, deps.logger);
   }
 

@@ -1,4 +1,4 @@
-import type { ConfigInput } from '../../src/config/schema.js';
+import type { ConfigInput } from '../../src/config/load.js';
 import { partitionForKey } from '../../src/core/partitioner.js';
 import type { Alert, RollupRecord, WindowResult } from '../../src/core/outputs.js';
 import { restoreAccumulator } from '../../src/core/aggregate.js';

@@ -1,0 +1,291 @@
+import { z } from 'zod';
+import { AGGREGATES, needsSketch } from '../../core/aggregate.js';
+import type { Rule } from '../../core/rules/types.js';
+import type { SensorPipeline } from '../../core/sensor.js';
+import type { WindowSpec } from '../../core/windows.js';
+import { duration, formatDuration, identifier, positiveDuration } from './common.js';
+
+const severity = z.enum(['info', 'warning', 'critical']).default('warning');
+const labels = z.record(z.string(), z.string()).default({});
+
+const windowSpec = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('tumbling'), size: positiveDuration, name: identifier.optional() }).strict(),
+  z
+    .object({
+      kind: z.literal('sliding'),
+      size: positiveDuration,
+      slide: positiveDuration,
+      name: identifier.optional(),
+    })
+    .strict()
+    .refine((w) => w.slide <= w.size, { message: '`slide` must not be longer than `size`', path: ['slide'] }),
+  z.object({ kind: z.literal('session'), gap: positiveDuration, name: identifier.optional() }).strict(),
+]);
+
+type ParsedWindow = z.output<typeof windowSpec>;
+
+/** The default name of a window spec: kind and sizes, e.g. tumbling-10s, sliding-1m-10s, session-30s. */
+export function windowName(w: ParsedWindow): string {
+  if (w.name !== undefined) return w.name;
+  switch (w.kind) {
+    case 'tumbling':
+      return `tumbling-${formatDuration(w.size)}`;
+    case 'sliding':
+      return `sliding-${formatDuration(w.size)}-${formatDuration(w.slide)}`;
+    case 'session':
+      return `session-${formatDuration(w.gap)}`;
+  }
+}
+
+function toWindowSpec(w: ParsedWindow): WindowSpec {
+  const name = windowName(w);
+  switch (w.kind) {
+    case 'tumbling':
+      return { kind: 'tumbling', name, sizeMs: w.size };
+    case 'sliding':
+      return { kind: 'sliding', name, sizeMs: w.size, slideMs: w.slide };
+    case 'session':
+      return { kind: 'session', name, gapMs: w.gap };
+  }
+}
+
+const ruleBase = { id: identifier, severity, labels };
+
+const thresholdRule = z
+  .object({
+    ...ruleBase,
+    kind: z.literal('threshold'),
+    metric: z.string().min(1),
+    above: z.number().optional(),
+    below: z.number().optional(),
+    hysteresis: z.number().min(0, 'must not be negative').default(0),
+    minDuration: duration.default(0),
+  })
+  .strict()
+  .refine(
+    (r) => r.above !== undefined || r.below !== undefined,
+    'a threshold rule needs `above`, `below` or both',
+  )
+  .refine((r) => r.above === undefined || r.below === undefined || r.below < r.above, {
+    message: '`below` must be lower than `above`',
+    path: ['below'],
+  });
+
+const outlierRule = z
+  .object({
+    ...ruleBase,
+    kind: z.literal('outlier'),
+    metric: z.string().min(1),
+    zScore: z.number().positive('must be above 0'),
+    mean: z.number().optional(),
+    stddev: z.number().positive('must be above 0').optional(),
+    minSamples: z.number().int().min(2).default(30),
+  })
+  .strict()
+  .refine((r) => (r.mean === undefined) === (r.stddev === undefined), {
+    message: 'give both `mean` and `stddev` (a configured distribution) or neither (learned)',
+    path: ['mean'],
+  });
+
+const ruleFields = z.discriminatedUnion('kind', [
+  thresholdRule,
+  outlierRule,
+  z
+    .object({
+      ...ruleBase,
+      kind: z.literal('rate-of-change'),
+      metric: z.string().min(1),
+      maxPerSecond: z.number().positive(),
+    })
+    .strict(),
+  z
+    .object({
+      ...ruleBase,
+      kind: z.literal('count'),
+      window: identifier,
+      metric: z.string().min(1),
+      above: z.number().int().min(0),
+    })
+    .strict(),
+  z.object({ ...ruleBase, kind: z.literal('silence'), after: positiveDuration }).strict(),
+]);
+
+type RuleFields = z.output<typeof ruleFields>;
+
+/** One alert rule, as the core evaluates it. */
+export const ruleSpec = ruleFields.transform(toRule);
+
+function toRule(r: RuleFields): Rule {
+  const base = { id: r.id, severity: r.severity, labels: r.labels };
+  switch (r.kind) {
+    case 'threshold':
+      return {
+        ...base,
+        kind: 'threshold',
+        metric: r.metric,
+        hysteresis: r.hysteresis,
+        minDurationMs: r.minDuration,
+        ...(r.above === undefined ? {} : { above: r.above }),
+        ...(r.below === undefined ? {} : { below: r.below }),
+      };
+    case 'outlier':
+      return {
+        ...base,
+        kind: 'outlier',
+        metric: r.metric,
+        zScore: r.zScore,
+        minSamples: r.minSamples,
+        ...(r.mean === undefined || r.stddev === undefined ? {} : { mean: r.mean, stddev: r.stddev }),
+      };
+    case 'rate-of-change':
+      return { ...base, kind: 'rate-of-change', metric: r.metric, maxPerSecond: r.maxPerSecond };
+    case 'count':
+      return { ...base, kind: 'count', window: r.window, metric: r.metric, above: r.above };
+    case 'silence':
+      return { ...base, kind: 'silence', afterMs: r.after };
+  }
+}
+
+type WindowInput = z.input<typeof windowSpec>;
+type RuleInput = z.input<typeof ruleSpec>;
+
+/** What differs between the readings pipeline and the log pipeline: their defaults. */
+export interface PipelineDefaults {
+  /** Unset: `windows` must be given. */
+  readonly windows?: WindowInput[];
+  readonly metrics?: string[];
+  readonly aggregates: (typeof AGGREGATES)[number][];
+  readonly rules: RuleInput[];
+  readonly dedupeHorizon: number;
+  readonly exemplars?: { metrics: string[]; max?: number };
+}
+
+/** A pipeline's settings; `maxHeldEvents` comes from the engine section. */
+export type PipelineSettings = Omit<SensorPipeline, 'maxHeldEvents'> & {
+  /** How long per-minute rollups are kept in the store. */
+  readonly rollupTtlMs: number;
+};
+
+/** A pipeline: event time, dedupe, windows, aggregates, rules, rollups (readings, and log sources). */
+export function pipelineSchema(d: PipelineDefaults) {
+  const windows = z.array(windowSpec).min(1, 'at least one window is needed');
+  const metrics = z.array(z.string().min(1)).min(1);
+  return z
+    .object({
+      eventTime: z
+        .object({
+          outOfOrderness: duration.default(0),
+          allowedLateness: duration.default(0),
+          /** Stream time after a sensor's last reading at which its open windows close anyway. */
+          idleTimeout: positiveDuration.optional(),
+        })
+        .strict()
+        .prefault({}),
+      dedupe: z
+        .object({ horizon: duration.default(d.dedupeHorizon) })
+        .strict()
+        .prefault({}),
+      windows: d.windows === undefined ? windows : windows.prefault(d.windows),
+      metrics: d.metrics === undefined ? metrics.optional() : metrics.prefault(d.metrics),
+      aggregates: z.array(z.enum(AGGREGATES)).min(1).prefault(d.aggregates),
+      rules: z.array(ruleSpec).prefault(d.rules),
+      /** Keep the texts of readings carrying these metrics (log lines) with their windows. */
+      exemplars: z
+        .object({
+          metrics: z.array(z.string().min(1)).min(1),
+          max: z.number().int().min(1).max(10_000).default(100),
+        })
+        .strict()
+        .optional()
+        .prefault(d.exemplars),
+      rollups: z
+        .object({ enabled: z.boolean().default(true), ttl: positiveDuration.default(7 * 86_400_000) })
+        .strict()
+        .prefault({}),
+    })
+    .strict()
+    .superRefine((p, ctx) => {
+      checkUnique(
+        p.rules.map((r) => r.id),
+        'rules',
+        (id) => ['id', `duplicate rule id "${id}"`],
+        ctx,
+      );
+      const names = p.windows.map(windowName);
+      checkUnique(names, 'windows', (n) => [undefined, `duplicate window "${n}" (give one a \`name\`)`], ctx);
+      p.rules.forEach((rule, i) => {
+        if (rule.kind === 'count' && !names.includes(rule.window)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['rules', i, 'window'],
+            message: `no window named "${rule.window}" (windows: ${names.join(', ')})`,
+          });
+        }
+      });
+    })
+    .transform((p): PipelineSettings => ({
+      windows: p.windows.map(toWindowSpec),
+      window: {
+        allowedLatenessMs: p.eventTime.allowedLateness,
+        aggregates: p.aggregates,
+        withSketch: needsSketch(new Set(p.aggregates)),
+        metrics: p.metrics === undefined ? undefined : new Set(p.metrics),
+        exemplars:
+          p.exemplars === undefined
+            ? undefined
+            : { metrics: new Set(p.exemplars.metrics), max: p.exemplars.max },
+      },
+      rules: p.rules,
+      outOfOrdernessMs: p.eventTime.outOfOrderness,
+      dedupeHorizonMs: p.dedupe.horizon,
+      idleTimeoutMs: p.eventTime.idleTimeout,
+      rollups: p.rollups.enabled,
+      rollupTtlMs: p.rollups.ttl,
+    }));
+}
+
+function checkUnique(
+  values: readonly string[],
+  list: string,
+  issue: (value: string) => [string | undefined, string],
+  ctx: z.RefinementCtx,
+): void {
+  const seen = new Set<string>();
+  values.forEach((v, i) => {
+    if (seen.has(v)) {
+      const [field, message] = issue(v);
+      ctx.addIssue({ code: 'custom', path: field === undefined ? [list, i] : [list, i, field], message });
+    }
+    seen.add(v);
+  });
+}
+
+/** The readings pipeline's defaults: every aggregate, no rules, repeats dropped within 5 minutes. */
+export const READINGS_PIPELINE_DEFAULTS: PipelineDefaults = {
+  aggregates: [...AGGREGATES],
+  rules: [],
+  dedupeHorizon: 300_000,
+};
+
+/** The log pipeline's defaults: per source, lines per level in 60-second windows, > 1 ERROR alerts. */
+export const LOG_WINDOWS: WindowInput[] = [{ kind: 'tumbling', size: 60_000 }];
+
+export const LOG_PIPELINE_DEFAULTS: PipelineDefaults = {
+  windows: LOG_WINDOWS,
+  metrics: ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'],
+  aggregates: ['count'],
+  rules: [
+    {
+      id: 'log-errors',
+      kind: 'count',
+      window: 'tumbling-1m',
+      metric: 'ERROR',
+      above: 1,
+      severity: 'warning',
+    },
+  ],
+  // Log lines repeat legitimately (the same message in the same millisecond); the fetcher delivers
+  // each line exactly once, so nothing is deduplicated here.
+  dedupeHorizon: 0,
+  exemplars: { metrics: ['ERROR'], max: 100 },
+};
