@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { credentials, Metadata, status, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
-import { VigilError } from '../core/errors.js';
+import { VigilError, type GrpcStatusName } from '../core/errors.js';
 import type { AlertsClient } from '../gen/vigil/v1/Alerts.js';
 import type { ControlClient } from '../gen/vigil/v1/Control.js';
 import type { QueryClient } from '../gen/vigil/v1/Query.js';
@@ -59,8 +59,11 @@ export function clients(c: Connection): {
 
 /** A gRPC error as a VigilError that keeps the status (exitCodeOf maps it). */
 export function fromServiceError(err: ServiceError): VigilError {
-  return new VigilError(`${status[err.code]}: ${err.details}`, {
-    code: `GRPC_${status[err.code]}`,
+  const name = status[err.code] as GrpcStatusName;
+  return new VigilError(`${name}: ${err.details}`, {
+    code: 'REMOTE_ERROR',
+    grpcStatus: name,
+    retriable: name === 'UNAVAILABLE' || name === 'DEADLINE_EXCEEDED',
     cause: err,
   });
 }

@@ -1,3 +1,4 @@
+import { VigilError } from './errors.js';
 import { snapshotAccumulator, type AggregateName } from './aggregate.js';
 import { Deduplicator, type DedupeIndex, type DedupeSnapshot } from './dedupe.js';
 import type { OutputBuffer } from './outputs.js';
@@ -80,7 +81,7 @@ export class SensorProcessor {
         const view = group.specs.indexOf(spec);
         if (view >= 0) return { spec, group, view };
       }
-      throw new Error(`window ${spec.name} has no pane group`); // paneGroups() takes every pane spec
+      throw new VigilError(`window ${spec.name} has no pane group`); // paneGroups() takes every pane spec
     });
     this.rollup = pipeline.rollups
       ? new PaneWindows(ROLLUP_SPEC as Extract<WindowSpec, { kind: 'tumbling' }>, {

@@ -10,7 +10,7 @@ import type { DecodeResult, Reading } from '../core/reading.js';
 import { routeBatch } from '../core/router.js';
 import { StreamClock } from '../core/stream-clock.js';
 import type { SensorCommand, SensorPipeline, SensorSnapshot } from '../core/sensor.js';
-import { StaleEpochError, toVigilError } from '../core/errors.js';
+import { StaleEpochError, toVigilError, VigilError } from '../core/errors.js';
 import { spawnPartition, type PartitionMsg } from '../actors/ingest.js';
 import { Latch } from '../actors/latch.js';
 import { actorName } from '../actors/names.js';
@@ -517,7 +517,9 @@ export class PartitionWorker {
     return this.run(() => {
       const actor = this.actor;
       if (actor === undefined)
-        return Promise.reject(new Error(`partition ${this.key} is not open on this node`));
+        return Promise.reject(
+          new VigilError(`partition ${this.key} is not open on this node`, { code: 'PARTITION_NOT_OPEN' }),
+        );
       return new Promise<SensorSnapshot | undefined>((resolve) => {
         tell(actor, { type: 'inspect', sensorId, reply: resolve });
       });
@@ -549,7 +551,10 @@ export class PartitionWorker {
   controlSensor(sensorId: string, command: SensorCommand): Promise<void> {
     return this.run(async () => {
       const actor = this.actor;
-      if (actor === undefined) throw new Error(`partition ${this.key} is not open on this node`);
+      if (actor === undefined)
+        throw new VigilError(`partition ${this.key} is not open on this node`, {
+          code: 'PARTITION_NOT_OPEN',
+        });
       const out = newOutputBuffer();
       const latch = new Latch(1);
       tell(actor, { type: 'control', sensorId, command, out, latch });
@@ -573,7 +578,10 @@ export class PartitionWorker {
   /** Fault injection: crash one sensor actor, which restores itself from the last checkpoint. */
   crashSensor(sensorId: string): Promise<void> {
     return this.run(async () => {
-      if (this.actor === undefined) throw new Error(`partition ${this.key} is not open on this node`);
+      if (this.actor === undefined)
+        throw new VigilError(`partition ${this.key} is not open on this node`, {
+          code: 'PARTITION_NOT_OPEN',
+        });
       const latch = new Latch(1);
       tell(this.actor, { type: 'crash', sensorId, latch });
       try {

@@ -10,7 +10,7 @@ import type { AlertLog } from '../ports/record-log.js';
 import { componentLogger, type Logger } from '../obs/logger.js';
 import type { StateStore } from '../ports/state-store.js';
 import { addAlertsService, type AlertsService } from '../transport/grpc/alerts-service.js';
-import { parseTokenSpec, TokenAuthority } from '../transport/grpc/auth.js';
+import { parseTokenSpec, TokenAuthority } from '../transport/auth.js';
 import { addControlService } from '../transport/grpc/control-service.js';
 import { loadVigilProto, type VigilGrpc } from '../transport/grpc/proto.js';
 import { addQueryService } from '../transport/grpc/query-service.js';

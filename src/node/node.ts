@@ -12,7 +12,7 @@ import { Membership } from '../transport/redis/membership.js';
 import { RuntimeRules } from '../transport/redis/runtime-rules.js';
 import { KafkaAlertLog } from '../transport/kafka/alert-log.js';
 import { ConfigError } from '../core/errors.js';
-import { TokenAuthority } from '../transport/grpc/auth.js';
+import { TokenAuthority } from '../transport/auth.js';
 import { metricsApiRoutes } from '../transport/http/metrics-api.js';
 import { dashboardRoutes } from '../transport/http/dashboard.js';
 import { prometheusRoute, PROMETHEUS_ENDPOINT } from '../transport/http/prometheus.js';

@@ -1,3 +1,4 @@
+import { VigilError } from '../core/errors.js';
 import { partitionForKey } from '../core/partitioner.js';
 import { partitionKey, type PartitionRef } from './state-store.js';
 import type {
@@ -31,7 +32,7 @@ export class MemoryRecordLog {
 
   partitions(topic: string): ConsumedRecord[][] {
     const parts = this.topics.get(topic);
-    if (parts === undefined) throw new Error(`unknown topic ${topic}`);
+    if (parts === undefined) throw new VigilError(`unknown topic ${topic}`, { code: 'NOT_FOUND' });
     return parts;
   }
 

@@ -1,3 +1,4 @@
+import { VigilError } from '../core/errors.js';
 import type { MemoryRecordLog } from './memory-record-log.js';
 import type { TopicMessages } from './record-log.js';
 
@@ -60,7 +61,7 @@ export class MemorySourceWriter implements SourceWriter {
     }));
     const first = tagged.find((b) => b.topic === keyTopic)?.messages[0];
     if (first?.key === null || first === undefined)
-      throw new Error('a write needs a keyed record on its key topic');
+      throw new VigilError('a write needs a keyed record on its key topic', { code: 'INVALID_ARGUMENT' });
     const partition = this.records.partitionOf(keyTopic, first.key);
     const offset = String(this.records.partitions(keyTopic)[partition]?.length ?? 0);
     await beforeCommit({ topic: keyTopic, partition, offset });

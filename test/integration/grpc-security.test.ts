@@ -18,7 +18,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/obs/logger.js';
-import { TokenAuthority } from '../../src/transport/grpc/auth.js';
+import { TokenAuthority } from '../../src/transport/auth.js';
 import { addControlService } from '../../src/transport/grpc/control-service.js';
 import { LOADER_OPTIONS } from '../../src/transport/grpc/proto.js';
 import { startGrpcServer, type RunningGrpcServer } from '../../src/transport/grpc/server.js';

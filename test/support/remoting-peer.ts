@@ -3,12 +3,11 @@
  * `node --import tsx test/support/remoting-peer.ts`; VIGIL_TOKENS holds its tokens; it prints
  * `port <n>` when it listens. Handler: type "echo" answers the payload, "fail" answers NOT_FOUND.
  */
-import { status } from '@grpc/grpc-js';
 import { silentLogger } from '../../src/obs/logger.js';
-import { TokenAuthority } from '../../src/transport/grpc/auth.js';
+import { TokenAuthority } from '../../src/transport/auth.js';
 import { addRemotingService } from '../../src/transport/grpc/remoting.js';
 import { startGrpcServer } from '../../src/transport/grpc/server.js';
-import { statusError } from '../../src/transport/grpc/status.js';
+import { callError } from '../../src/transport/grpc/status.js';
 
 const running = await startGrpcServer(
   {
@@ -25,7 +24,7 @@ const running = await startGrpcServer(
       (target, type, payload) =>
         type === 'echo'
           ? Promise.resolve({ target, payload })
-          : Promise.reject(statusError(status.NOT_FOUND, `nothing at ${target}`)),
+          : Promise.reject(callError('NOT_FOUND', `nothing at ${target}`)),
       silentLogger,
     );
   },

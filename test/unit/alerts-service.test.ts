@@ -9,7 +9,7 @@ import type { SubscribeRequest } from '../../src/gen/vigil/v1/SubscribeRequest.j
 import { MemoryRecordLog } from '../../src/ports/memory-record-log.js';
 import { silentLogger } from '../../src/obs/logger.js';
 import { addAlertsService, type AlertsService } from '../../src/transport/grpc/alerts-service.js';
-import { TokenAuthority } from '../../src/transport/grpc/auth.js';
+import { TokenAuthority } from '../../src/transport/auth.js';
 import { startGrpcServer, type RunningGrpcServer } from '../../src/transport/grpc/server.js';
 
 const TOPIC = 'vigil.alerts';

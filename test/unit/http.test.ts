@@ -7,7 +7,7 @@ import { silentLogger } from '../../src/obs/logger.js';
 import { NodeMetrics } from '../../src/obs/metrics.js';
 import { MemoryStateStore } from '../../src/ports/memory-state-store.js';
 import { Subscriptions } from '../../src/transport/alert-subscription.js';
-import { TokenAuthority } from '../../src/transport/grpc/auth.js';
+import { TokenAuthority } from '../../src/transport/auth.js';
 import { dashboardRoutes } from '../../src/transport/http/dashboard.js';
 import { prometheusRoute, PROMETHEUS_ENDPOINT } from '../../src/transport/http/prometheus.js';
 import { json, startHttpServer, type RunningHttpServer } from '../../src/transport/http/server.js';

@@ -5,7 +5,7 @@ import { parseInstant, planMetricsRequest } from '../../src/core/metrics-request
 import type { RollupRecord } from '../../src/core/outputs.js';
 import { silentLogger } from '../../src/obs/logger.js';
 import { MemoryStateStore } from '../../src/ports/memory-state-store.js';
-import { TokenAuthority } from '../../src/transport/grpc/auth.js';
+import { TokenAuthority } from '../../src/transport/auth.js';
 import { metricsApiRoutes } from '../../src/transport/http/metrics-api.js';
 import { startHttpServer, type RunningHttpServer } from '../../src/transport/http/server.js';
 

@@ -6,7 +6,7 @@ import type { ControlHandlers } from '../../gen/vigil/v1/Control.js';
 import type { InspectActorResponse__Output } from '../../gen/vigil/v1/InspectActorResponse.js';
 import type { ListActorsRequest__Output } from '../../gen/vigil/v1/ListActorsRequest.js';
 import type { VigilGrpc } from './proto.js';
-import { statusError, statusOf } from './status.js';
+import { callError, statusOf } from './status.js';
 
 /** A node of the cluster as membership lists it. */
 export interface Member {
@@ -92,10 +92,10 @@ function withRules<Res>(
 function pageOf(req: ListActorsRequest__Output): { start: number; size: number } {
   const size = req.pageSize === 0 ? DEFAULT_PAGE : req.pageSize;
   if (size < 1 || size > MAX_PAGE)
-    throw statusError(status.INVALID_ARGUMENT, `page_size must be 1 to ${MAX_PAGE} (0: ${DEFAULT_PAGE})`);
+    throw callError('INVALID_ARGUMENT', `page_size must be 1 to ${MAX_PAGE} (0: ${DEFAULT_PAGE})`);
   const start = req.pageToken === '' ? 0 : Number(req.pageToken);
   if (!Number.isSafeInteger(start) || start < 0)
-    throw statusError(status.INVALID_ARGUMENT, `page_token "${req.pageToken}" is not one this service gave`);
+    throw callError('INVALID_ARGUMENT', `page_token "${req.pageToken}" is not one this service gave`);
   return { start, size };
 }
 
@@ -187,8 +187,8 @@ export function addControlService(server: Server, grpc: VigilGrpc, backend: Cont
     InspectActor: forSensor<InspectActorResponse__Output>(backend, async (owner, sensorId) => {
       const snapshot = await owner.inspect(sensorId);
       if (snapshot === undefined)
-        throw statusError(
-          status.NOT_FOUND,
+        throw callError(
+          'NOT_FOUND',
           `sensor ${sensorId} has no state on its owner ${owner.nodeId}: no reading of it was seen`,
         );
       return {
@@ -209,8 +209,7 @@ export function addControlService(server: Server, grpc: VigilGrpc, backend: Cont
     DeleteRule: (call, callback) => {
       withRules(backend, callback, async (rules) => {
         const version = await rules.delete(call.request.id);
-        if (version === undefined)
-          throw statusError(status.NOT_FOUND, `no rule "${call.request.id}" is in force`);
+        if (version === undefined) throw callError('NOT_FOUND', `no rule "${call.request.id}" is in force`);
         return { node: backend.nodeId, detail: `rule ${call.request.id} deleted (rules version ${version})` };
       });
     },
@@ -228,7 +227,7 @@ export function addControlService(server: Server, grpc: VigilGrpc, backend: Cont
         const target = call.request.nodeId === '' ? backend.nodeId : call.request.nodeId;
         const member = (await backend.members()).find((m) => m.id === target);
         if (member === undefined)
-          throw statusError(status.NOT_FOUND, `node "${target}" is not a live member of the cluster`);
+          throw callError('NOT_FOUND', `node "${target}" is not a live member of the cluster`);
         const ref = refOf(member);
         return { node: ref.nodeId, detail: await ref.drain() };
       });

@@ -1,7 +1,6 @@
-import { status } from '@grpc/grpc-js';
 import type { SensorSnapshot, SensorCommand } from '../../core/sensor.js';
 import type { NodeRef, NodeSummary, PartitionStatus } from '../../ports/node-ref.js';
-import { statusError } from './status.js';
+import { callError } from './status.js';
 
 /** The part of a Remoting link a remote ref needs. */
 export interface Asker {
@@ -93,7 +92,7 @@ function toWire(p: PartitionStatus): WirePartition {
 function sensorIdOf(type: string, payload: unknown): string {
   const sensorId = (payload as { sensorId?: unknown } | null)?.sensorId;
   if (typeof sensorId !== 'string' || sensorId === '')
-    throw statusError(status.INVALID_ARGUMENT, `${type}: payload needs a sensorId`);
+    throw callError('INVALID_ARGUMENT', `${type}: payload needs a sensorId`);
   return sensorId;
 }
 
@@ -125,7 +124,7 @@ export function nodeCommandHandler(
         return { ...s, partitions: s.partitions.map(toWire) };
       }
       default:
-        throw statusError(status.UNIMPLEMENTED, `no handler for remote message type "${type}"`);
+        throw callError('UNIMPLEMENTED', `no handler for remote message type "${type}"`);
     }
   };
 }

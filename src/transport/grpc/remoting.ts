@@ -12,7 +12,7 @@ import type { Envelope, Envelope__Output } from '../../gen/vigil/v1/Envelope.js'
 import type { EnvelopeBatch, EnvelopeBatch__Output } from '../../gen/vigil/v1/EnvelopeBatch.js';
 import type { Logger } from '../../obs/logger.js';
 import type { VigilGrpc } from './proto.js';
-import { statusOf } from './status.js';
+import { GrpcCallError, statusName, statusOf } from './status.js';
 
 /**
  * Node-to-node actor messages over ONE bidirectional gRPC stream per pair of nodes (Remoting/Connect).
@@ -199,13 +199,9 @@ export class RemoteLink {
       const timer = setTimeout(() => {
         this.pending.delete(correlationId);
         reject(
-          Object.assign(
-            new VigilError(`${this.options.address} did not answer ${type} within ${timeoutMs} ms`, {
-              code: 'REMOTING_TIMEOUT',
-              retriable: true,
-            }),
-            { grpcCode: status.DEADLINE_EXCEEDED },
-          ),
+          new GrpcCallError(`${this.options.address} did not answer ${type} within ${timeoutMs} ms`, {
+            code: 'REMOTING_TIMEOUT',
+          }),
         );
       }, timeoutMs);
       this.pending.set(correlationId, { resolve, reject, timer });
@@ -270,8 +266,9 @@ export class RemoteLink {
     if (reply.ok) p.resolve(reply.value);
     else
       p.reject(
-        Object.assign(new VigilError(reply.message ?? 'remote error', { code: 'REMOTE_ERROR' }), {
-          grpcCode: reply.code ?? status.UNKNOWN,
+        new GrpcCallError(reply.message ?? 'remote error', {
+          code: 'REMOTE_ERROR',
+          grpcStatus: statusName(reply.code ?? status.UNKNOWN),
         }),
       );
   }
@@ -281,13 +278,9 @@ export class RemoteLink {
       clearTimeout(p.timer);
       this.pending.delete(id);
       p.reject(
-        Object.assign(
-          new VigilError(`link to ${this.options.address} lost (${reason})`, {
-            code: 'REMOTING_UNAVAILABLE',
-            retriable: true,
-          }),
-          { grpcCode: status.UNAVAILABLE },
-        ),
+        new GrpcCallError(`link to ${this.options.address} lost (${reason})`, {
+          code: 'REMOTING_UNAVAILABLE',
+        }),
       );
     }
   }

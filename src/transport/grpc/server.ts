@@ -13,7 +13,7 @@ import { VigilError } from '../../core/errors.js';
 import type { Logger } from '../../obs/logger.js';
 import { readPem } from '../tls.js';
 import { reflectableDefinition } from './reflection.js';
-import type { TokenAuthority } from './auth.js';
+import type { TokenAuthority } from '../auth.js';
 import { LOADER_OPTIONS, loadVigilProto, type VigilGrpc } from './proto.js';
 
 /** How long stopping waits for calls in flight before cancelling them. */

@@ -1,27 +1,33 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { ConfigError, NotOwnedError } from '../../core/errors.js';
-
-/** Vigil's errors -> gRPC status codes, one table. */
-const STATUS_FOR_ERROR: readonly (readonly [abstract new (...args: never[]) => Error, status])[] = [
-  [NotOwnedError, status.FAILED_PRECONDITION],
-  [ConfigError, status.INVALID_ARGUMENT],
-];
+import { VigilError, type ErrorCode, type GrpcStatusName } from '../../core/errors.js';
 
 /**
- * The gRPC status of anything a handler throws: a Vigil error by the table, an error that carries a
- * status already (a ServiceError, or `grpcCode` set by whoever knew it, e.g. a remote node's reply),
- * INTERNAL for the rest.
+ * The gRPC status of anything a handler throws: a VigilError answers with its code's status (the one
+ * table, core/errors.ts ERROR_CODES, or the status a remote node gave); a ServiceError keeps its own;
+ * anything else is a bug: INTERNAL.
  */
 export function statusOf(err: unknown): { code: status; details: string } {
   const message = err instanceof Error ? err.message : String(err);
-  for (const [type, code] of STATUS_FOR_ERROR) if (err instanceof type) return { code, details: message };
-  const e = err as Partial<ServiceError> & { grpcCode?: status };
-  if (e.grpcCode !== undefined) return { code: e.grpcCode, details: message };
+  if (err instanceof VigilError) return { code: status[err.grpcStatus], details: message };
+  const e = err as Partial<ServiceError>;
   if (typeof e.code === 'number') return { code: e.code, details: e.details ?? message };
   return { code: status.INTERNAL, details: message };
 }
 
-/** An error that answers a call with `code`. */
-export function statusError(code: status, message: string): Error & { grpcCode: status } {
-  return Object.assign(new Error(message), { grpcCode: code });
+/** The name of a gRPC status number (UNKNOWN for a number gRPC does not define). */
+export function statusName(code: number): GrpcStatusName {
+  const name = status[code];
+  return (name ?? 'UNKNOWN') as GrpcStatusName;
+}
+
+/** A VigilError as gRPC sees it: with its status as a number too (e.g. a remote node's reply). */
+export class GrpcCallError extends VigilError {
+  get grpcCode(): status {
+    return status[this.grpcStatus];
+  }
+}
+
+/** An error that answers a call with one of the table's codes. */
+export function callError(code: ErrorCode, message: string): GrpcCallError {
+  return new GrpcCallError(message, { code });
 }

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { status } from '@grpc/grpc-js';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +6,7 @@ import type { RuntimeRules } from '../redis/runtime-rules.js';
 import { clusterView, type ClusterViewSources } from './cluster-view.js';
 import { finish, restoreAccumulator } from '../../core/aggregate.js';
 import { ALERT_ID, type AlertSince } from '../../core/alert-feed.js';
-import { statusOf } from '../grpc/status.js';
+import { toVigilError } from '../../core/errors.js';
 import type { AlertLog } from '../../ports/record-log.js';
 import type { Logger } from '../../obs/logger.js';
 import type { StateStore } from '../../ports/state-store.js';
@@ -237,7 +236,7 @@ async function ruleChange(work: () => Promise<Reply>): Promise<Reply> {
   try {
     return await work();
   } catch (err) {
-    const s = statusOf(err);
-    return json(s.code === status.INVALID_ARGUMENT ? 400 : 503, { errors: [s.details] });
+    const e = toVigilError(err);
+    return json(e.httpStatus, { errors: [e.message] });
   }
 }

@@ -1,16 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { status } from '@grpc/grpc-js';
-import { VigilError } from '../../core/errors.js';
+import { ERROR_CODES, toVigilError, VigilError } from '../../core/errors.js';
 import type { Logger } from '../../obs/logger.js';
-import type { TokenAuthority } from '../grpc/auth.js';
+import type { TokenAuthority } from '../auth.js';
 
 const MAX_BODY = 1024 * 1024;
-
-/** gRPC verdicts of the shared token table -> HTTP statuses. */
-const HTTP_FOR_STATUS: Readonly<Partial<Record<status, number>>> = {
-  [status.UNAUTHENTICATED]: 401,
-  [status.PERMISSION_DENIED]: 403,
-};
 
 /** What a handler answers: JSON, or text of a given type. A handler that streams answers nothing. */
 export type Reply =
@@ -103,7 +96,8 @@ function match(route: Route, path: string): Record<string, string> | undefined {
  * The HTTP server of a node (`http.listen`): a route table over node:http. Each route names what it
  * needs: `public`, or an endpoint of the role table shared with gRPC, checked against the bearer
  * token before the handler runs (401 without one, 403 with a role too low). Unknown paths get 404,
- * known paths with another method 405, and a handler that fails 503 with the reason.
+ * known paths with another method 405, and a handler that fails answers its error's HTTP status
+ * (core/errors.ts ERROR_CODES) with the reason.
  */
 export async function startHttpServer(o: HttpServerOptions): Promise<RunningHttpServer> {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -127,7 +121,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<RunningHttp
     if (found.route.access !== 'public') {
       const verdict = o.tokens.authorize(found.route.access, req.headers.authorization);
       if (!verdict.ok) {
-        send(res, json(HTTP_FOR_STATUS[verdict.code] ?? 403, { errors: [verdict.details] }));
+        send(res, json(ERROR_CODES[verdict.reason].http, { errors: [verdict.details] }));
         return;
       }
     }
@@ -143,7 +137,8 @@ export async function startHttpServer(o: HttpServerOptions): Promise<RunningHttp
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       o.logger.warn({ err, url: req.url }, 'HTTP request failed');
-      if (!res.headersSent) send(res, json(503, { errors: [`cannot answer now: ${String(err)}`] }));
+      const e = toVigilError(err);
+      if (!res.headersSent) send(res, json(e.httpStatus, { errors: [`cannot answer now: ${e.message}`] }));
       else res.end();
     });
   });

@@ -100,7 +100,7 @@ async function reaches(cluster: LocalCluster, via: number, sensor: string): Prom
     );
     return true;
   } catch (err) {
-    return !/GRPC_(UNAVAILABLE|DEADLINE_EXCEEDED)/.test((err as { code?: string }).code ?? '');
+    return !/^(UNAVAILABLE|DEADLINE_EXCEEDED)$/.test((err as { grpcStatus?: string }).grpcStatus ?? '');
   } finally {
     c.control.close();
     c.query.close();

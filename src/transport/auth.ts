@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
-import { ConfigError } from '../../core/errors.js';
+import { createHash } from 'node:crypto';
+import { ConfigError } from '../core/errors.js';
 
 /**
  * Roles, from least to most: a viewer subscribes, queries and lists; an admin may do everything; a
@@ -46,7 +46,13 @@ function satisfies(role: Role, required: Required): boolean {
 
 export type Verdict =
   | { readonly ok: true; readonly role: Role | undefined }
-  | { readonly ok: false; readonly code: status; readonly details: string };
+  | {
+      readonly ok: false;
+      readonly code: status;
+      /** The same verdict as an error code of core/errors.ts (what HTTP answers with). */
+      readonly reason: 'UNAUTHENTICATED' | 'PERMISSION_DENIED';
+      readonly details: string;
+    };
 
 /**
  * Bearer tokens and their roles. Tokens are kept only as SHA-256 digests, and come from the
@@ -80,6 +86,7 @@ export class TokenAuthority {
       return {
         ok: false,
         code: status.UNAUTHENTICATED,
+        reason: 'UNAUTHENTICATED',
         details: `${method} needs a bearer token (metadata "authorization: Bearer <token>"); the call had ${why}`,
       };
     }
@@ -87,6 +94,7 @@ export class TokenAuthority {
       return {
         ok: false,
         code: status.PERMISSION_DENIED,
+        reason: 'PERMISSION_DENIED',
         details: `${method} needs role ${required}; the token has role ${role}`,
       };
     }
