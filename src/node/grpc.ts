@@ -30,7 +30,8 @@ export interface NodeParts {
   readonly alertLog: AlertLog;
   /** This node's commands (its engine, its drain), as the control plane and peers call them. */
   readonly local: NodeRef;
-  readonly env: NodeJS.ProcessEnv;
+  /** VIGIL_TOKENS, checked before the node started anything (grpcTokens). */
+  readonly tokens: { readonly authority: TokenAuthority; readonly nodeToken: string };
   readonly metrics?: NodeMetrics;
 }
 
@@ -88,7 +89,7 @@ class PeerLinks {
 }
 
 /** Tokens from VIGIL_TOKENS, and this node's own `node` token, which it presents to its peers. */
-function tokensOf(env: NodeJS.ProcessEnv): { authority: TokenAuthority; nodeToken: string } {
+export function grpcTokens(env: NodeJS.ProcessEnv): { authority: TokenAuthority; nodeToken: string } {
   const spec = env['VIGIL_TOKENS'];
   if (spec === undefined || spec.trim() === '')
     throw new ConfigError(
@@ -109,7 +110,7 @@ function tokensOf(env: NodeJS.ProcessEnv): { authority: TokenAuthority; nodeToke
 export async function startNodeGrpc(parts: NodeParts): Promise<NodeGrpc> {
   const { config, logger } = parts;
   const { listen, security } = config.grpc;
-  const { authority, nodeToken } = tokensOf(parts.env);
+  const { authority, nodeToken } = parts.tokens;
   const { local } = parts;
   const peers = new PeerLinks(
     loadVigilProto().grpc,
