@@ -31,3 +31,29 @@ export class Latch {
     this.reject(err);
   }
 }
+
+/**
+ * Collects one answer from each of `count` actors (every bucket of a partition, or the one sensor
+ * asked), so a question fanned out over actors comes back as one promise of all the answers, in the
+ * order they came. As with Latch, the answers never pass through a parent's mailbox.
+ */
+export class Gather<T> {
+  private readonly values: T[] = [];
+  private readonly latch: Latch;
+  readonly promise: Promise<T[]>;
+
+  constructor(count: number) {
+    this.latch = new Latch(count);
+    this.promise = this.latch.promise.then(() => this.values);
+    this.promise.catch(() => undefined);
+  }
+
+  add(value: T): void {
+    this.values.push(value);
+    this.latch.done();
+  }
+
+  fail(err: unknown): void {
+    this.latch.fail(err);
+  }
+}

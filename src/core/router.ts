@@ -18,12 +18,28 @@ export interface RawRecord {
  */
 export const CONTROL_HEADER = 'vigil-control';
 
+/** Where the readings of one batch came from: for a reading that later proves poisonous or late. */
+export interface RecordSources {
+  readonly topic: string;
+  readonly partition: number;
+  /** Each reading's offset. */
+  readonly offsets: WeakMap<Reading, string>;
+}
+
+/** The record a reading came from (`unknown` offset: a reading held while paused, whose record is long gone). */
+export function sourceOf(sources: RecordSources, reading: Reading): RecordSource {
+  return {
+    topic: sources.topic,
+    partition: sources.partition,
+    offset: sources.offsets.get(reading) ?? 'unknown',
+  };
+}
+
 export interface RoutedBatch {
   /** Sensor id -> its events (readings and clock ticks) in log order. */
   readonly groups: Map<string, SensorEvent[]>;
   readonly deadLetters: DeadLetter[];
-  /** Where each reading came from (for a reading that later proves poisonous). */
-  readonly sources: WeakMap<Reading, string>;
+  readonly sources: RecordSources;
   readonly records: number;
 }
 
@@ -42,7 +58,7 @@ export function routeBatch(
 ): RoutedBatch {
   const groups = new Map<string, SensorEvent[]>();
   const deadLetters: DeadLetter[] = [];
-  const sources = new WeakMap<Reading, string>();
+  const offsets = new WeakMap<Reading, string>();
   const push = (sensorId: string, event: SensorEvent): void => {
     const list = groups.get(sensorId);
     if (list === undefined) groups.set(sensorId, [event]);
@@ -60,9 +76,9 @@ export function routeBatch(
       continue;
     }
     const reading = decoded.value;
-    sources.set(reading, record.offset);
+    offsets.set(reading, record.offset);
     push(reading.sensorId, reading);
     clock.observe(reading.sensorId, reading.ts, onTick);
   }
-  return { groups, deadLetters, sources, records: records.length };
+  return { groups, deadLetters, sources: { topic, partition, offsets }, records: records.length };
 }

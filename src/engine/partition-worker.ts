@@ -1,78 +1,49 @@
-import {
-  applySensorWrite,
-  decodePartitionState,
-  encodePartitionState,
-  type SensorStateWrite,
-  type StoredSensor,
-} from '../core/checkpoint.js';
-import { newOutputBuffer, type RollupRecord } from '../core/outputs.js';
-import type { DecodeResult, Reading } from '../core/reading.js';
-import { routeBatch } from '../core/router.js';
-import { StreamClock } from '../core/stream-clock.js';
-import type { SensorCommand, SensorPipeline, SensorSnapshot } from '../core/sensor.js';
-import { StaleEpochError, toVigilError, VigilError } from '../core/errors.js';
-import { spawnPartition, type PartitionMsg } from '../actors/ingest.js';
+import { newActivity, type ActorActivity } from '../actors/ingest-messages.js';
 import { Latch } from '../actors/latch.js';
-import { actorName } from '../actors/names.js';
-import { stopActor, tell, type ActorSystem, type Ref } from '../actors/nact.js';
-import {
-  nextOffset,
-  type BatchControl,
-  type ConsumedBatch,
-  type RecordConsumer,
-} from '../ports/record-log.js';
+import { stopActor, tell, type Ref } from '../actors/nact.js';
+import { spawnPartition, type PartitionMsg } from '../actors/partition-actor.js';
+import { encodePartitionState, type SensorStateWrite } from '../core/checkpoint.js';
+import { StaleEpochError, toVigilError, VigilError } from '../core/errors.js';
+import { placeBatch, positionAfter } from '../core/log-position.js';
+import { newOutputBuffer, type RollupRecord } from '../core/outputs.js';
+import { routeBatch, sourceOf } from '../core/router.js';
+import type { SensorCommand, SensorSnapshot } from '../core/sensor.js';
+import { StreamClock } from '../core/stream-clock.js';
 import type { Logger } from '../obs/logger.js';
-import {
-  partitionKey,
-  type CheckpointWrite,
-  type PartitionRef,
-  type StateStore,
-} from '../ports/state-store.js';
-import type { FrequencyCounter } from './frequencies.js';
-import type { OutputWriter } from './output-writer.js';
-import type { EngineStats } from './stats.js';
-import type { NodeMetrics } from '../obs/metrics.js';
+import type { BatchControl, ConsumedBatch } from '../ports/record-log.js';
+import { partitionKey, type CheckpointWrite, type PartitionRef } from '../ports/state-store.js';
+import { countBatch, countRecoveries, type BatchCounters } from './batch-stats.js';
+import { CheckpointStep, type CheckpointOwner } from './checkpoint-step.js';
+import { askCommand, askInspect, askList } from './partition-asks.js';
+import { Passivation } from './passivation.js';
+import { restoreClock, type WorkerDeps, type WorkerStatus } from './worker-deps.js';
 
-export interface WorkerDeps {
-  readonly pipeline: SensorPipeline;
-  /** The stream's decoder: a sensor reading, or a log line as a reading of its source. */
-  readonly decode: (raw: Buffer | null) => DecodeResult<Reading>;
-  /** Live event counts (dashboard statistics). */
-  readonly frequencies: FrequencyCounter;
-  /** The silence thresholds of the rules in force now (they change with runtime rules). */
-  readonly silenceThresholds: () => readonly number[];
-  readonly buckets: number;
-  readonly checkpointIntervalMs: number;
-  /** Active sensors idle this long become dormant after a checkpoint (0: never). */
-  readonly passivateAfterMs: number;
-  readonly store: StateStore;
-  readonly consumer: RecordConsumer;
-  readonly outputs: OutputWriter;
-  readonly system: ActorSystem;
-  readonly logger: Logger;
-  readonly stats: EngineStats;
-  readonly metrics?: NodeMetrics;
-}
+export type { WorkerDeps } from './worker-deps.js';
 
 /**
- * Owns one partition on this node. State machine:
+ * Owns one partition on this node. Its states (`state`, plus the checkpoint step's own, see
+ * checkpoint-step.ts):
  *
- *   closed-idle --first batch--> OPEN (acquire: new epoch, restore snapshots and stream clock)
- *   OPEN --batch--> process, ship outputs --(interval passed)--> CHECKPOINT --> OPEN
- *   CHECKPOINT --refused, stale epoch--> FENCED (another node owns it: drop everything, ignore batches)
- *   any --a step fails (actor escalated, store error)--> RESET: actors stopped, reopen at the next
- *        batch from the checkpoint (a new epoch) and seek back to the checkpoint's offset (replay)
- *   any --revoked / stopped--> CLOSED
+ *   idle --open (first batch, the assignment, or revalidate)--> open
+ *          open = acquire: a new epoch, restore the stream clock, every checkpointed sensor dormant
+ *   open --batch--> route, process in the actors, ship the outputs; when the interval has passed, a
+ *          CHECKPOINT: barrier, then the store step lands in the background (CheckpointStep)
+ *   open --a step fails (an actor escalated, the store failed): RESET--> idle: actors stopped, the
+ *          log rewound to the last committed offset; the next batch reopens (new epoch) and replays,
+ *          after a backoff that doubles with each failure since the last good checkpoint (to 30 s)
+ *   open --a checkpoint refused for a stale epoch--> fenced: another node owns the partition; it
+ *          drops everything and never processes again (a new assignment makes a new worker)
+ *   open --revalidate finds a newer epoch (this node was a zombie)--> idle, reopened at once
+ *   any --revoked (close) or drained (drain: a final checkpoint first)--> closed
  *
  * Everything a worker does runs through one queue, so batches, timer checkpoints and commands never
  * interleave on a partition.
  */
-export class PartitionWorker {
+export class PartitionWorker implements CheckpointOwner {
   private state: 'idle' | 'open' | 'fenced' | 'closed' = 'idle';
   private epoch = 0;
   /** Next offset to process (the checkpoint's offset after a restore). */
   private offset: string | undefined;
-  private committedOffset: string | undefined;
   private clock: StreamClock;
   private actor: Ref<PartitionMsg> | undefined;
   private actorName: string | undefined;
@@ -83,18 +54,15 @@ export class PartitionWorker {
   private lag: number | undefined;
   /** Active sensor actors of this partition (dormant ones are not actors until needed). */
   private sensorActors = 0;
-  /** When idle sensors were last passivated. */
-  private lastSweep = Date.now();
-  /** The store step of the last checkpoint, while it is on its way (see checkpoint()). */
-  private inFlight: Promise<void> | undefined;
-  /** What that step writes: until it lands, the sensors' last barrier state is here, not in the store. */
-  private landing: CheckpointWrite | undefined;
-  /** A store step that failed, until the queue settles it (reset, or fence when the epoch is stale). */
-  private landingFailed: { readonly epoch: number; readonly err: unknown } | undefined;
+  private readonly passivation: Passivation;
+  private readonly step: CheckpointStep;
   /** Resets since the last good checkpoint: the next reopen waits longer each time (up to 30 s). */
   private failures = 0;
+  /** Seeks this worker made: a batch delivered before the latest one is stale (see handle). */
+  private seeks = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly logger: Logger;
+  private readonly counters: BatchCounters;
   readonly key: string;
 
   constructor(
@@ -103,25 +71,20 @@ export class PartitionWorker {
   ) {
     this.key = partitionKey(ref);
     this.logger = deps.logger.child({ partition: this.key });
+    const maxHeldEvents = deps.pipeline.maxHeldEvents;
+    this.counters = { ...deps, logger: this.logger, topic: ref.topic, maxHeldEvents };
     this.clock = new StreamClock(deps.pipeline.idleTimeoutMs, deps.silenceThresholds());
+    this.passivation = new Passivation(deps.passivateAfterMs, deps.buckets);
+    this.step = new CheckpointStep(
+      ref,
+      { store: deps.store, consumer: deps.consumer, logger: this.logger },
+      this,
+    );
   }
 
-  get status(): {
-    state: string;
-    epoch: number;
-    offset: string | undefined;
-    dirty: number;
-    lastCheckpointAt: number;
-    lag: number | undefined;
-  } {
-    return {
-      state: this.state,
-      epoch: this.epoch,
-      offset: this.offset,
-      dirty: this.dirty.size,
-      lastCheckpointAt: this.lastCheckpoint,
-      lag: this.lag,
-    };
+  get status(): WorkerStatus {
+    const { state, epoch, offset, lastCheckpoint: lastCheckpointAt, lag } = this;
+    return { state, epoch, offset, dirty: this.dirty.size, lastCheckpointAt, lag };
   }
 
   /** Actors of this partition: the partition actor, its buckets and the sensors spawned. */
@@ -155,7 +118,6 @@ export class PartitionWorker {
       this.stopActors();
       this.state = 'idle';
       await this.open();
-      this.deps.consumer.seek(this.ref, this.offset ?? '0');
     }).catch((err: unknown) => {
       this.logger.warn({ err }, 'revalidating the partition failed; the first batch will reopen it');
     });
@@ -174,28 +136,34 @@ export class PartitionWorker {
     });
   }
 
+  /**
+   * One batch of the partition. Offsets have gaps (transaction markers, aborted transactions,
+   * compaction): where the batch stands against the position is decided by core/log-position.ts.
+   */
   handle(batch: ConsumedBatch, control: BatchControl): Promise<void> {
+    const seeksAtDelivery = this.seeks;
     return this.run(async () => {
       if (this.state === 'fenced' || this.state === 'closed') return;
+      // A seek made since the batch was delivered (a reset): the consumer fetches again from there.
+      if (seeksAtDelivery !== this.seeks) return;
       if (this.state === 'idle') await this.open();
-      let records = batch.records;
-      const first = records[0];
-      if (first === undefined) return;
-      if (this.offset !== undefined) {
-        const want = BigInt(this.offset);
-        if (BigInt(first.offset) > want) {
-          // The log is ahead of the checkpoint (after a reset, or Kafka committed past Redis): go back.
-          this.deps.consumer.seek(this.ref, this.offset);
-          return;
-        }
-        if (BigInt(first.offset) < want) records = records.filter((r) => BigInt(r.offset) >= want);
-        if (records.length === 0) return;
-      }
-      await this.process(records, batch);
+      const placed = placeBatch(
+        this.offset === undefined ? undefined : BigInt(this.offset),
+        batch.records.map((r) => r.offset),
+        seeksAtDelivery !== this.seeks,
+      );
+      if (!placed.use) return;
+      await this.process(placed.from === 0 ? batch.records : batch.records.slice(placed.from), batch);
       if (!control.isActive()) return;
       if (Date.now() - this.lastCheckpoint >= this.deps.checkpointIntervalMs) await this.checkpoint();
       await control.heartbeat();
     });
+  }
+
+  /** Moves the consumer's position; batches delivered before it are then dropped (see handle). */
+  private seek(offset: string): void {
+    this.seeks += 1;
+    this.deps.consumer.seek(this.ref, offset);
   }
 
   private async open(): Promise<void> {
@@ -203,41 +171,34 @@ export class PartitionWorker {
       await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 100 * 2 ** (this.failures - 1))));
     // A step of the previous epoch still on its way lands (or is refused) before the new epoch reads
     // the store, so the state restored here is never overtaken by it.
-    if (this.inFlight !== undefined) await this.inFlight;
-    this.landingFailed = undefined;
+    await this.step.settled();
+    this.step.forgetFailure();
     const restored = await this.deps.store.acquire(this.ref);
     this.epoch = restored.epoch;
     this.offset = restored.offset;
-    // What Kafka holds is unknown: the last owner may have died between the Redis step and the Kafka
-    // commit. The first checkpoint commits the offset again, so lag tools catch up even when idle.
-    this.committedOffset = undefined;
-    this.clock = new StreamClock(this.deps.pipeline.idleTimeoutMs, this.deps.silenceThresholds());
-    if (restored.partitionState !== undefined) {
-      const state = decodePartitionState(restored.partitionState);
-      if (state.v === 1) this.clock.restore(state.clock);
-      else this.clock.restoreEntries(state.st, restored.clockEntries);
-    }
+    // What Kafka holds is unknown: the first checkpoint commits the offset again, so lag tools catch
+    // up even when idle.
+    this.step.committed = undefined;
+    this.clock = restoreClock(this.deps.pipeline.idleTimeoutMs, this.deps.silenceThresholds(), restored);
     this.dirty.clear();
     this.rollups = [];
+    this.sensorActors = 0;
     this.actorName = `partition-${this.ref.topic}-${this.ref.partition}-e${this.epoch}`;
+    const epoch = this.epoch;
     this.actor = spawnPartition(this.deps.system, this.actorName, {
       pipeline: this.deps.pipeline,
       logger: this.logger,
       bucketCount: this.deps.buckets,
-      loadSnapshots: (sensorIds) => this.loadSnapshots(sensorIds),
-      onRecovery: (sensorId, reason) => {
-        this.deps.stats.recoveries += 1;
-        this.logger.warn({ sensorId, reason }, 'sensor restored from its last checkpoint');
-      },
-      onSpawn: () => {
-        this.sensorActors += 1;
-      },
+      loadSnapshots: (sensorIds) => this.step.loadSnapshots(epoch, sensorIds),
     });
     // Every checkpointed sensor starts dormant: its snapshot is loaded when it is first needed.
     if (restored.sensorIds.length > 0) tell(this.actor, { type: 'dormant', sensorIds: restored.sensorIds });
     this.state = 'open';
     this.lastCheckpoint = Date.now();
-    this.lastSweep = Date.now();
+    this.passivation.restart();
+    // Processing resumes at the checkpoint, wherever the consumer's own position is (Kafka's committed
+    // offset may lag behind it).
+    if (this.offset !== undefined) this.seek(this.offset);
     this.logger.info(
       { epoch: this.epoch, offset: this.offset, sensors: restored.sensorIds.length },
       'partition opened',
@@ -252,88 +213,65 @@ export class PartitionWorker {
     const routed = routeBatch(records, this.ref.topic, this.ref.partition, this.clock, this.deps.decode);
     this.deps.frequencies.add(routed.groups);
     const out = newOutputBuffer();
-    const sourceOf = (reading: Parameters<typeof routed.sources.get>[0]) => ({
-      topic: batch.topic,
-      partition: batch.partition,
-      offset: routed.sources.get(reading) ?? 'unknown',
-    });
+    const activity = newActivity();
     if (routed.groups.size > 0) {
       const latch = new Latch(routed.groups.size);
+      const { deadLetters, sources } = routed;
       tell(actor, {
         type: 'events',
         groups: routed.groups,
-        batch: { out, deadLetters: routed.deadLetters, latch, sourceOf },
+        batch: { out, deadLetters, latch, sources, activity },
       });
-      try {
-        await latch.promise;
-      } catch (err) {
-        this.reset(err);
-        return;
-      }
+      if (!(await this.completed(latch, activity))) return;
     }
     await this.deps.outputs.send(out, routed.deadLetters, (i) =>
-      sourceOf((out.late[i] as (typeof out.late)[number]).reading),
+      sourceOf(routed.sources, (out.late[i] as (typeof out.late)[number]).reading),
     );
     for (const sensorId of routed.groups.keys()) this.dirty.add(sensorId);
     for (const r of out.rollups) this.rollups.push(r);
     const last = records[records.length - 1];
-    if (last !== undefined) this.offset = nextOffset(last.offset);
+    if (last !== undefined) this.offset = positionAfter(last.offset, batch.end).toString();
     if (batch.highWatermark !== undefined && this.offset !== undefined)
       this.lag = Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(this.offset)));
-    const m = this.deps.metrics;
-    if (m !== undefined) {
-      m.recordsIn.inc({ topic: this.ref.topic }, records.length);
-      if (routed.deadLetters.length > 0) m.deadLetters.inc({ source: 'engine' }, routed.deadLetters.length);
-      if (out.late.length > 0) m.late.inc(out.late.length);
-      for (const a of out.alerts) m.alerts.inc({ rule: a.ruleId, state: a.state });
+    countBatch(this.counters, records.length, routed, out, activity);
+  }
+
+  /** Waits for a step of the actors; false (and the partition reset) when it failed. */
+  private async completed(latch: Latch, activity: ActorActivity): Promise<boolean> {
+    try {
+      await latch.promise;
+      return true;
+    } catch (err) {
+      this.reset(err);
+      return false;
+    } finally {
+      this.sensorActors += activity.spawned;
+      countRecoveries(this.counters, activity);
     }
-    const s = this.deps.stats;
-    s.records += records.length;
-    s.batches += 1;
-    s.deadLetters += routed.deadLetters.length;
-    s.windowResults += out.windowResults.length;
-    s.alerts += out.alerts.length;
-    s.late += out.late.length;
-    s.duplicates += out.duplicates.length;
-    s.autoResumes += out.resumed.length;
-    for (const sensorId of out.resumed)
-      this.logger.warn(
-        { sensorId, held: this.deps.pipeline.maxHeldEvents },
-        'paused sensor resumed by itself: its hold is full (engine.maxHeldPerSensor)',
-      );
   }
 
   /**
    * Writes a checkpoint if anything changed: a barrier (every changed sensor snapshots its state, in
-   * mailbox order after the batches before it), then ONE fenced store step, then the Kafka commit.
-   *
-   * The store step runs while the next batches are processed: it holds state captured at the
-   * barrier, so waiting for Redis would only stall the partition (a large checkpoint took hundreds of
-   * milliseconds at 25,000 readings/s, and every alert behind it waited). One step is in flight at a
-   * time, in order: the next checkpoint waits for it. Outputs of batches processed meanwhile are
-   * produced before any checkpoint covers them, as always; if the step fails, the partition resets to
-   * the last checkpoint that did land (or is fenced), and those outputs come again with the same ids.
+   * mailbox order after the batches before it), then ONE fenced store step (in the background: see
+   * CheckpointStep), then the Kafka commit. Outputs of batches processed meanwhile are produced
+   * before any checkpoint covers them, as always; if the step fails, the partition resets to the last
+   * checkpoint that did land (or is fenced), and those outputs come again with the same ids.
    */
   private async checkpoint(): Promise<void> {
-    if (this.inFlight !== undefined) await this.inFlight;
+    await this.step.settled();
     // A failed step is settled before anything else is written: a later checkpoint holds only the
     // sensors changed since that barrier, so landing it would skip what the failed one carried.
-    if (this.settleFailedLanding()) return;
+    if (this.settleFailedStep()) return;
     const actor = this.actor;
     if (this.state !== 'open' || actor === undefined || this.offset === undefined) return;
-    if (this.dirty.size === 0 && this.rollups.length === 0 && this.offset === this.committedOffset) return;
+    if (this.dirty.size === 0 && this.rollups.length === 0 && this.offset === this.step.committed) return;
     const started = Date.now();
     const sensors = [...this.dirty];
     const snapshots = new Map<string, SensorStateWrite>();
     const latch = new Latch(sensors.length);
     if (sensors.length > 0) tell(actor, { type: 'barrier', sensors, barrier: { snapshots, latch } });
-    try {
-      await latch.promise;
-    } catch (err) {
-      this.reset(err);
-      return;
-    }
-    const write = {
+    if (!(await this.completed(latch, newActivity()))) return;
+    const write: CheckpointWrite = {
       epoch: this.epoch,
       offset: this.offset,
       partitionState: encodePartitionState({
@@ -347,77 +285,38 @@ export class PartitionWorker {
     this.dirty.clear();
     this.rollups = [];
     this.lastCheckpoint = started;
-    this.landing = write;
-    this.inFlight = this.land(write, started).finally(() => {
-      this.inFlight = undefined;
-      this.landing = undefined;
-    });
+    this.step.start(write, started);
   }
 
-  /**
-   * Each sensor's state as of its last barrier, for a sensor that restores itself (a crash) or is
-   * activated: the store's, with the changes of the step still on its way applied when it holds the
-   * sensor (the sensor has dropped the events before that barrier). If the step lands while the
-   * store is read, its changes are applied twice: the same main record and parts, and dedupe pairs
-   * appended twice, which restore to the same index (the same key and time again).
-   */
-  private async loadSnapshots(sensorIds: readonly string[]): Promise<ReadonlyMap<string, StoredSensor>> {
-    const landing = this.landing?.epoch === this.epoch ? this.landing.sensors : undefined;
-    const stored = await this.deps.store.loadSensors(this.ref, sensorIds);
-    if (landing === undefined) return stored;
-    for (const id of sensorIds) {
-      const write = landing.get(id);
-      if (write !== undefined) stored.set(id, applySensorWrite(stored.get(id), write));
-    }
-    return stored;
-  }
-
-  /**
-   * Resets (or fences) the partition if a store step failed for its current epoch. True when the
-   * partition is no longer open for this step's caller to go on.
-   */
-  private settleFailedLanding(): boolean {
-    const failed = this.landingFailed;
-    if (failed === undefined) return false;
-    this.landingFailed = undefined;
-    if (this.epoch !== failed.epoch || this.state !== 'open') return false;
-    if (failed.err instanceof StaleEpochError) this.fence(failed.err);
-    else this.reset(failed.err);
-    return true;
-  }
-
-  /** The store step of a checkpoint, then the Kafka commit; a failure resets or fences (in the queue). */
-  private async land(write: CheckpointWrite, started: number): Promise<void> {
-    try {
-      await this.deps.store.commit(this.ref, write);
-    } catch (err) {
-      // Settled in the queue (or by the next checkpoint, whichever comes first), and only if the
-      // partition is still the one this step was for.
-      this.landingFailed = { epoch: write.epoch, err };
-      void this.run(() => {
-        this.settleFailedLanding();
-        return Promise.resolve();
-      }).catch(() => undefined);
-      return;
-    }
-    const took = Date.now() - started;
+  /** The store step landed (CheckpointOwner): counters, and passivation (in the queue). */
+  onLanded(took: number): void {
     this.failures = 0;
     this.deps.stats.checkpoints += 1;
     this.deps.stats.lastCheckpointMs = took;
     this.deps.metrics?.checkpointDuration.observe(took / 1000);
     // Every sensor's state is in the store now if nothing changed since the barrier: the moment idle
     // ones can become dormant (passivateIdle checks, in the queue).
-    void this.run(() => {
-      this.passivateIdle();
-      return Promise.resolve();
-    }).catch(() => undefined);
-    try {
-      await this.deps.consumer.commit(this.ref, write.offset);
-      this.committedOffset = write.offset;
-    } catch (err) {
-      // Redis holds the truth; a missed Kafka commit only makes lag tools lag. Retried next time.
-      this.logger.warn({ err: toVigilError(err) }, 'committing the checkpointed offset to Kafka failed');
-    }
+    void this.run(() => this.passivateIdle()).catch(() => undefined);
+  }
+
+  /**
+   * A store step failed (CheckpointOwner): settled in the queue (or by the next checkpoint, whichever
+   * comes first), and only if the partition is still the one the step was for.
+   */
+  onFailed(): void {
+    void this.run(() => Promise.resolve(this.settleFailedStep())).catch(() => undefined);
+  }
+
+  /**
+   * Resets (or fences) the partition if a store step failed for its current epoch. True when the
+   * partition is no longer open for this step's caller to go on.
+   */
+  private settleFailedStep(): boolean {
+    const failed = this.step.takeFailure(this.epoch);
+    if (failed === undefined || this.state !== 'open') return false;
+    if (failed.err instanceof StaleEpochError) this.fence(failed.err);
+    else this.reset(failed.err);
+    return true;
   }
 
   private stopActors(): void {
@@ -450,52 +349,36 @@ export class PartitionWorker {
     );
     this.stopActors();
     this.state = 'idle';
-    this.deps.consumer.seek(this.ref, this.committedOffset ?? '0');
+    this.seek(this.step.committed ?? '0');
   }
 
   /** Timer path: checkpoint a partition that has been quiet since its last batch. */
   checkpointIfDue(): Promise<void> {
     return this.run(async () => {
       if (Date.now() - this.lastCheckpoint >= this.deps.checkpointIntervalMs) await this.checkpoint();
-      this.passivateIdle();
+      await this.passivateIdle();
     });
   }
 
-  /**
-   * Makes idle sensors dormant (see actors/ingest.ts), at most every quarter of `passivateAfter`
-   * (and every second). Only when no sensor changed since the last checkpoint, so the store holds
-   * every sensor's state: right after a checkpoint, or on the timer of a quiet partition. Runs in the
-   * worker's queue, so no batch is in the actors meanwhile.
-   */
-  private passivateIdle(): void {
-    const after = this.deps.passivateAfterMs;
+  /** Makes idle sensors dormant when due (see Passivation). Runs in the queue: no batch is in the actors. */
+  private async passivateIdle(): Promise<void> {
     const actor = this.actor;
-    if (after <= 0 || actor === undefined || this.state !== 'open' || this.dirty.size > 0) return;
-    if (this.inFlight !== undefined) return; // the last checkpoint is not in the store yet
-    const now = Date.now();
-    if (now - this.lastSweep < Math.max(1_000, after / 4)) return;
-    this.lastSweep = now;
-    let answered = 0;
-    let active = 0;
-    tell(actor, {
-      type: 'passivate',
-      before: now - after,
-      done: (passivated, stillActive) => {
-        this.deps.stats.passivations += passivated;
-        active += stillActive;
-        if (++answered === this.deps.buckets) this.sensorActors = active;
-      },
-    });
+    if (actor === undefined || this.state !== 'open') return;
+    const swept = await this.passivation.sweep(actor, this.dirty.size === 0 && !this.step.landingNow);
+    if (swept === undefined) return;
+    this.deps.stats.passivations += swept.passivated;
+    this.sensorActors = swept.active;
   }
 
   /** Final checkpoint (drain), then close. */
   drain(): Promise<void> {
     return this.run(async () => {
       await this.checkpoint();
-      await this.inFlight;
-      if (this.landingFailed !== undefined)
+      await this.step.settled();
+      const failed = this.step.pendingFailure;
+      if (failed !== undefined)
         this.logger.warn(
-          { err: toVigilError(this.landingFailed.err) },
+          { err: toVigilError(failed) },
           'the final checkpoint failed: the next owner replays from the one before',
         );
       this.stopActors();
@@ -512,58 +395,31 @@ export class PartitionWorker {
     });
   }
 
+  /** The open partition actor, or an error saying the partition is not open here. */
+  private openActor(): Ref<PartitionMsg> {
+    if (this.actor === undefined)
+      throw new VigilError(`partition ${this.key} is not open on this node`, { code: 'PARTITION_NOT_OPEN' });
+    return this.actor;
+  }
+
   /** The current state of one sensor (undefined: this partition has never seen it), in mailbox order. */
   inspectSensor(sensorId: string): Promise<SensorSnapshot | undefined> {
-    return this.run(() => {
-      const actor = this.actor;
-      if (actor === undefined)
-        return Promise.reject(
-          new VigilError(`partition ${this.key} is not open on this node`, { code: 'PARTITION_NOT_OPEN' }),
-        );
-      return new Promise<SensorSnapshot | undefined>((resolve) => {
-        tell(actor, { type: 'inspect', sensorId, reply: resolve });
-      });
-    });
+    return this.run(() => askInspect(this.openActor(), sensorId));
   }
 
   /** The actor paths of this partition's sensors, in mailbox order (after the batches before it). */
   listActors(): Promise<string[]> {
-    return this.run(() => {
-      const actor = this.actor;
-      const name = this.actorName;
-      if (actor === undefined || name === undefined) return Promise.resolve([]);
-      const buckets = this.deps.buckets;
-      return new Promise<string[]>((resolve) => {
-        const paths: string[] = [name];
-        let answered = 0;
-        tell(actor, {
-          type: 'list',
-          reply: (bucket, sensorIds) => {
-            for (const id of sensorIds) paths.push(`${name}/bucket-${bucket}/${actorName('sensor-', id)}`);
-            if (++answered === buckets) resolve(paths);
-          },
-        });
-      });
+    return this.run(async () => {
+      const { actor, actorName: name } = this;
+      return actor === undefined || name === undefined ? [] : askList(actor, name, this.deps.buckets);
     });
   }
 
   /** Pauses or resumes one sensor; resuming ships the outputs of the events it held. */
   controlSensor(sensorId: string, command: SensorCommand): Promise<void> {
     return this.run(async () => {
-      const actor = this.actor;
-      if (actor === undefined)
-        throw new VigilError(`partition ${this.key} is not open on this node`, {
-          code: 'PARTITION_NOT_OPEN',
-        });
       const out = newOutputBuffer();
-      const latch = new Latch(1);
-      tell(actor, { type: 'control', sensorId, command, out, latch });
-      try {
-        await latch.promise;
-      } catch (err) {
-        this.reset(err);
-        throw err;
-      }
+      await this.command((latch, activity) => ({ type: 'control', sensorId, command, out, latch, activity }));
       // Held events' sources are not kept: their late records carry the partition, not the offset.
       await this.deps.outputs.send(out, [], () => ({
         topic: this.ref.topic,
@@ -577,19 +433,16 @@ export class PartitionWorker {
 
   /** Fault injection: crash one sensor actor, which restores itself from the last checkpoint. */
   crashSensor(sensorId: string): Promise<void> {
-    return this.run(async () => {
-      if (this.actor === undefined)
-        throw new VigilError(`partition ${this.key} is not open on this node`, {
-          code: 'PARTITION_NOT_OPEN',
-        });
-      const latch = new Latch(1);
-      tell(this.actor, { type: 'crash', sensorId, latch });
-      try {
-        await latch.promise;
-      } catch (err) {
-        this.reset(err);
-        throw err;
-      }
-    });
+    return this.run(() => this.command((latch, activity) => ({ type: 'crash', sensorId, latch, activity })));
+  }
+
+  /** A command for one sensor; a failure resets the partition and is thrown. */
+  private async command(msg: Parameters<typeof askCommand>[1]): Promise<void> {
+    const { activity, error } = await askCommand(this.openActor(), msg);
+    this.sensorActors += activity.spawned;
+    countRecoveries(this.counters, activity);
+    if (error === undefined) return;
+    this.reset(error);
+    throw error as Error;
   }
 }

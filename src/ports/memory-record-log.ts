@@ -13,12 +13,27 @@ import type {
 const MAX_BATCH = 500;
 
 /**
+ * An offset no read-committed consumer sees: a transaction's commit or abort marker, a record of an
+ * aborted transaction, or one removed by compaction. It keeps its place, as in Kafka.
+ */
+interface Hole {
+  readonly hole: 'marker' | 'aborted' | 'compacted';
+  readonly offset: string;
+}
+
+type Slot = ConsumedRecord | Hole;
+
+const isHole = (s: Slot): s is Hole => 'hole' in s;
+
+/**
  * An in-process log with Kafka's shape: topics of partitions, offsets, keyed partitioning (the same
- * murmur2 as Kafka), consumer groups with committed offsets. For embedded mode and fast tests; one
- * consumer per group owns every partition (there is no rebalancing to do in one process).
+ * murmur2 as Kafka), consumer groups with committed offsets, and Kafka's gaps in offsets: a
+ * transaction ends with a marker that takes an offset, an aborted transaction's records are skipped,
+ * compaction removes records. For embedded mode and fast tests; one consumer per group owns every
+ * partition (there is no rebalancing to do in one process).
  */
 export class MemoryRecordLog {
-  private readonly topics = new Map<string, ConsumedRecord[][]>();
+  private readonly topics = new Map<string, Slot[][]>();
   private readonly committed = new Map<string, Map<string, string>>();
   private readonly waiters = new Set<() => void>();
 
@@ -30,32 +45,75 @@ export class MemoryRecordLog {
       );
   }
 
-  partitions(topic: string): ConsumedRecord[][] {
+  private slots(topic: string): Slot[][] {
     const parts = this.topics.get(topic);
     if (parts === undefined) throw new VigilError(`unknown topic ${topic}`, { code: 'NOT_FOUND' });
     return parts;
   }
 
+  /** The records a read-committed consumer sees, per partition, with their offsets. */
+  partitions(topic: string): ConsumedRecord[][] {
+    return this.slots(topic).map((slots) => slots.filter((s): s is ConsumedRecord => !isHole(s)));
+  }
+
+  /** The offset the next record of a partition gets (its high watermark). */
+  endOffset(topic: string, partition: number): number {
+    return this.slots(topic)[partition]?.length ?? 0;
+  }
+
+  /** The record at `offset`, if it is one a consumer sees. */
+  recordAt(topic: string, partition: number, offset: number): ConsumedRecord | undefined {
+    const slot = this.slots(topic)[partition]?.[offset];
+    return slot === undefined || isHole(slot) ? undefined : slot;
+  }
+
   /** The partition a key goes to (Kafka's murmur2). */
   partitionOf(topic: string, key: Buffer | string): number {
-    return partitionForKey(Buffer.from(key), this.partitions(topic).length);
+    return partitionForKey(Buffer.from(key), this.slots(topic).length);
   }
 
   append(batches: readonly TopicMessages[]): void {
+    this.write(batches, undefined);
+  }
+
+  /**
+   * Appends as one transaction: committed, its records are visible; aborted, they are holes. Either
+   * way each partition it wrote gets a marker after them, as a Kafka transaction does.
+   */
+  appendTransaction(batches: readonly TopicMessages[], outcome: 'commit' | 'abort'): void {
+    this.write(batches, outcome);
+  }
+
+  /** Compaction: records of a partition for which `remove` says so become holes. */
+  compact(topic: string, partition: number, remove: (r: ConsumedRecord) => boolean): void {
+    const slots = this.slots(topic)[partition] ?? [];
+    slots.forEach((s, i) => {
+      if (!isHole(s) && remove(s)) slots[i] = { hole: 'compacted', offset: s.offset };
+    });
+  }
+
+  private write(batches: readonly TopicMessages[], transaction: 'commit' | 'abort' | undefined): void {
+    const touched = new Set<Slot[]>();
     for (const { topic, messages } of batches) {
-      const parts = this.partitions(topic);
+      const parts = this.slots(topic);
       for (const m of messages) {
         const key = m.key === null ? null : Buffer.from(m.key);
         const p = key === null ? 0 : partitionForKey(key, parts.length);
-        const records = parts[p] as ConsumedRecord[];
-        records.push({
-          key,
-          value: m.value === null ? null : Buffer.from(m.value),
-          offset: String(records.length),
-          headers: { ...m.headers },
-        });
+        const slots = parts[p] as Slot[];
+        const offset = String(slots.length);
+        touched.add(slots);
+        if (transaction === 'abort') slots.push({ hole: 'aborted', offset });
+        else
+          slots.push({
+            key,
+            value: m.value === null ? null : Buffer.from(m.value),
+            offset,
+            headers: { ...m.headers },
+          });
       }
     }
+    if (transaction !== undefined)
+      for (const slots of touched) slots.push({ hole: 'marker', offset: String(slots.length) });
     for (const wake of [...this.waiters]) wake();
   }
 
@@ -85,6 +143,17 @@ export class MemoryRecordLog {
     offsets.set(partitionKey(p), offset);
   }
 
+  /** A slice of a partition's slots from `from`: its visible records and where it ends. */
+  read(ref: PartitionRef, from: number): { records: ConsumedRecord[]; end: number; high: number } {
+    const slots = this.slots(ref.topic)[ref.partition] ?? [];
+    const slice = slots.slice(from, from + MAX_BATCH);
+    return {
+      records: slice.filter((s): s is ConsumedRecord => !isHole(s)),
+      end: from + slice.length,
+      high: slots.length,
+    };
+  }
+
   producer(): RecordProducer {
     return {
       send: (batches) => {
@@ -104,9 +173,14 @@ export class MemoryRecordLog {
     let readers = 0;
     return {
       topic,
-      endOffset: () => Promise.resolve(BigInt(this.partitions(topic)[0]?.length ?? 0)),
+      endOffset: () => Promise.resolve(BigInt(this.endOffset(topic, 0))),
       reader: () => this.consumer(`alert-reader-${++readers}`),
     };
+  }
+
+  /** Every partition of the topics, as refs. */
+  refs(topics: readonly string[]): PartitionRef[] {
+    return topics.flatMap((topic) => this.slots(topic).map((_, partition) => ({ topic, partition })));
   }
 }
 
@@ -124,9 +198,7 @@ class MemoryConsumer implements RecordConsumer {
   ) {}
 
   start(topics: readonly string[], handlers: ConsumerHandlers): Promise<void> {
-    this.assigned = topics.flatMap((topic) =>
-      this.records.partitions(topic).map((_, partition) => ({ topic, partition })),
-    );
+    this.assigned = this.records.refs(topics);
     for (const ref of this.assigned) {
       this.positions.set(partitionKey(ref), Number(this.records.committedOffset(this.group, ref) ?? 0));
     }
@@ -144,13 +216,17 @@ class MemoryConsumer implements RecordConsumer {
         if (!this.isRunning()) break;
         const key = partitionKey(ref);
         if (this.paused.has(key)) continue;
-        const records = this.records.partitions(ref.topic)[ref.partition] as ConsumedRecord[];
         const from = this.positions.get(key) ?? 0;
-        if (from >= records.length) continue;
-        const batch = records.slice(from, from + MAX_BATCH);
-        this.positions.set(key, from + batch.length);
+        const slice = this.records.read(ref, from);
+        if (slice.end === from) continue;
+        this.positions.set(key, slice.end);
         delivered = true;
-        await handlers.onBatch({ ...ref, records: batch, highWatermark: String(records.length) }, control);
+        // A slice of holes alone (markers, aborted records) moves the position and delivers nothing.
+        if (slice.records.length === 0) continue;
+        await handlers.onBatch(
+          { ...ref, records: slice.records, highWatermark: String(slice.high), end: String(slice.end) },
+          control,
+        );
       }
       if (!delivered) await this.records.waitForAppend(50);
     }

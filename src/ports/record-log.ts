@@ -27,6 +27,11 @@ export interface ConsumedBatch extends PartitionRef {
   readonly records: readonly ConsumedRecord[];
   /** The partition's end (next offset to be written) when the batch was fetched, if known. */
   readonly highWatermark?: string;
+  /**
+   * The offset just past what the batch covers, control records (transaction markers) included, when
+   * the consumer knows it. Offsets have gaps: never assume the next record is the last one plus 1.
+   */
+  readonly end?: string;
 }
 
 export interface BatchControl {
@@ -51,7 +56,10 @@ export interface ConsumerHandlers {
  */
 export interface RecordConsumer {
   start(topics: readonly string[], handlers: ConsumerHandlers): Promise<void>;
-  /** The next batch of `p` starts at `offset`. */
+  /**
+   * The next batch of `p` starts with the first record at or after `offset` (offsets have gaps).
+   * Batches of `p` fetched before the seek are never delivered after it.
+   */
   seek(p: PartitionRef, offset: string): void;
   commit(p: PartitionRef, nextOffset: string): Promise<void>;
   /** Stops fetching the partitions (backpressure) until resumed. */

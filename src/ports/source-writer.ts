@@ -41,7 +41,10 @@ export interface SourceWriter {
   close(): Promise<void>;
 }
 
-/** The in-memory log's writes are atomic by construction; one process has nobody to fence. */
+/**
+ * The in-memory log's transactions: atomic by construction, with Kafka's markers and aborted records
+ * (gaps in offsets); one process has nobody to fence.
+ */
 export class MemorySourceWriter implements SourceWriter {
   constructor(private readonly records: MemoryRecordLog) {}
 
@@ -63,13 +66,19 @@ export class MemorySourceWriter implements SourceWriter {
     if (first?.key === null || first === undefined)
       throw new VigilError('a write needs a keyed record on its key topic', { code: 'INVALID_ARGUMENT' });
     const partition = this.records.partitionOf(keyTopic, first.key);
-    const offset = String(this.records.partitions(keyTopic)[partition]?.length ?? 0);
-    await beforeCommit({ topic: keyTopic, partition, offset });
-    this.records.append(tagged);
+    const offset = String(this.records.endOffset(keyTopic, partition));
+    try {
+      await beforeCommit({ topic: keyTopic, partition, offset });
+    } catch (err) {
+      // As with Kafka: the records were placed, and the aborted transaction leaves holes and a marker.
+      this.records.appendTransaction(tagged, 'abort');
+      throw err;
+    }
+    this.records.appendTransaction(tagged, 'commit');
   }
 
   committed(txn: string, placement: Placement): Promise<boolean> {
-    const record = this.records.partitions(placement.topic)[placement.partition]?.[Number(placement.offset)];
+    const record = this.records.recordAt(placement.topic, placement.partition, Number(placement.offset));
     return Promise.resolve(record?.headers[TXN_HEADER] === txn);
   }
 

@@ -27,12 +27,14 @@ export async function settled(log: MemoryRecordLog, config: VigilConfig, timeout
   const topic = config.kafka.topics.readings;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    // Caught up: committed at the partition's end (offsets have gaps: markers, aborted records).
     const done = log
       .partitions(topic)
       .every(
         (records, partition) =>
           records.length === 0 ||
-          log.committedOffset(config.kafka.groupId, { topic, partition }) === String(records.length),
+          log.committedOffset(config.kafka.groupId, { topic, partition }) ===
+            String(log.endOffset(topic, partition)),
       );
     if (done) return;
     if (Date.now() > deadline) throw new Error('the engine did not catch up in time');

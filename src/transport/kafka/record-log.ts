@@ -64,7 +64,9 @@ export class KafkaRecordConsumer implements RecordConsumer {
         partitionsConsumedConcurrently: this.options.concurrency,
         eachBatch: async (payload) => {
           const { batch } = payload;
-          if (batch.messages.length === 0) return;
+          // Empty (kafkajs resolves batches of control records alone), or fetched before a seek
+          // made since: the seek's position is fetched next.
+          if (batch.messages.length === 0 || payload.isStale()) return;
           const key = `${batch.topic}:${batch.partition}`;
           this.sought.delete(key);
           await handlers.onBatch(
@@ -72,6 +74,7 @@ export class KafkaRecordConsumer implements RecordConsumer {
               topic: batch.topic,
               partition: batch.partition,
               highWatermark: batch.highWatermark,
+              end: (BigInt(batch.lastOffset()) + 1n).toString(),
               records: batch.messages.map((m) => ({
                 key: m.key,
                 value: m.value,

@@ -1,0 +1,161 @@
+import { restoreSensor, type StoredSensor } from '../core/checkpoint.js';
+import { SensorProcessor } from '../core/sensor.js';
+import type { ActorActivity, BucketMsg, IngestDeps, PartitionMsg, SensorMsg } from './ingest-messages.js';
+import { escalate } from './supervision.js';
+import { spawnActor, stopActor, tell, type Ref } from './nact.js';
+import { spawnSensor } from './sensor-actor.js';
+
+interface ActiveSensor {
+  readonly ref: Ref<SensorMsg>;
+  /** Wall-clock ms of the last message sent to it: what passivation goes by. */
+  lastUsed: number;
+}
+
+interface BucketState {
+  readonly sensors: Map<string, ActiveSensor>;
+  /** Sensors whose state is the store's checkpoint: activated (loaded, spawned) when needed. */
+  readonly dormant: Set<string>;
+}
+
+/**
+ * A bucket: the sensors that hash to it, active (spawned) or dormant (an id; the state is in the
+ * store). It activates what a message needs in one store request, then routes.
+ */
+export function spawnBucket(parent: Ref<PartitionMsg>, index: number, deps: IngestDeps): Ref<BucketMsg> {
+  const spawn = (
+    self: Ref<BucketMsg>,
+    state: BucketState,
+    sensorId: string,
+    stored: StoredSensor | undefined,
+  ) => {
+    const processor =
+      stored === undefined
+        ? new SensorProcessor(sensorId, deps.pipeline)
+        : restoreSensor(sensorId, deps.pipeline, stored);
+    const ref = spawnSensor(self, sensorId, processor, deps);
+    state.sensors.set(sensorId, { ref, lastUsed: Date.now() });
+    return ref;
+  };
+  /** Activates the dormant ones among `ids` (one store request for all of them). */
+  const activate = async (
+    self: Ref<BucketMsg>,
+    state: BucketState,
+    ids: Iterable<string>,
+    activity: ActorActivity,
+  ): Promise<void> => {
+    const wanted = [...ids].filter((id) => state.dormant.has(id));
+    if (wanted.length === 0) return;
+    const snapshots = await deps.loadSnapshots(wanted);
+    for (const id of wanted) {
+      state.dormant.delete(id);
+      spawn(self, state, id, snapshots.get(id));
+    }
+    activity.spawned += wanted.length;
+  };
+  /** The active sensor's ref, spawning a sensor never seen. Dormant ones are activated first. */
+  const sensorRef = (state: BucketState, self: Ref<BucketMsg>, sensorId: string, activity: ActorActivity) => {
+    const active = state.sensors.get(sensorId);
+    if (active !== undefined) {
+      active.lastUsed = Date.now();
+      return active.ref;
+    }
+    activity.spawned += 1;
+    return spawn(self, state, sensorId, undefined);
+  };
+  const handle = async (state: BucketState, msg: BucketMsg, self: Ref<BucketMsg>): Promise<void> => {
+    switch (msg.type) {
+      case 'events': {
+        const { activity } = msg.batch;
+        await activate(
+          self,
+          state,
+          msg.groups.map((g) => g[0]),
+          activity,
+        );
+        for (const [sensorId, events] of msg.groups)
+          tell(sensorRef(state, self, sensorId, activity), { type: 'events', events, batch: msg.batch });
+        return;
+      }
+      case 'barrier':
+        for (const sensorId of msg.sensors) {
+          // A dormant sensor's state is already the checkpoint's: nothing to snapshot.
+          const active = state.sensors.get(sensorId);
+          if (active === undefined) msg.barrier.latch.done();
+          else tell(active.ref, { type: 'barrier', barrier: msg.barrier });
+        }
+        return;
+      case 'dormant':
+        for (const sensorId of msg.sensorIds) if (!state.sensors.has(sensorId)) state.dormant.add(sensorId);
+        return;
+      case 'passivate':
+        msg.answer.add({ passivated: passivate(state, msg.before), active: state.sensors.size });
+        return;
+      case 'crash':
+        await activate(self, state, [msg.sensorId], msg.activity);
+        tell(sensorRef(state, self, msg.sensorId, msg.activity), {
+          type: 'crash',
+          latch: msg.latch,
+          activity: msg.activity,
+        });
+        return;
+      case 'control': {
+        const { sensorId, command, out, latch, activity } = msg;
+        await activate(self, state, [sensorId], activity);
+        tell(sensorRef(state, self, sensorId, activity), { type: 'control', command, out, latch });
+        return;
+      }
+      case 'list':
+        msg.answer.add([index, [...state.sensors.keys(), ...state.dormant]]);
+        return;
+      case 'inspect':
+        await inspect(state, msg, deps);
+        return;
+    }
+  };
+  return spawnActor(
+    parent,
+    `bucket-${index}`,
+    async (state: BucketState, msg: BucketMsg, ctx): Promise<BucketState> => {
+      await handle(state, msg, ctx.self);
+      return state;
+    },
+    {
+      initialState: { sensors: new Map<string, ActiveSensor>(), dormant: new Set<string>() },
+      onCrash: escalate(deps.logger, 'bucket'),
+    },
+  );
+}
+
+/** Stops the sensors idle since before `before`; they become dormant. Returns how many. */
+function passivate(state: BucketState, before: number): number {
+  let passivated = 0;
+  for (const [sensorId, active] of state.sensors) {
+    if (active.lastUsed >= before) continue;
+    stopActor(active.ref);
+    state.sensors.delete(sensorId);
+    state.dormant.add(sensorId);
+    passivated++;
+  }
+  return passivated;
+}
+
+/** A sensor's state: asked of its actor (in mailbox order), or read from the store when dormant. */
+async function inspect(
+  state: BucketState,
+  msg: Extract<BucketMsg, { type: 'inspect' }>,
+  deps: IngestDeps,
+): Promise<void> {
+  const live = state.sensors.get(msg.sensorId);
+  if (live !== undefined) {
+    tell(live.ref, { type: 'inspect', answer: msg.answer });
+    return;
+  }
+  if (!state.dormant.has(msg.sensorId)) {
+    msg.answer.add(undefined);
+    return;
+  }
+  const stored = (await deps.loadSnapshots([msg.sensorId])).get(msg.sensorId);
+  msg.answer.add(
+    stored === undefined ? undefined : restoreSensor(msg.sensorId, deps.pipeline, stored).snapshot(),
+  );
+}

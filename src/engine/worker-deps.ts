@@ -1,0 +1,60 @@
+import type { ActorSystem } from '../actors/nact.js';
+import { decodePartitionState } from '../core/checkpoint.js';
+import type { DecodeResult, Reading } from '../core/reading.js';
+import type { SensorPipeline } from '../core/sensor.js';
+import { StreamClock } from '../core/stream-clock.js';
+import type { Logger } from '../obs/logger.js';
+import type { NodeMetrics } from '../obs/metrics.js';
+import type { RecordConsumer } from '../ports/record-log.js';
+import type { RestoredPartition, StateStore } from '../ports/state-store.js';
+import type { FrequencyCounter } from './frequencies.js';
+import type { OutputWriter } from './output-writer.js';
+import type { EngineStats } from './stats.js';
+
+/** What a partition worker works with. */
+export interface WorkerDeps {
+  readonly pipeline: SensorPipeline;
+  /** The stream's decoder: a sensor reading, or a log line as a reading of its source. */
+  readonly decode: (raw: Buffer | null) => DecodeResult<Reading>;
+  /** Live event counts (dashboard statistics). */
+  readonly frequencies: FrequencyCounter;
+  /** The silence thresholds of the rules in force now (they change with runtime rules). */
+  readonly silenceThresholds: () => readonly number[];
+  readonly buckets: number;
+  readonly checkpointIntervalMs: number;
+  /** Active sensors idle this long become dormant after a checkpoint (0: never). */
+  readonly passivateAfterMs: number;
+  readonly store: StateStore;
+  readonly consumer: RecordConsumer;
+  readonly outputs: OutputWriter;
+  readonly system: ActorSystem;
+  readonly logger: Logger;
+  readonly stats: EngineStats;
+  readonly metrics?: NodeMetrics;
+}
+
+/** A partition as its worker reports it (status output, dashboard, metrics). */
+export interface WorkerStatus {
+  readonly state: string;
+  readonly epoch: number;
+  /** The next offset to process. */
+  readonly offset: string | undefined;
+  /** Sensors changed since the last checkpoint. */
+  readonly dirty: number;
+  readonly lastCheckpointAt: number;
+  /** Records between the next offset and the partition's end, as of the last batch. */
+  readonly lag: number | undefined;
+}
+
+/** The partition's stream clock as its last checkpoint left it (version 1: whole; 2: per-sensor entries). */
+export function restoreClock(
+  idleTimeoutMs: number | undefined,
+  silence: readonly number[],
+  restored: Pick<RestoredPartition, 'partitionState' | 'clockEntries'>,
+): StreamClock {
+  const clock = new StreamClock(idleTimeoutMs, silence);
+  if (restored.partitionState === undefined) return clock;
+  const state = decodePartitionState(restored.partitionState);
+  if (state.v === 1) return clock.restore(state.clock);
+  return clock.restoreEntries(state.st, restored.clockEntries);
+}
