@@ -48,7 +48,8 @@ function layerRules() {
           group: forbidden.patterns.concat(forbidden.except.map((e) => `!${e}`)),
           message: `${layer}/ may not use I/O or actor libraries (eslint.config.js, FORBIDDEN_PACKAGES).`,
         });
-      if (patterns.length > 0) configs.push({ files, rules: { 'no-restricted-imports': ['error', { patterns }] } });
+      if (patterns.length > 0)
+        configs.push({ files, rules: { 'no-restricted-imports': ['error', { patterns }] } });
     }
   });
   return configs;

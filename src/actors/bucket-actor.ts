@@ -22,108 +22,108 @@ interface BucketState {
  * store). It activates what a message needs in one store request, then routes.
  */
 export function spawnBucket(parent: Ref<PartitionMsg>, index: number, deps: IngestDeps): Ref<BucketMsg> {
-  const spawn = (
-    self: Ref<BucketMsg>,
-    state: BucketState,
-    sensorId: string,
-    stored: StoredSensor | undefined,
-  ) => {
-    const processor =
-      stored === undefined
-        ? new SensorProcessor(sensorId, deps.pipeline)
-        : restoreSensor(sensorId, deps.pipeline, stored);
-    const ref = spawnSensor(self, sensorId, processor, deps);
-    state.sensors.set(sensorId, { ref, lastUsed: Date.now() });
-    return ref;
-  };
-  /** Activates the dormant ones among `ids` (one store request for all of them). */
-  const activate = async (
-    self: Ref<BucketMsg>,
-    state: BucketState,
-    ids: Iterable<string>,
-    activity: ActorActivity,
-  ): Promise<void> => {
-    const wanted = [...ids].filter((id) => state.dormant.has(id));
-    if (wanted.length === 0) return;
-    const snapshots = await deps.loadSnapshots(wanted);
-    for (const id of wanted) {
-      state.dormant.delete(id);
-      spawn(self, state, id, snapshots.get(id));
-    }
-    activity.spawned += wanted.length;
-  };
-  /** The active sensor's ref, spawning a sensor never seen. Dormant ones are activated first. */
-  const sensorRef = (state: BucketState, self: Ref<BucketMsg>, sensorId: string, activity: ActorActivity) => {
-    const active = state.sensors.get(sensorId);
-    if (active !== undefined) {
-      active.lastUsed = Date.now();
-      return active.ref;
-    }
-    activity.spawned += 1;
-    return spawn(self, state, sensorId, undefined);
-  };
-  const handle = async (state: BucketState, msg: BucketMsg, self: Ref<BucketMsg>): Promise<void> => {
+  return spawnActor(
+    parent,
+    `bucket-${index}`,
+    async (bucket: Bucket | undefined, msg: BucketMsg, ctx): Promise<Bucket> => {
+      const b = bucket ?? new Bucket(index, deps, ctx.self);
+      await b.handle(msg);
+      return b;
+    },
+    { initialState: undefined, onCrash: escalate(deps.logger, 'bucket') },
+  );
+}
+
+class Bucket implements BucketState {
+  readonly sensors = new Map<string, ActiveSensor>();
+  readonly dormant = new Set<string>();
+
+  constructor(
+    private readonly index: number,
+    private readonly deps: IngestDeps,
+    private readonly self: Ref<BucketMsg>,
+  ) {}
+
+  async handle(msg: BucketMsg): Promise<void> {
     switch (msg.type) {
       case 'events': {
         const { activity } = msg.batch;
-        await activate(
-          self,
-          state,
+        await this.activate(
           msg.groups.map((g) => g[0]),
           activity,
         );
         for (const [sensorId, events] of msg.groups)
-          tell(sensorRef(state, self, sensorId, activity), { type: 'events', events, batch: msg.batch });
+          tell(this.sensorRef(sensorId, activity), { type: 'events', events, batch: msg.batch });
         return;
       }
       case 'barrier':
         for (const sensorId of msg.sensors) {
           // A dormant sensor's state is already the checkpoint's: nothing to snapshot.
-          const active = state.sensors.get(sensorId);
+          const active = this.sensors.get(sensorId);
           if (active === undefined) msg.barrier.latch.done();
           else tell(active.ref, { type: 'barrier', barrier: msg.barrier });
         }
         return;
       case 'dormant':
-        for (const sensorId of msg.sensorIds) if (!state.sensors.has(sensorId)) state.dormant.add(sensorId);
+        for (const sensorId of msg.sensorIds) if (!this.sensors.has(sensorId)) this.dormant.add(sensorId);
         return;
       case 'passivate':
-        msg.answer.add({ passivated: passivate(state, msg.before), active: state.sensors.size });
+        msg.answer.add({ passivated: passivate(this, msg.before), active: this.sensors.size });
         return;
-      case 'crash':
-        await activate(self, state, [msg.sensorId], msg.activity);
-        tell(sensorRef(state, self, msg.sensorId, msg.activity), {
-          type: 'crash',
-          latch: msg.latch,
-          activity: msg.activity,
-        });
+      case 'crash': {
+        const { sensorId, latch, activity } = msg;
+        await this.activate([sensorId], activity);
+        tell(this.sensorRef(sensorId, activity), { type: 'crash', latch, activity });
         return;
+      }
       case 'control': {
         const { sensorId, command, out, latch, activity } = msg;
-        await activate(self, state, [sensorId], activity);
-        tell(sensorRef(state, self, sensorId, activity), { type: 'control', command, out, latch });
+        await this.activate([sensorId], activity);
+        tell(this.sensorRef(sensorId, activity), { type: 'control', command, out, latch });
         return;
       }
       case 'list':
-        msg.answer.add([index, [...state.sensors.keys(), ...state.dormant]]);
+        msg.answer.add([this.index, [...this.sensors.keys(), ...this.dormant]]);
         return;
       case 'inspect':
-        await inspect(state, msg, deps);
+        await inspect(this, msg, this.deps);
         return;
     }
-  };
-  return spawnActor(
-    parent,
-    `bucket-${index}`,
-    async (state: BucketState, msg: BucketMsg, ctx): Promise<BucketState> => {
-      await handle(state, msg, ctx.self);
-      return state;
-    },
-    {
-      initialState: { sensors: new Map<string, ActiveSensor>(), dormant: new Set<string>() },
-      onCrash: escalate(deps.logger, 'bucket'),
-    },
-  );
+  }
+
+  private spawn(sensorId: string, stored: StoredSensor | undefined): Ref<SensorMsg> {
+    const { pipeline } = this.deps;
+    const processor =
+      stored === undefined
+        ? new SensorProcessor(sensorId, pipeline)
+        : restoreSensor(sensorId, pipeline, stored);
+    const ref = spawnSensor(this.self, sensorId, processor, this.deps);
+    this.sensors.set(sensorId, { ref, lastUsed: Date.now() });
+    return ref;
+  }
+
+  /** Activates the dormant ones among `ids` (one store request for all of them). */
+  private async activate(ids: Iterable<string>, activity: ActorActivity): Promise<void> {
+    const wanted = [...ids].filter((id) => this.dormant.has(id));
+    if (wanted.length === 0) return;
+    const snapshots = await this.deps.loadSnapshots(wanted);
+    for (const id of wanted) {
+      this.dormant.delete(id);
+      this.spawn(id, snapshots.get(id));
+    }
+    activity.spawned += wanted.length;
+  }
+
+  /** The active sensor's ref, spawning a sensor never seen. Dormant ones are activated first. */
+  private sensorRef(sensorId: string, activity: ActorActivity): Ref<SensorMsg> {
+    const active = this.sensors.get(sensorId);
+    if (active !== undefined) {
+      active.lastUsed = Date.now();
+      return active.ref;
+    }
+    activity.spawned += 1;
+    return this.spawn(sensorId, undefined);
+  }
 }
 
 /** Stops the sensors idle since before `before`; they become dormant. Returns how many. */

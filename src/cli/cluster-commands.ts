@@ -76,7 +76,8 @@ export function parseTime(t: string, option: string): number {
   return ms;
 }
 
-export function addClusterCommands(cli: Command): void {
+/** The cluster as one node sees it: its nodes, partitions and actors. */
+function addStatusCommands(cli: Command): void {
   connectionOptions(cli.command('status'))
     .description(
       'the cluster as a node sees it: nodes, and every partition with its owner and state (token: VIGIL_TOKEN)',
@@ -106,6 +107,31 @@ export function addClusterCommands(cli: Command): void {
       });
     });
 
+  connectionOptions(cli.command('actors'))
+    .description(
+      'the actors of every node (node/partition/bucket/sensor paths), a page at a time (token: VIGIL_TOKEN)',
+    )
+    .option('--filter <text>', 'only paths containing this text', '')
+    .option('--page-size <n>', 'paths per page (at most 1000)', '100')
+    .option('--page-token <token>', 'the next page, as the previous page said', '')
+    .action(async (o: ConnectionOptions & { filter: string; pageSize: string; pageToken: string }) => {
+      await withClients(o, async ({ control, metadata }) => {
+        const res = await unary<object, ListActorsResponse__Output>(
+          control.listActors.bind(control),
+          { filter: o.filter, pageSize: Number(o.pageSize), pageToken: o.pageToken },
+          metadata,
+        );
+        if (o.json === true) writeLine(JSON.stringify(res));
+        else {
+          for (const p of res.paths) writeLine(p);
+          if (res.nextPageToken !== '') writeLine(`(more: --page-token ${res.nextPageToken})`);
+        }
+      });
+    });
+}
+
+/** Window metrics from the rollups, and a sensor's live state. */
+function addReadCommands(cli: Command): void {
   connectionOptions(cli.command('query'))
     .description('window metrics of sensors over [from, to) from the per-minute rollups (token: VIGIL_TOKEN)')
     .requiredOption('--sensors <ids>', 'comma-separated sensor ids')
@@ -171,7 +197,10 @@ export function addClusterCommands(cli: Command): void {
         );
       });
     });
+}
 
+/** The rules in force in the cluster. */
+function addRuleCommands(cli: Command): void {
   const rules = cli
     .command('rules')
     .description('rules in force in the cluster (list: viewer; set, delete: admin)');
@@ -221,7 +250,10 @@ export function addClusterCommands(cli: Command): void {
         writeLine(o.json === true ? JSON.stringify(ack) : ack.detail);
       });
     });
+}
 
+/** Commands that change things (admin): pause, resume and crash a sensor, drain a node. */
+function addSensorCommands(cli: Command): void {
   for (const command of ['pause', 'resume'] as const) {
     connectionOptions(cli.command(command))
       .description(
@@ -239,28 +271,6 @@ export function addClusterCommands(cli: Command): void {
         });
       });
   }
-
-  connectionOptions(cli.command('actors'))
-    .description(
-      'the actors of every node (node/partition/bucket/sensor paths), a page at a time (token: VIGIL_TOKEN)',
-    )
-    .option('--filter <text>', 'only paths containing this text', '')
-    .option('--page-size <n>', 'paths per page (at most 1000)', '100')
-    .option('--page-token <token>', 'the next page, as the previous page said', '')
-    .action(async (o: ConnectionOptions & { filter: string; pageSize: string; pageToken: string }) => {
-      await withClients(o, async ({ control, metadata }) => {
-        const res = await unary<object, ListActorsResponse__Output>(
-          control.listActors.bind(control),
-          { filter: o.filter, pageSize: Number(o.pageSize), pageToken: o.pageToken },
-          metadata,
-        );
-        if (o.json === true) writeLine(JSON.stringify(res));
-        else {
-          for (const p of res.paths) writeLine(p);
-          if (res.nextPageToken !== '') writeLine(`(more: --page-token ${res.nextPageToken})`);
-        }
-      });
-    });
 
   connectionOptions(cli.command('drain'))
     .description(
@@ -292,4 +302,12 @@ export function addClusterCommands(cli: Command): void {
         writeLine(o.json === true ? JSON.stringify(ack) : `${ack.node}: ${ack.detail}`);
       });
     });
+}
+
+/** The commands that talk to a running node over gRPC. */
+export function addClusterCommands(cli: Command): void {
+  addStatusCommands(cli);
+  addReadCommands(cli);
+  addRuleCommands(cli);
+  addSensorCommands(cli);
 }

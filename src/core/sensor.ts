@@ -8,7 +8,6 @@ import type { Rule } from './rules/types.js';
 import type { Tick } from './stream-clock.js';
 import {
   PaneWindows,
-  SessionWindows,
   paneGroups,
   windowResults,
   type PaneGroup,
@@ -16,10 +15,10 @@ import {
   type MetricsSnapshot,
   type PaneChanges,
   type PaneSnapshot,
-  type SessionSnapshot,
   type WindowSettings,
   type WindowSpec,
 } from './windows.js';
+import { SessionWindows, type SessionSnapshot } from './session-windows.js';
 
 /** What every sensor of a pipeline shares: windows, rules and event-time settings. */
 export interface SensorPipeline {

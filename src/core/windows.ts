@@ -33,7 +33,7 @@ export interface WindowSettings {
   readonly exemplars?: { readonly metrics: ReadonlySet<string>; readonly max: number } | undefined;
 }
 
-type Metrics = Map<string, Accumulator>;
+export type Metrics = Map<string, Accumulator>;
 export type MetricsSnapshot = [metric: string, acc: AccumulatorSnapshot][];
 
 /** Receives each closed window: its bounds and the final accumulator of every metric in it. */
@@ -61,7 +61,7 @@ export interface WindowOperator {
   snapshot(): unknown;
 }
 
-function addValues(
+export function addValues(
   metrics: Metrics,
   values: Readonly<Record<string, number>>,
   ts: number,
@@ -111,8 +111,9 @@ export function windowResults(
   }
 }
 
-const snapshotMetrics = (m: Metrics): MetricsSnapshot => [...m].map(([k, a]) => [k, snapshotAccumulator(a)]);
-const restoreMetrics = (s: MetricsSnapshot): Metrics =>
+export const snapshotMetrics = (m: Metrics): MetricsSnapshot =>
+  [...m].map(([k, a]) => [k, snapshotAccumulator(a)]);
+export const restoreMetrics = (s: MetricsSnapshot): Metrics =>
   new Map(s.map(([k, a]) => [k, restoreAccumulator(a)]));
 
 function gcd(a: number, b: number): number {
@@ -402,82 +403,4 @@ export interface PaneChanges {
 export interface PaneSnapshot {
   readonly next: number | null;
   readonly panes: readonly (readonly [number, MetricsSnapshot])[];
-}
-
-interface Session {
-  start: number;
-  /** Highest event time in the session; the session ends at last + gap. */
-  last: number;
-  metrics: Metrics;
-}
-
-/**
- * Session windows: readings closer than `gap` in event time belong to one session [first, last + gap).
- * A reading that bridges two sessions merges them (the accumulators merge exactly).
- */
-export class SessionWindows implements WindowOperator {
-  /** Open sessions, sorted by start, never overlapping. */
-  private sessions: Session[] = [];
-
-  constructor(
-    readonly spec: Extract<WindowSpec, { kind: 'session' }>,
-    private readonly settings: WindowSettings,
-  ) {}
-
-  add(ts: number, values: Readonly<Record<string, number>>, watermark: number, text?: string): boolean {
-    const gap = this.spec.gapMs;
-    const overlapping = this.sessions.filter((s) => ts < s.last + gap && ts + gap > s.start);
-    if (overlapping.length === 0 && ts + gap + this.settings.allowedLatenessMs <= watermark) return false;
-    let target: Session;
-    if (overlapping.length === 0) {
-      target = { start: ts, last: ts, metrics: new Map() };
-      this.sessions.push(target);
-      this.sessions.sort((a, b) => a.start - b.start);
-    } else {
-      target = overlapping[0] as Session;
-      for (const other of overlapping.slice(1)) {
-        for (const [metric, acc] of other.metrics) {
-          const into = target.metrics.get(metric);
-          if (into === undefined) target.metrics.set(metric, acc);
-          else merge(into, acc);
-        }
-        target.start = Math.min(target.start, other.start);
-        target.last = Math.max(target.last, other.last);
-      }
-      this.sessions = this.sessions.filter((s) => s === target || !overlapping.includes(s));
-      target.start = Math.min(target.start, ts);
-      target.last = Math.max(target.last, ts);
-    }
-    addValues(target.metrics, values, ts, this.settings, text);
-    return true;
-  }
-
-  close(watermark: number, sink: ClosedWindowSink): void {
-    const gap = this.spec.gapMs;
-    const lateness = this.settings.allowedLatenessMs;
-    while (this.sessions.length > 0) {
-      const first = this.sessions[0] as Session;
-      const end = first.last + gap;
-      if (end + lateness > watermark) return;
-      this.sessions.shift();
-      sink(first.start, end, first.metrics);
-    }
-  }
-
-  get isEmpty(): boolean {
-    return this.sessions.length === 0;
-  }
-
-  snapshot(): SessionSnapshot {
-    return { sessions: this.sessions.map((s) => [s.start, s.last, snapshotMetrics(s.metrics)]) };
-  }
-
-  restore(s: SessionSnapshot): this {
-    this.sessions = s.sessions.map(([start, last, m]) => ({ start, last, metrics: restoreMetrics(m) }));
-    return this;
-  }
-}
-
-export interface SessionSnapshot {
-  readonly sessions: readonly (readonly [number, number, MetricsSnapshot])[];
 }

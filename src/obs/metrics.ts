@@ -27,82 +27,65 @@ export interface MetricsSources {
  */
 export class NodeMetrics {
   readonly registry = new Registry();
-  readonly recordsIn: Counter<'topic'>;
-  readonly recordsOut: Counter<'topic'>;
-  readonly eventToOutput: Histogram<'kind'>;
-  readonly checkpointDuration: Histogram;
-  readonly alerts: Counter<'rule' | 'state'>;
-  readonly deadLetters: Counter<'source'>;
-  readonly late: Counter;
-  readonly grpcCalls: Counter<'method' | 'code'>;
-  readonly notifications: Counter<'sink' | 'outcome'>;
-  readonly logLines: Counter<'source'>;
+  readonly recordsIn = this.counter('vigil_records_in_total', 'Records consumed, per topic', ['topic']);
+  readonly recordsOut = this.counter('vigil_records_out_total', 'Records produced, per topic', ['topic']);
+  readonly eventToOutput = new Histogram({
+    name: 'vigil_event_to_output_seconds',
+    help: 'Wall time from the event to its output being in Kafka: an alert from the event time of the reading that caused it, a window result from the end of its window',
+    labelNames: ['kind'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+  readonly checkpointDuration = new Histogram({
+    name: 'vigil_checkpoint_duration_seconds',
+    help: 'Barrier, snapshots and the fenced Redis step of one partition checkpoint',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly alerts = this.counter('vigil_alerts_total', 'Alerts fired and resolved, per rule', [
+    'rule',
+    'state',
+  ]);
+  readonly deadLetters = this.counter(
+    'vigil_dead_letters_total',
+    'Records sent to vigil.dlq, per source (engine, file, mqtt, notify)',
+    ['source'],
+  );
+  readonly late = this.counter(
+    'vigil_late_total',
+    'Readings sent to vigil.late (every window they belong to was closed)',
+    [],
+  );
+  readonly grpcCalls = this.counter(
+    'vigil_grpc_calls_total',
+    'gRPC calls served, per method and status code',
+    ['method', 'code'],
+  );
+  readonly notifications = this.counter(
+    'vigil_notifications_total',
+    'Deliveries to alert sinks, per sink and outcome (delivered, retried, dead_lettered)',
+    ['sink', 'outcome'],
+  );
+  readonly logLines = this.counter(
+    'vigil_log_lines_total',
+    'Log records written to vigil.logs by this node’s fetchers, per source',
+    ['source'],
+  );
   private sources: MetricsSources | undefined;
 
   constructor(nodeId: string) {
-    const registers = [this.registry];
     this.registry.setDefaultLabels({ node: nodeId });
     collectDefaultMetrics({ register: this.registry, prefix: 'vigil_' });
-    this.recordsIn = new Counter({
-      name: 'vigil_records_in_total',
-      help: 'Records consumed, per topic',
-      labelNames: ['topic'],
-      registers,
-    });
-    this.recordsOut = new Counter({
-      name: 'vigil_records_out_total',
-      help: 'Records produced, per topic',
-      labelNames: ['topic'],
-      registers,
-    });
-    this.eventToOutput = new Histogram({
-      name: 'vigil_event_to_output_seconds',
-      help: 'Wall time from the event to its output being in Kafka: an alert from the event time of the reading that caused it, a window result from the end of its window',
-      labelNames: ['kind'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
-      registers,
-    });
-    this.checkpointDuration = new Histogram({
-      name: 'vigil_checkpoint_duration_seconds',
-      help: 'Barrier, snapshots and the fenced Redis step of one partition checkpoint',
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers,
-    });
-    this.alerts = new Counter({
-      name: 'vigil_alerts_total',
-      help: 'Alerts fired and resolved, per rule',
-      labelNames: ['rule', 'state'],
-      registers,
-    });
-    this.deadLetters = new Counter({
-      name: 'vigil_dead_letters_total',
-      help: 'Records sent to vigil.dlq, per source (engine, file, mqtt, notify)',
-      labelNames: ['source'],
-      registers,
-    });
-    this.late = new Counter({
-      name: 'vigil_late_total',
-      help: 'Readings sent to vigil.late (every window they belong to was closed)',
-      registers,
-    });
-    this.grpcCalls = new Counter({
-      name: 'vigil_grpc_calls_total',
-      help: 'gRPC calls served, per method and status code',
-      labelNames: ['method', 'code'],
-      registers,
-    });
-    this.notifications = new Counter({
-      name: 'vigil_notifications_total',
-      help: 'Deliveries to alert sinks, per sink and outcome (delivered, retried, dead_lettered)',
-      labelNames: ['sink', 'outcome'],
-      registers,
-    });
-    this.logLines = new Counter({
-      name: 'vigil_log_lines_total',
-      help: 'Log records written to vigil.logs by this node’s fetchers, per source',
-      labelNames: ['source'],
-      registers,
-    });
+    this.scrapeGauges();
+  }
+
+  private counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  /** Gauges computed at scrape time only: they cost something to compute. */
+  private scrapeGauges(): void {
+    const registers = [this.registry];
     const sources = (): MetricsSources | undefined => this.sources;
     new Gauge({
       name: 'vigil_checkpoint_age_seconds',

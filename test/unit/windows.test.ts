@@ -5,13 +5,13 @@ import { Random } from '../../src/sim/random.js';
 import {
   PaneGroup,
   PaneWindows,
-  SessionWindows,
   paneGroups,
   windowResults,
   type WindowSettings,
   type WindowSpec,
   type WindowOperator,
 } from '../../src/core/windows.js';
+import { SessionWindows } from '../../src/core/session-windows.js';
 
 const settings = (allowedLatenessMs = 0): WindowSettings => ({
   allowedLatenessMs,

@@ -139,111 +139,119 @@ interface Group {
   readonly timeFields?: readonly (keyof LineTime)[];
 }
 
-/** Compiles a logback layout pattern. Throws a VigilError naming what it does not understand. */
-export function compileLogPattern(pattern: string): LinePattern {
-  let regex = '^';
-  const groups: Group[] = [];
-  const seen = new Set<Field>();
+/** A pattern as pieces: text to match literally, a run of spaces, or a field to capture. */
+export type Piece =
+  | { readonly kind: 'literal'; readonly text: string }
+  | { readonly kind: 'spaces' }
+  | { readonly kind: 'field'; readonly field: Field; readonly padded: boolean; readonly dateFormat?: string };
+
+/** A logback (or log4j2) layout pattern as pieces. Throws a VigilError naming what it does not understand. */
+function logbackPieces(pattern: string): Piece[] {
+  const pieces: Piece[] = [];
   let i = 0;
   while (i < pattern.length) {
     const ch = pattern[i] ?? '';
-    if (ch !== '%') {
-      if (ch === ' ') {
-        while (pattern[i] === ' ') i += 1;
-        regex += ' +';
-        continue;
-      }
-      regex += escapeRegex(ch);
+    if (ch === ' ') {
+      while (pattern[i] === ' ') i += 1;
+      pieces.push({ kind: 'spaces' });
+    } else if (ch !== '%') {
+      pieces.push({ kind: 'literal', text: ch });
       i += 1;
-      continue;
-    }
-    if (pattern[i + 1] === '%') {
-      regex += '%';
+    } else if (pattern[i + 1] === '%') {
+      pieces.push({ kind: 'literal', text: '%' });
       i += 2;
-      continue;
-    }
-    const m = /^%(-?\d*(?:\.-?\d+)?)([A-Za-z]+)(?:\{([^}]*)\})?/.exec(pattern.slice(i));
-    if (m === null) throw patternError(pattern, i, 'a conversion word is expected after %');
-    const [whole, modifier = '', word = '', option] = m;
-    i += whole.length;
-    if (word === 'n') continue;
-    const field = WORDS[word];
-    if (field === undefined) throw patternError(pattern, i - whole.length, `%${word} is not supported`);
-    if (field !== 'ignored' && seen.has(field))
-      throw patternError(pattern, i - whole.length, `%${word} appears twice`);
-    seen.add(field);
-    const pad = modifier === '' ? '' : ' *';
-    switch (field) {
-      case 'time': {
-        const date = compileDate(option ?? 'ISO8601');
-        regex += date.regex;
-        for (const f of date.fields) groups.push({ field: 'time', timeFields: [f] });
-        break;
+    } else {
+      const m = /^%(-?\d*(?:\.-?\d+)?)([A-Za-z]+)(?:\{([^}]*)\})?/.exec(pattern.slice(i));
+      if (m === null) throw patternError(pattern, i, 'a conversion word is expected after %');
+      const [whole, modifier = '', word = '', option] = m;
+      if (word !== 'n') {
+        const field = WORDS[word];
+        if (field === undefined) throw patternError(pattern, i, `%${word} is not supported`);
+        pieces.push({
+          kind: 'field',
+          field,
+          padded: modifier !== '',
+          ...(field === 'time' ? { dateFormat: option ?? 'ISO8601' } : {}),
+        });
       }
-      case 'level':
-        regex += `${pad}([A-Za-z]+)${pad}`;
-        groups.push({ field });
-        break;
-      case 'message':
-        regex += '(.*)';
-        groups.push({ field });
-        break;
-      case 'thread':
-      case 'logger':
-      case 'ignored':
-        // The next literal bounds these fields; they may hold spaces (threads often do).
-        regex += `${pad}(.*?)${pad}`;
-        groups.push({ field });
-        break;
+      i += whole.length;
     }
   }
-  if (!seen.has('time')) throw patternError(pattern, 0, 'the pattern needs a timestamp (%d)');
-  if (!seen.has('level')) throw patternError(pattern, 0, 'the pattern needs a level (%level)');
-  if (!seen.has('message')) throw patternError(pattern, 0, 'the pattern needs a message (%msg)');
-  const compiled = new RegExp(`${regex}$`);
+  return pieces;
+}
+
+/** The regex source of one piece, and the groups it captures. */
+function pieceRegex(piece: Piece, groups: Group[]): string {
+  if (piece.kind === 'literal') return escapeRegex(piece.text);
+  if (piece.kind === 'spaces') return ' +';
+  const pad = piece.padded ? ' *' : '';
+  switch (piece.field) {
+    case 'time': {
+      const date = compileDate(piece.dateFormat ?? 'ISO8601');
+      for (const f of date.fields) groups.push({ field: 'time', timeFields: [f] });
+      return date.regex;
+    }
+    case 'level':
+      groups.push({ field: piece.field });
+      return `${pad}([A-Za-z]+)${pad}`;
+    case 'message':
+      groups.push({ field: piece.field });
+      return '(.*)';
+    case 'thread':
+    case 'logger':
+    case 'ignored':
+      // The next literal bounds these fields; they may hold spaces (threads often do).
+      groups.push({ field: piece.field });
+      return `${pad}(.*?)${pad}`;
+  }
+}
+
+/** Compiles a logback layout pattern. Throws a VigilError naming what it does not understand. */
+export function compileLogPattern(pattern: string): LinePattern {
+  return compilePieces(pattern, logbackPieces(pattern));
+}
+
+/** A line pattern from its pieces: each field once (but ignored ones), a time, a level and a message. */
+export function compilePieces(source: string, pieces: readonly Piece[]): LinePattern {
+  const seen = new Set<Field>();
+  for (const p of pieces) {
+    if (p.kind !== 'field') continue;
+    if (p.field !== 'ignored' && seen.has(p.field))
+      throw patternError(source, 0, `the ${p.field} appears twice`);
+    seen.add(p.field);
+  }
+  if (!seen.has('time')) throw patternError(source, 0, 'the pattern needs a timestamp (%d)');
+  if (!seen.has('level')) throw patternError(source, 0, 'the pattern needs a level (%level)');
+  if (!seen.has('message')) throw patternError(source, 0, 'the pattern needs a message (%msg)');
+  const groups: Group[] = [];
+  const compiled = new RegExp(`^${pieces.map((p) => pieceRegex(p, groups)).join('')}$`);
   return {
-    source: pattern,
+    source,
     parse(line: string): ParsedLine | undefined {
       const match = compiled.exec(line);
-      if (match === null) return undefined;
-      const time: { -readonly [K in keyof LineTime]?: number } = {};
-      let level: LogLevel | undefined;
-      let thread: string | undefined;
-      let logger: string | undefined;
-      let message = '';
-      groups.forEach((g, index) => {
-        const value = match[index + 1] ?? '';
-        switch (g.field) {
-          case 'time': {
-            const f = g.timeFields?.[0];
-            if (f !== undefined) time[f] = Number(value) + (f === 'year' && value.length === 2 ? 2000 : 0);
-            break;
-          }
-          case 'level':
-            level = levelOf(value);
-            break;
-          case 'thread':
-            thread = value;
-            break;
-          case 'logger':
-            logger = value;
-            break;
-          case 'message':
-            message = value;
-            break;
-          case 'ignored':
-            break;
-        }
-      });
-      if (level === undefined || !validTime(time)) return undefined;
-      return {
-        time: time as LineTime,
-        level,
-        message,
-        ...(thread === undefined ? {} : { thread }),
-        ...(logger === undefined ? {} : { logger }),
-      };
+      return match === null ? undefined : lineOf(match, groups);
     },
+  };
+}
+
+/** The fields of a matching line, or undefined when its level or time is not a real one. */
+function lineOf(match: RegExpExecArray, groups: readonly Group[]): ParsedLine | undefined {
+  const time: { -readonly [K in keyof LineTime]?: number } = {};
+  const text: { -readonly [K in Field]?: string } = {};
+  groups.forEach((g, index) => {
+    const value = match[index + 1] ?? '';
+    const f = g.timeFields?.[0];
+    if (g.field !== 'time') text[g.field] = value;
+    else if (f !== undefined) time[f] = Number(value) + (f === 'year' && value.length === 2 ? 2000 : 0);
+  });
+  const level = levelOf(text.level ?? '');
+  if (level === undefined || !validTime(time)) return undefined;
+  return {
+    time: time as LineTime,
+    level,
+    message: text.message ?? '',
+    ...(text.thread === undefined ? {} : { thread: text.thread }),
+    ...(text.logger === undefined ? {} : { logger: text.logger }),
   };
 }
 

@@ -99,12 +99,72 @@ function pageOf(req: ListActorsRequest__Output): { start: number; size: number }
   return { start, size };
 }
 
+const refOf = (backend: ControlBackend, m: Member): NodeRef =>
+  m.id === backend.nodeId ? backend.local : backend.remote(m);
+
 /**
- * The Control service of one node. Commands for a sensor run on its owner, whichever node receives
- * them (a remote NodeRef carries them over the Remoting stream); listings gather every node; rules
- * are shared through Redis, so any node takes a change.
+ * Every partition of the cluster with its owner. A member that does not answer (dead, its lease not
+ * yet expired) shows what the membership says it holds, as unreachable, rather than failing it all.
  */
-export function addControlService(server: Server, grpc: VigilGrpc, backend: ControlBackend): void {
+async function listPartitions(backend: ControlBackend) {
+  const members = await backend.members();
+  const perNode = await Promise.all(
+    members.map(async (m) => {
+      const own = await refOf(backend, m)
+        .partitions()
+        .catch(() =>
+          m.partitions.map((partition) => ({ partition, state: 'unreachable', epoch: 0, offset: undefined })),
+        );
+      return own.map((p) => ({
+        partition: p.partition,
+        owner: m.id,
+        epoch: String(p.epoch),
+        offset: p.offset ?? '',
+        state: p.state,
+      }));
+    }),
+  );
+  return { partitions: perNode.flat().sort((a, b) => a.partition.localeCompare(b.partition)) };
+}
+
+/** A page of the cluster's actor paths; a member that does not answer is left out of the listing. */
+async function listActors(backend: ControlBackend, req: ListActorsRequest__Output) {
+  const { start, size } = pageOf(req);
+  const members = await backend.members();
+  const perNode = await Promise.all(
+    members.map(async (m) =>
+      (
+        await refOf(backend, m)
+          .listActors()
+          .catch(() => [] as string[])
+      ).map((path) => `${m.id}/${path}`),
+    ),
+  );
+  const matching = perNode.flat().filter((p) => p.includes(req.filter));
+  matching.sort();
+  const next = start + size < matching.length ? String(start + size) : '';
+  return { paths: matching.slice(start, start + size), nextPageToken: next };
+}
+
+/**
+ * Drains the named node. The name is required: an empty one would drain whichever node the client
+ * happens to be connected to, which nobody means.
+ */
+async function drainNode(backend: ControlBackend, nodeId: string): Promise<Ack__Output> {
+  if (nodeId === '')
+    throw callError(
+      'INVALID_ARGUMENT',
+      'node_id is required: name the node to drain (vigil nodes lists them)',
+    );
+  const member = (await backend.members()).find((m) => m.id === nodeId);
+  if (member === undefined)
+    throw callError('NOT_FOUND', `node "${nodeId}" is not a live member of the cluster`);
+  const ref = refOf(backend, member);
+  return { node: ref.nodeId, detail: await ref.drain() };
+}
+
+/** The commands for one sensor: each runs on the sensor's owner. */
+function sensorHandlers(backend: ControlBackend) {
   const pauseOrResume = (command: 'pause' | 'resume') =>
     forSensor<Ack__Output>(backend, async (owner, sensorId) => {
       await owner.control(sensorId, command);
@@ -114,69 +174,7 @@ export function addControlService(server: Server, grpc: VigilGrpc, backend: Cont
           : `sensor ${sensorId} resumed`;
       return { node: owner.nodeId, detail };
     });
-  const refOf = (m: Member): NodeRef => (m.id === backend.nodeId ? backend.local : backend.remote(m));
-
-  const handlers: ControlHandlers = {
-    ListNodes: (_call, callback) => {
-      reply(callback, async () => ({
-        nodes: (await backend.members()).map((m) => ({
-          id: m.id,
-          address: m.address,
-          partitions: [...m.partitions],
-          leaseExpiresAt: String(m.expiresAt),
-        })),
-      }));
-    },
-    ListPartitions: (_call, callback) => {
-      reply(callback, async () => {
-        const members = await backend.members();
-        // A member that does not answer (dead, its lease not yet expired) shows what the membership
-        // says it holds, as unreachable, rather than failing the whole listing.
-        const perNode = await Promise.all(
-          members.map(async (m) => {
-            const own = await refOf(m)
-              .partitions()
-              .catch(() =>
-                m.partitions.map((partition) => ({
-                  partition,
-                  state: 'unreachable',
-                  epoch: 0,
-                  offset: undefined,
-                })),
-              );
-            return own.map((p) => ({
-              partition: p.partition,
-              owner: m.id,
-              epoch: String(p.epoch),
-              offset: p.offset ?? '',
-              state: p.state,
-            }));
-          }),
-        );
-        return { partitions: perNode.flat().sort((a, b) => a.partition.localeCompare(b.partition)) };
-      });
-    },
-    ListActors: (call, callback) => {
-      reply(callback, async () => {
-        const { start, size } = pageOf(call.request);
-        const members = await backend.members();
-        // A member that does not answer (dead, its lease not yet expired) is left out of the listing.
-        const perNode = await Promise.all(
-          members.map(async (m) =>
-            (
-              await refOf(m)
-                .listActors()
-                .catch(() => [] as string[])
-            ).map((path) => `${m.id}/${path}`),
-          ),
-        );
-        const matching = perNode.flat().filter((p) => p.includes(call.request.filter));
-        matching.sort();
-        const page = matching.slice(start, start + size);
-        const next = start + size < matching.length ? String(start + size) : '';
-        return { paths: page, nextPageToken: next };
-      });
-    },
+  return {
     CrashActor: forSensor<Ack__Output>(backend, async (owner, sensorId) => {
       await owner.crash(sensorId);
       return {
@@ -200,6 +198,12 @@ export function addControlService(server: Server, grpc: VigilGrpc, backend: Cont
     }),
     PauseSensor: pauseOrResume('pause'),
     ResumeSensor: pauseOrResume('resume'),
+  } satisfies Partial<ControlHandlers>;
+}
+
+/** Runtime rules: shared through Redis, so any node takes a change. */
+function ruleHandlers(backend: ControlBackend) {
+  return {
     SetRule: (call, callback) => {
       withRules(backend, callback, async (rules) => {
         const { rule, version } = await rules.set(call.request.specJson);
@@ -222,16 +226,37 @@ export function addControlService(server: Server, grpc: VigilGrpc, backend: Cont
         };
       });
     },
-    DrainNode: (call, callback) => {
-      reply(callback, async () => {
-        const target = call.request.nodeId === '' ? backend.nodeId : call.request.nodeId;
-        const member = (await backend.members()).find((m) => m.id === target);
-        if (member === undefined)
-          throw callError('NOT_FOUND', `node "${target}" is not a live member of the cluster`);
-        const ref = refOf(member);
-        return { node: ref.nodeId, detail: await ref.drain() };
-      });
+  } satisfies Partial<ControlHandlers>;
+}
+
+/**
+ * The Control service of one node. Commands for a sensor run on its owner, whichever node receives
+ * them (a remote NodeRef carries them over the Remoting stream); listings gather every node; rules
+ * are shared through Redis, so any node takes a change.
+ */
+export function addControlService(server: Server, grpc: VigilGrpc, backend: ControlBackend): void {
+  const handlers: ControlHandlers = {
+    ListNodes: (_call, callback) => {
+      reply(callback, async () => ({
+        nodes: (await backend.members()).map((m) => ({
+          id: m.id,
+          address: m.address,
+          partitions: [...m.partitions],
+          leaseExpiresAt: String(m.expiresAt),
+        })),
+      }));
     },
+    ListPartitions: (_call, callback) => {
+      reply(callback, () => listPartitions(backend));
+    },
+    ListActors: (call, callback) => {
+      reply(callback, () => listActors(backend, call.request));
+    },
+    DrainNode: (call, callback) => {
+      reply(callback, () => drainNode(backend, call.request.nodeId));
+    },
+    ...sensorHandlers(backend),
+    ...ruleHandlers(backend),
   };
   server.addService(grpc.vigil.v1.Control.service, handlers);
 }

@@ -1,0 +1,66 @@
+import { toVigilError } from '../../core/errors.js';
+import { READ, WRITE_RULES, type DashboardDeps } from './dashboard-deps.js';
+import { json, type Reply, type Route } from './server.js';
+
+const NO_CLUSTER = 'rules are the config file’s on a node without a cluster';
+
+/** The rules in force: read with a viewer token, set and deleted with an admin token. */
+export function ruleRoutes(d: Pick<DashboardDeps, 'rules' | 'configRules'>): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/api/rules',
+      access: READ,
+      handle: async () => {
+        if (d.rules === undefined) return json(200, { editable: false, rules: d.configRules() });
+        const { version, entries } = await d.rules.current();
+        return json(200, {
+          editable: true,
+          version,
+          rules: entries.map((e) => JSON.parse(e.specJson) as unknown),
+        });
+      },
+    },
+    {
+      method: 'PUT',
+      path: '/api/rules',
+      access: WRITE_RULES,
+      handle: async ({ body }) => {
+        const rules = d.rules;
+        if (rules === undefined) return json(409, { errors: [NO_CLUSTER] });
+        const text = await body();
+        if (text === undefined) return json(413, { errors: ['the body is over 1 MiB'] });
+        return ruleChange(async () => {
+          const { rule, version } = await rules.set(text);
+          return json(200, { id: rule.id, version });
+        });
+      },
+    },
+    {
+      method: 'DELETE',
+      path: /^\/api\/rules\/(?<id>[^/]+)$/,
+      access: WRITE_RULES,
+      handle: async ({ params }) => {
+        const rules = d.rules;
+        if (rules === undefined) return json(409, { errors: [NO_CLUSTER] });
+        const id = decodeURIComponent(params['id'] ?? '');
+        return ruleChange(async () => {
+          const version = await rules.delete(id);
+          return version === undefined
+            ? json(404, { errors: [`no rule "${id}"`] })
+            : json(200, { id, version });
+        });
+      },
+    },
+  ];
+}
+
+/** A rule change's answer: the error's HTTP status (400 for an invalid rule) with the reason. */
+async function ruleChange(work: () => Promise<Reply>): Promise<Reply> {
+  try {
+    return await work();
+  } catch (err) {
+    const e = toVigilError(err);
+    return json(e.httpStatus, { errors: [e.message] });
+  }
+}
