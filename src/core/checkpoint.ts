@@ -1,3 +1,4 @@
+import { restoreSnapshot } from './checkpoint-legacy.js';
 import { VigilError } from './errors.js';
 import {
   SensorProcessor,
@@ -103,7 +104,7 @@ export function restoreSensor(
   stored: StoredSensor,
 ): SensorProcessor {
   const main = decodeSensorMain(stored.main);
-  if (main.v !== 3) return SensorProcessor.restore(sensorId, pipeline, main);
+  if (main.v !== 3) return restoreSnapshot(sensorId, pipeline, main);
   const parts = new Map<string, SensorPart>();
   for (const [name, bytes] of stored.parts) parts.set(name, decodePart(name, bytes));
   try {

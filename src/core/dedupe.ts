@@ -93,24 +93,6 @@ export class Deduplicator {
     };
   }
 
-  /** Restores a whole index (checkpoint versions 1 and 2): the next checkpoint writes every segment. */
-  restore(s: DedupeSnapshot): this {
-    this.maxTs = s.max ?? Number.NEGATIVE_INFINITY;
-    if ('seen' in s) this.seen = new Map(s.seen);
-    else {
-      const keys = Buffer.from(s.keys, 'base64');
-      const times = Buffer.from(s.times, 'base64');
-      this.seen = new Map();
-      for (let i = 0; i + 8 <= keys.length; i += 8)
-        this.seen.set(keys.readDoubleLE(i), times.readDoubleLE(i));
-    }
-    this.sinceSweep = 0;
-    this.stored = [];
-    this.added = [];
-    this.rewrite = true;
-    return this;
-  }
-
   /**
    * What a checkpoint writes of the index: the entries added since the last call, grouped by segment,
    * to append to the segments the store holds or to write as new ones; and the stored segments to
@@ -201,7 +183,7 @@ export interface DedupeChanges {
   readonly removed: readonly number[];
 }
 
-/** Checkpoint form, v2: packed (see snapshot()). Version 1 checkpoints hold `seen` pairs, still read. */
+/** The whole index, packed (see snapshot()); version 1 checkpoints held `seen` pairs (core/checkpoint-legacy.ts). */
 export type DedupeSnapshot =
   | { readonly max: number | null; readonly keys: string; readonly times: string }
   | { readonly max: number | null; readonly seen: readonly (readonly [number, number])[] };

@@ -250,12 +250,16 @@ export class SensorProcessor {
   /** Parts the store holds that this sensor no longer uses (a window removed from the config). */
   private orphans: string[] = [];
 
-  /** Restores a version 3 checkpoint: its main record and every part it lists. */
+  /**
+   * Restores a version 3 checkpoint: its main record and every part it lists. `inStore` false: the
+   * parts are not in the store (an upgraded older checkpoint), so the next checkpoint writes them all.
+   */
   static fromCheckpoint(
     sensorId: string,
     pipeline: SensorPipeline,
     main: SensorMain,
     parts: ReadonlyMap<string, SensorPart>,
+    inStore = true,
   ): SensorProcessor {
     const p = new SensorProcessor(sensorId, pipeline);
     const used = new Set<string>();
@@ -284,7 +288,7 @@ export class SensorProcessor {
     const groupPanes = new Map(main.panes);
     for (const g of p.groups) {
       const starts = groupPanes.get(g.paneMs) ?? [];
-      g.restoreIndexed(ends, starts, paneParts(panePartPrefix(g.paneMs), starts));
+      g.restoreIndexed(ends, starts, paneParts(panePartPrefix(g.paneMs), starts), inStore);
     }
     for (const w of p.sessions) {
       const snap = sessions.get(w.spec.name);
@@ -296,34 +300,11 @@ export class SensorProcessor {
         new Map([[ROLLUP_SPEC.name, main.rollup.next]]),
         main.rollup.panes,
         paneParts(ROLLUP_PART_PREFIX, main.rollup.panes),
+        inStore,
       );
     p.rules.restore(main.rules);
     if (main.held !== undefined) p.held = [...main.held];
     p.orphans = [...parts.keys()].filter((name) => !used.has(name));
-    return p;
-  }
-
-  static restore(sensorId: string, pipeline: SensorPipeline, s: SensorSnapshot): SensorProcessor {
-    const p = new SensorProcessor(sensorId, pipeline);
-    p.maxTs = s.maxTs ?? Number.NEGATIVE_INFINITY;
-    p.idleWatermark = s.idleWm ?? Number.NEGATIVE_INFINITY;
-    p.dedupe.restore(s.dedupe);
-    const byName = new Map(s.windows);
-    for (const g of p.groups) {
-      const views = new Map<string, PaneSnapshot>();
-      for (const spec of g.specs) {
-        const snap = byName.get(spec.name);
-        if (snap !== undefined && 'panes' in snap) views.set(spec.name, snap);
-      }
-      g.restoreViews(views);
-    }
-    for (const w of p.sessions) {
-      const snap = byName.get(w.spec.name); // a window spec added since the checkpoint starts empty
-      if (snap !== undefined && 'sessions' in snap) w.restore(snap);
-    }
-    if (p.rollup !== undefined && s.rollup !== null) p.rollup.restore(s.rollup);
-    p.rules.restore(s.rules);
-    if (s.held !== undefined) p.held = [...s.held];
     return p;
   }
 }

@@ -31,9 +31,6 @@ export interface StreamClockSnapshot {
 
 type LegacyQueue = readonly (readonly [string, number])[];
 
-const isLegacy = (q: StreamClockSnapshot['silence']): q is LegacyQueue =>
-  q.length > 0 && typeof (q[0] as readonly unknown[])[0] === 'string';
-
 /**
  * Stream time, and the sensors waiting for an idle or silence tick. Each silence threshold (the
  * `after` of a silence rule) has its own queue, so rules of different lengths each get their tick.
@@ -121,9 +118,10 @@ export class StreamClock {
   /**
    * Restores from stream time and the entries of every tracked sensor (an incremental checkpoint).
    * Queues are ordered by lastSeen, which is all their draining relies on: the ticks come at the
-   * same records as before the checkpoint.
+   * same records as before the checkpoint. `inStore` false: the entries are not in the store (an
+   * upgraded version 1 clock), so the next checkpoint writes them all.
    */
-  restoreEntries(streamTime: number | null, entries: ReadonlyMap<string, string>): this {
+  restoreEntries(streamTime: number | null, entries: ReadonlyMap<string, string>, inStore = true): this {
     this.streamTime = streamTime ?? Number.NEGATIVE_INFINITY;
     const parsed: [string, number, string[]][] = [];
     for (const [id, entry] of entries) {
@@ -140,31 +138,17 @@ export class StreamClock {
         } else this.silence.get(Number(q.slice(1)))?.set(id, lastSeen);
       }
     }
-    this.changed = new Set();
+    this.changed = inStore ? new Set() : new Set(entries.keys());
     return this;
   }
 
+  /** The whole clock (what version 1 partition states held; what inspection shows). */
   snapshot(): StreamClockSnapshot {
     return {
       st: Number.isFinite(this.streamTime) ? this.streamTime : null,
       idle: [...this.idle],
       silence: [...this.silence].map(([afterMs, queue]) => [afterMs, [...queue]] as const),
     };
-  }
-
-  /** Restores a full snapshot (checkpoints written before entries were incremental); all are changed. */
-  restore(s: StreamClockSnapshot): this {
-    this.streamTime = s.st ?? Number.NEGATIVE_INFINITY;
-    this.changed = new Set([...s.idle.map(([id]) => id), ...silenceIds(s.silence)]);
-    this.idle = new Map(s.idle);
-    if (isLegacy(s.silence)) {
-      const shortest = Math.min(...this.silence.keys());
-      if (Number.isFinite(shortest)) this.silence.set(shortest, new Map(s.silence));
-    } else {
-      for (const [afterMs, entries] of s.silence as readonly (readonly [number, LegacyQueue])[])
-        if (this.silence.has(afterMs)) this.silence.set(afterMs, new Map(entries));
-    }
-    return this;
   }
 }
 
@@ -180,11 +164,4 @@ function drain(
     queue.delete(sensorId);
     emit(sensorId, { tick, streamTime: now, lastSeen });
   }
-}
-
-function silenceIds(s: StreamClockSnapshot['silence']): string[] {
-  if (isLegacy(s)) return s.map(([id]) => id);
-  return (s as readonly (readonly [number, LegacyQueue])[]).flatMap(([, entries]) =>
-    entries.map(([id]) => id),
-  );
 }

@@ -328,6 +328,7 @@ export class PaneGroup {
     ends: ReadonlyMap<string, number | null>,
     starts: readonly number[],
     panes: ReadonlyMap<number, MetricsSnapshot>,
+    inStore = true,
   ): this {
     for (const v of this.views) v.nextEnd = ends.get(v.spec.name) ?? Number.NEGATIVE_INFINITY;
     this.panes = new Map();
@@ -336,8 +337,9 @@ export class PaneGroup {
       if (m === undefined) throw new RangeError(`pane ${start} of the ${this.paneMs} ms panes is missing`);
       this.panes.set(start, restoreMetrics(m));
     }
-    this.stored = [...starts];
-    this.dirty = [];
+    // Not in the store (an upgraded older checkpoint): the next checkpoint writes every pane.
+    this.stored = inStore ? [...starts] : [];
+    this.dirty = inStore ? [] : [...starts];
     return this;
   }
 }

@@ -1,5 +1,6 @@
 import type { ActorSystem } from '../actors/nact.js';
 import { decodePartitionState } from '../core/checkpoint.js';
+import { restoreLegacyClock } from '../core/checkpoint-legacy.js';
 import type { DecodeResult, Reading } from '../core/reading.js';
 import type { SensorPipeline } from '../core/sensor.js';
 import { StreamClock } from '../core/stream-clock.js';
@@ -55,6 +56,6 @@ export function restoreClock(
   const clock = new StreamClock(idleTimeoutMs, silence);
   if (restored.partitionState === undefined) return clock;
   const state = decodePartitionState(restored.partitionState);
-  if (state.v === 1) return clock.restore(state.clock);
+  if (state.v === 1) return restoreLegacyClock(clock, state.clock, silence);
   return clock.restoreEntries(state.st, restored.clockEntries);
 }

@@ -1,3 +1,4 @@
+import { restoreLegacyDedupe } from '../../src/core/checkpoint-legacy.js';
 import { roundTrip } from '../support/pipeline.js';
 import { describe, expect, it } from 'vitest';
 import { Deduplicator } from '../../src/core/dedupe.js';
@@ -28,7 +29,7 @@ describe('Deduplicator', () => {
   it('restores from a snapshot', () => {
     const d = new Deduplicator(60_000);
     d.isDuplicate({ sensorId: 's', ts: 5, values: { x: 1 }, seq: 1 });
-    const back = new Deduplicator(60_000).restore(roundTrip(d.snapshot()));
+    const back = restoreLegacyDedupe(new Deduplicator(60_000), roundTrip(d.snapshot()));
     expect(back.isDuplicate({ sensorId: 's', ts: 6, values: { x: 2 }, seq: 1 })).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { restoreSnapshot } from '../../src/core/checkpoint-legacy.js';
 import {
   decodeSensorSnapshot,
   applySensorWrite,
@@ -84,7 +85,7 @@ describe('SensorProcessor', () => {
       const first = new SensorProcessor('s', testPipeline());
       const a = runAll(first, STREAM.slice(0, cut));
       const bytes = encodeSensorSnapshot(first.snapshot());
-      const resumed = SensorProcessor.restore('s', testPipeline(), decodeSensorSnapshot(bytes));
+      const resumed = restoreSnapshot('s', testPipeline(), decodeSensorSnapshot(bytes));
       const b = runAll(resumed, STREAM.slice(cut));
       for (const key of ['windowResults', 'alerts', 'late', 'rollups', 'duplicates'] as const) {
         expect([...a[key], ...b[key]], `${key} after a cut at ${cut}`).toEqual(whole[key]);
@@ -99,7 +100,7 @@ describe('SensorProcessor', () => {
     const straight = new SensorProcessor('s', testPipeline());
     runAll(straight, STREAM.slice(0, 8));
     const tail = runAll(straight, STREAM.slice(8));
-    const resumed = SensorProcessor.restore('s', testPipeline(), decodeSensorSnapshot(golden));
+    const resumed = restoreSnapshot('s', testPipeline(), decodeSensorSnapshot(golden));
     const rest = runAll(resumed, STREAM.slice(8));
     expect(rest.windowResults.filter((w) => w.window === 'tumbling-10s').map((w) => w.count)).toEqual([3, 1]);
     expect(rest).toEqual(tail);
@@ -108,10 +109,10 @@ describe('SensorProcessor', () => {
   it('restores a checkpoint of version 1 (an older build) to the same state and outputs', () => {
     const v1 = readFileSync(new URL('../fixtures/sensor-snapshot-v1.json', import.meta.url));
     const v2 = readFileSync(new URL('../fixtures/sensor-snapshot-v2.json', import.meta.url));
-    const fromV1 = SensorProcessor.restore('s', testPipeline(), decodeSensorSnapshot(v1));
+    const fromV1 = restoreSnapshot('s', testPipeline(), decodeSensorSnapshot(v1));
     // The same state: re-encoded as v2, it is the v2 fixture byte for byte.
     expect(encodeSensorSnapshot(fromV1.snapshot()).toString('utf8')).toBe(v2.toString('utf8'));
-    const fromV2 = SensorProcessor.restore('s', testPipeline(), decodeSensorSnapshot(v2));
+    const fromV2 = restoreSnapshot('s', testPipeline(), decodeSensorSnapshot(v2));
     expect(runAll(fromV1, STREAM.slice(8))).toEqual(runAll(fromV2, STREAM.slice(8)));
   });
 
@@ -212,7 +213,7 @@ describe('incremental checkpoints (version 3)', () => {
     const p = restoreSensor('s', testPipeline(), { main: v2, parts: new Map() });
     const stored = store.apply(p);
     expect(store.lastWritten).toBe(store.parts.size); // every part, none removed
-    const fromV2 = SensorProcessor.restore('s', testPipeline(), decodeSensorSnapshot(v2));
+    const fromV2 = restoreSnapshot('s', testPipeline(), decodeSensorSnapshot(v2));
     expect(runAll(restoreSensor('s', testPipeline(), stored), STREAM.slice(8))).toEqual(
       runAll(fromV2, STREAM.slice(8)),
     );
@@ -277,7 +278,7 @@ describe('pausing a sensor', () => {
     expect(p.paused).toBe(true);
     expect(p.heldEvents).toBe(6);
     // a checkpoint while paused keeps the held events
-    const restored = SensorProcessor.restore(
+    const restored = restoreSnapshot(
       's',
       testPipeline(),
       decodeSensorSnapshot(encodeSensorSnapshot(p.snapshot())),

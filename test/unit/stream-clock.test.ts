@@ -1,3 +1,4 @@
+import { restoreLegacyClock } from '../../src/core/checkpoint-legacy.js';
 import { roundTrip } from '../support/pipeline.js';
 import { describe, expect, it } from 'vitest';
 import { StreamClock, type Tick } from '../../src/core/stream-clock.js';
@@ -37,7 +38,11 @@ describe('StreamClock', () => {
     const whole = feed(new StreamClock(5_000, [20_000, 45_000]), readings);
     const first = new StreamClock(5_000, [20_000, 45_000]);
     const a = feed(first, readings.slice(0, 77));
-    const resumed = new StreamClock(5_000, [20_000, 45_000]).restore(roundTrip(first.snapshot()));
+    const resumed = restoreLegacyClock(
+      new StreamClock(5_000, [20_000, 45_000]),
+      roundTrip(first.snapshot()),
+      [20_000, 45_000],
+    );
     expect([...a, ...feed(resumed, readings.slice(77))]).toEqual(whole);
   });
 
@@ -91,11 +96,11 @@ describe('StreamClock', () => {
   });
 
   it('restores a checkpoint from before per-threshold queues into the shortest threshold', () => {
-    const clock = new StreamClock(undefined, [30_000, 90_000]).restore({
-      st: 10_000,
-      idle: [],
-      silence: [['a', 10_000]],
-    });
+    const clock = restoreLegacyClock(
+      new StreamClock(undefined, [30_000, 90_000]),
+      { st: 10_000, idle: [], silence: [['a', 10_000]] },
+      [30_000, 90_000],
+    );
     expect(feed(clock, [['b', 40_000]])).toEqual([['a', 'silence', 40_000]]);
   });
 
