@@ -7,7 +7,7 @@ import {
   type SensorSnapshot,
 } from './sensor.js';
 import type { StreamClock, StreamClockSnapshot } from './stream-clock.js';
-import { paneGroups, type MetricsSnapshot, type PaneSnapshot } from './windows.js';
+import { paneGroups, type PaneSnapshot } from './windows.js';
 import type { SessionSnapshot } from './session-windows.js';
 
 /**
@@ -81,7 +81,7 @@ function upgradeRollup(
   parts: Map<string, SensorPart>,
 ): { readonly next: number | null; readonly panes: readonly number[] } {
   for (const [start, metrics] of r.panes)
-    parts.set(`r:${start}`, { kind: 'pane', metrics: metrics as MetricsSnapshot });
+    parts.set(`r:${start}`, { kind: 'pane', metrics: metrics });
   return { next: r.next, panes: r.panes.map(([start]) => start) };
 }
 
@@ -120,7 +120,7 @@ export function restoreLegacyClock(
     ? thresholds.length === 0
       ? []
       : [[Math.min(...thresholds), s.silence]]
-    : (s.silence as SilenceQueues);
+    : (s.silence);
   const seen = new Map<string, number>();
   const memberships = new Map<string, string[]>();
   const join = (id: string, lastSeen: number, queue: string): void => {
