@@ -34,7 +34,7 @@ export type {
  *
  * Window and rule state live inside the sensor actor as plain objects, not as child actors: a nact
  * actor per window per sensor would cost a mailbox, a setImmediate and a context object per reading
- * per window (docs/decisions/0002-windows-inside-the-sensor-actor.md).
+ * per window (docs/decisions/0001-windows-inside-the-sensor-actor.md).
  *
  * Answers come back through the completion a message carries (a Latch counted down by every sensor
  * of a step, or a Gather of answers), never through the parent's mailbox: thousands of sensors
