@@ -116,7 +116,7 @@ export function fmt(n: number, unit: string): string {
   return `${n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 })} ${unit}`;
 }
 
-/** The report as a Markdown table (the README holds the latest). */
+/** The report as a Markdown table (docs/measurements.md holds the latest full run's). */
 export function table(figures: readonly Figure[]): string {
   const rows = figures.map((f) => [
     f.name,
@@ -129,4 +129,28 @@ export function table(figures: readonly Figure[]): string {
   const line = (cells: readonly string[]) =>
     `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** docs/measurements.md: what `npm run bench` measured, written by it (never by hand). */
+export function measurementsPage(r: {
+  readonly at: string;
+  readonly machine: string;
+  readonly node: string;
+  readonly command: string;
+  readonly figures: readonly Figure[];
+}): string {
+  const notes = r.figures.filter((f) => f.note !== undefined).map((f) => `- ${f.name}: ${f.note ?? ''}`);
+  return [
+    '# Measurements',
+    '',
+    `Written by \`${r.command}\` on ${r.at.slice(0, 10)} (${r.at}); do not edit by hand: run it again.`,
+    'How the figures are made, which goals they meet and why: [performance.md](performance.md).',
+    '',
+    `Machine: ${r.machine}. Node.js ${r.node}.`,
+    '',
+    table(r.figures),
+    '',
+    ...notes,
+    '',
+  ].join('\n');
 }

@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: every figure of the benchmark issue, each next to the machine's own limit measured
- * in the same run (or to its goal), as a table, and as JSON in .run/bench/<time>.json.
+ * in the same run (or to its goal), as a table, as JSON in .run/bench/<time>.json, and (a full run of
+ * every step) as docs/measurements.md.
  *
  *   npm run bench -- [--quick] [--only engine,kafka,kafka3,mqtt,latency,memory,recovery]
  *                    [--duration 40s] [--records 400000] [--sensors 100000,1000000] [--kills 5]
@@ -19,7 +20,7 @@ import { embeddedEngine } from './engine.js';
 import { kafkaIngest, mqttIngest } from './ingest.js';
 import { latency } from './latency.js';
 import { bareMqtt } from './limits.js';
-import { table, type Figure } from './lib.js';
+import { measurementsPage, table, type Figure } from './lib.js';
 import { recovery } from './recovery.js';
 import { OwnMosquitto } from '../test/support/mosquitto.js';
 import { freePort } from '../test/support/ports.js';
@@ -248,9 +249,16 @@ const dir = join(ROOT, '.run', 'bench');
 mkdirSync(dir, { recursive: true });
 const file = values.out ?? join(dir, `${report.at.replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+// A full run of every step is the page of record; a quick or partial run is not.
+const complete = !quick && values.only === undefined;
+const page = join(ROOT, 'docs', 'measurements.md');
+if (complete) {
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  writeFileSync(page, measurementsPage({ ...report, command }));
+}
 process.stdout.write(
   `\n${report.at} · ${machine} · Node.js ${process.version}${quick ? ' · QUICK (smoke run, not measurements)' : ''}\n\n`,
 );
 process.stdout.write(`${table(figures)}\n\n`);
 for (const f of figures) if (f.note !== undefined) process.stdout.write(`- ${f.name}: ${f.note}\n`);
-process.stdout.write(`\nfigures: ${file}\n`);
+process.stdout.write(`\nfigures: ${file}${complete ? `, ${page}` : ''}\n`);
