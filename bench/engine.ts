@@ -13,7 +13,7 @@ import { benchPipeline, readings, type Say } from './lib.js';
 
 export async function embeddedEngine(count: number, stations: number, say: Say): Promise<number> {
   const { startEmbedded } = (await import(
-    new URL('../dist/engine/node.js', import.meta.url).href
+    new URL('../dist/node/node.js', import.meta.url).href
   )) as typeof NodeModule;
   const config = buildConfig({
     node: { id: 'bench-engine' },

@@ -80,8 +80,7 @@ function upgradeRollup(
   r: PaneSnapshot,
   parts: Map<string, SensorPart>,
 ): { readonly next: number | null; readonly panes: readonly number[] } {
-  for (const [start, metrics] of r.panes)
-    parts.set(`r:${start}`, { kind: 'pane', metrics: metrics });
+  for (const [start, metrics] of r.panes) parts.set(`r:${start}`, { kind: 'pane', metrics: metrics });
   return { next: r.next, panes: r.panes.map(([start]) => start) };
 }
 
@@ -120,7 +119,7 @@ export function restoreLegacyClock(
     ? thresholds.length === 0
       ? []
       : [[Math.min(...thresholds), s.silence]]
-    : (s.silence);
+    : s.silence;
   const seen = new Map<string, number>();
   const memberships = new Map<string, string[]>();
   const join = (id: string, lastSeen: number, queue: string): void => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { describeIssues, parseJsonValue, type DecodeResult, type Reading } from './reading.js';
+import { controlOf, type RecordDecoder } from './router.js';
 
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -21,6 +22,8 @@ export interface LogRecord {
   /** The file it was read from (its name when read) and the byte offset of its first line. */
   readonly file?: string;
   readonly offset?: number;
+  /** Why the line is shorter than what was written (cut at logs.maxLineBytes). */
+  readonly note?: string;
 }
 
 const logRecordSchema = z.object({
@@ -33,6 +36,7 @@ const logRecordSchema = z.object({
   line: z.string().max(1_048_576, 'is longer than 1 MiB').optional(),
   file: z.string().optional(),
   offset: z.number().int().min(0).optional(),
+  note: z.string().max(1_000).optional(),
 });
 
 /** Parses and validates one raw log record. Never throws: a bad record comes back with its reason. */
@@ -41,7 +45,7 @@ export function decodeLogRecord(raw: Buffer | string | null | undefined): Decode
   if (!json.ok) return json;
   const parsed = logRecordSchema.safeParse(json.value);
   if (!parsed.success) return { ok: false, reason: `invalid log record: ${describeIssues(parsed.error)}` };
-  const { thread, logger, line, file, offset, ...rest } = parsed.data;
+  const { thread, logger, line, file, offset, note, ...rest } = parsed.data;
   return {
     ok: true,
     value: {
@@ -51,6 +55,7 @@ export function decodeLogRecord(raw: Buffer | string | null | undefined): Decode
       ...(line === undefined ? {} : { line }),
       ...(file === undefined ? {} : { file }),
       ...(offset === undefined ? {} : { offset }),
+      ...(note === undefined ? {} : { note }),
     },
   };
 }
@@ -69,3 +74,44 @@ export function decodeLogReading(raw: Buffer | string | null | undefined): Decod
   const decoded = decodeLogRecord(raw);
   return decoded.ok ? { ok: true, value: logRecordAsReading(decoded.value) } : decoded;
 }
+
+/**
+ * A log source's idle mark, written by its fetcher (in the same transaction-with-checkpoint as its
+ * lines) when the source has written nothing for `logs.idleTimeout` of wall clock:
+ *   key = source, header vigil-control: idle, value {"source": "billing", "idleAt": 1732350060123}
+ * `idleAt` is event time: the source's last line's time plus the idle time that passed. The engine
+ * turns it into an idle tick of that source, so its open windows close (a finished file reports its
+ * last minute) at a fixed point of the log: a replay closes them at the same record.
+ */
+export interface IdleMark {
+  readonly source: string;
+  readonly idleAt: number;
+}
+
+export const IDLE_CONTROL = 'idle';
+
+export function encodeIdleMark(m: IdleMark): string {
+  return JSON.stringify(m);
+}
+
+/** The vigil.logs decoder: log records, idle marks; other control records are skipped. */
+export const logsDecoder: RecordDecoder = (record) => {
+  const control = controlOf(record);
+  if (control === undefined) {
+    const d = decodeLogReading(record.value);
+    return d.ok ? { kind: 'reading', reading: d.value } : { kind: 'invalid', reason: d.reason };
+  }
+  if (control !== IDLE_CONTROL) return { kind: 'skip' };
+  const json = parseJsonValue(record.value);
+  const m = json.ok ? (json.value as Partial<IdleMark> | null) : null;
+  if (
+    typeof m?.source !== 'string' ||
+    m.source.length === 0 ||
+    m.source.length > 256 ||
+    typeof m.idleAt !== 'number' ||
+    !Number.isSafeInteger(m.idleAt) ||
+    m.idleAt < 0
+  )
+    return { kind: 'invalid', reason: 'invalid idle mark: needs {"source": <id>, "idleAt": <epoch ms>}' };
+  return { kind: 'idle', sensorId: m.source, ts: m.idleAt };
+};

@@ -12,11 +12,37 @@ export interface RawRecord {
 }
 
 /**
- * A record carrying this header is Vigil's own control record (a log fetcher's probe after a crash),
- * never data: it is skipped. (The same name as log/source-log.ts's CONTROL_HEADER; core has no I/O
- * imports.)
+ * A record carrying this header is Vigil's own control record, never data: a log fetcher's probe after
+ * a crash (`probe`, skipped), or a log source's idle mark (`idle`, see log-record.ts).
  */
 export const CONTROL_HEADER = 'vigil-control';
+
+/** What one record of a stream means to the engine. */
+export type RecordMeaning =
+  | { readonly kind: 'reading'; readonly reading: Reading }
+  /** The source stopped writing: its windows may close up to event time `ts` (log-record.ts). */
+  | { readonly kind: 'idle'; readonly sensorId: string; readonly ts: number }
+  | { readonly kind: 'skip' }
+  | { readonly kind: 'invalid'; readonly reason: string };
+
+/** A stream's decoder: the readings stream's, or the log stream's. */
+export type RecordDecoder = (record: RawRecord) => RecordMeaning;
+
+/** The control header's value, if the record has one. */
+export function controlOf(record: RawRecord): string | undefined {
+  const v = record.headers?.[CONTROL_HEADER];
+  if (v === undefined || v === null) return undefined;
+  return Buffer.isBuffer(v) ? v.toString('utf8') : typeof v === 'string' ? v : undefined;
+}
+
+/** Decodes records of `decode`'s kind; control records are skipped. */
+export function readingsDecoder(decode: (raw: Buffer | null) => DecodeResult<Reading>): RecordDecoder {
+  return (record) => {
+    if (controlOf(record) !== undefined) return { kind: 'skip' };
+    const d = decode(record.value);
+    return d.ok ? { kind: 'reading', reading: d.value } : { kind: 'invalid', reason: d.reason };
+  };
+}
 
 /** Where the readings of one batch came from: for a reading that later proves poisonous or late. */
 export interface RecordSources {
@@ -47,14 +73,15 @@ export interface RoutedBatch {
  * Turns one batch of one partition into per-sensor event lists: decodes and validates every record
  * (bad ones become dead letters with their reason), advances the partition's stream clock record by
  * record, and inserts each due clock tick into its sensor's list at that point of the log.
- * `decode` is the stream's: a sensor reading, or a log line as a reading of its source.
+ * `decode` is the stream's: a sensor reading, or a log line as a reading of its source (and a log
+ * source's idle mark, which becomes an idle tick of that source at its place in the log).
  */
 export function routeBatch(
   records: readonly RawRecord[],
   topic: string,
   partition: number,
   clock: StreamClock,
-  decode: (raw: Buffer | null) => DecodeResult<Reading>,
+  decode: RecordDecoder,
 ): RoutedBatch {
   const groups = new Map<string, SensorEvent[]>();
   const deadLetters: DeadLetter[] = [];
@@ -68,14 +95,18 @@ export function routeBatch(
     push(sensorId, tick);
   };
   for (const record of records) {
-    if (record.headers?.[CONTROL_HEADER] !== undefined) continue;
-    const decoded = decode(record.value);
-    if (!decoded.ok) {
-      const source: RecordSource = { topic, partition, offset: record.offset };
-      deadLetters.push({ source, key: record.key, payload: record.value, reason: decoded.reason });
+    const meaning = decode(record);
+    if (meaning.kind === 'skip') continue;
+    if (meaning.kind === 'idle') {
+      push(meaning.sensorId, { tick: 'idle', streamTime: meaning.ts, lastSeen: meaning.ts });
       continue;
     }
-    const reading = decoded.value;
+    if (meaning.kind === 'invalid') {
+      const source: RecordSource = { topic, partition, offset: record.offset };
+      deadLetters.push({ source, key: record.key, payload: record.value, reason: meaning.reason });
+      continue;
+    }
+    const reading = meaning.reading;
     offsets.set(reading, record.offset);
     push(reading.sensorId, reading);
     clock.observe(reading.sensorId, reading.ts, onTick);

@@ -1,6 +1,7 @@
-import { decodeLogReading } from '../core/log-record.js';
+import { logsDecoder } from '../core/log-record.js';
 import { partitionForKey } from '../core/partitioner.js';
-import { decodeReading, type DecodeResult, type Reading } from '../core/reading.js';
+import { decodeReading } from '../core/reading.js';
+import { readingsDecoder, type RecordDecoder } from '../core/router.js';
 import type { SensorPipeline, SensorSnapshot } from '../core/sensor.js';
 import { silenceThresholds } from '../core/rules/evaluate.js';
 import type { Rule } from '../core/rules/types.js';
@@ -42,7 +43,7 @@ type LivePipeline = { -readonly [K in keyof SensorPipeline]: SensorPipeline[K] }
 interface Stream {
   readonly topic: string;
   readonly pipeline: LivePipeline;
-  readonly decode: (raw: Buffer | null) => DecodeResult<Reading>;
+  readonly decode: RecordDecoder;
   /** The silence thresholds of the rules in force; partition clocks follow them. */
   silence: readonly number[];
 }
@@ -84,8 +85,8 @@ export class Engine {
       this.streams.set(topic, s);
       return s;
     };
-    this.readings = stream(config.kafka.topics.readings, config.pipeline, decodeReading);
-    if (config.logs.enabled) stream(config.kafka.topics.logs, config.logs.pipeline, decodeLogReading);
+    this.readings = stream(config.kafka.topics.readings, config.pipeline, readingsDecoder(decodeReading));
+    if (config.logs.enabled) stream(config.kafka.topics.logs, config.logs.pipeline, logsDecoder);
     this.outputs = new OutputWriter(deps.producer, config.kafka.topics, config.outputs, deps.metrics);
     this.frequencies = new FrequencyCounter(deps.store, deps.logger);
   }

@@ -1,7 +1,7 @@
 import type { ActorSystem } from '../actors/nact.js';
 import { decodePartitionState } from '../core/checkpoint.js';
 import { restoreLegacyClock } from '../core/checkpoint-legacy.js';
-import type { DecodeResult, Reading } from '../core/reading.js';
+import type { RecordDecoder } from '../core/router.js';
 import type { SensorPipeline } from '../core/sensor.js';
 import { StreamClock } from '../core/stream-clock.js';
 import type { Logger } from '../obs/logger.js';
@@ -16,7 +16,7 @@ import type { EngineStats } from './stats.js';
 export interface WorkerDeps {
   readonly pipeline: SensorPipeline;
   /** The stream's decoder: a sensor reading, or a log line as a reading of its source. */
-  readonly decode: (raw: Buffer | null) => DecodeResult<Reading>;
+  readonly decode: RecordDecoder;
   /** Live event counts (dashboard statistics). */
   readonly frequencies: FrequencyCounter;
   /** The silence thresholds of the rules in force now (they change with runtime rules). */

@@ -34,6 +34,7 @@ export function startFetchers(
           source,
           topics: { logs: config.kafka.topics.logs, dlq: config.kafka.topics.dlq },
           maxLineBytes: logs.maxLineBytes,
+          idleTimeoutMs: logs.idleTimeoutMs,
         },
         {
           store,

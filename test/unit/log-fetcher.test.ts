@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_LOG_PATTERN } from '../../src/core/log-sources/pattern.js';
+import { DEFAULT_LOG_PATTERN } from '../../src/core/log-sources/layouts.js';
 import type { LogRecord } from '../../src/core/log-record.js';
 import { LogFetcher } from '../../src/transport/files/log-fetcher.js';
 import { MemoryRecordLog } from '../../src/ports/memory-record-log.js';
@@ -41,7 +41,15 @@ async function fetcher(
 ): Promise<LogFetcher> {
   const f = new LogFetcher(
     {
-      source: { id: 'app', dir: s.dir, glob: '*.log', pattern: DEFAULT_LOG_PATTERN, utcOffsetMinutes: 0 },
+      source: {
+        id: 'app',
+        dir: s.dir,
+        glob: '*.log',
+        layout: 'logback',
+        pattern: DEFAULT_LOG_PATTERN,
+        timezone: 'UTC',
+        dateFrom: 'name',
+      },
       topics: TOPICS,
       maxLineBytes: 4096,
       maxReadBytes: 700,

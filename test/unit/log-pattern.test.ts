@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  compileLogPattern,
-  DEFAULT_LOG_PATTERN,
-  parseUtcOffset,
-  resolveTime,
-} from '../../src/core/log-sources/pattern.js';
+import { compileLogPattern, DEFAULT_LOG_PATTERN } from '../../src/core/log-sources/layouts.js';
+import { resolveTime } from '../../src/core/log-sources/dates.js';
+import { parseUtcOffset } from '../../src/core/log-sources/zone.js';
 import { assembleRecords, splitLines } from '../../src/core/log-sources/lines.js';
 
 describe('logback patterns', () => {
@@ -97,13 +94,34 @@ describe('lines and records', () => {
     ]);
   });
 
-  it('cuts a line longer than the limit, so memory stays bounded', () => {
+  it('cuts a line longer than the limit: its start is kept, the rest skipped, across reads', () => {
+    // Memory stays bounded, and the line still counts (as the record it starts).
     const r = split('x'.repeat(250));
-    expect(r.lines.map((l) => [l.text.length, l.oversized])).toEqual([
+    expect(r.lines.map((l) => [l.text.length, l.oversized])).toEqual([[100, true]]);
+    expect(r).toMatchObject({ next: 250, skipping: true });
+    // The next read goes on skipping to the line's end, then reads on.
+    const after = splitLines(Buffer.from('yyyy\nz\n'), 250, {
+      final: false,
+      maxLineBytes: 100,
+      skipping: true,
+    });
+    expect(after.lines.map((l) => [l.text, l.start])).toEqual([['z', 255]]);
+    expect(after.skipping).toBeUndefined();
+    // A long line whose end is in the buffer is cut and the next line read at once.
+    const whole = split(`${'x'.repeat(250)}\nshort\n`);
+    expect(whole.lines.map((l) => [l.text.length, l.oversized ?? false])).toEqual([
       [100, true],
-      [100, true],
+      [5, false],
     ]);
-    expect(r.next).toBe(200);
+  });
+
+  it('drops a UTF-8 byte order mark at the start of a file, and CR of CR LF line ends', () => {
+    const r = split('\ufeffa\r\nb\r\n');
+    expect(r.lines.map((l) => [l.text, l.start])).toEqual([
+      ['a', 3],
+      ['b', 6],
+    ]);
+    expect(split('\ufeffa\n', 10).lines[0]?.text).toBe('\ufeffa');
   });
 
   const assemble = (lines: Parameters<typeof assembleRecords>[0], flushLast: boolean, next: number) =>

@@ -4,7 +4,8 @@ import type { TrackedFile } from './tail.js';
 /**
  * A log source's checkpoint, as stored under its lease (JSON, `v` is the format version):
  *
- *   files     where reading goes on in each file (identity, name, offset, head)
+ *   files     where reading goes on in each file (identity, name, offset, head, date cursor)
+ *   idle      the event time of the source's last line, and whether its idle mark was written
  *   pending   a write to vigil.logs that may or may not have committed: set (with the positions it
  *             would reach) just before the transaction commits, cleared by the checkpoint after it.
  *             A fetcher that finds it on start asks the log whether that write committed, and takes
@@ -14,7 +15,16 @@ import type { TrackedFile } from './tail.js';
 export interface SourceCheckpoint {
   readonly v: 1;
   readonly files: readonly TrackedFile[];
+  readonly idle?: IdleState;
   readonly pending?: PendingWrite;
+}
+
+/** Where a source stands for its idle mark (see log-record.ts, IdleMark). */
+export interface IdleState {
+  /** Event time of the last line written. */
+  readonly lastTs: number;
+  /** Its idle mark is written (no line since). */
+  readonly marked: boolean;
 }
 
 /** Where a transactional write's first record landed, and the positions it carried the files to. */
@@ -24,6 +34,7 @@ export interface PendingWrite {
   readonly partition: number;
   readonly offset: string;
   readonly files: readonly TrackedFile[];
+  readonly idle?: IdleState;
 }
 
 export function encodeSourceCheckpoint(c: SourceCheckpoint): Buffer {

@@ -5,50 +5,68 @@ export interface Line {
   readonly text: string;
   readonly start: number;
   readonly end: number;
-  /** Split at `maxLineBytes` without a line end: it cannot be a well-formed record. */
+  /** Longer than `maxLineBytes`: `text` holds its first `maxLineBytes` bytes, the rest was skipped. */
   readonly oversized?: true;
 }
 
 export interface SplitOptions {
   /** The file will not grow (rotated away, or idle with a newer file beside it): a partial last line is a line. */
   readonly final: boolean;
-  /** A line longer than this is cut here and treated as malformed (memory stays bounded). */
+  /** A line longer than this is cut here: its start is kept, the rest skipped (memory stays bounded). */
   readonly maxLineBytes: number;
+  /** The bytes at `base` are the rest of a line already cut: skip them up to its line end. */
+  readonly skipping?: boolean;
+}
+
+export interface Split {
+  readonly lines: Line[];
+  /** The offset just after the last byte the lines cover (and any skipped rest of a cut line). */
+  readonly next: number;
+  /** The buffer ended inside the skipped rest of a cut line: the next read skips on to its end. */
+  readonly skipping?: true;
 }
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 /**
  * Splits bytes read at file offset `base` into complete lines. A partial last line is left for the
- * next read (the writer has not finished it), unless `final`. Returns the lines and the offset just
- * after the last byte they cover.
+ * next read (the writer has not finished it), unless `final`. A UTF-8 byte order mark at the start of
+ * the file is not part of the first line; CR LF line ends lose their CR. A line longer than
+ * `maxLineBytes` keeps its first `maxLineBytes` bytes (it still counts as the record it starts) and the
+ * rest is skipped, across reads if need be.
  */
-export function splitLines(buf: Buffer, base: number, o: SplitOptions): { lines: Line[]; next: number } {
+export function splitLines(buf: Buffer, base: number, o: SplitOptions): Split {
   const lines: Line[] = [];
-  let from = 0;
+  let from = base === 0 && buf.subarray(0, 3).equals(BOM) ? 3 : 0;
+  if (o.skipping === true) {
+    const nl = buf.indexOf(NEWLINE, from);
+    if (nl < 0) return { lines, next: base + buf.length, skipping: true };
+    from = nl + 1;
+  }
   while (from < buf.length) {
     const nl = buf.indexOf(NEWLINE, from);
-    if (nl < 0 || nl - from > o.maxLineBytes) {
-      const rest = buf.length - from;
-      if (rest > o.maxLineBytes) {
-        const cut = from + o.maxLineBytes;
-        lines.push({
-          text: buf.toString('utf8', from, cut),
-          start: base + from,
-          end: base + cut,
-          oversized: true,
-        });
-        from = cut;
-        continue;
+    const length = (nl < 0 ? buf.length : nl) - from;
+    if (length > o.maxLineBytes) {
+      const cut = from + o.maxLineBytes;
+      const end = nl < 0 ? buf.length : nl + 1;
+      lines.push({
+        text: buf.toString('utf8', from, cut),
+        start: base + from,
+        end: base + end,
+        oversized: true,
+      });
+      if (nl < 0 && !o.final) return { lines, next: base + end, skipping: true };
+      from = end;
+      continue;
+    }
+    if (nl < 0) {
+      if (o.final) {
+        lines.push({ text: text(buf, from, buf.length), start: base + from, end: base + buf.length });
+        from = buf.length;
       }
-      if (nl < 0) {
-        if (o.final && rest > 0) {
-          lines.push({ text: text(buf, from, buf.length), start: base + from, end: base + buf.length });
-          from = buf.length;
-        }
-        break;
-      }
+      break;
     }
     lines.push({ text: text(buf, from, nl), start: base + from, end: base + nl + 1 });
     from = nl + 1;
@@ -69,6 +87,8 @@ export interface AssembledRecord {
   readonly text: string;
   readonly start: number;
   readonly end: number;
+  /** Why the record is shorter than what was written (a line cut at `maxLineBytes`). */
+  readonly note?: string;
 }
 
 /** A line that is not a record and cannot continue one: it goes to the dead-letter topic. */
@@ -82,24 +102,36 @@ export interface MalformedLine {
 
 export type Assembled = AssembledRecord | MalformedLine;
 
+const CUT_NOTE = 'a line longer than logs.maxLineBytes was cut there';
+
 /**
  * Groups lines into records, as log shippers do for Java logs: a line that matches the pattern starts
  * a record, and every line after it that does not (an exception, its stack trace) continues it, up to
  * `maxRecordChars`. A line that matches nothing and has no record to continue (the top of a file that
- * starts mid-trace, a file in another format) is malformed, with its reason.
+ * starts mid-trace, a file in another format) is malformed, with its reason. A cut line is a record
+ * (or a continuation) like any other, with a note: it is counted, never dropped.
  *
  * The last record may still get continuation lines, so unless `flushLast` it is held back: `next` is
  * then its start, and the next read begins there again. So the offset a fetcher checkpoints is always
- * the start of a record, and no record is ever split across reads.
+ * the start of a record, and no record is ever split across reads. (A held record that was cut is read
+ * and cut again: `heldBack` tells the caller that the rest of its line was not skipped.)
  */
 export function assembleRecords(
   lines: readonly Line[],
   pattern: LinePattern,
   o: { readonly flushLast: boolean; readonly maxRecordChars: number },
   next: number,
-): { items: Assembled[]; next: number } {
+): { items: Assembled[]; next: number; heldBack: boolean } {
   const items: Assembled[] = [];
-  let open: { parsed: ParsedLine; texts: string[]; chars: number; start: number; end: number } | undefined;
+  type Open = {
+    parsed: ParsedLine;
+    texts: string[];
+    chars: number;
+    start: number;
+    end: number;
+    cut: boolean;
+  };
+  let open: Open | undefined;
   const close = (): void => {
     if (open === undefined) return;
     items.push({
@@ -108,6 +140,7 @@ export function assembleRecords(
       text: open.texts.join('\n'),
       start: open.start,
       end: open.end,
+      ...(open.cut ? { note: CUT_NOTE } : {}),
     });
     open = undefined;
   };
@@ -115,29 +148,27 @@ export function assembleRecords(
     items.push({ kind: 'malformed', text: line.text, start: line.start, end: line.end, reason });
   };
   for (const line of lines) {
-    if (line.oversized === true) {
-      close();
-      malformed(line, 'line is longer than logs.maxLineBytes; cut there');
-      continue;
-    }
+    const cut = line.oversized === true;
     const parsed = pattern.parse(line.text);
     if (parsed !== undefined) {
       close();
-      open = { parsed, texts: [line.text], chars: line.text.length, start: line.start, end: line.end };
+      open = { parsed, texts: [line.text], chars: line.text.length, start: line.start, end: line.end, cut };
     } else if (open !== undefined && open.chars + 1 + line.text.length <= o.maxRecordChars) {
       open.texts.push(line.text);
       open.chars += 1 + line.text.length;
       open.end = line.end;
+      open.cut ||= cut;
     } else if (open !== undefined) {
       close();
       malformed(line, `continuation line beyond the longest record allowed (${o.maxRecordChars} characters)`);
     } else if (line.text.trim() !== '') {
-      malformed(line, `line does not match the log pattern "${pattern.source}" and follows no record`);
+      const why = `line does not match the log pattern "${pattern.source}" and follows no record`;
+      malformed(line, cut ? `${why}; ${CUT_NOTE}` : why);
     }
   }
-  if (open !== undefined && !o.flushLast) return { items, next: open.start };
+  if (open !== undefined && !o.flushLast) return { items, next: (open).start, heldBack: true };
   close();
-  return { items, next };
+  return { items, next, heldBack: false };
 }
 
 function withContinuations(parsed: ParsedLine, texts: readonly string[]): ParsedLine {

@@ -2,35 +2,24 @@ import { VigilError } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log-record.js';
 
 /**
- * Log line patterns in logback's own layout syntax, so a Java shop can paste its `logback.xml`
- * pattern into Vigil's config. The default is logback's documented example:
- *
- *   %d{HH:mm:ss.SSS} [%thread] %-5level %logger{36} - %msg%n
- *   15:12:01.123 [main] ERROR c.e.Billing - payment failed
- *
- * Conversion words understood (aliases as in logback):
- *   %d %date{fmt}        timestamp: fmt of yyyy yy MM dd HH mm ss SSS and literals; ISO8601 (default)
- *   %thread %t           thread name
- *   %level %le %p        TRACE DEBUG INFO WARN ERROR (FATAL and WARNING are read as ERROR / WARN)
- *   %logger %lo %c       logger name ({n} abbreviation lengths are accepted and ignored)
- *   %msg %message %m     the message: the rest of the line
- *   %X{key} %mdc{key}    an MDC value (matched, not kept)
- *   %n                   the line end (ignored)   %%  a literal percent
- * Format modifiers (`%-5level`, `%.10logger`, `%20.30thread`) are accepted: padding is matched as
- * optional spaces. Any other text matches literally; a run of spaces matches one or more spaces.
+ * Log line patterns compiled to a matcher, whatever the layout they were written in (layouts.ts turns
+ * logback, log4j2 and Python patterns into PIECES; this file matches lines against them). A piece is
+ * text to match literally, a run of spaces (one or more), or a field to capture: the time, the level,
+ * the thread, the logger, the message (the rest of the line), or a field that is matched and dropped.
  */
-export const DEFAULT_LOG_PATTERN = '%d{HH:mm:ss.SSS} [%thread] %-5level %logger{36} - %msg%n';
 
-/** What a matching line holds. `time` is the timestamp's fields, resolved to epoch ms by `resolveTime`. */
+/** What a matching line holds: its time as written (`time`), or an instant (`ts`) when it has one. */
 export interface ParsedLine {
-  readonly time: LineTime;
+  readonly time?: LineTime;
+  /** Epoch ms, when the line says its instant itself (JSON lines). */
+  readonly ts?: number;
   readonly level: LogLevel;
   readonly thread?: string;
   readonly logger?: string;
   readonly message: string;
 }
 
-/** A timestamp as written: a date is present only when the pattern has one. */
+/** A timestamp as written: a date is present only when the pattern has one, an offset likewise. */
 export interface LineTime {
   readonly year?: number;
   readonly month?: number;
@@ -39,6 +28,8 @@ export interface LineTime {
   readonly minute: number;
   readonly second: number;
   readonly millis: number;
+  /** Minutes east of UTC, when the line writes its zone offset. */
+  readonly offsetMinutes?: number;
 }
 
 export interface LinePattern {
@@ -47,81 +38,81 @@ export interface LinePattern {
   parse(line: string): ParsedLine | undefined;
 }
 
-type Field = 'time' | 'level' | 'thread' | 'logger' | 'message' | 'ignored';
+export type Field = 'time' | 'level' | 'thread' | 'logger' | 'message' | 'ignored';
+
+/** A pattern as pieces: text to match literally, a run of spaces, or a field to capture. */
+export type Piece =
+  | { readonly kind: 'literal'; readonly text: string }
+  | { readonly kind: 'spaces' }
+  | {
+      readonly kind: 'field';
+      readonly field: Field;
+      readonly padded: boolean;
+      /** For time: a date format of yyyy yy MM dd HH mm ss SSS XXX Z and literals. */
+      readonly dateFormat?: string;
+      /** For ignored fields: what they match (digits, a word); default any text up to the next piece. */
+      readonly matches?: 'digits';
+    };
 
 const LEVEL_ALIASES: Readonly<Record<string, LogLevel>> = {
   FATAL: 'ERROR',
   SEVERE: 'ERROR',
+  CRITICAL: 'ERROR',
   WARNING: 'WARN',
   FINE: 'DEBUG',
   FINER: 'TRACE',
   FINEST: 'TRACE',
 };
 
-const WORDS: Readonly<Record<string, Field>> = {
-  d: 'time',
-  date: 'time',
-  thread: 'thread',
-  t: 'thread',
-  level: 'level',
-  le: 'level',
-  p: 'level',
-  logger: 'logger',
-  lo: 'logger',
-  c: 'logger',
-  msg: 'message',
-  message: 'message',
-  m: 'message',
-  X: 'ignored',
-  mdc: 'ignored',
-};
+/** TRACE DEBUG INFO WARN ERROR in any case, and the aliases other frameworks use; undefined otherwise. */
+export function levelOf(text: string): LogLevel | undefined {
+  const upper = text.toUpperCase();
+  if ((LOG_LEVELS as readonly string[]).includes(upper)) return upper as LogLevel;
+  return LEVEL_ALIASES[upper];
+}
 
-const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+export const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** Date format tokens (java.text.SimpleDateFormat letters logback uses), longest first. */
+/** Date format tokens (java.text.SimpleDateFormat letters), longest first. */
 const DATE_TOKENS: readonly (readonly [string, string, keyof LineTime])[] = [
   ['yyyy', '(\\d{4})', 'year'],
   ['SSS', '(\\d{3})', 'millis'],
+  ['XXX', '(Z|[+-]\\d{2}:\\d{2})', 'offsetMinutes'],
   ['yy', '(\\d{2})', 'year'],
   ['MM', '(\\d{2})', 'month'],
   ['dd', '(\\d{2})', 'day'],
   ['HH', '(\\d{2})', 'hour'],
   ['mm', '(\\d{2})', 'minute'],
   ['ss', '(\\d{2})', 'second'],
+  ['Z', '([+-]\\d{4})', 'offsetMinutes'],
 ];
 
-const NAMED_DATE_FORMATS: Readonly<Record<string, string>> = {
-  ISO8601: 'yyyy-MM-dd HH:mm:ss,SSS',
-};
-
 /** A date format as a regex source and the time field each of its groups fills. */
-function compileDate(format: string): { regex: string; fields: (keyof LineTime)[] } {
-  const fmt = NAMED_DATE_FORMATS[format] ?? format;
+export function compileDate(format: string): { regex: string; fields: (keyof LineTime)[] } {
   let regex = '';
   const fields: (keyof LineTime)[] = [];
   let i = 0;
-  while (i < fmt.length) {
-    if (fmt[i] === "'") {
-      const end = fmt.indexOf("'", i + 1);
-      const literal = end < 0 ? fmt.slice(i + 1) : fmt.slice(i + 1, end);
-      regex += escapeRegex(literal);
-      i = end < 0 ? fmt.length : end + 1;
+  while (i < format.length) {
+    if (format[i] === "'") {
+      const end = format.indexOf("'", i + 1);
+      regex += escapeRegex(end < 0 ? format.slice(i + 1) : format.slice(i + 1, end));
+      i = end < 0 ? format.length : end + 1;
       continue;
     }
-    const token = DATE_TOKENS.find(([t]) => fmt.startsWith(t, i));
+    const token = DATE_TOKENS.find(([t]) => format.startsWith(t, i));
     if (token !== undefined) {
       regex += token[1];
       fields.push(token[2]);
       i += token[0].length;
       continue;
     }
-    if (/[A-Za-z]/.test(fmt[i] ?? '')) {
+    if (/[A-Za-z]/.test(format[i] ?? '')) {
       throw new VigilError(
-        `date format "${format}": "${fmt[i] ?? ''}" is not supported (use yyyy yy MM dd HH mm ss SSS)`,
+        `date format "${format}": "${format[i] ?? ''}" is not supported (use yyyy yy MM dd HH mm ss SSS XXX Z)`,
         { code: 'LOG_PATTERN_INVALID' },
       );
     }
-    regex += escapeRegex(fmt[i] ?? '');
+    regex += escapeRegex(format[i] ?? '');
     i += 1;
   }
   for (const needed of ['hour', 'minute', 'second'] as const) {
@@ -135,49 +126,8 @@ function compileDate(format: string): { regex: string; fields: (keyof LineTime)[
 
 interface Group {
   readonly field: Field;
-  /** For time groups: which time field each capture fills. */
-  readonly timeFields?: readonly (keyof LineTime)[];
-}
-
-/** A pattern as pieces: text to match literally, a run of spaces, or a field to capture. */
-export type Piece =
-  | { readonly kind: 'literal'; readonly text: string }
-  | { readonly kind: 'spaces' }
-  | { readonly kind: 'field'; readonly field: Field; readonly padded: boolean; readonly dateFormat?: string };
-
-/** A logback (or log4j2) layout pattern as pieces. Throws a VigilError naming what it does not understand. */
-function logbackPieces(pattern: string): Piece[] {
-  const pieces: Piece[] = [];
-  let i = 0;
-  while (i < pattern.length) {
-    const ch = pattern[i] ?? '';
-    if (ch === ' ') {
-      while (pattern[i] === ' ') i += 1;
-      pieces.push({ kind: 'spaces' });
-    } else if (ch !== '%') {
-      pieces.push({ kind: 'literal', text: ch });
-      i += 1;
-    } else if (pattern[i + 1] === '%') {
-      pieces.push({ kind: 'literal', text: '%' });
-      i += 2;
-    } else {
-      const m = /^%(-?\d*(?:\.-?\d+)?)([A-Za-z]+)(?:\{([^}]*)\})?/.exec(pattern.slice(i));
-      if (m === null) throw patternError(pattern, i, 'a conversion word is expected after %');
-      const [whole, modifier = '', word = '', option] = m;
-      if (word !== 'n') {
-        const field = WORDS[word];
-        if (field === undefined) throw patternError(pattern, i, `%${word} is not supported`);
-        pieces.push({
-          kind: 'field',
-          field,
-          padded: modifier !== '',
-          ...(field === 'time' ? { dateFormat: option ?? 'ISO8601' } : {}),
-        });
-      }
-      i += whole.length;
-    }
-  }
-  return pieces;
+  /** For time groups: which time field the capture fills. */
+  readonly timeField?: keyof LineTime;
 }
 
 /** The regex source of one piece, and the groups it captures. */
@@ -187,8 +137,8 @@ function pieceRegex(piece: Piece, groups: Group[]): string {
   const pad = piece.padded ? ' *' : '';
   switch (piece.field) {
     case 'time': {
-      const date = compileDate(piece.dateFormat ?? 'ISO8601');
-      for (const f of date.fields) groups.push({ field: 'time', timeFields: [f] });
+      const date = compileDate(piece.dateFormat ?? 'yyyy-MM-dd HH:mm:ss,SSS');
+      for (const f of date.fields) groups.push({ field: 'time', timeField: f });
       return date.regex;
     }
     case 'level':
@@ -202,25 +152,23 @@ function pieceRegex(piece: Piece, groups: Group[]): string {
     case 'ignored':
       // The next literal bounds these fields; they may hold spaces (threads often do).
       groups.push({ field: piece.field });
-      return `${pad}(.*?)${pad}`;
+      return piece.matches === 'digits' ? `${pad}(\\d+)${pad}` : `${pad}(.*?)${pad}`;
   }
 }
 
-/** Compiles a logback layout pattern. Throws a VigilError naming what it does not understand. */
-export function compileLogPattern(pattern: string): LinePattern {
-  return compilePieces(pattern, logbackPieces(pattern));
-}
-
-/** A line pattern from its pieces: each field once (but ignored ones), a time, a level and a message. */
-export function compilePieces(source: string, pieces: readonly Piece[]): LinePattern {
+/**
+ * A line pattern from its pieces: each field once (but ignored ones), a level and a message. A
+ * pattern without a time is allowed when `undated` says so: its lines are dated when they are read.
+ */
+export function compilePieces(source: string, pieces: readonly Piece[], undated = false): LinePattern {
   const seen = new Set<Field>();
   for (const p of pieces) {
     if (p.kind !== 'field') continue;
     if (p.field !== 'ignored' && seen.has(p.field))
-      throw patternError(source, 0, `the ${p.field} appears twice`);
+      throw patternError(source, 0, `the pattern has two ${p.field} fields`);
     seen.add(p.field);
   }
-  if (!seen.has('time')) throw patternError(source, 0, 'the pattern needs a timestamp (%d)');
+  if (!seen.has('time') && !undated) throw patternError(source, 0, 'the pattern needs a timestamp (%d)');
   if (!seen.has('level')) throw patternError(source, 0, 'the pattern needs a level (%level)');
   if (!seen.has('message')) throw patternError(source, 0, 'the pattern needs a message (%msg)');
   const groups: Group[] = [];
@@ -229,25 +177,26 @@ export function compilePieces(source: string, pieces: readonly Piece[]): LinePat
     source,
     parse(line: string): ParsedLine | undefined {
       const match = compiled.exec(line);
-      return match === null ? undefined : lineOf(match, groups);
+      return match === null ? undefined : lineOf(match, groups, seen.has('time'));
     },
   };
 }
 
 /** The fields of a matching line, or undefined when its level or time is not a real one. */
-function lineOf(match: RegExpExecArray, groups: readonly Group[]): ParsedLine | undefined {
+function lineOf(match: RegExpExecArray, groups: readonly Group[], dated: boolean): ParsedLine | undefined {
   const time: { -readonly [K in keyof LineTime]?: number } = {};
   const text: { -readonly [K in Field]?: string } = {};
   groups.forEach((g, index) => {
     const value = match[index + 1] ?? '';
-    const f = g.timeFields?.[0];
+    const f = g.timeField;
     if (g.field !== 'time') text[g.field] = value;
+    else if (f === 'offsetMinutes') time.offsetMinutes = offsetOf(value);
     else if (f !== undefined) time[f] = Number(value) + (f === 'year' && value.length === 2 ? 2000 : 0);
   });
   const level = levelOf(text.level ?? '');
-  if (level === undefined || !validTime(time)) return undefined;
+  if (level === undefined || (dated && !validTime(time))) return undefined;
   return {
-    time: time as LineTime,
+    ...(dated ? { time: time as LineTime } : {}),
     level,
     message: text.message ?? '',
     ...(text.thread === undefined ? {} : { thread: text.thread }),
@@ -255,10 +204,12 @@ function lineOf(match: RegExpExecArray, groups: readonly Group[]): ParsedLine | 
   };
 }
 
-function levelOf(text: string): LogLevel | undefined {
-  const upper = text.toUpperCase();
-  if ((LOG_LEVELS as readonly string[]).includes(upper)) return upper as LogLevel;
-  return LEVEL_ALIASES[upper];
+/** "Z", "+02:00" or "+0200" as minutes east of UTC. */
+function offsetOf(text: string): number {
+  if (text === 'Z') return 0;
+  const digits = text.replace(':', '');
+  const minutes = Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5));
+  return text.startsWith('-') ? -minutes : minutes;
 }
 
 function validTime(t: { -readonly [K in keyof LineTime]?: number }): boolean {
@@ -270,34 +221,6 @@ function validTime(t: { -readonly [K in keyof LineTime]?: number }): boolean {
   return true;
 }
 
-function patternError(pattern: string, at: number, why: string): VigilError {
+export function patternError(pattern: string, at: number, why: string): VigilError {
   return new VigilError(`log pattern "${pattern}" at ${at + 1}: ${why}`, { code: 'LOG_PATTERN_INVALID' });
-}
-
-/**
- * Epoch ms of a line's timestamp, written in the zone `offsetMinutes` east of UTC. A pattern without
- * a date (logback's default) gives a time of day: it is placed on the day of `now` in that zone, or
- * on the day before when that would put it more than an hour in the future (a line written at
- * 23:59:59 and read just after midnight belongs to yesterday).
- */
-export function resolveTime(t: LineTime, now: number, offsetMinutes: number): number {
-  const offsetMs = offsetMinutes * 60_000;
-  const local = new Date(now + offsetMs);
-  const year = t.year ?? local.getUTCFullYear();
-  const month = t.month === undefined ? local.getUTCMonth() : t.month - 1;
-  const day = t.day ?? local.getUTCDate();
-  const ts = Date.UTC(year, month, day, t.hour, t.minute, t.second, t.millis) - offsetMs;
-  if (t.day === undefined && ts > now + 3_600_000) return ts - 86_400_000;
-  return ts;
-}
-
-/** "+02:00", "-0530", "Z" or "UTC" as minutes east of UTC; undefined when not an offset. */
-export function parseUtcOffset(text: string): number | undefined {
-  if (text === 'Z' || text.toUpperCase() === 'UTC') return 0;
-  const m = /^([+-])(\d{2}):?(\d{2})$/.exec(text);
-  if (m === null) return undefined;
-  const [, sign, hh = '0', mm = '0'] = m;
-  const minutes = Number(hh) * 60 + Number(mm);
-  if (Number(hh) > 14 || Number(mm) > 59) return undefined;
-  return sign === '-' ? -minutes : minutes;
 }

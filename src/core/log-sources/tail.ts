@@ -1,3 +1,5 @@
+import type { DateCursor } from './dates.js';
+
 /**
  * Which bytes of which files a log source's fetcher reads next: pure planning over a directory
  * listing, so rotation and truncation are decided (and tested) without touching a disk.
@@ -36,9 +38,13 @@ export interface FileInfo {
 export interface TrackedFile {
   readonly id: string;
   readonly name: string;
-  /** The start of the first byte not yet delivered (always the start of a record). */
+  /** The start of the first byte not yet delivered (the start of a record, or of a cut line's rest). */
   readonly offset: number;
   readonly head: string;
+  /** The day and time of day of the last line delivered (see dates.ts); absent before the first. */
+  readonly date?: DateCursor;
+  /** The bytes at `offset` are the rest of a line that was cut (lines.ts): skipped up to its end. */
+  readonly skipping?: true;
 }
 
 export interface ReadPlan {
@@ -99,7 +105,8 @@ export function planReads(
     }
     if (info.size < file.offset || !info.head.startsWith(file.head)) {
       events.push({ kind: 'truncated', name: info.name, offset: file.offset });
-      file = { ...file, offset: 0 };
+      // Rewritten from its start: its dates start over too.
+      file = { id: file.id, name: file.name, offset: 0, head: file.head };
     }
     file = { ...file, head: info.head };
     if (!o.matches(info.name) && file.offset >= info.size) {
@@ -151,9 +158,26 @@ export function planReads(
   return { files, reads, events };
 }
 
-/** Moves a tracked file's offset after a read delivered up to `next`. */
-export function advance(files: readonly TrackedFile[], id: string, next: number): TrackedFile[] {
-  return files.map((f) => (f.id === id ? { ...f, offset: next } : f));
+/** Where a read left a file: its next offset, its date cursor, whether a cut line's rest follows. */
+export interface ReadEnd {
+  readonly next: number;
+  readonly date: DateCursor | undefined;
+  readonly skipping: boolean;
+}
+
+/** Moves a tracked file on after a read. */
+export function advance(files: readonly TrackedFile[], id: string, end: ReadEnd): TrackedFile[] {
+  return files.map((f) => {
+    if (f.id !== id) return f;
+    return {
+      id: f.id,
+      name: f.name,
+      head: f.head,
+      offset: end.next,
+      ...(end.date === undefined ? {} : { date: end.date }),
+      ...(end.skipping ? { skipping: true as const } : {}),
+    };
+  });
 }
 
 /**
