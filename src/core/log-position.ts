@@ -52,3 +52,17 @@ export function positionAfter(lastOffset: string, end: string | undefined): bigi
   const e = BigInt(end);
   return e > past ? e : past;
 }
+
+/**
+ * A batch of gaps alone (transaction markers, aborted records: nothing to process) that begins at or
+ * before the position moves it to the batch's end; undefined when it does not cover the position.
+ */
+export function skipGaps(
+  next: bigint | undefined,
+  start: string | undefined,
+  end: string | undefined,
+): bigint | undefined {
+  if (next === undefined || start === undefined || end === undefined) return undefined;
+  const [s, e] = [BigInt(start), BigInt(end)];
+  return s <= next && e > next ? e : undefined;
+}

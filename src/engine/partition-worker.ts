@@ -4,7 +4,7 @@ import { stopActor, tell, type Ref } from '../actors/nact.js';
 import { spawnPartition, type PartitionMsg } from '../actors/partition-actor.js';
 import { encodePartitionState, type SensorStateWrite } from '../core/checkpoint.js';
 import { StaleEpochError, toVigilError, VigilError } from '../core/errors.js';
-import { placeBatch, positionAfter } from '../core/log-position.js';
+import { placeBatch, positionAfter, skipGaps } from '../core/log-position.js';
 import { newOutputBuffer, type RollupRecord } from '../core/outputs.js';
 import { routeBatch, sourceOf } from '../core/router.js';
 import type { SensorCommand, SensorSnapshot } from '../core/sensor.js';
@@ -147,11 +147,12 @@ export class PartitionWorker implements CheckpointOwner {
       // A seek made since the batch was delivered (a reset): the consumer fetches again from there.
       if (seeksAtDelivery !== this.seeks) return;
       if (this.state === 'idle') await this.open();
-      const placed = placeBatch(
-        this.offset === undefined ? undefined : BigInt(this.offset),
-        batch.records.map((r) => r.offset),
-        seeksAtDelivery !== this.seeks,
-      );
+      const next = this.offset === undefined ? undefined : BigInt(this.offset);
+      // Gaps alone: nothing to process, but the position (and the next checkpoint) moves past them.
+      const past = seeksAtDelivery === this.seeks ? skipGaps(next, batch.start, batch.end) : undefined;
+      if (batch.records.length === 0 && past !== undefined) this.offset = past.toString();
+      const offsets = batch.records.map((r) => r.offset);
+      const placed = placeBatch(next, offsets, seeksAtDelivery !== this.seeks);
       if (!placed.use) return;
       await this.process(placed.from === 0 ? batch.records : batch.records.slice(placed.from), batch);
       if (!control.isActive()) return;

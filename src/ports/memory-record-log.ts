@@ -221,10 +221,15 @@ class MemoryConsumer implements RecordConsumer {
         if (slice.end === from) continue;
         this.positions.set(key, slice.end);
         delivered = true;
-        // A slice of holes alone (markers, aborted records) moves the position and delivers nothing.
-        if (slice.records.length === 0) continue;
+        // A slice of holes alone (markers, aborted records) is delivered empty, with where it begins.
         await handlers.onBatch(
-          { ...ref, records: slice.records, highWatermark: String(slice.high), end: String(slice.end) },
+          {
+            ...ref,
+            records: slice.records,
+            highWatermark: String(slice.high),
+            start: String(from),
+            end: String(slice.end),
+          },
           control,
         );
       }

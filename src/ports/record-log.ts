@@ -32,6 +32,12 @@ export interface ConsumedBatch extends PartitionRef {
    * the consumer knows it. Offsets have gaps: never assume the next record is the last one plus 1.
    */
   readonly end?: string;
+  /**
+   * The first offset the batch covers, control records included, when the consumer knows it. A batch
+   * of gaps alone (no records: markers, aborted records) is delivered with `start` and `end` so the
+   * position can move past it.
+   */
+  readonly start?: string;
 }
 
 export interface BatchControl {
@@ -79,5 +85,3 @@ export interface AlertLog {
   endOffset(): Promise<bigint>;
   reader(): RecordConsumer;
 }
-
-export const nextOffset = (offset: string): string => (BigInt(offset) + 1n).toString();

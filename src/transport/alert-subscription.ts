@@ -1,3 +1,4 @@
+import { positionAfter, skipGaps } from '../core/log-position.js';
 import { status } from '@grpc/grpc-js';
 import { AlertFeed, decodeAlert, type AlertFilter, type AlertSince } from '../core/alert-feed.js';
 import type { Alert } from '../core/outputs.js';
@@ -128,6 +129,13 @@ export class AlertSubscription {
       const out = this.feed.accept(decoded.value);
       if (out !== undefined && !this.writer.write(out)) await this.drained(control);
     }
+    // Past the batch's trailing control records too: offsets have gaps, and the end check needs it.
+    const last = batch.records[batch.records.length - 1];
+    const past =
+      last === undefined
+        ? skipGaps(this.next, batch.start, batch.end)
+        : positionAfter(last.offset, batch.end);
+    if (past !== undefined && past > this.next) this.next = past;
     if (this.feed.missing(this.next, this.endAtSubscribe)) await this.close(NOT_FOUND_END);
   }
 

@@ -166,7 +166,7 @@ export function assembleRecords(
       malformed(line, cut ? `${why}; ${CUT_NOTE}` : why);
     }
   }
-  if (open !== undefined && !o.flushLast) return { items, next: (open).start, heldBack: true };
+  if (open !== undefined && !o.flushLast) return { items, next: open.start, heldBack: true };
   close();
   return { items, next, heldBack: false };
 }

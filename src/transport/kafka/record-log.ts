@@ -51,6 +51,27 @@ export class KafkaRecordConsumer implements RecordConsumer {
         );
         handlers.onAssignment(assigned);
       });
+      // kafkajs handles a batch of gaps alone (transaction markers, aborted records) itself and never
+      // hands it to eachBatch: it is passed on empty, so positions move past trailing gaps too.
+      this.consumer.on(this.consumer.events.END_BATCH_PROCESS, (event) => {
+        // firstOffset is null for a batch with nothing in it at all (kafkajs' typings say string).
+        const { payload } = event;
+        const first: unknown = payload.firstOffset;
+        if (payload.batchSize !== 0 || typeof first !== 'string') return;
+        const gaps = {
+          topic: payload.topic,
+          partition: payload.partition,
+          records: [],
+          highWatermark: payload.highWatermark,
+          start: first,
+          end: (BigInt(payload.lastOffset) + 1n).toString(),
+        };
+        void handlers
+          .onBatch(gaps, { isActive: () => true, heartbeat: () => Promise.resolve() })
+          .catch((err: unknown) => {
+            this.logger.warn({ err }, 'moving past a batch of transaction markers failed');
+          });
+      });
       this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
         this.logger.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
         // kafkajs restarts the consumer after retriable errors; after any other it stays down, and a
@@ -74,6 +95,7 @@ export class KafkaRecordConsumer implements RecordConsumer {
               topic: batch.topic,
               partition: batch.partition,
               highWatermark: batch.highWatermark,
+              ...(batch.firstOffset() === null ? {} : { start: String(batch.firstOffset()) }),
               end: (BigInt(batch.lastOffset()) + 1n).toString(),
               records: batch.messages.map((m) => ({
                 key: m.key,

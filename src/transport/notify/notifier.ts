@@ -1,14 +1,10 @@
+import { positionAfter } from '../../core/log-position.js';
 import type { VigilConfig } from '../../config/load.js';
 import { decodeAlert } from '../../core/alert-feed.js';
 import { retryDelay, sinkTakes, type SinkFilter } from '../../core/notify.js';
 import type { Alert } from '../../core/outputs.js';
 import { toVigilError } from '../../core/errors.js';
-import {
-  nextOffset,
-  type ConsumedBatch,
-  type RecordConsumer,
-  type RecordProducer,
-} from '../../ports/record-log.js';
+import { type ConsumedBatch, type RecordConsumer, type RecordProducer } from '../../ports/record-log.js';
 import type { Logger } from '../../obs/logger.js';
 import type { Outbox, OutboxItem } from '../../ports/outbox.js';
 import type { Sink } from './sink.js';
@@ -100,7 +96,9 @@ export class Notifier {
       if (added > 0) this.wakers.get(sink.id)?.();
     }
     const last = batch.records[batch.records.length - 1];
-    if (last !== undefined) await this.d.consumer.commit(batch, nextOffset(last.offset));
+    // Past the batch, transaction markers after it included (offsets have gaps).
+    if (last !== undefined)
+      await this.d.consumer.commit(batch, positionAfter(last.offset, batch.end).toString());
   }
 
   /** A method, not the field, so loops re-read it after every await. */
