@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { randomUUID } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
-import { loadConfigFile, TOPIC_NAMES, type VigilConfig } from '../config/load.js';
+import { loadConfigFile, type VigilConfig } from '../config/load.js';
 import { parseDuration } from '../core/duration.js';
 import type { Alert, WindowResult } from '../core/outputs.js';
 import { VigilError } from '../core/errors.js';
@@ -11,7 +11,7 @@ import { CityStream } from '../sim/stream.js';
 import { publish } from '../sim/publisher.js';
 import { createKafka } from '../transport/kafka/client.js';
 import { KafkaRecordProducer } from '../transport/kafka/record-log.js';
-import { ensureTopics } from '../transport/kafka/topics.js';
+import { ensureTopics, vigilTopics } from '../transport/kafka/topics.js';
 import { MqttBridge } from '../transport/mqtt/bridge.js';
 import { addAlertsCommand } from './alerts-command.js';
 import { runLogGen, type LogGenCommandOptions } from './loggen-command.js';
@@ -150,14 +150,7 @@ program
   .action(async () => {
     const { config, logger } = setup(program.opts<CommonOptions>());
     const kafka = createKafka(config.kafka, logger);
-    const created = await ensureTopics(
-      kafka,
-      TOPIC_NAMES.map((role) => ({
-        topic: config.kafka.topics[role],
-        numPartitions: config.kafka.partitions[role],
-      })),
-      logger,
-    );
+    const created = await ensureTopics(kafka, vigilTopics(config.kafka), logger);
     writeLine(created.length === 0 ? 'all topics exist' : `created: ${created.join(', ')}`);
   });
 
@@ -171,10 +164,9 @@ program
     const kafka = createKafka(config.kafka, logger);
     await ensureTopics(
       kafka,
-      (['readings', 'dlq'] as const).map((role) => ({
-        topic: config.kafka.topics[role],
-        numPartitions: config.kafka.partitions[role],
-      })),
+      vigilTopics(config.kafka).filter(
+        (t) => t.topic === config.kafka.topics.readings || t.topic === config.kafka.topics.dlq,
+      ),
       logger,
     );
     const producer = new KafkaRecordProducer(kafka);

@@ -156,7 +156,13 @@ function decodeSensorMain(bytes: Buffer | string): SensorSnapshot | SensorMain {
  * checkpoint costs the sensors that changed, not every sensor tracked. Version 1 held the whole clock.
  */
 export type PartitionState =
-  { readonly v: 2; readonly st: number | null } | { readonly v: 1; readonly clock: StreamClockSnapshot };
+  | {
+      readonly v: 2;
+      readonly st: number | null;
+      /** Forwarded readings taken: origin partition -> its highest offset taken (router.ts). */
+      readonly fw?: readonly (readonly [number, string])[];
+    }
+  | { readonly v: 1; readonly clock: StreamClockSnapshot };
 
 export function encodePartitionState(s: PartitionState): Buffer {
   return Buffer.from(JSON.stringify(s), 'utf8');

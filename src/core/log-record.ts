@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { describeIssues, parseJsonValue, type DecodeResult, type Reading } from './reading.js';
+import {
+  DEFAULT_READING_LIMITS,
+  describeIssues,
+  parseJsonValue,
+  type DecodeResult,
+  type Reading,
+  type ReadingLimits,
+} from './reading.js';
 import { controlOf, type RecordDecoder } from './router.js';
 
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
@@ -40,11 +47,26 @@ const logRecordSchema = z.object({
 });
 
 /** Parses and validates one raw log record. Never throws: a bad record comes back with its reason. */
-export function decodeLogRecord(raw: Buffer | string | null | undefined): DecodeResult<LogRecord> {
+export function decodeLogRecord(
+  raw: Buffer | string | null | undefined,
+  limits: ReadingLimits = DEFAULT_READING_LIMITS,
+): DecodeResult<LogRecord> {
+  const size =
+    raw === null || raw === undefined ? 0 : typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
+  if (size > limits.maxRecordBytes)
+    return {
+      ok: false,
+      reason: `record of ${size} bytes is over limits.maxRecordBytes (${limits.maxRecordBytes})`,
+    };
   const json = parseJsonValue(raw);
   if (!json.ok) return json;
   const parsed = logRecordSchema.safeParse(json.value);
   if (!parsed.success) return { ok: false, reason: `invalid log record: ${describeIssues(parsed.error)}` };
+  if (parsed.data.source.length > limits.maxSensorIdLength)
+    return {
+      ok: false,
+      reason: `invalid log record: source: ${parsed.data.source.length} characters, over limits.maxSensorIdLength (${limits.maxSensorIdLength})`,
+    };
   const { thread, logger, line, file, offset, note, ...rest } = parsed.data;
   return {
     ok: true,
@@ -70,8 +92,11 @@ export function logRecordAsReading(r: LogRecord): Reading {
 }
 
 /** A vigil.logs record as the engine reads it: a reading of its source, or why it is not one. */
-export function decodeLogReading(raw: Buffer | string | null | undefined): DecodeResult<Reading> {
-  const decoded = decodeLogRecord(raw);
+export function decodeLogReading(
+  raw: Buffer | string | null | undefined,
+  limits: ReadingLimits = DEFAULT_READING_LIMITS,
+): DecodeResult<Reading> {
+  const decoded = decodeLogRecord(raw, limits);
   return decoded.ok ? { ok: true, value: logRecordAsReading(decoded.value) } : decoded;
 }
 
@@ -95,23 +120,25 @@ export function encodeIdleMark(m: IdleMark): string {
 }
 
 /** The vigil.logs decoder: log records, idle marks; other control records are skipped. */
-export const logsDecoder: RecordDecoder = (record) => {
-  const control = controlOf(record);
-  if (control === undefined) {
-    const d = decodeLogReading(record.value);
-    return d.ok ? { kind: 'reading', reading: d.value } : { kind: 'invalid', reason: d.reason };
-  }
-  if (control !== IDLE_CONTROL) return { kind: 'skip' };
-  const json = parseJsonValue(record.value);
-  const m = json.ok ? (json.value as Partial<IdleMark> | null) : null;
-  if (
-    typeof m?.source !== 'string' ||
-    m.source.length === 0 ||
-    m.source.length > 256 ||
-    typeof m.idleAt !== 'number' ||
-    !Number.isSafeInteger(m.idleAt) ||
-    m.idleAt < 0
-  )
-    return { kind: 'invalid', reason: 'invalid idle mark: needs {"source": <id>, "idleAt": <epoch ms>}' };
-  return { kind: 'idle', sensorId: m.source, ts: m.idleAt };
-};
+export const logsDecoder =
+  (limits: ReadingLimits = DEFAULT_READING_LIMITS): RecordDecoder =>
+  (record) => {
+    const control = controlOf(record);
+    if (control === undefined) {
+      const d = decodeLogReading(record.value, limits);
+      return d.ok ? { kind: 'reading', reading: d.value } : { kind: 'invalid', reason: d.reason };
+    }
+    if (control !== IDLE_CONTROL) return { kind: 'skip' };
+    const json = parseJsonValue(record.value);
+    const m = json.ok ? (json.value as Partial<IdleMark> | null) : null;
+    if (
+      typeof m?.source !== 'string' ||
+      m.source.length === 0 ||
+      m.source.length > 256 ||
+      typeof m.idleAt !== 'number' ||
+      !Number.isSafeInteger(m.idleAt) ||
+      m.idleAt < 0
+    )
+      return { kind: 'invalid', reason: 'invalid idle mark: needs {"source": <id>, "idleAt": <epoch ms>}' };
+    return { kind: 'idle', sensorId: m.source, ts: m.idleAt };
+  };

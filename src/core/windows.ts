@@ -30,7 +30,9 @@ export interface WindowSettings {
    * Keep the texts of readings that carry one of these metrics (log lines), at most `max` per window
    * and metric; a window result then lists them (`exemplars`), and a count rule's report with it.
    */
-  readonly exemplars?: { readonly metrics: ReadonlySet<string>; readonly max: number } | undefined;
+  readonly exemplars?:
+    | { readonly metrics: ReadonlySet<string>; readonly max: number; readonly maxLength?: number | undefined }
+    | undefined;
 }
 
 export type Metrics = Map<string, Accumulator>;
@@ -79,11 +81,17 @@ export function addValues(
     }
     accumulate(acc, value, ts);
     if (text !== undefined && s.exemplars?.metrics.has(metric) === true)
-      addExemplar(acc, text, s.exemplars.max);
+      addExemplar(acc, cutText(text, s.exemplars.maxLength), s.exemplars.max);
   }
 }
 
 /** Turns a closed window into one WindowResult per metric (sorted by metric) with the configured aggregates. */
+/** An exemplar's text, cut to `maxLength` characters with a note of how long it was. */
+function cutText(text: string, maxLength: number | undefined): string {
+  if (maxLength === undefined || text.length <= maxLength) return text;
+  return `${text.slice(0, maxLength)}… [${text.length - maxLength} more characters]`;
+}
+
 export function windowResults(
   metrics: ReadonlyMap<string, Accumulator>,
   spec: WindowSpec,

@@ -16,13 +16,7 @@ export interface BatchCounters {
 }
 
 /** What one processed batch adds to the engine's counters and the node's metrics, and what it logs. */
-export function countBatch(
-  c: BatchCounters,
-  records: number,
-  routed: RoutedBatch,
-  out: OutputBuffer,
-  activity: ActorActivity,
-): void {
+export function countBatch(c: BatchCounters, records: number, routed: RoutedBatch, out: OutputBuffer): void {
   const { topic, maxHeldEvents } = c;
   const m = c.metrics;
   if (m !== undefined) {
@@ -40,7 +34,6 @@ export function countBatch(
   s.late += out.late.length;
   s.duplicates += out.duplicates.length;
   s.autoResumes += out.resumed.length;
-  countRecoveries(c, activity);
   for (const sensorId of out.resumed)
     c.logger.warn(
       { sensorId, held: maxHeldEvents },

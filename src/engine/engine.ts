@@ -44,6 +44,8 @@ interface Stream {
   readonly topic: string;
   readonly pipeline: LivePipeline;
   readonly decode: RecordDecoder;
+  /** The topic's partition count (a sensor's own partition is computed from it). */
+  readonly partitions: number;
   /** The silence thresholds of the rules in force; partition clocks follow them. */
   silence: readonly number[];
 }
@@ -75,9 +77,15 @@ export class Engine {
 
   constructor(private readonly deps: EngineDeps) {
     const { config } = deps;
-    const stream = (topic: string, pipeline: SensorPipeline, decode: Stream['decode']): Stream => {
+    const stream = (
+      topic: string,
+      partitions: number,
+      pipeline: SensorPipeline,
+      decode: RecordDecoder,
+    ): Stream => {
       const s: Stream = {
         topic,
+        partitions,
         pipeline: { ...pipeline },
         decode,
         silence: silenceThresholds(pipeline.rules),
@@ -85,9 +93,22 @@ export class Engine {
       this.streams.set(topic, s);
       return s;
     };
-    this.readings = stream(config.kafka.topics.readings, config.pipeline, readingsDecoder(decodeReading));
-    if (config.logs.enabled) stream(config.kafka.topics.logs, config.logs.pipeline, logsDecoder);
-    this.outputs = new OutputWriter(deps.producer, config.kafka.topics, config.outputs, deps.metrics);
+    const { topics, partitions } = config.kafka;
+    const limits = config.limits.reading;
+    this.readings = stream(
+      topics.readings,
+      partitions.readings,
+      config.pipeline,
+      readingsDecoder((raw) => decodeReading(raw, limits)),
+    );
+    if (config.logs.enabled) stream(topics.logs, partitions.logs, config.logs.pipeline, logsDecoder(limits));
+    this.outputs = new OutputWriter(
+      deps.producer,
+      config.kafka.topics,
+      config.outputs,
+      config.limits.deadLetterPayloadBytes,
+      deps.metrics,
+    );
     this.frequencies = new FrequencyCounter(deps.store, deps.logger);
   }
 
@@ -150,6 +171,10 @@ export class Engine {
       w = new PartitionWorker(ref, {
         pipeline: stream.pipeline,
         decode: stream.decode,
+        partitions: stream.partitions,
+        maxFutureMs: config.limits.maxFutureMs,
+        maxSensorsPerStep: config.limits.maxSensorsPerStep,
+        maxDirtySensors: config.limits.maxDirtySensors,
         silenceThresholds: () => stream.silence,
         frequencies: this.frequencies,
         buckets: config.engine.buckets,

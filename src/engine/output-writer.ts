@@ -13,14 +13,17 @@ import type { NodeMetrics } from '../obs/metrics.js';
  *   vigil.aggregates  JSON WindowResult
  *   vigil.alerts      JSON Alert
  *   vigil.late        JSON Reading; headers vigil-reason, vigil-watermark, vigil-source-*
- *   vigil.dlq         the ORIGINAL key and bytes; headers vigil-reason, vigil-source-topic,
- *                     vigil-source-partition, vigil-source-offset (as Kafka Connect's DLQ does)
+ *   vigil.dlq         the ORIGINAL key and bytes (cut at limits.deadLetterPayloadBytes); headers
+ *                     vigil-reason, vigil-source-topic, vigil-source-partition, vigil-source-offset
+ *                     (as Kafka Connect's DLQ does)
+ *   the stream's topic  readings forwarded to their sensor's own partition (core/router.ts)
  */
 export class OutputWriter {
   constructor(
     private readonly producer: RecordProducer,
     private readonly topics: Readonly<Record<TopicRole, string>>,
     private readonly enabled: { readonly aggregates: boolean; readonly alerts: boolean },
+    private readonly deadLetterBytes: number,
     private readonly metrics?: NodeMetrics,
   ) {}
 
@@ -28,8 +31,11 @@ export class OutputWriter {
     out: OutputBuffer,
     deadLetters: readonly DeadLetter[],
     lateSource: (i: number) => RecordSource,
+    forwards?: { readonly topic: string; readonly records: readonly OutgoingRecord[] },
   ): Promise<void> {
     const batches: TopicMessages[] = [];
+    if (forwards !== undefined && forwards.records.length > 0)
+      batches.push({ topic: forwards.topic, messages: forwards.records });
     const add = (topic: string, messages: OutgoingRecord[]): void => {
       if (messages.length > 0) batches.push({ topic, messages });
     };
@@ -68,7 +74,10 @@ export class OutputWriter {
         };
       }),
     );
-    add(this.topics.dlq, deadLetters.map(deadLetterMessage));
+    add(
+      this.topics.dlq,
+      deadLetters.map((d) => deadLetterMessage(d, this.deadLetterBytes)),
+    );
     await this.producer.send(batches);
     if (this.metrics !== undefined) this.observe(this.metrics, batches, out);
   }

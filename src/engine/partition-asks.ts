@@ -3,6 +3,7 @@ import { Gather, Latch } from '../actors/latch.js';
 import { actorName } from '../actors/names.js';
 import { tell, type Ref } from '../actors/nact.js';
 import type { PartitionMsg } from '../actors/partition-actor.js';
+import type { SensorStateWrite } from '../core/checkpoint.js';
 import type { SensorSnapshot } from '../core/sensor.js';
 
 /**
@@ -61,5 +62,24 @@ export async function askCommand(
     return { activity };
   } catch (error) {
     return { activity, error };
+  }
+}
+
+/**
+ * A checkpoint's barrier: each of `sensors` snapshots what the checkpoint writes of it, in mailbox
+ * order after the batches before. `failed`: an actor escalated (the partition must reset).
+ */
+export async function askBarrier(
+  actor: Ref<PartitionMsg>,
+  sensors: readonly string[],
+): Promise<{ readonly snapshots: Map<string, SensorStateWrite>; readonly failed?: unknown }> {
+  const snapshots = new Map<string, SensorStateWrite>();
+  const latch = new Latch(sensors.length);
+  if (sensors.length > 0) tell(actor, { type: 'barrier', sensors, barrier: { snapshots, latch } });
+  try {
+    await latch.promise;
+    return { snapshots };
+  } catch (failed) {
+    return { snapshots, failed };
   }
 }

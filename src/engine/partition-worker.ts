@@ -1,25 +1,29 @@
-import { newActivity, type ActorActivity } from '../actors/ingest-messages.js';
-import { Latch } from '../actors/latch.js';
 import { stopActor, tell, type Ref } from '../actors/nact.js';
 import { spawnPartition, type PartitionMsg } from '../actors/partition-actor.js';
-import { encodePartitionState, type SensorStateWrite } from '../core/checkpoint.js';
 import { StaleEpochError, toVigilError, VigilError } from '../core/errors.js';
 import { placeBatch, positionAfter, skipGaps } from '../core/log-position.js';
 import { newOutputBuffer, type RollupRecord } from '../core/outputs.js';
-import { routeBatch, sourceOf } from '../core/router.js';
+import { splitSteps } from '../core/batch-steps.js';
 import type { SensorCommand, SensorSnapshot } from '../core/sensor.js';
 import { StreamClock } from '../core/stream-clock.js';
 import type { Logger } from '../obs/logger.js';
 import type { BatchControl, ConsumedBatch } from '../ports/record-log.js';
 import { partitionKey, type CheckpointWrite, type PartitionRef } from '../ports/state-store.js';
 import { countBatch, countRecoveries, type BatchCounters } from './batch-stats.js';
+import { runStep } from './batch-step.js';
 import { CheckpointStep, type CheckpointOwner } from './checkpoint-step.js';
-import { askCommand, askInspect, askList } from './partition-asks.js';
+import { askBarrier, askCommand, askInspect, askList } from './partition-asks.js';
 import { Passivation } from './passivation.js';
-import { restoreClock, type WorkerDeps, type WorkerStatus } from './worker-deps.js';
+import {
+  backoff,
+  partitionStateOf,
+  restoreClock,
+  restoreForwarded,
+  type WorkerDeps,
+  type WorkerStatus,
+} from './worker-deps.js';
 
 export type { WorkerDeps } from './worker-deps.js';
-
 /**
  * Owns one partition on this node. Its states (`state`, plus the checkpoint step's own, see
  * checkpoint-step.ts):
@@ -48,6 +52,8 @@ export class PartitionWorker implements CheckpointOwner {
   private actor: Ref<PartitionMsg> | undefined;
   private actorName: string | undefined;
   private readonly dirty = new Set<string>();
+  /** Forwarded readings taken, per origin partition (core/router.ts); checkpointed. */
+  private forwarded = new Map<number, bigint>();
   private rollups: RollupRecord[] = [];
   private lastCheckpoint = Date.now();
   /** Records between the next offset and the partition's end, as of the last batch. */
@@ -154,8 +160,16 @@ export class PartitionWorker implements CheckpointOwner {
       const offsets = batch.records.map((r) => r.offset);
       const placed = placeBatch(next, offsets, seeksAtDelivery !== this.seeks);
       if (!placed.use) return;
-      await this.process(placed.from === 0 ? batch.records : batch.records.slice(placed.from), batch);
-      if (!control.isActive()) return;
+      const steps = splitSteps(
+        placed.from === 0 ? batch.records : batch.records.slice(placed.from),
+        this.deps.maxSensorsPerStep,
+      );
+      for (const [i, step] of steps.entries()) {
+        if (!(await this.process(step, batch, i === steps.length - 1))) return;
+        // A checkpoint stays bounded: a burst of new sensors is written in steps.
+        if (this.dirty.size >= this.deps.maxDirtySensors) await this.checkpoint();
+        if (!control.isActive()) return;
+      }
       if (Date.now() - this.lastCheckpoint >= this.deps.checkpointIntervalMs) await this.checkpoint();
       await control.heartbeat();
     });
@@ -168,8 +182,7 @@ export class PartitionWorker implements CheckpointOwner {
   }
 
   private async open(): Promise<void> {
-    if (this.failures > 0)
-      await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 100 * 2 ** (this.failures - 1))));
+    await backoff(this.failures);
     // A step of the previous epoch still on its way lands (or is refused) before the new epoch reads
     // the store, so the state restored here is never overtaken by it.
     await this.step.settled();
@@ -181,6 +194,7 @@ export class PartitionWorker implements CheckpointOwner {
     // up even when idle.
     this.step.committed = undefined;
     this.clock = restoreClock(this.deps.pipeline.idleTimeoutMs, this.deps.silenceThresholds(), restored);
+    this.forwarded = restoreForwarded(restored);
     this.dirty.clear();
     this.rollups = [];
     this.sensorActors = 0;
@@ -206,49 +220,42 @@ export class PartitionWorker implements CheckpointOwner {
     );
   }
 
-  private async process(records: ConsumedBatch['records'], batch: ConsumedBatch): Promise<void> {
+  /** One step of a batch: false when it failed (the partition was reset). */
+  private async process(
+    records: ConsumedBatch['records'],
+    batch: ConsumedBatch,
+    last: boolean,
+  ): Promise<boolean> {
     const actor = this.actor;
-    if (actor === undefined) return;
+    if (actor === undefined) return false;
     // Runtime rules may have added or removed silence rules since the last batch.
     this.clock.setSilenceThresholds(this.deps.silenceThresholds());
-    const routed = routeBatch(records, this.ref.topic, this.ref.partition, this.clock, this.deps.decode);
-    this.deps.frequencies.add(routed.groups);
-    const out = newOutputBuffer();
-    const activity = newActivity();
-    if (routed.groups.size > 0) {
-      const latch = new Latch(routed.groups.size);
-      const { deadLetters, sources } = routed;
-      tell(actor, {
-        type: 'events',
-        groups: routed.groups,
-        batch: { out, deadLetters, latch, sources, activity },
-      });
-      if (!(await this.completed(latch, activity))) return;
+    const { decode, partitions, maxFutureMs } = this.deps;
+    const { topic, partition } = this.ref;
+    const route = {
+      topic,
+      partition,
+      partitions,
+      clock: this.clock,
+      decode,
+      maxFutureMs,
+      forwarded: this.forwarded,
+    };
+    const { routed, out, activity, failed } = await runStep(actor, route, records, this.deps);
+    this.sensorActors += activity.spawned;
+    countRecoveries(this.counters, activity);
+    if (failed !== undefined) {
+      this.reset(failed);
+      return false;
     }
-    await this.deps.outputs.send(out, routed.deadLetters, (i) =>
-      sourceOf(routed.sources, (out.late[i] as (typeof out.late)[number]).reading),
-    );
     for (const sensorId of routed.groups.keys()) this.dirty.add(sensorId);
     for (const r of out.rollups) this.rollups.push(r);
-    const last = records[records.length - 1];
-    if (last !== undefined) this.offset = positionAfter(last.offset, batch.end).toString();
+    const end = records[records.length - 1];
+    if (end !== undefined) this.offset = positionAfter(end.offset, last ? batch.end : undefined).toString();
     if (batch.highWatermark !== undefined && this.offset !== undefined)
       this.lag = Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(this.offset)));
-    countBatch(this.counters, records.length, routed, out, activity);
-  }
-
-  /** Waits for a step of the actors; false (and the partition reset) when it failed. */
-  private async completed(latch: Latch, activity: ActorActivity): Promise<boolean> {
-    try {
-      await latch.promise;
-      return true;
-    } catch (err) {
-      this.reset(err);
-      return false;
-    } finally {
-      this.sensorActors += activity.spawned;
-      countRecoveries(this.counters, activity);
-    }
+    countBatch(this.counters, records.length, routed, out);
+    return true;
   }
 
   /**
@@ -267,18 +274,15 @@ export class PartitionWorker implements CheckpointOwner {
     if (this.state !== 'open' || actor === undefined || this.offset === undefined) return;
     if (this.dirty.size === 0 && this.rollups.length === 0 && this.offset === this.step.committed) return;
     const started = Date.now();
-    const sensors = [...this.dirty];
-    const snapshots = new Map<string, SensorStateWrite>();
-    const latch = new Latch(sensors.length);
-    if (sensors.length > 0) tell(actor, { type: 'barrier', sensors, barrier: { snapshots, latch } });
-    if (!(await this.completed(latch, newActivity()))) return;
+    const { snapshots, failed } = await askBarrier(actor, [...this.dirty]);
+    if (failed !== undefined) {
+      this.reset(failed);
+      return;
+    }
     const write: CheckpointWrite = {
       epoch: this.epoch,
       offset: this.offset,
-      partitionState: encodePartitionState({
-        v: 2,
-        st: Number.isFinite(this.clock.now) ? this.clock.now : null,
-      }),
+      partitionState: partitionStateOf(this.clock, this.forwarded),
       clockEntries: this.clock.takeChanges(),
       sensors: snapshots,
       rollups: this.rollups,
@@ -422,11 +426,7 @@ export class PartitionWorker implements CheckpointOwner {
       const out = newOutputBuffer();
       await this.command((latch, activity) => ({ type: 'control', sensorId, command, out, latch, activity }));
       // Held events' sources are not kept: their late records carry the partition, not the offset.
-      await this.deps.outputs.send(out, [], () => ({
-        topic: this.ref.topic,
-        partition: this.ref.partition,
-        offset: 'held',
-      }));
+      await this.deps.outputs.send(out, [], () => ({ ...this.ref, offset: 'held' }));
       this.dirty.add(sensorId);
       for (const r of out.rollups) this.rollups.push(r);
     });

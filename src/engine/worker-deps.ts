@@ -1,5 +1,5 @@
 import type { ActorSystem } from '../actors/nact.js';
-import { decodePartitionState } from '../core/checkpoint.js';
+import { decodePartitionState, encodePartitionState } from '../core/checkpoint.js';
 import { restoreLegacyClock } from '../core/checkpoint-legacy.js';
 import type { RecordDecoder } from '../core/router.js';
 import type { SensorPipeline } from '../core/sensor.js';
@@ -17,6 +17,14 @@ export interface WorkerDeps {
   readonly pipeline: SensorPipeline;
   /** The stream's decoder: a sensor reading, or a log line as a reading of its source. */
   readonly decode: RecordDecoder;
+  /** The topic's partition count: readings of another partition's sensors are forwarded there. */
+  readonly partitions: number;
+  /** limits.maxFuture: event time this far ahead of the broker's time is a dead letter. */
+  readonly maxFutureMs: number;
+  /** A batch goes to the actors in steps of at most this many distinct keys (limits.maxSensorsPerStep). */
+  readonly maxSensorsPerStep: number;
+  /** After a step that leaves this many sensors changed, the partition checkpoints at once. */
+  readonly maxDirtySensors: number;
   /** Live event counts (dashboard statistics). */
   readonly frequencies: FrequencyCounter;
   /** The silence thresholds of the rules in force now (they change with runtime rules). */
@@ -58,4 +66,28 @@ export function restoreClock(
   const state = decodePartitionState(restored.partitionState);
   if (state.v === 1) return restoreLegacyClock(clock, state.clock, silence);
   return clock.restoreEntries(state.st, restored.clockEntries);
+}
+
+/** The forwarded readings a partition had taken at its last checkpoint (none before version 2's `fw`). */
+export function restoreForwarded(restored: Pick<RestoredPartition, 'partitionState'>): Map<number, bigint> {
+  const forwarded = new Map<number, bigint>();
+  if (restored.partitionState === undefined) return forwarded;
+  const state = decodePartitionState(restored.partitionState);
+  if (state.v === 2) for (const [p, o] of state.fw ?? []) forwarded.set(p, BigInt(o));
+  return forwarded;
+}
+
+/** The partition's own state for a checkpoint (version 2): stream time and the forwarded readings taken. */
+export function partitionStateOf(clock: StreamClock, forwarded: ReadonlyMap<number, bigint>): Buffer {
+  return encodePartitionState({
+    v: 2,
+    st: Number.isFinite(clock.now) ? clock.now : null,
+    ...(forwarded.size === 0 ? {} : { fw: [...forwarded].map(([p, o]) => [p, o.toString()] as const) }),
+  });
+}
+
+/** The wait before reopening after `failures` resets since the last good checkpoint: 100 ms doubling to 30 s. */
+export function backoff(failures: number): Promise<void> {
+  if (failures <= 0) return Promise.resolve();
+  return new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 100 * 2 ** (failures - 1))));
 }

@@ -1,5 +1,4 @@
 import type { VigilConfig } from '../config/load.js';
-import { TOPIC_NAMES } from '../config/load.js';
 import { takeLargestMailbox } from '../actors/nact.js';
 import type { LogFetchers } from '../actors/log-fetchers.js';
 import { Engine } from '../engine/engine.js';
@@ -16,7 +15,7 @@ import type { Kafka } from 'kafkajs';
 import { createKafka } from '../transport/kafka/client.js';
 import { KafkaRecordConsumer, KafkaRecordProducer } from '../transport/kafka/record-log.js';
 import { KafkaSourceWriter } from '../transport/kafka/source-writer.js';
-import { ensureTopics } from '../transport/kafka/topics.js';
+import { ensureTopics, vigilTopics } from '../transport/kafka/topics.js';
 import type { Notifier } from '../transport/notify/notifier.js';
 import { Membership } from '../transport/redis/membership.js';
 import { RedisOutbox } from '../transport/redis/outbox.js';
@@ -149,12 +148,7 @@ function alertLogOptions(config: VigilConfig): ConstructorParameters<typeof Kafk
  */
 async function startCore(config: VigilConfig, logger: Logger, events: NodeEvents, parts: StartedParts) {
   const kafka = createKafka(config.kafka, logger);
-  const { topics, partitions } = config.kafka;
-  await ensureTopics(
-    kafka,
-    TOPIC_NAMES.map((role) => ({ topic: topics[role], numPartitions: partitions[role] })),
-    logger,
-  );
+  await ensureTopics(kafka, vigilTopics(config.kafka), logger);
   const redis = config.checkpoint.store === 'redis';
   const store: StateStore = parts.add(
     'store',

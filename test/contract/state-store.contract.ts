@@ -78,6 +78,38 @@ export function stateStoreContract(name: string, create: () => StateStore): void
       await store.close();
     });
 
+    it(
+      'takes a checkpoint of 50,000 new sensors with parts and clock entries, and loads them back',
+      { timeout: 60_000 },
+      async () => {
+        // A burst of new sensors in one partition: no argument list may be spread into one call.
+        const store = create();
+        const p = fresh();
+        const { epoch } = await store.acquire(p);
+        const ids = Array.from({ length: 50_000 }, (_, i) => `burst-${i}`);
+        const w = write(
+          epoch,
+          '50000',
+          Object.fromEntries(ids.map((id) => [id, { main: `m-${id}`, parts: { 'p:1': id } }])),
+        );
+        await store.commit(p, { ...w, clockEntries: new Map(ids.map((id) => [id, '5|i'])) });
+        const restored = await store.acquire(p);
+        expect(restored.sensorIds).toHaveLength(50_000);
+        expect(restored.clockEntries.size).toBe(50_000);
+        const loaded = await store.loadSensors(p, ids);
+        expect(loaded.size).toBe(50_000);
+        expect(
+          asText(
+            new Map([
+              ['burst-49999', loaded.get('burst-49999') ?? { main: Buffer.from(''), parts: new Map() }],
+            ]),
+          ),
+        ).toEqual({
+          'burst-49999': ['m-burst-49999', 'p:1=burst-49999'],
+        });
+      },
+    );
+
     it('restores exactly what was committed, merging sensor snapshots across commits', async () => {
       const store = create();
       const p = fresh();

@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import type { Kafka, Message, Transaction } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TOPIC_NAMES, buildConfig } from '../../src/config/load.js';
+import { buildConfig } from '../../src/config/load.js';
 import type { LogRecord } from '../../src/core/log-record.js';
 import type { WindowResult } from '../../src/core/outputs.js';
 import { Random } from '../../src/sim/random.js';
 import { silentLogger } from '../../src/obs/logger.js';
 import { createKafka } from '../../src/transport/kafka/client.js';
-import { ensureTopics } from '../../src/transport/kafka/topics.js';
+import { ensureTopics, vigilTopics } from '../../src/transport/kafka/topics.js';
 import { acceptanceInput, compare, REFERENCE_CONFIG, type EngineOutput } from '../support/acceptance.js';
 import { acceptanceRawConfig, gatherFromKafka } from '../support/kafka-run.js';
 import { collectUntil, json } from '../support/kafka.js';
@@ -38,14 +38,7 @@ describe('transactions on the real broker: gaps in offsets', () => {
       const base = acceptanceRawConfig('txn', { checkpoint: { interval: '300ms' } });
       const config = buildConfig(base);
       const kafka = createKafka(config.kafka, silentLogger);
-      await ensureTopics(
-        kafka,
-        TOPIC_NAMES.map((r) => ({
-          topic: config.kafka.topics[r],
-          numPartitions: config.kafka.partitions[r],
-        })),
-        silentLogger,
-      );
+      await ensureTopics(kafka, vigilTopics(config.kafka), silentLogger);
       const file = writeConfig('txn', base);
       let node = startNodeProcess('txn-1', file);
       children.push(node);

@@ -5,7 +5,7 @@ import { silentLogger } from '../../src/obs/logger.js';
 import { RedisStateStore } from '../../src/transport/redis/state-store.js';
 import { createKafka } from '../../src/transport/kafka/client.js';
 import { KafkaRecordProducer } from '../../src/transport/kafka/record-log.js';
-import { ensureTopics } from '../../src/transport/kafka/topics.js';
+import { ensureTopics, vigilTopics } from '../../src/transport/kafka/topics.js';
 import type { RefOutput } from './reference.js';
 import { acceptancePipeline, PARTITIONS, type EngineOutput, type InputRecord } from './acceptance.js';
 import { collectUntil, header, json, uniquePrefix } from './kafka.js';
@@ -38,11 +38,7 @@ export async function prepareKafka(
 ): Promise<{ config: VigilConfig; kafka: Kafka }> {
   const config = buildConfig(raw);
   const kafka = createKafka(config.kafka, silentLogger);
-  await ensureTopics(
-    kafka,
-    TOPIC_NAMES.map((r) => ({ topic: config.kafka.topics[r], numPartitions: config.kafka.partitions[r] })),
-    silentLogger,
-  );
+  await ensureTopics(kafka, vigilTopics(config.kafka), silentLogger);
   const producer = new KafkaRecordProducer(kafka);
   for (let i = 0; i < input.length; i += 10_000) {
     await producer.send([{ topic: config.kafka.topics.readings, messages: input.slice(i, i + 10_000) }]);

@@ -6,7 +6,7 @@ import {
   type FileDating,
 } from '../../src/core/log-sources/dates.js';
 import { fixedZone, parseTimeZone } from '../../src/core/log-sources/zone.js';
-import { readingsDecoder, routeBatch } from '../../src/core/router.js';
+import { readingsDecoder, routeBatch, type RecordDecoder } from '../../src/core/router.js';
 import { logsDecoder } from '../../src/core/log-record.js';
 import { decodeReading } from '../../src/core/reading.js';
 import { StreamClock } from '../../src/core/stream-clock.js';
@@ -92,24 +92,29 @@ describe('idle marks on vigil.logs', () => {
     headers: { 'vigil-control': Buffer.from('idle') },
   });
 
+  const route = (decode: RecordDecoder, sensor: string) => ({
+    topic: 't',
+    // One partition: every sensor's own.
+    partition: 0,
+    partitions: 1,
+    clock: new StreamClock(undefined, []),
+    decode,
+    maxFutureMs: 600_000,
+    forwarded: new Map<number, bigint>(),
+    sensor,
+  });
+
   it('become an idle tick of their source at their place in the log; elsewhere they are skipped', () => {
-    const clock = new StreamClock(undefined, []);
-    const routed = routeBatch([mark('billing', 5_000)], 'vigil.logs', 0, clock, logsDecoder);
+    const routed = routeBatch([mark('billing', 5_000)], route(logsDecoder(), 'billing'));
     expect(routed.groups.get('billing')).toEqual([{ tick: 'idle', streamTime: 5_000, lastSeen: 5_000 }]);
     // On the readings stream a control header means nothing a producer may use: the record is skipped.
-    const readings = routeBatch(
-      [mark('st-1', 9e15)],
-      'vigil.readings',
-      0,
-      clock,
-      readingsDecoder(decodeReading),
-    );
+    const readings = routeBatch([mark('st-1', 9e15)], route(readingsDecoder(decodeReading), 'st-1'));
     expect([readings.groups.size, readings.deadLetters.length]).toEqual([0, 0]);
   });
 
   it('that are malformed are dead letters with their reason', () => {
     const bad = { ...mark('billing', 1), value: Buffer.from('{"source":"billing","idleAt":"soon"}') };
-    const routed = routeBatch([bad], 'vigil.logs', 0, new StreamClock(undefined, []), logsDecoder);
+    const routed = routeBatch([bad], route(logsDecoder(), 'billing'));
     expect(routed.deadLetters.map((d) => d.reason)).toEqual([
       'invalid idle mark: needs {"source": <id>, "idleAt": <epoch ms>}',
     ]);

@@ -55,6 +55,65 @@ const engineSchema = z
   .prefault({})
   .transform(({ passivateAfter, ...e }) => ({ ...e, passivateAfterMs: passivateAfter }));
 
+/**
+ * Bounds on every way in (docs/config.md, "Limits"): whatever a producer or client sends, a node's
+ * memory, its checkpoints and its outputs stay bounded, and a record over a limit is a dead letter.
+ */
+const limitsSchema = z
+  .object({
+    /** Bytes of one record's value on vigil.readings or vigil.logs (and of an MQTT payload). */
+    maxRecordBytes: z.number().int().min(1_024).max(4_194_304).default(262_144),
+    maxMetricsPerReading: z.number().int().min(1).max(10_000).default(64),
+    maxMetricNameLength: z.number().int().min(8).max(4_096).default(128),
+    maxSensorIdLength: z.number().int().min(8).max(4_096).default(256),
+    /** Event time this far ahead of the time the broker took the record: a dead letter. */
+    maxFuture: positiveDuration.default(600_000),
+    /** Bytes a dead letter keeps of its payload (the rest is named by its source offset). */
+    deadLetterPayloadBytes: z.number().int().min(256).max(524_288).default(65_536),
+    /** Distinct sensors one step of a batch hands to the actors (a burst of new sensors goes in steps). */
+    maxSensorsPerStep: z.number().int().min(1).max(100_000).default(2_000),
+    /** Changed sensors after which a partition checkpoints at once (a checkpoint stays bounded). */
+    maxDirtySensors: z.number().int().min(1).max(1_000_000).default(10_000),
+    /** Alert subscriptions (gRPC and the dashboard's stream) a node serves at once, and per token. */
+    subscriptionsPerNode: z.number().int().min(1).max(10_000).default(64),
+    subscriptionsPerToken: z.number().int().min(1).max(10_000).default(8),
+  })
+  .strict()
+  .prefault({})
+  .transform((l) => ({
+    reading: {
+      maxRecordBytes: l.maxRecordBytes,
+      maxMetrics: l.maxMetricsPerReading,
+      maxMetricNameLength: l.maxMetricNameLength,
+      maxSensorIdLength: l.maxSensorIdLength,
+    },
+    maxFutureMs: l.maxFuture,
+    deadLetterPayloadBytes: l.deadLetterPayloadBytes,
+    maxSensorsPerStep: l.maxSensorsPerStep,
+    maxDirtySensors: l.maxDirtySensors,
+    subscriptionsPerNode: l.subscriptionsPerNode,
+    subscriptionsPerToken: l.subscriptionsPerToken,
+  }));
+
+/** The HTTP server (metrics API, dashboard, /metrics); unset `listen`: none. Tokens as for gRPC (VIGIL_TOKENS). */
+const httpSchema = z
+  .object({
+    listen: hostPort.optional(),
+    /** `GET /metrics` without a token (for a Prometheus that cannot send one). */
+    metricsPublic: z.boolean().default(false),
+    /** A request body over this gets 413. */
+    maxBodyBytes: z.number().int().min(1_024).max(67_108_864).default(1_048_576),
+    /** A client must send its headers within this, and its whole request within requestTimeout. */
+    headersTimeout: positiveDuration.default(10_000),
+    requestTimeout: positiveDuration.default(30_000),
+    /** An idle kept-alive connection is closed after this. */
+    keepAliveTimeout: positiveDuration.default(5_000),
+    /** Connections at once; more are refused. */
+    maxConnections: z.number().int().min(1).max(100_000).default(256),
+  })
+  .strict()
+  .prefault({});
+
 /** The whole configuration: the YAML file's sections, with the secrets of `env`. */
 export function configSchema(env: Env) {
   return z
@@ -85,15 +144,8 @@ export function configSchema(env: Env) {
       logs: logsSchema,
       notify: notifySchema(env),
       grpc: grpcSchema,
-      /** The HTTP server (metrics API, dashboard, /metrics); unset: none. Tokens as for gRPC (VIGIL_TOKENS). */
-      http: z
-        .object({
-          listen: hostPort.optional(),
-          /** `GET /metrics` without a token (for a Prometheus that cannot send one). */
-          metricsPublic: z.boolean().default(false),
-        })
-        .strict()
-        .prefault({}),
+      http: httpSchema,
+      limits: limitsSchema,
       /** Which outputs the engine produces to Kafka besides late records and dead letters. */
       outputs: z
         .object({ aggregates: z.boolean().default(true), alerts: z.boolean().default(true) })
@@ -119,6 +171,13 @@ export function configSchema(env: Env) {
         httpListen: http.listen,
         /** `GET /metrics` needs no token. */
         httpMetricsPublic: http.metricsPublic,
+        http: {
+          maxBodyBytes: http.maxBodyBytes,
+          headersTimeoutMs: http.headersTimeout,
+          requestTimeoutMs: http.requestTimeout,
+          keepAliveTimeoutMs: http.keepAliveTimeout,
+          maxConnections: http.maxConnections,
+        },
       };
     });
 }

@@ -194,6 +194,8 @@ export function pipelineSchema(d: PipelineDefaults) {
         .object({
           metrics: z.array(z.string().min(1)).min(1),
           max: z.number().int().min(1).max(10_000).default(100),
+          /** Characters kept of each (a window result, and an alert's report, stay bounded). */
+          maxLength: z.number().int().min(16).max(65_536).default(2_000),
         })
         .strict()
         .optional()

@@ -96,6 +96,9 @@ end
 return 'OK'
 `;
 
+/** Arguments per call built by a spread. */
+const MAX_ARGS = 1_000;
+
 export interface RedisStoreOptions extends RedisConnection {
   /** Prepended to every key (tests use a unique one per run). */
   readonly keyPrefix: string;
@@ -182,14 +185,11 @@ export class RedisStateStore implements StateStore {
       for (const [name, bytes] of sensor.appends) appended.push(name, bytes);
       keys.push(this.partsKey(p, id));
       partKeys += 1;
-      partArgs.push(
-        String(written.length / 2),
-        String(removed.length),
-        String(appended.length / 2),
-        ...written,
-        ...removed,
-        ...appended,
-      );
+      partArgs.push(String(written.length / 2), String(removed.length), String(appended.length / 2));
+      // Loops, not spreads: a spread of a long list into one call overflows the JS stack.
+      for (const x of written) partArgs.push(x);
+      for (const x of removed) partArgs.push(x);
+      for (const x of appended) partArgs.push(x);
     }
     const args: (string | Buffer)[] = [
       String(w.epoch),
@@ -202,15 +202,18 @@ export class RedisStateStore implements StateStore {
       String(partKeys),
     ];
     for (const [id, sensor] of w.sensors) args.push(id, sensor.main);
-    args.push(...set, ...del, ...partArgs);
+    for (const list of [set, del, partArgs]) for (const x of list) args.push(x);
     for (const r of w.rollups) {
       keys.push(this.rollupKey(r.sensorId, r.metric));
       args.push(String(r.minute), `${r.minute}:${JSON.stringify(r.acc)}`);
     }
     try {
+      // ioredis flattens array arguments: the keys and arguments go as arrays, never spread.
       await (
-        this.redis as unknown as { vigilCommit(n: number, ...a: (string | Buffer)[]): Promise<string> }
-      ).vigilCommit(keys.length, ...keys, ...args);
+        this.redis as unknown as {
+          vigilCommit(n: number, k: string[], a: (string | Buffer)[]): Promise<string>;
+        }
+      ).vigilCommit(keys.length, keys, args);
     } catch (err) {
       const message = (err as Error).message;
       if (message.startsWith('STALE_EPOCH')) {
@@ -221,13 +224,24 @@ export class RedisStateStore implements StateStore {
     }
   }
 
-  /** Main records with one HMGET, each sensor's parts with an HGETALL, all in one pipelined round trip. */
+  /**
+   * Main records by HMGET in chunks (a spread of many thousands of ids into one call overflows the
+   * stack), pipelined with the rest.
+   */
+  private async mains(p: PartitionRef, ids: readonly string[]): Promise<(Buffer | null)[]> {
+    const chunks: Promise<(Buffer | null)[]>[] = [];
+    for (let i = 0; i < ids.length; i += MAX_ARGS)
+      chunks.push(this.redis.hmgetBuffer(this.key(p, 'sensors'), ...ids.slice(i, i + MAX_ARGS)));
+    return (await Promise.all(chunks)).flat();
+  }
+
+  /** Main records with HMGET, each sensor's parts with an HGETALL, all in one pipelined round trip. */
   async loadSensors(p: PartitionRef, sensorIds: readonly string[]): Promise<Map<string, StoredSensor>> {
     const out = new Map<string, StoredSensor>();
     if (sensorIds.length === 0) return out;
     try {
       const [mains, ...parts] = await Promise.all([
-        this.redis.hmgetBuffer(this.key(p, 'sensors'), ...sensorIds),
+        this.mains(p, sensorIds),
         ...sensorIds.map((id) => this.redis.hgetallBuffer(this.partsKey(p, id))),
       ]);
       sensorIds.forEach((id, i) => {
