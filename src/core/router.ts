@@ -150,7 +150,7 @@ export function routeBatch(records: readonly RawRecord[], route: Route): RoutedB
     }
     if (placed === 'repeat') continue;
     if (placed !== 'take') {
-      dead(record, placed);
+      dead(record, placed.refused);
       continue;
     }
     const brokerTime = record.timestamp === undefined ? undefined : Number(record.timestamp);
@@ -171,17 +171,23 @@ export function routeBatch(records: readonly RawRecord[], route: Route): RoutedB
   return { groups, deadLetters, forwards, sources: { topic, partition, offsets }, records: records.length };
 }
 
+/** take, forward, repeat, or the reason it can be none of them. */
+type Placement = 'take' | 'forward' | 'repeat' | { readonly refused: string };
+
 /**
  * Whether a record is this partition's to process (`take`), to forward to its sensor's own partition,
  * a forward already taken (`repeat`: its origin replayed), or a reason it can be neither.
  */
-function place(record: RawRecord, home: number, route: Route): 'take' | 'forward' | 'repeat' | string {
+function place(record: RawRecord, home: number, route: Route): Placement {
   const from = headerOf(record, FORWARDED_HEADER);
   if (from === undefined) return home === route.partition ? 'take' : 'forward';
   if (home !== route.partition)
-    return `forwarded to partition ${route.partition}, not its sensor's own (${home}): kafka.partitions does not match the topic`;
+    return {
+      refused: `forwarded to partition ${route.partition}, not its sensor's own (${home}): kafka.partitions does not match the topic`,
+    };
   const m = /^(\d+):(\d+)$/.exec(from);
-  if (m === null) return `the ${FORWARDED_HEADER} header "${from.slice(0, 64)}" is not <partition>:<offset>`;
+  if (m === null)
+    return { refused: `the ${FORWARDED_HEADER} header "${from.slice(0, 64)}" is not <partition>:<offset>` };
   const origin = Number(m[1]);
   const offset = BigInt(m[2] ?? '0');
   const upTo = route.forwarded.get(origin);

@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { buildConfig, TOPIC_NAMES, type VigilConfig } from '../../src/config/load.js';
+import { buildConfig, type VigilConfig } from '../../src/config/load.js';
 import type { Alert, RollupRecord, WindowResult } from '../../src/core/outputs.js';
 import { silentLogger } from '../../src/obs/logger.js';
 import { RedisStateStore } from '../../src/transport/redis/state-store.js';
