@@ -77,6 +77,14 @@ export class MemoryRecordLog {
   }
 
   /**
+   * Appends to a partition chosen by the caller, not by the key: what a producer with another
+   * partitioner (or a key that is not the sensor id) does.
+   */
+  appendTo(topic: string, partition: number, messages: TopicMessages['messages']): void {
+    this.write([{ topic, messages }], undefined, () => partition);
+  }
+
+  /**
    * Appends as one transaction: committed, its records are visible; aborted, they are holes. Either
    * way each partition it wrote gets a marker after them, as a Kafka transaction does.
    */
@@ -92,23 +100,30 @@ export class MemoryRecordLog {
     });
   }
 
-  private write(batches: readonly TopicMessages[], transaction: 'commit' | 'abort' | undefined): void {
+  private write(
+    batches: readonly TopicMessages[],
+    transaction: 'commit' | 'abort' | undefined,
+    partitionOf?: () => number,
+  ): void {
     const touched = new Set<Slot[]>();
+    const now = String(Date.now());
     for (const { topic, messages } of batches) {
       const parts = this.slots(topic);
       for (const m of messages) {
         const key = m.key === null ? null : Buffer.from(m.key);
-        const p = key === null ? 0 : partitionForKey(key, parts.length);
+        const p = partitionOf?.() ?? (key === null ? 0 : partitionForKey(key, parts.length));
         const slots = parts[p] as Slot[];
         const offset = String(slots.length);
         touched.add(slots);
         if (transaction === 'abort') slots.push({ hole: 'aborted', offset });
         else
+          // Stamped with the log's own time, as a broker does for LogAppendTime topics.
           slots.push({
             key,
             value: m.value === null ? null : Buffer.from(m.value),
             offset,
             headers: { ...m.headers },
+            timestamp: now,
           });
       }
     }

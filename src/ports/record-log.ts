@@ -21,6 +21,8 @@ export interface ConsumedRecord {
   /** Decimal string, as Kafka offsets are 64-bit. */
   readonly offset: string;
   readonly headers: Readonly<Record<string, Buffer | string | (Buffer | string)[] | undefined>>;
+  /** Epoch ms the broker took the record (LogAppendTime), or its producer's time. */
+  readonly timestamp?: string;
 }
 
 export interface ConsumedBatch extends PartitionRef {

@@ -102,6 +102,7 @@ export class KafkaRecordConsumer implements RecordConsumer {
                 value: m.value,
                 offset: m.offset,
                 headers: m.headers ?? {},
+                timestamp: m.timestamp,
               })),
             },
             {
