@@ -5,7 +5,7 @@ import { loadConfigFile, type VigilConfig } from '../config/load.js';
 import { parseDuration } from '../core/duration.js';
 import type { Alert, WindowResult } from '../core/outputs.js';
 import { VigilError } from '../core/errors.js';
-import { startEmbedded, startNode } from '../node/node.js';
+import { startEmbedded } from '../node/node.js';
 import { componentLogger, createLogger, type Logger } from '../obs/logger.js';
 import { CityStream } from '../sim/stream.js';
 import { publish } from '../sim/publisher.js';
@@ -18,6 +18,8 @@ import { runLogGen, type LogGenCommandOptions } from './loggen-command.js';
 import { addClusterCommands } from './cluster-commands.js';
 import { exitCodeOf } from './grpc-client.js';
 import { formatAlert, formatWindowResult, writeLine } from './output.js';
+import { runNode } from './node-command.js';
+import { onFirstSignal, untilSignal } from './process.js';
 
 /** Exit codes: 0 done, 1 runtime failure, 2 bad usage or configuration. */
 const EXIT_FAILURE = 1;
@@ -55,25 +57,6 @@ function setup(
     config,
     logger: createLogger(config.logLevel, { nodeId: config.nodeId }, config.logComponents),
   };
-}
-
-/** Calls `handler` on the first SIGINT or SIGTERM; the returned function removes the listeners. */
-function onFirstSignal(handler: (signal: NodeJS.Signals) => void): () => void {
-  const onSignal = (signal: NodeJS.Signals): void => {
-    dispose();
-    handler(signal);
-  };
-  const dispose = (): void => {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return dispose;
-}
-
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => onFirstSignal(resolve));
 }
 
 interface SimulateOptions {
@@ -124,24 +107,7 @@ program
   .description('run a processing node: consume vigil.readings, emit window results and alerts')
   .action(async () => {
     const { config, logger } = setup(program.opts<CommonOptions>());
-    let fatal: Error | undefined;
-    let wake: (why: string) => void = () => undefined;
-    const ended = new Promise<string>((resolve) => {
-      wake = resolve;
-    });
-    const node = await startNode(config, logger, {
-      onFatal: (err) => {
-        fatal = err;
-        wake('fatal');
-      },
-      onDrained: () => {
-        wake('drained through the Control service');
-      },
-    });
-    const why = await Promise.race([untilSignal(), ended]);
-    if (fatal !== undefined) throw new VigilError(`node stopped: ${fatal.message}`, { cause: fatal });
-    logger.info({ why }, 'stopping');
-    await node.stop();
+    await runNode(config, logger);
   });
 
 program

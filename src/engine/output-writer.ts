@@ -1,6 +1,7 @@
 import type { TopicRole } from '../config/load.js';
 import type { DeadLetter, OutputBuffer, RecordSource } from '../core/outputs.js';
 import { deadLetterMessage, sourceHeaders } from '../core/dead-letter.js';
+import { sendOrDeadLetter } from './send-or-dead-letter.js';
 import type { OutgoingRecord, RecordProducer, TopicMessages } from '../ports/record-log.js';
 import type { NodeMetrics } from '../obs/metrics.js';
 
@@ -78,7 +79,8 @@ export class OutputWriter {
       this.topics.dlq,
       deadLetters.map((d) => deadLetterMessage(d, this.deadLetterBytes)),
     );
-    await this.producer.send(batches);
+    const refused = await sendOrDeadLetter(this.producer, batches, this.topics.dlq);
+    if (refused > 0) this.metrics?.deadLetters.inc({ source: 'refused' }, refused);
     if (this.metrics !== undefined) this.observe(this.metrics, batches, out);
   }
 
