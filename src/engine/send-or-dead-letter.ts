@@ -3,12 +3,12 @@ import { VigilError } from '../core/errors.js';
 import type { OutgoingRecord, RecordProducer, TopicMessages } from '../ports/record-log.js';
 
 /** Bytes a record the broker refused keeps in its dead letter: small enough for any broker. */
-const REFUSED_PAYLOAD_BYTES = 1_024;
+const REFUSED_PAYLOAD_BYTES = 512;
 
 /**
  * Sends `batches`; if the broker refuses a record for what it is (KAFKA_RECORD_REFUSED: too large for
  * this broker's limit, say), sends them one by one instead, and each record refused goes to `dlq` with
- * the broker's reason (cut to 1 KiB; its topic and id name it) instead of failing everything forever.
+ * the broker's reason (cut to 512 bytes; its topic and id name it) instead of failing everything forever.
  * Any other failure is thrown (retriable ones are the caller's to retry). Returns the dead letters
  * written.
  */

@@ -37,7 +37,7 @@ describe('sendOrDeadLetter', () => {
     expect(out).toEqual(['ok-1', 'ok-2']);
     const dead = landed.filter((b) => b.topic === 'dlq').flatMap((b) => b.messages);
     expect(dead).toHaveLength(1);
-    expect(dead[0]?.value?.length).toBe(1_024);
+    expect(dead[0]?.value?.length).toBe(512);
     expect(dead[0]?.headers).toMatchObject({
       'vigil-source-topic': 'out',
       'vigil-source-offset': 'b/1',
