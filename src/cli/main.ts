@@ -6,19 +6,19 @@ import { parseDuration } from '../core/duration.js';
 import type { Alert, WindowResult } from '../core/outputs.js';
 import { VigilError } from '../core/errors.js';
 import { startEmbedded } from '../node/node.js';
-import { componentLogger, createLogger, type Logger } from '../obs/logger.js';
+import { createLogger, type Logger } from '../obs/logger.js';
 import { CityStream } from '../sim/stream.js';
 import { publish } from '../sim/publisher.js';
 import { createKafka } from '../transport/kafka/client.js';
 import { KafkaRecordProducer } from '../transport/kafka/record-log.js';
 import { ensureTopics, vigilTopics } from '../transport/kafka/topics.js';
-import { MqttBridge } from '../transport/mqtt/bridge.js';
 import { addAlertsCommand } from './alerts-command.js';
 import { runLogGen, type LogGenCommandOptions } from './loggen-command.js';
 import { addClusterCommands } from './cluster-commands.js';
 import { exitCodeOf } from './grpc-client.js';
 import { formatAlert, formatWindowResult, writeLine } from './output.js';
 import { runNode } from './node-command.js';
+import { runBridge } from './bridge-command.js';
 import { onFirstSignal, untilSignal } from './process.js';
 
 /** Exit codes: 0 done, 1 runtime failure, 2 bad usage or configuration. */
@@ -116,7 +116,7 @@ program
   .action(async () => {
     const { config, logger } = setup(program.opts<CommonOptions>());
     const kafka = createKafka(config.kafka, logger);
-    const created = await ensureTopics(kafka, vigilTopics(config.kafka), logger);
+    const created = await ensureTopics(kafka, vigilTopics(config.kafka, config.limits), logger);
     writeLine(created.length === 0 ? 'all topics exist' : `created: ${created.join(', ')}`);
   });
 
@@ -127,21 +127,7 @@ program
   )
   .action(async () => {
     const { config, logger } = setup(program.opts<CommonOptions>());
-    const kafka = createKafka(config.kafka, logger);
-    await ensureTopics(
-      kafka,
-      vigilTopics(config.kafka).filter(
-        (t) => t.topic === config.kafka.topics.readings || t.topic === config.kafka.topics.dlq,
-      ),
-      logger,
-    );
-    const producer = new KafkaRecordProducer(kafka);
-    const bridge = new MqttBridge(config, producer, componentLogger(logger, 'mqtt-bridge'));
-    await bridge.start();
-    const signal = await untilSignal();
-    logger.info({ signal, stats: bridge.stats }, 'bridge stopping');
-    await bridge.stop();
-    await producer.close();
+    await runBridge(config, logger);
   });
 
 simulationOptions(program.command('simulate'), { sensors: 100, rate: 1000 })

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { DeadLetter, OutgoingRecord, RecordSource } from './outputs.js';
 
 /** Headers naming where a record came from (as Kafka Connect's dead-letter queue does). */
@@ -8,6 +9,18 @@ export function sourceHeaders(s: RecordSource): Record<string, string> {
     'vigil-source-partition': String(s.partition),
     'vigil-source-offset': s.offset,
   };
+}
+
+/**
+ * An id for a record that has no offset of its own (an MQTT message, a record the broker refused):
+ * `sha256:` and 32 hex digits of its bytes. The same bytes sent again keep it; different bytes never
+ * share it (two identical payloads share it, as two identical readings are one reading).
+ */
+export function contentId(payload: Uint8Array | null): string {
+  return `sha256:${createHash('sha256')
+    .update(payload ?? new Uint8Array())
+    .digest('hex')
+    .slice(0, 32)}`;
 }
 
 /** Bytes a dead letter keeps of a payload (limits.deadLetterPayloadBytes), and of a key. */

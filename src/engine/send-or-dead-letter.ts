@@ -1,4 +1,4 @@
-import { deadLetterMessage } from '../core/dead-letter.js';
+import { contentId, deadLetterMessage } from '../core/dead-letter.js';
 import { VigilError } from '../core/errors.js';
 import type { OutgoingRecord, RecordProducer, TopicMessages } from '../ports/record-log.js';
 
@@ -39,8 +39,9 @@ export async function sendOrDeadLetter(
 }
 
 function refusedLetter(topic: string, m: OutgoingRecord, err: VigilError): OutgoingRecord {
-  const id = m.headers?.['vigil-id'] ?? 'none';
   const value = m.value === null ? null : Buffer.from(m.value);
+  // Vigil's own outputs carry their id; a record passed on (an MQTT message) is named by its bytes.
+  const id = m.headers?.['vigil-id'] ?? contentId(value);
   return deadLetterMessage(
     {
       source: { topic, partition: -1, offset: id },

@@ -48,6 +48,7 @@ export function startNodeHttp(p: NodeHttpParts): Promise<RunningHttpServer> {
   return startHttpServer({
     listen: p.listen,
     tokens: p.tokens,
+    limits: config.http,
     logger: componentLogger(logger, 'http'),
     routes: [
       ...metricsApiRoutes(p.store),

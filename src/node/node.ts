@@ -148,7 +148,7 @@ function alertLogOptions(config: VigilConfig): ConstructorParameters<typeof Kafk
  */
 async function startCore(config: VigilConfig, logger: Logger, events: NodeEvents, parts: StartedParts) {
   const kafka = createKafka(config.kafka, logger);
-  await ensureTopics(kafka, vigilTopics(config.kafka), logger);
+  await ensureTopics(kafka, vigilTopics(config.kafka, config.limits), logger);
   const redis = config.checkpoint.store === 'redis';
   const store: StateStore = parts.add(
     'store',

@@ -38,7 +38,7 @@ export async function prepareKafka(
 ): Promise<{ config: VigilConfig; kafka: Kafka }> {
   const config = buildConfig(raw);
   const kafka = createKafka(config.kafka, silentLogger);
-  await ensureTopics(kafka, vigilTopics(config.kafka), silentLogger);
+  await ensureTopics(kafka, vigilTopics(config.kafka, config.limits), silentLogger);
   const producer = new KafkaRecordProducer(kafka);
   for (let i = 0; i < input.length; i += 10_000) {
     await producer.send([{ topic: config.kafka.topics.readings, messages: input.slice(i, i + 10_000) }]);

@@ -45,9 +45,10 @@ export async function collectUntil(
     const deadline = Date.now() + timeoutMs;
     while (!done(records)) {
       if (Date.now() > deadline) {
-        throw new Error(
-          `timed out after ${timeoutMs} ms with ${records.length} records: ${records.map((r) => r.topic).join(', ')}`,
-        );
+        const perTopic = new Map<string, number>();
+        for (const r of records) perTopic.set(r.topic, (perTopic.get(r.topic) ?? 0) + 1);
+        const counts = [...perTopic].map(([t, n]) => `${t}: ${n}`).join(', ');
+        throw new Error(`timed out after ${timeoutMs} ms with ${records.length} records (${counts})`);
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

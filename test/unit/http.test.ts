@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { accumulate, newAccumulator, snapshotAccumulator } from '../../src/core/aggregate.js';
 import type { Alert } from '../../src/core/outputs.js';
@@ -10,8 +11,18 @@ import { Subscriptions } from '../../src/transport/alert-subscription.js';
 import { TokenAuthority } from '../../src/transport/auth.js';
 import { dashboardRoutes } from '../../src/transport/http/dashboard.js';
 import { prometheusRoute, PROMETHEUS_ENDPOINT } from '../../src/transport/http/prometheus.js';
-import { json, startHttpServer, type RunningHttpServer } from '../../src/transport/http/server.js';
+import {
+  bodyTooLarge,
+  json,
+  startHttpServer,
+  type HttpLimits,
+  type RunningHttpServer,
+} from '../../src/transport/http/server.js';
 import { parsePrometheus } from '../support/prometheus.js';
+import { buildConfig } from '../../src/config/load.js';
+import { acceptancePipeline } from '../support/acceptance.js';
+
+const HTTP_LIMITS = buildConfig({ pipeline: acceptancePipeline() }).http;
 
 const viewer = randomBytes(16).toString('hex');
 const admin = randomBytes(16).toString('hex');
@@ -21,14 +32,101 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.stop();
 });
 
-async function serve(routes: Parameters<typeof startHttpServer>[0]['routes']): Promise<string> {
-  const s = await startHttpServer({ listen: '127.0.0.1:0', tokens, routes, logger: silentLogger });
+async function serve(
+  routes: Parameters<typeof startHttpServer>[0]['routes'],
+  limits: Partial<HttpLimits> = {},
+): Promise<string> {
+  const s = await startHttpServer({
+    listen: '127.0.0.1:0',
+    tokens,
+    routes,
+    logger: silentLogger,
+    limits: { ...HTTP_LIMITS, ...limits },
+  });
   servers.push(s);
   return `http://127.0.0.1:${s.port}`;
 }
 
 const get = (url: string, token?: string) =>
   fetch(url, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+
+/** A raw connection to `base`, and a promise that settles when the server closes it. */
+function rawConnection(base: string): { socket: Socket; closed: Promise<string> } {
+  const url = new URL(base);
+  const socket = connect(Number(url.port), url.hostname);
+  let received = '';
+  socket.on('data', (d: Buffer) => {
+    received += d.toString();
+  });
+  socket.on('error', () => undefined);
+  const closed = new Promise<string>((resolve) => {
+    socket.once('close', () => {
+      resolve(received);
+    });
+  });
+  return { socket, closed };
+}
+
+const echo = {
+  method: 'POST' as const,
+  path: '/echo',
+  access: 'public',
+  handle: async ({
+    body,
+    maxBodyBytes,
+  }: {
+    body: () => Promise<string | undefined>;
+    maxBodyBytes: number;
+  }) => {
+    const text = await body();
+    return text === undefined
+      ? json(413, { errors: [bodyTooLarge(maxBodyBytes)] })
+      : json(200, { length: text.length });
+  },
+};
+
+describe('HTTP server limits', () => {
+  it('answers a body over http.maxBodyBytes with 413 and its reason, not a reset', async () => {
+    const base = await serve([echo], { maxBodyBytes: 1_024 });
+    const ok = await fetch(`${base}/echo`, { method: 'POST', body: 'x'.repeat(1_024) });
+    expect(await ok.json()).toEqual({ length: 1_024 });
+    const over = await fetch(`${base}/echo`, { method: 'POST', body: 'x'.repeat(300_000) });
+    expect(over.status).toBe(413);
+    expect(await over.json()).toEqual({ errors: ['the body is over 1024 bytes (http.maxBodyBytes)'] });
+  });
+
+  it('closes a connection whose headers come a byte at a time past http.headersTimeout', async () => {
+    const base = await serve([echo], { headersTimeoutMs: 300, requestTimeoutMs: 600 });
+    const { socket, closed } = rawConnection(base);
+    const request = 'POST /echo HTTP/1.1\r\nHost: x\r\nX-Slow: ' + 'y'.repeat(100);
+    let i = 0;
+    const drip = setInterval(() => {
+      if (i < request.length && socket.writable) socket.write(request[i++] ?? '');
+    }, 50);
+    const answer = await closed;
+    clearInterval(drip);
+    expect(i).toBeLessThan(request.length); // cut while it was still sending
+    expect(answer === '' || answer.startsWith('HTTP/1.1 408')).toBe(true);
+  });
+
+  it('takes http.maxConnections connections at once and closes the ones beyond', async () => {
+    const base = await serve([echo], {
+      maxConnections: 2,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 10_000,
+    });
+    const held = [rawConnection(base), rawConnection(base)];
+    await Promise.all(held.map((h) => new Promise((resolve) => h.socket.once('connect', resolve))));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const third = rawConnection(base);
+    third.socket.write('GET /echo HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(await third.closed).toBe('');
+    for (const h of held) h.socket.destroy();
+    await Promise.all(held.map((h) => h.closed));
+    const after = await fetch(`${base}/echo`, { method: 'POST', body: 'ok' });
+    expect(after.status).toBe(200);
+  });
+});
 
 describe('HTTP server', () => {
   it('answers 404, 405, 401 and 403 before any handler runs', async () => {

@@ -8,6 +8,10 @@ import { MemoryStateStore } from '../../src/ports/memory-state-store.js';
 import { TokenAuthority } from '../../src/transport/auth.js';
 import { metricsApiRoutes } from '../../src/transport/http/metrics-api.js';
 import { startHttpServer, type RunningHttpServer } from '../../src/transport/http/server.js';
+import { buildConfig } from '../../src/config/load.js';
+import { acceptancePipeline } from '../support/acceptance.js';
+
+const HTTP_LIMITS = buildConfig({ pipeline: acceptancePipeline() }).http;
 
 const T = Date.parse('2026-11-23T15:12:00Z');
 const viewer = randomBytes(16).toString('hex');
@@ -107,6 +111,7 @@ describe('POST /compute/metrics', () => {
       tokens: TokenAuthority.parse(`viewer=${viewer},node=${node}`),
       routes: metricsApiRoutes(store),
       logger: silentLogger,
+      limits: HTTP_LIMITS,
     });
     url = `http://127.0.0.1:${api.port}/compute/metrics`;
   });

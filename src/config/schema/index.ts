@@ -112,7 +112,11 @@ const httpSchema = z
     maxConnections: z.number().int().min(1).max(100_000).default(256),
   })
   .strict()
-  .prefault({});
+  .prefault({})
+  .refine((h) => h.requestTimeout >= h.headersTimeout, {
+    message: 'requestTimeout must be at least headersTimeout',
+    path: ['requestTimeout'],
+  });
 
 /** The whole configuration: the YAML file's sections, with the secrets of `env`. */
 export function configSchema(env: Env) {

@@ -109,12 +109,24 @@ export function mqttSchema(env: Env) {
       /** A produce request to Kafka holds at most this many messages, or waits at most this long. */
       batchMax: z.number().int().min(1).max(10_000).default(500),
       batchDelay: duration.default(0),
+      /**
+       * Messages received and not yet in Kafka at most: past it the bridge stops reading from the MQTT
+       * broker until Kafka takes what it holds, so a flood cannot grow its memory (QoS 0 included).
+       */
+      maxPending: z.number().int().min(1).max(1_000_000).default(5_000),
+      /** On SIGTERM, how long the bridge may take to put what it holds into Kafka and acknowledge it. */
+      stopTimeout: positiveDuration.default(5_000),
     })
     .strict()
     .prefault({})
-    .transform(({ batchDelay, ...m }) => ({
+    .refine((m) => m.maxPending >= m.batchMax, {
+      message: 'maxPending must be at least batchMax',
+      path: ['maxPending'],
+    })
+    .transform(({ batchDelay, stopTimeout, ...m }) => ({
       ...m,
       batchDelayMs: batchDelay,
+      stopTimeoutMs: stopTimeout,
       ...secret(env, 'VIGIL_MQTT_PASSWORD'),
     }));
 }

@@ -1,6 +1,6 @@
 import { toVigilError } from '../../core/errors.js';
 import { READ, WRITE_RULES, type DashboardDeps } from './dashboard-deps.js';
-import { json, type Reply, type Route } from './server.js';
+import { bodyTooLarge, json, type Reply, type Route } from './server.js';
 
 const NO_CLUSTER = 'rules are the config file’s on a node without a cluster';
 
@@ -25,11 +25,11 @@ export function ruleRoutes(d: Pick<DashboardDeps, 'rules' | 'configRules'>): Rou
       method: 'PUT',
       path: '/api/rules',
       access: WRITE_RULES,
-      handle: async ({ body }) => {
+      handle: async ({ body, maxBodyBytes }) => {
         const rules = d.rules;
         if (rules === undefined) return json(409, { errors: [NO_CLUSTER] });
         const text = await body();
-        if (text === undefined) return json(413, { errors: ['the body is over 1 MiB'] });
+        if (text === undefined) return json(413, { errors: [bodyTooLarge(maxBodyBytes)] });
         return ruleChange(async () => {
           const { rule, version } = await rules.set(text);
           return json(200, { id: rule.id, version });

@@ -1,7 +1,7 @@
 import { planMetricsRequest } from '../../core/metrics-request.js';
 import { aggregateRollups, minuteRange } from '../../core/rollup-query.js';
 import type { StateStore } from '../../ports/state-store.js';
-import { json, type Reply, type Route } from './server.js';
+import { bodyTooLarge, json, type Reply, type Route } from './server.js';
 
 /** The role table's name for these endpoints (src/transport/grpc/auth.ts, METHOD_ROLES). */
 export const METRICS_ENDPOINT = '/http/compute/metrics';
@@ -37,7 +37,7 @@ export function metricsApiRoutes(store: RollupStore): Route[] {
       access: METRICS_ENDPOINT,
       handle: async (ctx) => {
         const text = await ctx.body();
-        if (text === undefined) return json(413, { result: {}, errors: ['the body is over 1 MiB'] });
+        if (text === undefined) return json(413, { result: {}, errors: [bodyTooLarge(ctx.maxBodyBytes)] });
         let body: unknown;
         try {
           body = JSON.parse(text);

@@ -3,8 +3,6 @@ import { ERROR_CODES, toVigilError, VigilError } from '../../core/errors.js';
 import type { Logger } from '../../obs/logger.js';
 import type { TokenAuthority } from '../auth.js';
 
-const MAX_BODY = 1024 * 1024;
-
 /** What a handler answers: JSON, or text of a given type. A handler that streams answers nothing. */
 export type Reply =
   | { readonly status: number; readonly json: unknown }
@@ -23,6 +21,8 @@ export interface RouteContext {
   readonly params: Readonly<Record<string, string>>;
   /** The request body as text; undefined when it is over the limit (the handler answers 413). */
   readonly body: () => Promise<string | undefined>;
+  /** The limit on a body (http.maxBodyBytes), for the handler's 413. */
+  readonly maxBodyBytes: number;
 }
 
 export interface Route {
@@ -39,11 +39,30 @@ export interface HttpServerOptions {
   readonly tokens: TokenAuthority;
   readonly routes: readonly Route[];
   readonly logger: Logger;
+  readonly limits: HttpLimits;
+}
+
+/** Config `http` (docs/config.md, "Limits"). */
+export interface HttpLimits {
+  /** A request body over this gets 413 (read to its end first, so the client sees the answer). */
+  readonly maxBodyBytes: number;
+  /** Headers must arrive within this, the whole request within requestTimeoutMs: else 408, closed. */
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  /** An idle kept-alive connection is closed after this. */
+  readonly keepAliveTimeoutMs: number;
+  /** Connections at once; more are closed as they come. */
+  readonly maxConnections: number;
 }
 
 export interface RunningHttpServer {
   readonly port: number;
   stop(): Promise<void>;
+}
+
+/** The reason of a 413. */
+export function bodyTooLarge(maxBodyBytes: number): string {
+  return `the body is over ${maxBodyBytes} bytes (http.maxBodyBytes)`;
 }
 
 export function json(statusCode: number, body: unknown): Reply {
@@ -68,19 +87,22 @@ function send(res: ServerResponse, reply: Reply): void {
   res.end(reply.text);
 }
 
-function readBody(req: IncomingMessage): Promise<string | undefined> {
+/**
+ * The body as text, or undefined when it is over `max` bytes. An oversized body is still read to its
+ * end (and dropped): answering while the client is still sending would reset the connection before it
+ * reads the 413. A client sending forever is cut by the server's request timeout.
+ */
+function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY) {
-        resolve(undefined);
-        req.destroy();
-      } else chunks.push(c);
+      if (size <= max) chunks.push(c);
+      else chunks.length = 0;
     });
     req.on('end', () => {
-      resolve(Buffer.concat(chunks).toString('utf8'));
+      resolve(size > max ? undefined : Buffer.concat(chunks).toString('utf8'));
     });
     req.on('error', reject);
   });
@@ -130,11 +152,20 @@ export async function startHttpServer(o: HttpServerOptions): Promise<RunningHttp
       res,
       url,
       params: found.params,
-      body: () => readBody(req),
+      body: () => readBody(req, o.limits.maxBodyBytes),
+      maxBodyBytes: o.limits.maxBodyBytes,
     });
     if (reply !== undefined) send(res, reply);
   };
-  const server = createServer((req, res) => {
+  const l = o.limits;
+  const options = {
+    headersTimeout: l.headersTimeoutMs,
+    requestTimeout: l.requestTimeoutMs,
+    keepAliveTimeout: l.keepAliveTimeoutMs,
+    // How often Node checks the two timeouts above (30 s by default: a slow client would get 30 s more).
+    connectionsCheckingInterval: Math.min(1_000, l.headersTimeoutMs),
+  };
+  const server = createServer(options, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       o.logger.warn({ err, url: req.url }, 'HTTP request failed');
       const e = toVigilError(err);
@@ -142,6 +173,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<RunningHttp
       else res.end();
     });
   });
+  server.maxConnections = l.maxConnections;
   const cut = o.listen.lastIndexOf(':');
   const [host, port] = [o.listen.slice(0, cut), Number(o.listen.slice(cut + 1))];
   await new Promise<void>((resolve, reject) => {

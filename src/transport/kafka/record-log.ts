@@ -156,7 +156,7 @@ function group(partitions: readonly PartitionRef[]): { topic: string; partitions
  * Bytes of payload per produce request. The broker refuses a record batch above message.max.bytes
  * (1 MiB by default), and kafkajs puts a request's messages for one partition in one record batch.
  */
-const MAX_REQUEST_BYTES = 512 * 1024;
+export const MAX_REQUEST_BYTES = 512 * 1024;
 
 const sizeOf = (m: OutgoingRecord): number => {
   let n = 64 + (m.key?.length ?? 0) + (m.value?.length ?? 0);
@@ -261,7 +261,11 @@ export class KafkaRecordProducer implements RecordProducer {
   }
 
   private async produce(batches: readonly TopicMessages[]): Promise<void> {
-    this.connected ??= this.producer.connect();
+    // A failed connect is tried again by the next send (a rejected promise kept here would fail them all).
+    this.connected ??= this.producer.connect().catch((err: unknown) => {
+      this.connected = undefined;
+      throw err;
+    });
     try {
       await this.connected;
       for (const request of splitRequests(batches, MAX_REQUEST_BYTES)) {

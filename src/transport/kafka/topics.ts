@@ -1,8 +1,9 @@
-import type { Kafka } from 'kafkajs';
+import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import { TOPIC_NAMES, type TopicRole } from '../../config/load.js';
 import { ConfigError, VigilError } from '../../core/errors.js';
 import type { Logger } from '../../obs/logger.js';
 import { fromKafkaError } from './errors.js';
+import { MAX_REQUEST_BYTES } from './record-log.js';
 
 export interface TopicSpec {
   readonly topic: string;
@@ -12,6 +13,42 @@ export interface TopicSpec {
    * (limits.maxFuture), and a producer's clock cannot forge it.
    */
   readonly brokerTime?: boolean;
+  /**
+   * The largest record batch Vigil may write to it: the topic's max.message.bytes must take it, or a
+   * valid record would be refused in the middle of a stream (checked at start).
+   */
+  readonly largestBatch?: number;
+}
+
+// Not a named export Node's ESM loader finds in kafkajs' CommonJS.
+const { ConfigResourceTypes } = kafkajs;
+
+/** Headers, key and the record batch's own fields, over a payload. */
+const RECORD_OVERHEAD = 16 * 1024;
+
+/** The topics whose max.message.bytes is under what Vigil writes to them: a clear error, at start. */
+async function checkMessageLimits(admin: Admin, specs: readonly TopicSpec[]): Promise<void> {
+  const checked = specs.filter((s) => s.largestBatch !== undefined);
+  if (checked.length === 0) return;
+  const { resources } = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: checked.map((s) => ({
+      type: ConfigResourceTypes.TOPIC,
+      name: s.topic,
+      configNames: ['max.message.bytes'],
+    })),
+  });
+  for (const spec of checked) {
+    const entry = resources
+      .find((r) => r.resourceName === spec.topic)
+      ?.configEntries.find((e) => e.configName === 'max.message.bytes');
+    const limit = entry === undefined ? undefined : Number(entry.configValue);
+    if (limit !== undefined && spec.largestBatch !== undefined && limit < spec.largestBatch)
+      throw new ConfigError(
+        'limits',
+        `topic ${spec.topic} takes record batches of at most ${limit} bytes (max.message.bytes) and Vigil may write ${spec.largestBatch}: raise the topic's max.message.bytes, or lower limits.maxRecordBytes / limits.deadLetterPayloadBytes`,
+      );
+  }
 }
 
 /**
@@ -53,6 +90,7 @@ export async function ensureTopics(
           `topic ${spec.topic} has ${actual} partitions and the config says ${spec.numPartitions}: set the config to ${actual} (a partition count is never changed behind an operator's back)`,
         );
     }
+    await checkMessageLimits(admin, specs);
     return missing.map((s) => s.topic);
   } catch (err) {
     if (err instanceof VigilError) throw err;
@@ -62,14 +100,36 @@ export async function ensureTopics(
   }
 }
 
-/** Vigil's topics for a config: every role with its partition count; the ingest ones on broker time. */
-export function vigilTopics(kafka: {
-  readonly topics: Readonly<Record<TopicRole, string>>;
-  readonly partitions: Readonly<Record<TopicRole, number>>;
-}): TopicSpec[] {
+/** What Vigil's own records may reach: an ingest record, a dead letter. */
+export interface RecordLimits {
+  readonly reading: { readonly maxRecordBytes: number };
+  readonly deadLetterPayloadBytes: number;
+}
+
+/**
+ * Vigil's topics for a config: every role with its partition count; the ingest ones on broker time;
+ * with `limits`, the largest record batch Vigil writes to each (its produce requests are split at
+ * MAX_REQUEST_BYTES; one record larger than that goes alone).
+ */
+export function vigilTopics(
+  kafka: {
+    readonly topics: Readonly<Record<TopicRole, string>>;
+    readonly partitions: Readonly<Record<TopicRole, number>>;
+  },
+  limits?: RecordLimits,
+): TopicSpec[] {
+  const largest = (role: TopicRole): number => {
+    if (limits === undefined) return 0;
+    if (role === 'readings' || role === 'logs') return limits.reading.maxRecordBytes;
+    if (role === 'dlq') return limits.deadLetterPayloadBytes;
+    return 0;
+  };
   return TOPIC_NAMES.map((role) => ({
     topic: kafka.topics[role],
     numPartitions: kafka.partitions[role],
     brokerTime: role === 'readings' || role === 'logs',
+    ...(limits === undefined
+      ? {}
+      : { largestBatch: Math.max(MAX_REQUEST_BYTES, largest(role)) + RECORD_OVERHEAD }),
   }));
 }

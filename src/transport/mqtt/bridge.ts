@@ -1,10 +1,14 @@
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
 import type { VigilConfig } from '../../config/load.js';
+import { contentId, deadLetterMessage } from '../../core/dead-letter.js';
+import type { RecordSource } from '../../core/outputs.js';
+import { toVigilError, VigilError } from '../../core/errors.js';
 import { decodeReading } from '../../core/reading.js';
-import { deadLetterMessage } from '../../core/dead-letter.js';
-import { VigilError } from '../../core/errors.js';
-import type { OutgoingRecord, RecordProducer } from '../../ports/record-log.js';
+import { backoff } from '../../engine/worker-deps.js';
+import { sendOrDeadLetter } from '../../engine/send-or-dead-letter.js';
+import type { BridgeMetrics } from '../../obs/bridge-metrics.js';
 import type { Logger } from '../../obs/logger.js';
+import type { OutgoingRecord, RecordProducer, TopicMessages } from '../../ports/record-log.js';
 import { mqttClientOptions } from './options.js';
 
 export interface BridgeStats {
@@ -13,6 +17,7 @@ export interface BridgeStats {
   deadLetters: number;
   batches: number;
   failedSends: number;
+  pauses: number;
 }
 
 interface Held {
@@ -21,12 +26,32 @@ interface Held {
   readonly dead: boolean;
 }
 
+export interface MqttBridgeOptions {
+  readonly config: VigilConfig;
+  readonly producer: RecordProducer;
+  readonly logger: Logger;
+  readonly metrics?: BridgeMetrics;
+  /** The bridge cannot go on (Kafka refuses for good, not for a record): the process should exit. */
+  readonly onFatal: (err: VigilError) => void;
+}
+
 type SendPacket = (packet: Packet, cb?: (err?: Error) => void, ...rest: unknown[]) => void;
+type HandleMessage = (packet: Packet, cb: (err?: Error) => void) => void;
+
+/**
+ * Where an MQTT dead letter comes from: its topic, and for an offset the hash of its payload (MQTT has
+ * none, and packet ids are reused: every QoS 0 message has none, QoS 1 ids wrap). A message the broker
+ * delivers again keeps its id; two different messages never share one.
+ */
+export function mqttDeadLetterSource(topic: string, payload: Buffer): RecordSource {
+  return { topic: `mqtt:${topic}`, partition: 0, offset: contentId(payload) };
+}
 
 /**
  * MQTT -> Kafka: subscribes (QoS 1, a persistent session, an MQTT 5 shared subscription so that
  * several bridges split the load) and produces each message to vigil.readings keyed by sensor id, or
- * to vigil.dlq with its reason when it is not a valid reading.
+ * to vigil.dlq with its reason when it is not a valid reading (config `limits` bound it: an oversized
+ * payload is a dead letter, cut).
  *
  * A message is acknowledged to the MQTT broker only once Kafka holds it (acks from all replicas). A
  * bridge killed at any moment therefore loses nothing: what it had not acknowledged, the broker sends
@@ -36,59 +61,78 @@ type SendPacket = (packet: Packet, cb?: (err?: Error) => void, ...rest: unknown[
  * client's packet writer is wrapped) and releases them after the batch holding their messages is in
  * Kafka: messages keep flowing and go to Kafka in batches, and no PUBACK goes out early.
  * (`test/integration/mqtt-bridge.test.ts` kills a bridge mid-stream and counts every reading.)
+ *
+ * Flow: `mqtt.maxPending` messages received and not in Kafka at most. Past it, the bridge does not
+ * finish handling the last message (MQTT.js' handleMessage callback waits), so MQTT.js stops reading
+ * its socket and the broker holds the rest: memory stays bounded under any flood, QoS 0 included.
+ *
+ * Failures: a failure Kafka may get over (retriable: the broker away, a leader moving) is retried with
+ * backoff, nothing acknowledged meanwhile; a record the broker refuses for what it is goes to vigil.dlq
+ * (sendOrDeadLetter), never retried; anything else is fatal (`onFatal`): the process exits and what it
+ * held comes back from its session.
  */
 export class MqttBridge {
-  readonly stats: BridgeStats = { received: 0, produced: 0, deadLetters: 0, batches: 0, failedSends: 0 };
+  readonly stats: BridgeStats = {
+    received: 0,
+    produced: 0,
+    deadLetters: 0,
+    batches: 0,
+    failedSends: 0,
+    pauses: 0,
+  };
   private client: MqttClient | undefined;
   private batch: Held[] = [];
+  /** Received and not yet in Kafka (their PUBACKs wait), by message id for QoS 1. */
+  private readonly unproduced = new Set<number>();
+  private pending = 0;
   /** PUBACKs held back, by message id, until their message is in Kafka. */
   private readonly acks = new Map<number, () => void>();
+  /** MQTT.js' callback for the last message, held while `maxPending` messages wait. */
+  private resume: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private timerDue = 0;
   private flushing: Promise<void> = Promise.resolve();
-  private stopped = false;
+  /** Set by close(): a flush still retrying gives up (nothing of its batch is acknowledged). */
+  private closed = false;
+  private failed = false;
 
-  constructor(
-    private readonly config: VigilConfig,
-    private readonly producer: RecordProducer,
-    private readonly logger: Logger,
-  ) {}
+  constructor(private readonly o: MqttBridgeOptions) {}
 
   private options(): IClientOptions {
-    const m = this.config.mqtt;
+    const { config } = this.o;
     return {
-      clientId: `vigil-bridge-${this.config.nodeId}`,
+      clientId: `vigil-bridge-${config.nodeId}`,
       protocolVersion: 5,
       // A persistent session: what this bridge has not acknowledged waits for it across reconnects.
       clean: false,
       properties: { sessionExpiryInterval: 24 * 3600 },
       reconnectPeriod: 1_000,
-      ...mqttClientOptions(m),
+      ...mqttClientOptions(config.mqtt),
     };
   }
 
   async start(): Promise<void> {
-    const m = this.config.mqtt;
+    const m = this.o.config.mqtt;
     const client = connect(m.url, this.options());
     this.client = client;
-    // MQTT.js' packet writer (not public API; the kill test fails if this stops holding PUBACKs).
-    const internals = client as unknown as { _sendPacket: SendPacket };
-    const send = internals._sendPacket.bind(client);
-    internals._sendPacket = (packet, cb, ...rest) => {
-      if (packet.cmd === 'puback' && packet.messageId !== undefined && this.held(packet.messageId)) {
-        this.acks.set(packet.messageId, () => {
-          send(packet, undefined, ...rest);
-        });
-        cb?.(); // MQTT.js goes on with the next message now; the PUBACK itself waits
-        return;
-      }
-      send(packet, cb, ...rest);
-    };
+    this.holdAcks(client);
+    // The 'message' event carries the topic (resolved from an MQTT 5 alias); handleMessage follows it
+    // for the same packet, and its callback is MQTT.js' flow control.
     client.on('message', (topic, payload, packet) => {
       this.accept(topic, payload, packet);
     });
+    const handle: HandleMessage = (_packet, cb) => {
+      if (this.pending < m.maxPending) {
+        cb();
+        return;
+      }
+      this.stats.pauses += 1;
+      this.o.metrics?.pauses.inc();
+      this.resume = cb;
+    };
+    (client as unknown as { handleMessage: HandleMessage }).handleMessage = handle;
     client.on('error', (err) => {
-      this.logger.warn({ err }, 'MQTT client error');
+      this.o.logger.warn({ err }, 'MQTT client error');
     });
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => {
@@ -104,43 +148,67 @@ export class MqttBridge {
         );
       });
     });
-    const topics = m.topics.map((t) => `$share/${m.shareGroup}/${t}`);
-    await client.subscribeAsync(topics, { qos: 1 });
-    this.logger.info({ url: m.url, topics }, 'MQTT bridge subscribed');
+    await client.subscribeAsync(this.topics(), { qos: 1 });
+    this.o.logger.info({ url: m.url, topics: this.topics() }, 'MQTT bridge subscribed');
   }
 
-  /** Received and not yet in Kafka: its PUBACK must wait. */
-  private held(messageId: number): boolean {
-    return this.unproduced.has(messageId);
+  private topics(): string[] {
+    const m = this.o.config.mqtt;
+    return m.topics.map((t) => `$share/${m.shareGroup}/${t}`);
   }
 
-  private readonly unproduced = new Set<number>();
+  /** Wraps MQTT.js' packet writer (not public API; the kill test fails if this stops holding PUBACKs). */
+  private holdAcks(client: MqttClient): void {
+    const internals = client as unknown as { _sendPacket: SendPacket };
+    const send = internals._sendPacket.bind(client);
+    internals._sendPacket = (packet, cb, ...rest) => {
+      if (
+        packet.cmd === 'puback' &&
+        packet.messageId !== undefined &&
+        this.unproduced.has(packet.messageId)
+      ) {
+        this.acks.set(packet.messageId, () => {
+          send(packet, undefined, ...rest);
+        });
+        cb?.(); // MQTT.js goes on with the next message now; the PUBACK itself waits
+        return;
+      }
+      send(packet, cb, ...rest);
+    };
+  }
 
   private accept(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    const { config, metrics } = this.o;
     this.stats.received += 1;
-    const decoded = decodeReading(payload);
+    metrics?.received.inc();
+    this.pending += 1;
+    metrics?.pending.set(this.pending);
     const messageId = packet.qos > 0 ? packet.messageId : undefined;
     if (messageId !== undefined) this.unproduced.add(messageId);
-    if (decoded.ok) {
-      this.batch.push({
-        messageId,
-        dead: false,
-        record: { key: decoded.value.sensorId, value: payload, headers: { 'vigil-mqtt-topic': topic } },
-      });
-    } else {
-      this.batch.push({
-        messageId,
-        dead: true,
-        record: deadLetterMessage({
-          source: { topic: `mqtt:${topic}`, partition: 0, offset: String(messageId ?? 0) },
-          key: null,
-          payload,
-          reason: decoded.reason,
-        }),
-      });
-    }
-    if (this.batch.length >= this.config.mqtt.batchMax) this.flushSoon(0);
-    else this.flushSoon(this.config.mqtt.batchDelayMs);
+    const decoded = decodeReading(payload, config.limits.reading);
+    this.batch.push(
+      decoded.ok
+        ? {
+            messageId,
+            dead: false,
+            record: { key: decoded.value.sensorId, value: payload, headers: { 'vigil-mqtt-topic': topic } },
+          }
+        : {
+            messageId,
+            dead: true,
+            record: deadLetterMessage(
+              {
+                source: mqttDeadLetterSource(topic, payload),
+                key: null,
+                payload,
+                reason: decoded.reason,
+              },
+              config.limits.deadLetterPayloadBytes,
+            ),
+          },
+    );
+    if (this.batch.length >= config.mqtt.batchMax) this.flushSoon(0);
+    else this.flushSoon(config.mqtt.batchDelayMs);
   }
 
   /**
@@ -160,32 +228,58 @@ export class MqttBridge {
     }, delayMs);
   }
 
-  /** Produces the current batch (retrying until Kafka takes it), then releases its PUBACKs. */
-  private async flush(): Promise<void> {
-    const batch = this.batch;
-    if (batch.length === 0) return;
-    this.batch = [];
+  private requests(batch: readonly Held[]): TopicMessages[] {
+    const t = this.o.config.kafka.topics;
     const readings = batch.filter((h) => !h.dead).map((h) => h.record);
     const dead = batch.filter((h) => h.dead).map((h) => h.record);
-    const t = this.config.kafka.topics;
-    for (let attempt = 0; !this.stopped || attempt === 0; attempt++) {
+    return [
+      ...(readings.length > 0 ? [{ topic: t.readings, messages: readings }] : []),
+      ...(dead.length > 0 ? [{ topic: t.dlq, messages: dead }] : []),
+    ];
+  }
+
+  /** Produces the current batch (retrying what Kafka may get over), then releases its PUBACKs. */
+  private async flush(): Promise<void> {
+    const batch = this.batch;
+    if (batch.length === 0 || this.failed) return;
+    this.batch = [];
+    const refused = await this.produce(this.requests(batch));
+    if (refused !== undefined) this.done(batch, refused);
+  }
+
+  /**
+   * Sends until Kafka takes it: the dead letters of records the broker refused, or undefined when it
+   * gave up (fatal, or closed meanwhile), in which case nothing of it is acknowledged and the MQTT
+   * broker sends it again to whoever comes next.
+   */
+  private async produce(requests: readonly TopicMessages[]): Promise<number | undefined> {
+    for (let attempt = 1; ; attempt++) {
       try {
-        await this.producer.send([
-          ...(readings.length > 0 ? [{ topic: t.readings, messages: readings }] : []),
-          ...(dead.length > 0 ? [{ topic: t.dlq, messages: dead }] : []),
-        ]);
-        break;
+        return await sendOrDeadLetter(this.o.producer, requests, this.o.config.kafka.topics.dlq);
       } catch (err) {
-        // Nothing is acknowledged: keep trying (or, stopped, leave it to the broker's redelivery).
+        const e = toVigilError(err);
+        if (!e.retriable) {
+          this.failed = true;
+          this.o.onFatal(e);
+          return undefined;
+        }
         this.stats.failedSends += 1;
-        this.logger.warn({ err, attempt }, 'producing MQTT messages to Kafka failed; retrying');
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** attempt)));
-        if (this.stopped) return;
+        this.o.metrics?.failedSends.inc();
+        this.o.logger.warn({ err: e, attempt }, 'producing MQTT messages to Kafka failed; retrying');
+        await backoff(Math.min(attempt, 7));
+        if (this.closed) return undefined;
       }
     }
+  }
+
+  private done(batch: readonly Held[], refused: number): void {
+    const { metrics } = this.o;
+    const dead = batch.filter((h) => h.dead).length + refused;
     this.stats.batches += 1;
-    this.stats.produced += readings.length;
-    this.stats.deadLetters += dead.length;
+    this.stats.produced += batch.length - dead;
+    this.stats.deadLetters += dead;
+    metrics?.produced.inc(batch.length - dead);
+    if (dead > 0) metrics?.deadLetters.inc({ source: 'mqtt' }, dead);
     for (const h of batch) {
       if (h.messageId === undefined) continue;
       this.unproduced.delete(h.messageId);
@@ -193,15 +287,58 @@ export class MqttBridge {
       this.acks.delete(h.messageId);
       release?.();
     }
+    this.pending -= batch.length;
+    metrics?.pending.set(this.pending);
+    const resume = this.resume;
+    if (resume !== undefined && this.pending < this.o.config.mqtt.maxPending) {
+      this.resume = undefined;
+      resume();
+    }
   }
 
-  /** Produces what it holds, acknowledges it, and disconnects. */
-  async stop(): Promise<void> {
+  /**
+   * Stops taking messages (unsubscribes, so the share group's other bridges get them from now on) and
+   * puts what it holds into Kafka, acknowledging it. Resolves once nothing is held; the caller bounds
+   * it (mqtt.stopTimeout) and then calls close().
+   */
+  async drain(): Promise<void> {
+    const client = this.client;
+    if (client === undefined) return;
+    const state = { unsubscribed: false };
+    client.unsubscribeAsync(this.topics()).then(
+      () => {
+        state.unsubscribed = true;
+      },
+      (err: unknown) => {
+        // Disconnected: the broker takes nothing more from this session's subscription until it is back.
+        this.o.logger.warn({ err }, 'unsubscribing failed');
+        state.unsubscribed = true;
+      },
+    );
+    // Messages may arrive until the broker has the UNSUBSCRIBE: flush until none is held.
+    for (;;) {
+      if (this.timer !== undefined) clearTimeout(this.timer);
+      this.timer = undefined;
+      this.flushing = this.flushing.then(() => this.flush());
+      await this.flushing;
+      if (this.failed || (this.pending === 0 && state.unsubscribed)) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /**
+   * Disconnects. `drained`: nothing is held, so the session is ended with it (session expiry 0) and no
+   * message waits in it for a bridge that is gone. Otherwise the session stays, holding what was not
+   * acknowledged, for this bridge to take again when it comes back.
+   */
+  async close(drained: boolean): Promise<void> {
+    this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    this.flushing = this.flushing.then(() => this.flush());
-    await this.flushing;
-    this.stopped = true;
-    await this.client?.endAsync();
+    const client = this.client;
+    if (client === undefined) return;
+    if (drained && !this.failed)
+      await client.endAsync(false, { reasonCode: 0, properties: { sessionExpiryInterval: 0 } });
+    else await client.endAsync(true);
   }
 }
