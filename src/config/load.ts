@@ -70,15 +70,21 @@ export function buildConfig(
   return parsed.data;
 }
 
-/** Parses and validates one rule on its own (rules set at run time over the control plane). */
-export function parseRule(raw: unknown): Rule {
+/**
+ * Parses and validates one rule on its own (rules set at run time over the control plane). With
+ * `windows` (the names of the pipeline's windows), a count rule must name one of them, as in the file.
+ */
+export function parseRule(raw: unknown, windows?: readonly string[]): Rule {
   const parsed = ruleSpec.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const path = issue === undefined ? '' : formatPath(issue.path);
     throw new ConfigError(path, issue?.message ?? 'invalid rule', { cause: parsed.error });
   }
-  return parsed.data;
+  const rule = parsed.data;
+  if (rule.kind === 'count' && windows !== undefined && !windows.includes(rule.window))
+    throw new ConfigError('window', `no window named "${rule.window}" (windows: ${windows.join(', ')})`);
+  return rule;
 }
 
 /** Where each service's password comes from instead of the file. */

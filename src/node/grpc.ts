@@ -7,6 +7,7 @@ import type { RuntimeRules } from '../transport/redis/runtime-rules.js';
 import type { VigilConfig } from '../config/load.js';
 import { ConfigError } from '../core/errors.js';
 import type { AlertLog } from '../ports/record-log.js';
+import type { Subscriptions } from '../transport/alert-subscription.js';
 import { componentLogger, type Logger } from '../obs/logger.js';
 import type { StateStore } from '../ports/state-store.js';
 import { addAlertsService, type AlertsService } from '../transport/grpc/alerts-service.js';
@@ -28,6 +29,8 @@ export interface NodeParts {
   readonly membership: Membership;
   readonly rules: RuntimeRules;
   readonly alertLog: AlertLog;
+  /** The node's alert subscriptions (gRPC and HTTP streams share the limits). */
+  readonly subscriptions: Subscriptions;
   /** This node's commands (its engine, its drain), as the control plane and peers call them. */
   readonly local: NodeRef;
   /** VIGIL_TOKENS, checked before the node started anything (grpcTokens). */
@@ -142,7 +145,13 @@ export async function startNodeGrpc(parts: NodeParts): Promise<NodeGrpc> {
       addQueryService(s, grpc, (sensorId, metric, from, to) =>
         parts.store.rollups(sensorId, metric, from, to),
       );
-      alerts = addAlertsService(s, grpc, parts.alertLog, componentLogger(logger, 'alerts'));
+      alerts = addAlertsService(
+        s,
+        grpc,
+        parts.alertLog,
+        parts.subscriptions,
+        componentLogger(logger, 'alerts'),
+      );
       remoting = addRemotingService(
         s,
         grpc,

@@ -86,6 +86,10 @@ export async function startNode(
       new KafkaAlertLog(core.kafka, alertLogOptions(config), logger),
       (a) => a.close(),
     );
+    const subscriptions = new Subscriptions({
+      perNode: config.limits.subscriptionsPerNode,
+      perToken: config.limits.subscriptionsPerToken,
+    });
     const grpcConfig = config.grpc;
     const grpc =
       grpcConfig === undefined || grpcAuth === undefined || membership === undefined || rules === undefined
@@ -100,6 +104,7 @@ export async function startNode(
                 membership,
                 rules,
                 alertLog,
+                subscriptions,
                 local,
                 metrics: core.metrics,
                 tokens: grpcAuth,
@@ -107,7 +112,6 @@ export async function startNode(
             }),
             (g) => g.stop(),
           );
-    const subscriptions = new Subscriptions();
     const http =
       config.httpListen === undefined || httpAuth === undefined
         ? undefined
@@ -176,7 +180,11 @@ async function startCore(config: VigilConfig, logger: Logger, events: NodeEvents
     config.grpc === undefined
       ? undefined
       : new RuntimeRules(
-          { ...config.redis, base: config.pipeline.rules },
+          {
+            ...config.redis,
+            base: config.pipeline.rules,
+            windows: config.pipeline.windows.map((w) => w.name),
+          },
           (next, version) => {
             engine.setRules(next);
             logger.info({ version, rules: next.map((r) => r.id) }, 'rules in force');

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { positionAfter, skipGaps } from '../core/log-position.js';
 import { status } from '@grpc/grpc-js';
 import { AlertFeed, decodeAlert, type AlertFilter, type AlertSince } from '../core/alert-feed.js';
@@ -42,6 +43,7 @@ export const NOT_FOUND_END: StreamEnd = {
 export class AlertSubscription {
   private next: bigint;
   private closed = false;
+  private closing: Promise<void> | undefined;
   private drainWaiters: (() => void)[] = [];
   private readonly reader: RecordConsumer;
 
@@ -52,7 +54,8 @@ export class AlertSubscription {
     start: bigint,
     private readonly endAtSubscribe: bigint,
     private readonly logger: Logger,
-    private readonly onClosed: (s: AlertSubscription) => void,
+    private readonly registry: Subscriptions,
+    private readonly place: Place,
   ) {
     this.next = start;
     this.reader = alertLog.reader();
@@ -62,23 +65,37 @@ export class AlertSubscription {
   }
 
   /**
-   * Opens a subscription and starts reading; undefined when it ended at once (since_id cannot be in
-   * an empty log, or the reader could not start), in which case the writer has been ended.
+   * Opens a subscription and starts reading; undefined when it ended at once (the node or the token
+   * has all the subscriptions it may have, since_id cannot be in an empty log, or the reader could not
+   * start), in which case the writer has been ended. `onOpen` runs once it is registered (to end it when
+   * the subscriber goes away).
    */
-  static async open(
-    o: {
-      readonly alertLog: AlertLog;
-      readonly since: AlertSince;
-      readonly filter: AlertFilter;
-      readonly writer: AlertWriter;
-      readonly logger: Logger;
-      readonly onClosed: (s: AlertSubscription) => void;
-    },
-    register: (s: AlertSubscription) => void,
-  ): Promise<AlertSubscription | undefined> {
-    const end = await o.alertLog.endOffset();
+  static async open(o: {
+    readonly alertLog: AlertLog;
+    readonly since: AlertSince;
+    readonly filter: AlertFilter;
+    readonly writer: AlertWriter;
+    readonly logger: Logger;
+    readonly subscriptions: Subscriptions;
+    /** Who asks (their token's authorization header): limits.subscriptionsPerToken counts by it. */
+    readonly holder: string | undefined;
+    readonly onOpen?: (s: AlertSubscription) => void;
+  }): Promise<AlertSubscription | undefined> {
+    const place = o.subscriptions.reserve(o.holder);
+    if (!('release' in place)) {
+      o.writer.end(place);
+      return undefined;
+    }
+    let end: bigint;
+    try {
+      end = await o.alertLog.endOffset();
+    } catch (err) {
+      place.release();
+      throw err;
+    }
     const start = o.since.kind === 'live' ? end : 0n;
     if (o.since.kind === 'id' && end === 0n) {
+      place.release();
       o.writer.end(NOT_FOUND_END);
       return undefined;
     }
@@ -89,9 +106,11 @@ export class AlertSubscription {
       start,
       end,
       o.logger,
-      o.onClosed,
+      o.subscriptions,
+      place,
     );
-    register(s);
+    o.subscriptions.add(s);
+    o.onOpen?.(s);
     try {
       await s.reader.start([o.alertLog.topic], {
         onAssignment: (parts) => {
@@ -136,7 +155,9 @@ export class AlertSubscription {
         ? skipGaps(this.next, batch.start, batch.end)
         : positionAfter(last.offset, batch.end);
     if (past !== undefined && past > this.next) this.next = past;
-    if (this.feed.missing(this.next, this.endAtSubscribe)) await this.close(NOT_FOUND_END);
+    // Not awaited: stopping the reader waits for this batch handler to return (awaiting it here would
+    // wait forever, and so would the node's shutdown).
+    if (this.feed.missing(this.next, this.endAtSubscribe)) void this.close(NOT_FOUND_END);
   }
 
   /** Waits until the stream takes writes again (or the subscription ends), heartbeating the group. */
@@ -162,12 +183,20 @@ export class AlertSubscription {
     for (const w of waiters) w();
   }
 
-  /** Ends the subscription: the writer with `end` (the subscriber left: undefined), then the reader. */
-  async close(end?: StreamEnd): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Ends the subscription: the writer with `end` (the subscriber left: undefined), then the reader.
+   * Every call returns the same promise, settled once the reader has stopped.
+   */
+  close(end?: StreamEnd): Promise<void> {
+    this.closing ??= this.shut(end);
+    return this.closing;
+  }
+
+  private async shut(end: StreamEnd | undefined): Promise<void> {
     this.closed = true;
     this.wakeWriters();
-    this.onClosed(this);
+    this.registry.delete(this);
+    this.place.release();
     this.writer.end(end);
     try {
       await this.reader.stop();
@@ -177,12 +206,65 @@ export class AlertSubscription {
   }
 }
 
-/** The open subscriptions of one server, so shutdown can end them all. */
+/** A subscription's place in the limits, given back when it ends. */
+export interface Place {
+  release(): void;
+}
+
+/** Subscriptions a node serves at once, all and per token (config `limits`). */
+export interface SubscriptionLimits {
+  readonly perNode: number;
+  readonly perToken: number;
+}
+
+/**
+ * The open subscriptions of one node (gRPC and HTTP streams alike), so shutdown can end them all, and
+ * their limits: each holds a Kafka reader, so a client that opens streams and never reads them gets
+ * RESOURCE_EXHAUSTED, not a node out of connections.
+ */
 export class Subscriptions {
   private readonly open = new Set<AlertSubscription>();
+  private places = 0;
+  private readonly perHolder = new Map<string, number>();
+
+  constructor(
+    private readonly limits: SubscriptionLimits = {
+      perNode: Number.POSITIVE_INFINITY,
+      perToken: Number.POSITIVE_INFINITY,
+    },
+  ) {}
 
   get active(): number {
     return this.open.size;
+  }
+
+  /** A place for one more subscription of `holder`, or how the stream ends when there is none. */
+  reserve(holder: string | undefined): Place | StreamEnd {
+    const key = holder === undefined ? '' : createHash('sha256').update(holder).digest('hex');
+    const held = this.perHolder.get(key) ?? 0;
+    if (this.places >= this.limits.perNode)
+      return {
+        code: status.RESOURCE_EXHAUSTED,
+        details: `this node serves ${this.places} alert subscriptions, its limit (limits.subscriptionsPerNode): subscribe on another node, or later`,
+      };
+    if (held >= this.limits.perToken)
+      return {
+        code: status.RESOURCE_EXHAUSTED,
+        details: `this token holds ${held} alert subscriptions on this node, its limit (limits.subscriptionsPerToken): end one first`,
+      };
+    this.places++;
+    this.perHolder.set(key, held + 1);
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.places--;
+        const n = (this.perHolder.get(key) ?? 1) - 1;
+        if (n === 0) this.perHolder.delete(key);
+        else this.perHolder.set(key, n);
+      },
+    };
   }
 
   add(s: AlertSubscription): void {

@@ -8,12 +8,14 @@ import type { Alert__Output } from '../../src/gen/vigil/v1/Alert.js';
 import type { SubscribeRequest } from '../../src/gen/vigil/v1/SubscribeRequest.js';
 import { MemoryRecordLog } from '../../src/ports/memory-record-log.js';
 import { silentLogger } from '../../src/obs/logger.js';
+import { Subscriptions } from '../../src/transport/alert-subscription.js';
 import { addAlertsService, type AlertsService } from '../../src/transport/grpc/alerts-service.js';
 import { TokenAuthority } from '../../src/transport/auth.js';
 import { startGrpcServer, type RunningGrpcServer } from '../../src/transport/grpc/server.js';
 
 const TOPIC = 'vigil.alerts';
 const viewer = randomBytes(16).toString('hex');
+const other = randomBytes(16).toString('hex');
 
 function alert(n: number): Alert {
   const sensorId = `st-${n % 7}`;
@@ -42,6 +44,7 @@ describe('Alerts service', () => {
       { topic: TOPIC, messages: alerts.map((a) => ({ key: a.sensorId, value: JSON.stringify(a) })) },
     ]);
   };
+  const subscriptions = new Subscriptions({ perNode: 3, perToken: 2 });
   let running: RunningGrpcServer;
   let service: AlertsService | undefined;
   let client: AlertsClient;
@@ -53,11 +56,11 @@ describe('Alerts service', () => {
       {
         address: '127.0.0.1:0',
         security: { insecureDevelopmentOnly: true },
-        tokens: TokenAuthority.parse(`viewer=${viewer}`),
+        tokens: TokenAuthority.parse(`viewer=${viewer},viewer=${other}`),
         logger: silentLogger,
       },
       (server, grpc) => {
-        service = addAlertsService(server, grpc, log.alertLog(TOPIC), silentLogger);
+        service = addAlertsService(server, grpc, log.alertLog(TOPIC), subscriptions, silentLogger);
       },
     );
     client = new running.grpc.vigil.v1.Alerts(`127.0.0.1:${running.port}`, credentials.createInsecure());
@@ -73,10 +76,11 @@ describe('Alerts service', () => {
   const collect = (
     request: SubscribeRequest,
     enough: (got: Alert__Output[]) => boolean,
+    metadata = md,
   ): Promise<{ got: Alert__Output[]; error?: ServiceError }> =>
     new Promise((resolve) => {
       const got: Alert__Output[] = [];
-      const stream = client.subscribe(request, md);
+      const stream = client.subscribe(request, metadata);
       stream.on('data', (a: Alert__Output) => {
         got.push(a);
         if (enough(got)) stream.cancel();
@@ -123,5 +127,42 @@ describe('Alerts service', () => {
     expect(malformed.error?.details).toMatch(/since_id "nope" is not an alert id/);
     const severity = await collect({ filter: { severities: ['loud'] } }, () => false);
     expect(severity.error?.details).toMatch(/"loud" is not info, warning or critical/);
+  });
+
+  it('gives a token limits.subscriptionsPerToken streams and the node subscriptionsPerNode, RESOURCE_EXHAUSTED beyond', async () => {
+    const otherMd = new Metadata();
+    otherMd.set('authorization', `Bearer ${other}`);
+    const open = (metadata: Metadata) => {
+      const stream = client.subscribe({}, metadata);
+      const ended = new Promise<ServiceError>((resolve) => stream.on('error', resolve));
+      return { stream, ended };
+    };
+    const a = open(md);
+    const b = open(md);
+    await vi.waitFor(() => {
+      expect(service?.active).toBe(2);
+    });
+    expect((await collect({}, () => false)).error?.details).toMatch(/limits\.subscriptionsPerToken/);
+    const c = open(otherMd);
+    await vi.waitFor(() => {
+      expect(service?.active).toBe(3);
+    });
+    const full = await collect({}, () => false, otherMd);
+    expect(full.error?.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(full.error?.details).toMatch(/limits\.subscriptionsPerNode/);
+    // A place is given back when its subscriber goes away.
+    a.stream.cancel();
+    await vi.waitFor(() => {
+      expect(service?.active).toBe(2);
+    });
+    const d = open(md);
+    await vi.waitFor(() => {
+      expect(service?.active).toBe(3);
+    });
+    for (const s of [b, c, d]) s.stream.cancel();
+    await Promise.all([a, b, c, d].map((s) => s.ended));
+    await vi.waitFor(() => {
+      expect(service?.active).toBe(0);
+    });
   });
 });

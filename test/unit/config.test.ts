@@ -176,6 +176,18 @@ mqtt:
     );
   });
 
+  it('takes a runtime count rule naming a window of the pipeline, and refuses one naming none', async () => {
+    const { parseRule } = await import('../../src/config/load.js');
+    const windows = ['tumbling-10s', 'sliding-1m-10s'];
+    const count = { id: 'c', kind: 'count', metric: 'temperature', above: 3 };
+    expect(parseRule({ ...count, window: 'tumbling-10s' }, windows)).toMatchObject({
+      window: 'tumbling-10s',
+    });
+    const err = errorOf(() => parseRule({ ...count, window: 'tumbling-5s' }, windows));
+    expect(err.path).toBe('window');
+    expect(err.message).toMatch(/no window named "tumbling-5s" \(windows: tumbling-10s, sliding-1m-10s\)/);
+  });
+
   it('rejects a config that is not a mapping', () => {
     expect(errorOf(() => buildConfig([1, 2])).message).toMatch(/must be a mapping/);
   });

@@ -5,7 +5,8 @@ import type { Alert as AlertMessage } from '../../gen/vigil/v1/Alert.js';
 import type { SubscribeRequest__Output } from '../../gen/vigil/v1/SubscribeRequest.js';
 import type { AlertLog } from '../../ports/record-log.js';
 import type { Logger } from '../../obs/logger.js';
-import { AlertSubscription, Subscriptions, type AlertWriter } from '../alert-subscription.js';
+import type { Subscriptions } from '../alert-subscription.js';
+import { AlertSubscription, type AlertWriter } from '../alert-subscription.js';
 import type { VigilGrpc } from './proto.js';
 
 export interface AlertsService {
@@ -78,9 +79,9 @@ export function addAlertsService(
   server: Server,
   grpc: VigilGrpc,
   alertLog: AlertLog,
+  subscriptions: Subscriptions,
   logger: Logger,
 ): AlertsService {
-  const subscriptions = new Subscriptions();
   const open = async (call: Call): Promise<void> => {
     const parsed = parseSubscribe(call.request);
     if (!parsed.ok) {
@@ -98,26 +99,22 @@ export function addAlertsService(
         else call.end();
       },
     };
-    await AlertSubscription.open(
-      {
-        alertLog,
-        since: parsed.since,
-        filter: parsed.filter,
-        writer,
-        logger,
-        onClosed: (s) => {
-          subscriptions.delete(s);
-        },
-      },
-      (s) => {
-        subscriptions.add(s);
+    await AlertSubscription.open({
+      alertLog,
+      since: parsed.since,
+      filter: parsed.filter,
+      writer,
+      logger,
+      subscriptions,
+      holder: call.metadata.get('authorization')[0]?.toString(),
+      onOpen: (s) => {
         // The subscriber went away: nothing to tell it.
         call.on('cancelled', () => {
           ended = true;
           void s.close();
         });
       },
-    );
+    });
   };
   server.addService(grpc.vigil.v1.Alerts.service, {
     Subscribe: (call: Call) => {

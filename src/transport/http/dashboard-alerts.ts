@@ -54,25 +54,21 @@ async function stream(
       res.end();
     },
   };
-  await AlertSubscription.open(
-    {
-      alertLog: d.alertLog,
-      since,
-      filter: { sensorIds: [], ruleIds: [], severities: [], labels: {} },
-      writer,
-      logger: d.logger,
-      onClosed: (s) => {
-        d.subscriptions.delete(s);
-      },
-    },
-    (s) => {
-      d.subscriptions.add(s);
+  await AlertSubscription.open({
+    alertLog: d.alertLog,
+    since,
+    filter: { sensorIds: [], ruleIds: [], severities: [], labels: {} },
+    writer,
+    logger: d.logger,
+    subscriptions: d.subscriptions,
+    holder: req.headers.authorization,
+    onOpen: (s) => {
       req.on('close', () => {
         ended = true;
         clearInterval(keepAlive);
         void s.close();
       });
     },
-  );
+  });
   return undefined;
 }

@@ -29,7 +29,11 @@ export class KafkaAlertLog implements AlertLog {
   }
 
   async endOffset(): Promise<bigint> {
-    this.connected ??= this.admin.connect();
+    // A failed connect is tried again by the next call.
+    this.connected ??= this.admin.connect().catch((err: unknown) => {
+      this.connected = undefined;
+      throw err;
+    });
     let offsets: { partition: number; high: string }[];
     try {
       await this.connected;

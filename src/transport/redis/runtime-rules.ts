@@ -30,6 +30,8 @@ export class RuntimeRules {
     private readonly o: RedisConnection & {
       readonly keyPrefix: string;
       readonly base: readonly Rule[];
+      /** The pipeline's window names: a count rule must name one. */
+      readonly windows: readonly string[];
       readonly pollMs?: number;
     },
     private readonly onChange: (rules: readonly Rule[], version: number) => void,
@@ -62,7 +64,7 @@ export class RuntimeRules {
         continue;
       }
       try {
-        entries.set(id, { rule: parseRule(JSON.parse(spec)), specJson: spec });
+        entries.set(id, { rule: parseRule(JSON.parse(spec), this.o.windows), specJson: spec });
       } catch (err) {
         this.logger.error({ err, ruleId: id }, 'a stored rule no longer parses; ignoring it');
       }
@@ -81,7 +83,7 @@ export class RuntimeRules {
     } catch (err) {
       throw new ConfigError('spec_json', `not valid JSON: ${(err as Error).message}`, { cause: err });
     }
-    const rule = parseRule(raw);
+    const rule = parseRule(raw, this.o.windows);
     const result = await this.redis
       .multi()
       .hset(this.hashKey, rule.id, JSON.stringify(raw))
