@@ -157,13 +157,13 @@ async function startCore(config: VigilConfig, logger: Logger, events: NodeEvents
   const store: StateStore = parts.add(
     'store',
     redis
-      ? new RedisStateStore({ ...config.redis, rollupTtlMs: config.rollupTtlMs })
+      ? new RedisStateStore({ ...config.redis, logger, rollupTtlMs: config.rollupTtlMs })
       : new MemoryStateStore(),
     (s) => s.close(),
   );
   const sourceStore: SourceStore = parts.add(
     'source store',
-    redis ? new RedisSourceStore(config.redis) : new MemorySourceStore(),
+    redis ? new RedisSourceStore({ ...config.redis, logger }) : new MemorySourceStore(),
     (s) => s.close(),
   );
   // Membership and runtime rules come with the cluster: when the node serves gRPC, other nodes need
@@ -272,7 +272,7 @@ async function startEdges(
     config,
     logger,
     () => ({
-      outbox: redis ? new RedisOutbox(config.redis) : new MemoryOutbox(),
+      outbox: redis ? new RedisOutbox({ ...config.redis, logger }) : new MemoryOutbox(),
       consumer: new KafkaRecordConsumer(
         kafka,
         consumerOptions(config, `${config.kafka.groupId}.notify`, 1),

@@ -41,7 +41,7 @@ export class Membership {
     private readonly o: MembershipOptions,
     private readonly logger: Logger,
   ) {
-    this.redis = connectRedis(o, { maxRetriesPerRequest: 3 });
+    this.redis = connectRedis({ ...o, logger }, { maxRetriesPerRequest: 3 });
   }
 
   private get setKey(): string {

@@ -37,7 +37,7 @@ export class RuntimeRules {
     private readonly onChange: (rules: readonly Rule[], version: number) => void,
     private readonly logger: Logger,
   ) {
-    this.redis = connectRedis(o, { maxRetriesPerRequest: 3 });
+    this.redis = connectRedis({ ...o, logger }, { maxRetriesPerRequest: 3 });
   }
 
   private get hashKey(): string {
