@@ -29,6 +29,12 @@ export interface ReadingLimits {
   readonly maxMetrics: number;
   readonly maxMetricNameLength: number;
   readonly maxSensorIdLength: number;
+  /**
+   * The largest magnitude a value may have. Window aggregates square differences of values (variance)
+   * and sum them: beyond about 1e150 they overflow to Infinity, which JSON writes as null. No physical
+   * measurement comes near the default (1e100).
+   */
+  readonly maxAbsValue: number;
 }
 
 export const DEFAULT_READING_LIMITS: ReadingLimits = {
@@ -36,6 +42,7 @@ export const DEFAULT_READING_LIMITS: ReadingLimits = {
   maxMetrics: 64,
   maxMetricNameLength: 128,
   maxSensorIdLength: 256,
+  maxAbsValue: 1e100,
 };
 
 const readingSchema = z.object({
@@ -97,7 +104,7 @@ export function plainReading(
   for (const key in values) {
     const x = (values as Record<string, unknown>)[key];
     if (key.length === 0 || key.length > limits.maxMetricNameLength || key === '__proto__') return undefined;
-    if (typeof x !== 'number' || !Number.isFinite(x)) return undefined;
+    if (typeof x !== 'number' || !(Math.abs(x) <= limits.maxAbsValue)) return undefined;
     metrics++;
   }
   if (metrics === 0 || metrics > limits.maxMetrics) return undefined;
@@ -150,6 +157,15 @@ function overLimits(v: unknown, limits: ReadingLimits): DecodeResult<Reading> | 
   if (long !== undefined)
     return fail(
       `values: a metric name of ${long.length} characters, over limits.maxMetricNameLength (${limits.maxMetricNameLength})`,
+    );
+  const record = values as Record<string, unknown>;
+  const huge = names.find((n) => {
+    const x = record[n];
+    return typeof x === 'number' && Math.abs(x) > limits.maxAbsValue;
+  });
+  if (huge !== undefined)
+    return fail(
+      `values.${huge}: ${String(record[huge])} is beyond limits.maxAbsValue (${limits.maxAbsValue})`,
     );
   return undefined;
 }

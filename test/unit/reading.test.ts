@@ -28,6 +28,10 @@ describe('decodeReading', () => {
     ['{"sensorId":"a","ts":1.5,"values":{"x":1}}', 'ts: must be an integer'],
     ['{"sensorId":"a","ts":-1,"values":{"x":1}}', 'ts: must not be negative'],
     ['{"sensorId":"a","ts":1,"values":{}}', 'values: must hold at least one metric'],
+    [
+      '{"sensorId":"a","ts":1,"values":{"x":1e300}}',
+      'values.x: 1e+300 is beyond limits.maxAbsValue (1e+100)',
+    ],
     ['{"sensorId":"a","ts":1,"values":{"x":"hot"}}', 'values.x:'],
   ])('rejects %j with a precise reason', (raw, reason) => {
     const r = decodeReading(raw);

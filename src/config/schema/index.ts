@@ -66,6 +66,8 @@ const limitsSchema = z
     maxMetricsPerReading: z.number().int().min(1).max(10_000).default(64),
     maxMetricNameLength: z.number().int().min(8).max(4_096).default(128),
     maxSensorIdLength: z.number().int().min(8).max(4_096).default(256),
+    /** The largest magnitude of a value: beyond it a reading is a dead letter (aggregates stay finite). */
+    maxAbsValue: z.number().positive().max(1e150).default(1e100),
     /** Event time this far ahead of the time the broker took the record: a dead letter. */
     maxFuture: positiveDuration.default(600_000),
     /** Bytes a dead letter keeps of its payload (the rest is named by its source offset). */
@@ -86,6 +88,7 @@ const limitsSchema = z
       maxMetrics: l.maxMetricsPerReading,
       maxMetricNameLength: l.maxMetricNameLength,
       maxSensorIdLength: l.maxSensorIdLength,
+      maxAbsValue: l.maxAbsValue,
     },
     maxFutureMs: l.maxFuture,
     deadLetterPayloadBytes: l.deadLetterPayloadBytes,
