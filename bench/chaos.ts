@@ -4,6 +4,8 @@
  *   npm run chaos -- [--nodes 3] [--kills 20] [--zombies 0] [--drains 0] [--crashes 0]
  *                    [--redis-restarts 0] [--broker-restarts 0] [--link-cuts 0]
  *                    [--rate 400] [--stations 300] [--seed 1] [--session-timeout 3000]
+ *                    [--hostile <n>: n records of each hostile input class mixed into the load]
+ *                    [--burst <n>: a burst of n new sensors, produced at once]
  *                    [--duration <s>: the load lasts at least this long; it always outlasts the faults]
  *
  * Needs the stack (cluster/services.sh, cluster/kafka/start.sh) and a build (npm run build).
@@ -30,6 +32,8 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     duration: { type: 'string', default: '0' },
     'session-timeout': { type: 'string', default: '3000' },
+    hostile: { type: 'string', default: '0' },
+    burst: { type: 'string', default: '0' },
   },
 });
 const int = (name: keyof typeof values): number => {
@@ -59,6 +63,9 @@ const result = await runCampaign({
   seed: int('seed'),
   durationMs: int('duration') * 1000,
   sessionTimeoutMs: int('session-timeout'),
+  ...(int('hostile') + int('burst') === 0
+    ? {}
+    : { hostile: { perClass: int('hostile'), burst: int('burst') } }),
   log: (line) => {
     process.stdout.write(`${line}\n`);
   },
@@ -87,6 +94,10 @@ const rows: [string, string][] = [
     'expected results (windows, alerts, late, dead letters)',
     `${result.expected.windows}, ${result.expected.alerts}, ${result.expected.late}, ${result.expected.dlq}`,
   ],
+  [
+    'hostile records (each a dead letter with its reason)',
+    `${result.hostile} (${result.dlqWithoutReason} without a reason)`,
+  ],
   ['results lost', String(result.lost)],
   ['results duplicated', String(result.duplicated)],
   [
@@ -95,6 +106,8 @@ const rows: [string, string][] = [
   ],
   ['partitions owned again, s (p50 / p99 / max)', stats(moved, (f) => f.reassignedMs)],
   ['lag back to its level, s (p50 / p99 / max)', stats(measured, (f) => f.recoveredMs)],
+  ['node processes that stopped by themselves', String(result.deadAtEnd)],
+  ['peak resident memory of a node, MiB', String(result.maxRssMb)],
   ['campaign duration, s', ((Date.now() - started) / 1000).toFixed(0)],
 ];
 const width = Math.max(...rows.map(([k]) => k.length));
@@ -106,4 +119,7 @@ mkdirSync(join(ROOT, '.run'), { recursive: true });
 const file = join(ROOT, '.run', `chaos-${int('seed')}.json`);
 writeFileSync(file, JSON.stringify(result, null, 2));
 process.stdout.write(`\nfigures: ${file}\n`);
-process.exitCode = result.lost === 0 && result.duplicated === 0 ? 0 : 1;
+process.exitCode =
+  result.lost === 0 && result.duplicated === 0 && result.deadAtEnd === 0 && result.dlqWithoutReason === 0
+    ? 0
+    : 1;

@@ -5,8 +5,10 @@ import { runCampaign } from '../support/chaos/campaign.js';
  * A short fault campaign (the long one is `npm run chaos`): three SIGKILLs of different nodes under
  * continuous load, a zombie that wakes up, a drain, an actor crash, a SIGKILL of Redis and a restart
  * of the Kafka broker, the gRPC links to a node cut and restored; every kill and drain is followed by
- * a restart of the node. Nothing may be lost or doubled against the oracle, and the subscriber that followed
- * the alerts across nodes must hold each alert exactly once.
+ * a restart of the node. Records from outside are mixed into the load (oversized, year 3000, too wide,
+ * too long an id, __proto__, 1e300, bytes, empty, and a burst of 2,000 new sensors). Nothing may be lost
+ * or doubled against the oracle, and the subscriber that followed the alerts across nodes must hold
+ * each alert exactly once.
  */
 describe('fault campaign', () => {
   it(
@@ -26,6 +28,8 @@ describe('fault campaign', () => {
         stations: 300,
         seed: 7,
         sessionTimeoutMs: 3_000,
+        // Records from outside mixed in: every hostile class three times, and a burst of new sensors.
+        hostile: { perClass: 3, burst: 2_000 },
         log: (line) => {
           process.stdout.write(`${line}\n`);
         },
@@ -37,6 +41,11 @@ describe('fault campaign', () => {
       expect(result.lost).toBe(0);
       expect(result.duplicated).toBe(0);
       expect(result.expected.alerts).toBeGreaterThan(0);
+      // Hostile input: each record a dead letter with its reason (the oracle counts them), no node down.
+      expect(result.hostile).toBe(24);
+      expect(result.dlqWithoutReason).toBe(0);
+      expect(result.deadAtEnd).toBe(0);
+      expect(result.maxRssMb).toBeLessThan(1_024);
       // The subscriber: every alert of vigil.alerts, none twice, across reconnects.
       expect(result.subscriber.unique).toBe(result.subscriber.received);
       expect(result.subscriber.missing).toBe(0);

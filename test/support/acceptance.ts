@@ -79,6 +79,8 @@ export const REFERENCE_CONFIG: RefConfig = {
 export interface InputRecord {
   readonly key: string;
   readonly value: string;
+  /** Produced at once with the burst records right after it, whatever the load's rate. */
+  readonly burst?: true;
 }
 
 /**

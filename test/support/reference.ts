@@ -83,18 +83,46 @@ interface Reading {
   seq?: number;
 }
 
+/** config `limits` at their defaults, as the engine applies them. */
+const LIMITS = {
+  maxRecordBytes: 262_144,
+  maxMetrics: 64,
+  maxMetricNameLength: 128,
+  maxSensorIdLength: 256,
+  maxAbsValue: 1e100,
+  maxFutureMs: 600_000,
+};
+
+/**
+ * A reading, or undefined for a dead letter. Event time more than limits.maxFuture ahead of the
+ * broker's time is one: the broker takes the record after this runs, so now is a lower bound of its
+ * time, and the inputs are either in the past or centuries ahead.
+ */
 function valid(json: unknown): Reading | undefined {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) return undefined;
   const o = json as Record<string, unknown>;
-  if (typeof o['sensorId'] !== 'string' || o['sensorId'].length === 0 || o['sensorId'].length > 256)
+  if (
+    typeof o['sensorId'] !== 'string' ||
+    o['sensorId'].length === 0 ||
+    o['sensorId'].length > LIMITS.maxSensorIdLength
+  )
     return undefined;
   if (typeof o['ts'] !== 'number' || !Number.isInteger(o['ts']) || o['ts'] < 0) return undefined;
+  if (o['ts'] > Date.now() + LIMITS.maxFutureMs) return undefined;
   const values = o['values'];
   if (typeof values !== 'object' || values === null || Array.isArray(values)) return undefined;
+  if (Object.prototype.hasOwnProperty.call(values, '__proto__')) return undefined;
   const entries = Object.entries(values as Record<string, unknown>);
   if (
     entries.length === 0 ||
-    entries.some(([k, v]) => k.length === 0 || typeof v !== 'number' || !Number.isFinite(v))
+    entries.length > LIMITS.maxMetrics ||
+    entries.some(
+      ([k, v]) =>
+        k.length === 0 ||
+        k.length > LIMITS.maxMetricNameLength ||
+        typeof v !== 'number' ||
+        !(Math.abs(v) <= LIMITS.maxAbsValue),
+    )
   )
     return undefined;
   const seq = o['seq'];
@@ -374,7 +402,8 @@ export function reference(records: readonly { key: string; value: string }[], c:
     list.forEach((rec, offset) => {
       let reading: Reading | undefined;
       try {
-        reading = valid(JSON.parse(rec.value));
+        reading =
+          Buffer.byteLength(rec.value) > LIMITS.maxRecordBytes ? undefined : valid(JSON.parse(rec.value));
       } catch {
         reading = undefined;
       }

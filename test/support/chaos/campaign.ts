@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { unary } from '../../../src/cli/grpc-client.js';
@@ -6,7 +7,8 @@ import type { Ack__Output } from '../../../src/gen/vigil/v1/Ack.js';
 import { Random } from '../../../src/sim/random.js';
 import { acceptanceInput, compare, REFERENCE_CONFIG } from '../acceptance.js';
 import { acceptanceRawConfig, gatherFromKafka, prepareKafka } from '../kafka-run.js';
-import { readToEnd, json } from '../kafka.js';
+import { header, readToEnd, json } from '../kafka.js';
+import { withHostileInput, type HostileOptions } from '../hostile-input.js';
 import { progress } from '../node-process.js';
 import { reference } from '../reference.js';
 import { ResilientSubscriber, steadyLoad } from './clients.js';
@@ -40,6 +42,8 @@ export interface CampaignOptions {
   readonly stations: number;
   readonly seed: number;
   readonly sessionTimeoutMs: number;
+  /** Hostile records mixed into the load (test/support/hostile-input.ts); none when unset. */
+  readonly hostile?: Omit<HostileOptions, 'seed'>;
   readonly log: (line: string) => void;
 }
 
@@ -71,6 +75,24 @@ export interface CampaignResult {
   readonly duplicated: number;
   readonly subscriber: { received: number; unique: number; missing: number; reconnects: number };
   readonly alertsInLog: number;
+  /** Hostile records offered (each must be a dead letter; compared with the oracle like the rest). */
+  readonly hostile: number;
+  /** Dead letters without a reason (there must be none). */
+  readonly dlqWithoutReason: number;
+  /** The largest resident memory of a node process, sampled after each fault and at the end. */
+  readonly maxRssMb: number;
+  /** Node processes not running at the end (a node that stopped by itself: there must be none). */
+  readonly deadAtEnd: number;
+}
+
+/** A process' resident memory in MiB, from /proc (undefined when it is not running). */
+function rssMb(pid: number): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m?.[1] === undefined ? undefined : Number(m[1]) / 1024;
+  } catch {
+    return undefined;
+  }
 }
 
 const PARTITIONS = 6;
@@ -165,7 +187,12 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   const faultTime = plan.reduce((t, f) => t + (f.kind === 'crash' ? 2_000 : 14_000), 0);
   const loadMs = Math.max(o.durationMs ?? 0, faultTime + 15_000);
   const total = Math.max(5_000, Math.round((o.rate * loadMs) / 1000));
-  const input = acceptanceInput(o.stations, total, o.seed);
+  const good = acceptanceInput(o.stations, total, o.seed);
+  const mixed =
+    o.hostile === undefined
+      ? { records: good, hostile: 0 }
+      : withHostileInput(good, { ...o.hostile, seed: o.seed }, PARTITIONS);
+  const input = mixed.records;
   const expected = reference(input, REFERENCE_CONFIG);
   const raw = acceptanceRawConfig('chaos', {
     log: { level: 'warn' },
@@ -183,7 +210,11 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   const alive = new Set(ids);
   const live = (): number[] => ids.filter((i) => alive.has(i));
   o.log(
-    `campaign: ${o.nodes} nodes, ${plan.length} faults, ${total} readings at ${o.rate}/s, seed ${o.seed}`,
+    `campaign: ${o.nodes} nodes, ${plan.length} faults, ${input.length} records at ${o.rate}/s` +
+      (o.hostile === undefined
+        ? ''
+        : ` (${mixed.hostile} hostile, a burst of ${o.hostile.burst} new sensors)`) +
+      `, seed ${o.seed}`,
   );
 
   const membersOk = async (nodes: readonly number[]): Promise<boolean> => {
@@ -214,6 +245,10 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   const subscriber = new ResilientSubscriber(cluster, live);
   const load = steadyLoad(kafka, config.kafka.topics.readings, input, o.rate, PARTITIONS);
   const faults: FaultRecord[] = [];
+  let maxRssMb = 0;
+  const sampleRss = (): void => {
+    for (const i of live()) maxRssMb = Math.max(maxRssMb, rssMb(cluster.pid(i)) ?? 0);
+  };
   try {
     await sleep(3_000);
     for (const [n, f] of plan.entries()) {
@@ -287,7 +322,11 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         else if (f.kind === 'zombie') cluster.signal(f.node, 'SIGSTOP');
         else await cluster.nodes('drain', String(f.node));
         alive.delete(f.node);
-        const reassignedMs = await timeUntil(t0, () => membersOk(others), 60_000);
+        // A lone node has nobody to take its partitions: it is restarted at once, and recovery timed from
+        // the fault through its restart.
+        const alone = others.length === 0;
+        if (alone && f.kind !== 'zombie') await cluster.nodes('restart', String(f.node));
+        const reassignedMs = await timeUntil(t0, () => membersOk(alone ? ids : others), 60_000);
         const recoveredMs = await timeUntil(t0, async () => (await lag()) <= before, 60_000);
         record = {
           ...record,
@@ -304,7 +343,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
             refused: count('checkpoint refused'),
             retaken: count('partition was taken meanwhile'),
           };
-        } else {
+        } else if (!alone) {
           await cluster.nodes('restart', String(f.node));
         }
         alive.add(f.node);
@@ -312,6 +351,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
           o.log(`  the cluster did not settle after fault ${n + 1}`);
       }
       faults.push(record);
+      sampleRss();
       o.log(
         `  fault ${n + 1}/${plan.length}: ${f.kind} node-${f.node}` +
           (record.reassignedMs === undefined
@@ -335,7 +375,12 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       30_000,
     );
     await subscriber.stop();
+    sampleRss();
+    const deadAtEnd = ids.filter((i) => rssMb(cluster.pid(i)) === undefined).length;
     const engineOut = await gatherFromKafka(config, kafka, expected, new Set(input.map((r) => r.key)));
+    const dlqWithoutReason = (await readToEnd(kafka, config.kafka.topics.dlq)).filter(
+      (r) => (header(r, 'vigil-reason') ?? '') === '',
+    ).length;
     const problems = compare(engineOut, expected);
     const got = subscriber.received.map((a) => a.id);
     const unique = new Set(got);
@@ -358,6 +403,10 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         reconnects: subscriber.reconnects,
       },
       alertsInLog: alertsInLog.size,
+      hostile: mixed.hostile,
+      dlqWithoutReason,
+      maxRssMb: Math.round(maxRssMb),
+      deadAtEnd,
     };
   } finally {
     await subscriber.stop();
