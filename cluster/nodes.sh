@@ -14,7 +14,8 @@
 # VIGIL_CLUSTER_BASE_PORT moves the ports (node I serves on BASE+I, default 7400);
 # VIGIL_CLUSTER_HTTP_BASE_PORT moves the HTTP ports: node I's dashboard, /metrics and metrics API are
 # on HTTP_BASE+I (default: the gRPC base + 100, so 7500), e.g. http://127.0.0.1:7501/ for node 1;
-# VIGIL_CLUSTER_ADVERTISE_BASE_PORT makes node I advertise 127.0.0.1:ADVERTISE_BASE+I to its peers.
+# VIGIL_CLUSTER_ADVERTISE_BASE_PORT makes node I advertise 127.0.0.1:ADVERTISE_BASE+I to its peers;
+# VIGIL_CLUSTER_NODE_PREFIX names the nodes: node I is <prefix>I (default node-, so node-1, node-2, …).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$VIGIL_ROOT"
@@ -34,6 +35,7 @@ tokens() {
 }
 
 port() { echo $((${VIGIL_CLUSTER_BASE_PORT:-7400} + $1)); }
+node_id() { echo "${VIGIL_CLUSTER_NODE_PREFIX:-node-}$1"; }
 http_port() { echo $((${VIGIL_CLUSTER_HTTP_BASE_PORT:-$(($(port 0) + 100))} + $1)); }
 pid_of() { [ -f "$dir/node-$1.pid" ] && cat "$dir/node-$1.pid" || true; }
 alive() { local p; p=$(pid_of "$1"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
@@ -55,7 +57,7 @@ start_node() {
   if alive "$i"; then log "node-$i already running (pid $(pid_of "$i"))"; return; fi
   bash cluster/certs.sh "node-$i" client >/dev/null 2>&1
   config "$i"
-  VIGIL_NODE_ID="node-$i" VIGIL_HTTP_LISTEN="127.0.0.1:$(http_port "$i")" \
+  VIGIL_NODE_ID="$(node_id "$i")" VIGIL_HTTP_LISTEN="127.0.0.1:$(http_port "$i")" \
     setsid node dist/cli/main.js -c "$dir/node-$i.yaml" node >>"$dir/node-$i.log" 2>&1 < /dev/null &
   echo $! > "$dir/node-$i.pid"
   log "node-$i started (pid $!, gRPC 127.0.0.1:$(port "$i"), dashboard http://127.0.0.1:$(http_port "$i")/, log $dir/node-$i.log)"
@@ -103,7 +105,7 @@ case "${1:-}" in
     i="${2:?usage: nodes.sh drain I}"
     tokens
     alive "$i" || die "node-$i is not running"
-    VIGIL_TOKEN="$VIGIL_ADMIN_TOKEN" node dist/cli/main.js drain "node-$i" --node "localhost:$(port "$i")" \
+    VIGIL_TOKEN="$VIGIL_ADMIN_TOKEN" node dist/cli/main.js drain "$(node_id "$i")" --node "localhost:$(port "$i")" \
       --ca "$certs/ca.crt" --cert "$certs/client.crt" --key "$certs/client.key"
     for _ in $(seq 1 60); do alive "$i" || break; sleep 0.5; done
     alive "$i" && die "node-$i drained but did not exit; see $dir/node-$i.log"

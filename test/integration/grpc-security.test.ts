@@ -193,13 +193,17 @@ describe('gRPC server security', () => {
       };
     };
     const hc = new health.grpc.health.v1.Health(address, creds(certs));
-    const answer = await new Promise<{ status: string } | undefined>((resolve, reject) => {
-      hc.check({ service: '' }, (err, v) => {
-        if (err !== null) reject(err);
-        else resolve(v);
+    const check = (service: string) =>
+      new Promise<{ status: string } | undefined>((resolve, reject) => {
+        hc.check({ service }, (err, v) => {
+          if (err !== null) reject(err);
+          else resolve(v);
+        });
       });
-    });
-    expect(answer?.status).toBe('SERVING');
+    // The server, and every service by its full name, as stock clients (grpc_health_probe -service) ask.
+    for (const service of ['', 'vigil.v1.Control', 'vigil.v1.Alerts', 'vigil.v1.Query', 'vigil.v1.Remoting'])
+      expect((await check(service))?.status).toBe('SERVING');
+    await expect(check('vigil.v1.Nothing')).rejects.toMatchObject({ code: status.NOT_FOUND });
     hc.close();
 
     const reflectionProto = join(

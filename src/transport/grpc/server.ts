@@ -83,6 +83,13 @@ function credentials(security: GrpcServerOptions['security']): ServerCredentials
   );
 }
 
+/** The services of a package definition (message and enum types carry a `format`). */
+function serviceNames(definition: PackageDefinition): string[] {
+  return Object.entries(definition)
+    .filter(([, d]) => !('format' in d))
+    .map(([name]) => name);
+}
+
 /**
  * The gRPC server of a node: Vigil's services (added by the caller), the standard health service and
  * server reflection (so stock tools work), bearer-token roles on every call, mTLS unless explicitly
@@ -103,7 +110,9 @@ export async function startGrpcServer(
     'grpc.keepalive_permit_without_calls': 1,
   });
   register(server, grpc);
-  const health = new HealthImplementation({ '': 'SERVING' });
+  // Health answers for the server ('') and for every service it serves, as stock clients ask by name.
+  const served = ['', ...serviceNames(definition), 'grpc.health.v1.Health'];
+  const health = new HealthImplementation(Object.fromEntries(served.map((n) => [n, 'SERVING' as const])));
   health.addToServer(server);
   const healthDefinition: PackageDefinition = loadSync(healthProtoPath, LOADER_OPTIONS);
   new ReflectionService(reflectableDefinition({ ...definition, ...healthDefinition })).addToServer(server);
@@ -129,7 +138,7 @@ export async function startGrpcServer(
     health,
     stop: () =>
       new Promise<void>((resolve) => {
-        health.setStatus('', 'NOT_SERVING');
+        for (const n of served) health.setStatus(n, 'NOT_SERVING');
         // Calls in flight get a grace period to finish; then they are cancelled (a client that
         // never half-closes a stream must not keep the node from stopping).
         const grace = setTimeout(() => {

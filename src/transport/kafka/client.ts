@@ -10,13 +10,34 @@ const LEVELS: Readonly<Record<number, 'error' | 'warn' | 'info' | 'debug'>> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/**
+ * What kafkajs logs at error level during a normal start or rebalance, and retries by itself: the
+ * group coordinator still loading, a rebalance under way, a partition leader moving. Logged at debug:
+ * an operator's console shows errors that need someone, not the weather.
+ */
+const ROUTINE_ERRORS: readonly RegExp[] = [
+  /coordinator is loading/i,
+  /coordinator is not available/i,
+  /not the correct coordinator/i,
+  /group is rebalancing/i,
+  /no leader for this topic-partition/i,
+  /not the leader for (that|this) topic-partition/i,
+];
+
+function isRoutine(entry: LogEntry['log']): boolean {
+  const error = (entry as { error?: unknown }).error;
+  const text = `${entry.message} ${typeof error === 'string' ? error : ''}`;
+  return ROUTINE_ERRORS.some((r) => r.test(text));
+}
+
 /** Routes kafkajs' own logging into pino, as structured fields, under component=kafkajs. */
-function pinoLogCreator(logger: Logger): logCreator {
+export function pinoLogCreator(logger: Logger): logCreator {
   const log = componentLogger(logger, 'kafkajs');
   return () =>
     ({ level, log: entry }: LogEntry) => {
       const { message, ...fields } = entry;
-      log[LEVELS[level] ?? 'info'](fields, message);
+      const to = level <= logLevel.WARN && isRoutine(entry) ? 'debug' : (LEVELS[level] ?? 'info');
+      log[to](fields, message);
     };
 }
 
