@@ -66,6 +66,17 @@ export function mqttDeadLetterSource(topic: string, payload: Buffer): RecordSour
  * finish handling the last message (MQTT.js' handleMessage callback waits), so MQTT.js stops reading
  * its socket and the broker holds the rest: memory stays bounded under any flood, QoS 0 included.
  *
+ * A message's states:
+ *
+ *   received (counted in `pending`; its PUBACK, once MQTT.js sends it, is held in `acks`)
+ *     -> in a batch -> produced to vigil.readings or vigil.dlq -> PUBACK released, `pending` down
+ *     -> or given up (fatal, or closed while retrying): never acknowledged, so the broker keeps it in
+ *        the session for whoever comes next
+ *
+ * The bridge's: connecting -> subscribed <-> paused (pending >= maxPending; resumed when a batch is
+ * in Kafka) -> draining (unsubscribed, flushing until nothing is pending) -> closed (session ended if
+ * drained, kept otherwise).
+ *
  * Failures: a failure Kafka may get over (retriable: the broker away, a leader moving) is retried with
  * backoff, nothing acknowledged meanwhile; a record the broker refuses for what it is goes to vigil.dlq
  * (sendOrDeadLetter), never retried; anything else is fatal (`onFatal`): the process exits and what it
