@@ -45,13 +45,39 @@ export type MetricsPlan =
     }
   | { readonly ok: false; readonly errors: string[] };
 
-/** `2026-11-23 15:12:00` (UTC), ISO 8601, or epoch milliseconds; undefined when it is none of them. */
+/** `2026-11-23 15:12:00[.123]` or ISO 8601 `2026-11-23T15:12:00[.123][Z|+02:00]`. */
+const INSTANT =
+  /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2})?$/;
+
+/**
+ * A time of a request: epoch milliseconds, or `2026-11-23 15:12:00` / ISO 8601 to the millisecond, in
+ * UTC unless it carries an offset. Nothing else (no `01/13/2020`, no bare year, no local time zone),
+ * and no impossible date (`2020-02-30`): undefined then.
+ */
 export function parseInstant(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
   if (typeof value !== 'string') return undefined;
-  const plain = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?)$/.exec(value.trim());
-  const ms = plain === null ? Date.parse(value) : Date.parse(`${plain[1]}T${plain[2]}Z`);
-  return Number.isFinite(ms) ? ms : undefined;
+  const m = INSTANT.exec(value.trim());
+  if (m === null) return undefined;
+  const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((k) => Number(m[k] ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const ms = Number((m[7] ?? '0').padEnd(3, '0'));
+  const utc = Date.UTC(y, mo - 1, d, h, mi, s, ms);
+  const check = new Date(utc);
+  // Date.UTC rolls 2020-02-30 over to March: a date that does not come back as written is impossible.
+  if (check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d || h > 23 || mi > 59 || s > 59)
+    return undefined;
+  const zone = m[8];
+  if (zone === undefined || zone === 'Z') return utc;
+  const sign = zone.startsWith('-') ? -1 : 1;
+  const offset = sign * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6))) * 60_000;
+  return utc - offset;
 }
 
 const quote = (s: string): string => JSON.stringify(s);
@@ -96,7 +122,7 @@ export function planMetricsRequest(body: unknown, series: readonly Series[]): Me
     return {
       ok: false,
       errors: [
-        `${which} ${b[which] === undefined ? 'is missing' : JSON.stringify(b[which])}: give a time such as "2026-11-23 15:12:00" (UTC), ISO 8601 or epoch milliseconds`,
+        `${which} ${b[which] === undefined ? 'is missing' : JSON.stringify(b[which])}: give a time such as "2026-11-23 15:12:00" (UTC), "2026-11-23T15:12:00+01:00" or epoch milliseconds (a real date)`,
       ],
     };
   }

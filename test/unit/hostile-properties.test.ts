@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { describeJsonError } from '../../src/core/json-error.js';
 import { compileLayout, DEFAULT_PATTERNS, LAYOUTS } from '../../src/core/log-sources/layouts.js';
 import { assembleRecords, splitLines } from '../../src/core/log-sources/lines.js';
 import { decodeLogRecord, logsDecoder } from '../../src/core/log-record.js';
@@ -145,6 +146,38 @@ describe('decoders take anything', () => {
       }),
       RUNS,
     );
+  });
+});
+
+describe('a JSON syntax error is told in plain words', () => {
+  it('for any broken text, a line and column (or an empty body); never for valid JSON', () => {
+    const broken = fc
+      .tuple(fc.jsonValue({ maxDepth: 3 }), fc.nat(), fc.constantFrom(',', '}', ']', "'", 'x', ':', '"', ''))
+      .map(([v, at, junk]) => {
+        const text = JSON.stringify(v, null, 1);
+        const cut = at % (text.length + 1);
+        return text.slice(0, cut) + junk + text.slice(cut + (junk === '' ? 1 : 0));
+      });
+    fc.assert(
+      fc.property(broken, (text) => {
+        let valid = true;
+        try {
+          JSON.parse(text);
+        } catch {
+          valid = false;
+        }
+        const told = describeJsonError(text);
+        if (valid)
+          expect(told).toBe('not valid JSON'); // never called on valid JSON: no fault found
+        else expect(told).toMatch(/line \d+, column \d+|the body is empty/);
+      }),
+      RUNS,
+    );
+  });
+
+  it('a megabyte of brackets is told, not a stack overflow', () => {
+    expect(describeJsonError('['.repeat(1 << 20))).toMatch(/at most \d+ nested brackets was expected/);
+    expect(describeJsonError(`{"a": [${'1,'.repeat(200_000)}]}`)).toMatch(/trailing comma before "]"/);
   });
 });
 

@@ -34,11 +34,24 @@ describe('metrics request', () => {
     { sensorId: 'st-2', metric: 'temperature' },
   ];
 
-  it('reads the documented time form as UTC, ISO and epoch ms', () => {
+  it('reads the documented time forms only: UTC unless an offset is given, to the millisecond', () => {
     expect(parseInstant('2026-11-23 15:12:00')).toBe(T);
     expect(parseInstant('2026-11-23T15:12:00Z')).toBe(T);
+    expect(parseInstant('2026-11-23T15:12:00')).toBe(T);
+    expect(parseInstant('2026-11-23T16:12:00+01:00')).toBe(T);
+    expect(parseInstant('2026-11-23 15:12:00.5')).toBe(T + 500);
+    expect(parseInstant('2026-11-23 15:12')).toBe(T);
     expect(parseInstant(T)).toBe(T);
-    expect(parseInstant('yesterday')).toBeUndefined();
+    // Other forms, the server's local zone, and impossible dates are refused.
+    for (const bad of [
+      'yesterday',
+      '01/13/2020 10:12:00',
+      '2020',
+      '2020-02-30 15:12:00',
+      '2026-11-23 24:00:00',
+    ])
+      expect(parseInstant(bad)).toBeUndefined();
+    expect(parseInstant('2024-02-29 00:00:00')).toBe(Date.UTC(2024, 1, 29));
   });
 
   it('resolves sensor ids, sensorId.metric and metric names, and reports the rest one by one', () => {
@@ -165,6 +178,11 @@ describe('POST /compute/metrics', () => {
     expect(await post('{not json')).toEqual([
       400,
       { result: {}, errors: [expect.stringMatching(/not valid JSON/) as unknown] },
+    ]);
+    // A trailing comma, in plain words with its line and column.
+    expect(await post('{\n  "st-2": ["count"],\n}')).toEqual([
+      400,
+      { result: {}, errors: ['not valid JSON: a trailing comma before "}" at line 3, column 1; remove it'] },
     ]);
   });
 

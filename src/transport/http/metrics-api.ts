@@ -1,3 +1,4 @@
+import { describeJsonError } from '../../core/json-error.js';
 import { planMetricsRequest } from '../../core/metrics-request.js';
 import { aggregateRollups, minuteRange } from '../../core/rollup-query.js';
 import type { StateStore } from '../../ports/state-store.js';
@@ -41,8 +42,8 @@ export function metricsApiRoutes(store: RollupStore): Route[] {
         let body: unknown;
         try {
           body = JSON.parse(text);
-        } catch (err) {
-          return json(400, { result: {}, errors: [`the body is not valid JSON: ${(err as Error).message}`] });
+        } catch {
+          return json(400, { result: {}, errors: [describeJsonError(text)] });
         }
         return compute(body, store);
       },

@@ -3,6 +3,7 @@ import { connectRedis, type RedisConnection } from './connection.js';
 import { parseRule } from '../../config/load.js';
 import type { Rule } from '../../core/rules/types.js';
 import { ConfigError, VigilError } from '../../core/errors.js';
+import { describeJsonError } from '../../core/json-error.js';
 import type { Logger } from '../../obs/logger.js';
 
 export interface RuleEntry {
@@ -81,7 +82,7 @@ export class RuntimeRules {
     try {
       raw = JSON.parse(specJson);
     } catch (err) {
-      throw new ConfigError('spec_json', `not valid JSON: ${(err as Error).message}`, { cause: err });
+      throw new ConfigError('spec_json', describeJsonError(specJson), { cause: err });
     }
     const rule = parseRule(raw, this.o.windows);
     const result = await this.redis
