@@ -56,6 +56,11 @@ export class MemoryRecordLog {
     return this.slots(topic).map((slots) => slots.filter((s): s is ConsumedRecord => !isHole(s)));
   }
 
+  /** How many partitions a topic has. */
+  partitionCount(topic: string): number {
+    return this.slots(topic).length;
+  }
+
   /** The offset the next record of a partition gets (its high watermark). */
   endOffset(topic: string, partition: number): number {
     return this.slots(topic)[partition]?.length ?? 0;
