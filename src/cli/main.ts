@@ -1,13 +1,11 @@
 #!/usr/bin/env node
 import { randomUUID } from 'node:crypto';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { loadConfigFile, type VigilConfig } from '../config/load.js';
-import { parseDuration } from '../core/duration.js';
 import type { Alert, WindowResult } from '../core/outputs.js';
 import { VigilError } from '../core/errors.js';
 import { startEmbedded } from '../node/node.js';
 import { createLogger, type Logger } from '../obs/logger.js';
-import { CityStream } from '../sim/stream.js';
 import { publish } from '../sim/publisher.js';
 import { createKafka } from '../transport/kafka/client.js';
 import { KafkaRecordProducer } from '../transport/kafka/record-log.js';
@@ -20,29 +18,20 @@ import { formatAlert, formatWindowResult, writeLine } from './output.js';
 import { runNode } from './node-command.js';
 import { runBridge } from './bridge-command.js';
 import { onFirstSignal, untilSignal } from './process.js';
+import {
+  durationOption,
+  positiveInt,
+  ratio,
+  simulation,
+  simulationOptions,
+  type SimulateOptions,
+} from './sim-options.js';
+import { scoreAlerts, SHIPPED_RULES } from '../sim/score.js';
 
 /** Exit codes: 0 done, 1 runtime failure, 2 bad usage or configuration. */
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 const DEFAULT_CONFIG = new URL('../../config/vigil.yaml', import.meta.url).pathname;
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('must be a whole number above 0');
-  return n;
-}
-
-function ratio(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('must be a number from 0 to 1');
-  return n;
-}
-
-function durationOption(value: string): number {
-  const ms = parseDuration(value);
-  if (ms === undefined) throw new InvalidArgumentError('must be a duration such as 30s, 5m or 1h');
-  return ms;
-}
 
 interface CommonOptions {
   readonly config: string;
@@ -57,44 +46,6 @@ function setup(
     config,
     logger: createLogger(config.logLevel, { nodeId: config.nodeId }, config.logComponents),
   };
-}
-
-interface SimulateOptions {
-  sensors: number;
-  rate: number;
-  duration?: number;
-  count?: number;
-  seed: number;
-  duplicates: number;
-  outOfOrder: number;
-  late: number;
-  malformed: number;
-}
-
-function cityStream(opts: SimulateOptions): CityStream {
-  return new CityStream({
-    stations: opts.sensors,
-    seed: opts.seed,
-    rate: opts.rate,
-    startTs: Date.now(),
-    duplicateRatio: opts.duplicates,
-    outOfOrderRatio: opts.outOfOrder,
-    lateRatio: opts.late,
-    malformedRatio: opts.malformed,
-  });
-}
-
-function simulationOptions(cmd: Command, defaults: { sensors: number; rate: number }): Command {
-  return cmd
-    .option('--sensors <n>', 'number of stations', positiveInt, defaults.sensors)
-    .option('--rate <n>', 'readings per second', positiveInt, defaults.rate)
-    .option('--duration <d>', 'how long to run (e.g. 30s); default until Ctrl-C', durationOption)
-    .option('--count <n>', 'stop after this many readings', positiveInt)
-    .option('--seed <n>', 'random seed (same seed, same stream)', positiveInt, 1)
-    .option('--duplicates <ratio>', 'share of repeated readings', ratio, 0)
-    .option('--out-of-order <ratio>', 'share of readings moved back by up to 1.5 s', ratio, 0)
-    .option('--late <ratio>', 'share of readings moved back by 10 min (late)', ratio, 0)
-    .option('--malformed <ratio>', 'share of malformed payloads', ratio, 0);
 }
 
 const program = new Command('vigil')
@@ -135,7 +86,7 @@ simulationOptions(program.command('simulate'), { sensors: 100, rate: 1000 })
   .action(async (opts: SimulateOptions) => {
     const { config, logger } = setup(program.opts<CommonOptions>());
     const producer = new KafkaRecordProducer(createKafka(config.kafka, logger));
-    const stream = cityStream(opts);
+    const sim = simulation(opts, (line) => process.stderr.write(`${line}\n`));
     const abort = new AbortController();
     const dispose = onFirstSignal(() => {
       abort.abort();
@@ -144,7 +95,7 @@ simulationOptions(program.command('simulate'), { sensors: 100, rate: 1000 })
       `simulating ${opts.sensors} stations at ${opts.rate} readings/s into ${config.kafka.topics.readings}\n`,
     );
     try {
-      const sent = await publish(producer, () => stream.next(), {
+      const sent = await publish(producer, () => sim.next(), {
         topic: config.kafka.topics.readings,
         rate: opts.rate,
         signal: abort.signal,
@@ -174,22 +125,29 @@ simulationOptions(program.command('demo'), { sensors: 200, rate: 2000 })
       logger,
     );
     const alerts = node.records.consumer('demo-alerts');
+    const seen: Alert[] = [];
     await alerts.start([config.kafka.topics.alerts], {
       onAssignment: () => undefined,
       onFatal: () => undefined,
       onBatch: (batch) => {
-        for (const r of batch.records)
-          writeLine(formatAlert(JSON.parse(r.value?.toString() ?? '{}') as Alert));
+        for (const r of batch.records) {
+          const alert = JSON.parse(r.value?.toString() ?? '{}') as Alert;
+          seen.push(alert);
+          writeLine(formatAlert(alert));
+        }
         return Promise.resolve();
       },
     });
-    const stream = cityStream({
-      ...opts,
-      duplicates: opts.duplicates || 0.01,
-      outOfOrder: opts.outOfOrder || 0.02,
-      late: opts.late || 0.001,
-      malformed: opts.malformed || 0.001,
-    });
+    const sim = simulation(
+      {
+        ...opts,
+        duplicates: opts.duplicates || 0.01,
+        outOfOrder: opts.outOfOrder || 0.02,
+        late: opts.late || 0.001,
+        malformed: opts.malformed || 0.001,
+      },
+      (line) => process.stderr.write(`${line}\n`),
+    );
     const abort = new AbortController();
     const dispose = onFirstSignal(() => {
       abort.abort();
@@ -198,7 +156,7 @@ simulationOptions(program.command('demo'), { sensors: 200, rate: 2000 })
       `demo: ${opts.sensors} stations at ${opts.rate} readings/s, embedded engine (no Kafka, no Redis); Ctrl-C stops\n`,
     );
     try {
-      await publish(node.records.producer(), () => stream.next(), {
+      await publish(node.records.producer(), () => sim.next(), {
         topic: config.kafka.topics.readings,
         rate: opts.rate,
         signal: abort.signal,
@@ -214,6 +172,13 @@ simulationOptions(program.command('demo'), { sensors: 200, rate: 2000 })
     const s = node.engine.stats;
     process.stderr.write(
       `demo done: ${s.records} records, ${s.windowResults} window results, ${s.alerts} alerts, ${s.late} late, ${s.deadLetters} dead letters, ${s.duplicates} duplicates dropped\n`,
+    );
+    const score = scoreAlerts(sim.incidents, seen, SHIPPED_RULES, { until: sim.stream.clock });
+    process.stderr.write(
+      `alerts against the incidents played: ${score.matching} of ${score.firing} firing alerts about an incident; ` +
+        (score.cases === 0
+          ? 'no incident ended within the run (run longer: --duration 3m)\n'
+          : `${score.alerted} of ${score.cases} stations of the incidents that ended were alerted\n`),
     );
   });
 

@@ -5,7 +5,7 @@ import { ConfigError } from '../core/errors.js';
 import type { Rule } from '../core/rules/types.js';
 import type { Env } from './schema/common.js';
 import { configSchema, type VigilConfig } from './schema/index.js';
-import { ruleSpec } from './schema/pipeline.js';
+import { ruleMismatch, ruleSpec, type RuleContext } from './schema/pipeline.js';
 
 export type { Credentials, TlsFiles } from './schema/common.js';
 export type { ConfigInput, LogSourceConfig, SinkConfig, VigilConfig } from './schema/index.js';
@@ -71,10 +71,10 @@ export function buildConfig(
 }
 
 /**
- * Parses and validates one rule on its own (rules set at run time over the control plane). With
- * `windows` (the names of the pipeline's windows), a count rule must name one of them, as in the file.
+ * Parses and validates one rule on its own (rules set at run time over the control plane). With its
+ * pipeline's windows and aggregates, a window rule must name them, as in the file.
  */
-export function parseRule(raw: unknown, windows?: readonly string[]): Rule {
+export function parseRule(raw: unknown, pipeline?: RuleContext): Rule {
   const parsed = ruleSpec.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -82,8 +82,8 @@ export function parseRule(raw: unknown, windows?: readonly string[]): Rule {
     throw new ConfigError(path, issue?.message ?? 'invalid rule', { cause: parsed.error });
   }
   const rule = parsed.data;
-  if (rule.kind === 'count' && windows !== undefined && !windows.includes(rule.window))
-    throw new ConfigError('window', `no window named "${rule.window}" (windows: ${windows.join(', ')})`);
+  const mismatch = pipeline === undefined ? undefined : ruleMismatch(rule, pipeline);
+  if (mismatch !== undefined) throw new ConfigError(mismatch[0], mismatch[1]);
   return rule;
 }
 

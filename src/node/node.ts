@@ -183,7 +183,10 @@ async function startCore(config: VigilConfig, logger: Logger, events: NodeEvents
           {
             ...config.redis,
             base: config.pipeline.rules,
-            windows: config.pipeline.windows.map((w) => w.name),
+            pipeline: {
+              windows: config.pipeline.windows.map((w) => w.name),
+              aggregates: config.pipeline.window.aggregates,
+            },
           },
           (next, version) => {
             engine.setRules(next);

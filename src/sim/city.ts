@@ -1,4 +1,5 @@
 import type { Reading } from '../core/reading.js';
+import type { IncidentEffects } from './incidents.js';
 import { Random } from './random.js';
 
 /** Mean and standard deviation of each metric a city station reports. */
@@ -27,6 +28,8 @@ export interface CityOptions {
   readonly seed: number;
   /** Which metrics each reading carries (default: all of CITY_METRICS). */
   readonly metrics?: readonly string[];
+  /** Incidents to play (see incidents.ts): their effects change the readings of their stations. */
+  readonly incidents?: IncidentEffects;
 }
 
 export function stationId(index: number): string {
@@ -69,10 +72,14 @@ export class CitySimulator {
     }
   }
 
-  /** The next station's reading (round-robin over stations), at event time `ts`. */
+  /** The next station's reading (round-robin over stations, skipping silent ones), at event time `ts`. */
   next(ts: number): Reading {
-    const s = this.cursor;
-    this.cursor = (this.cursor + 1) % this.options.stations;
+    const incidents = this.options.incidents;
+    let s = this.cursor;
+    // A silent station's turn goes to the next one that sends (all silent: the stream goes on anyway).
+    for (let tries = 1; incidents?.silent(s, ts) === true && tries < this.options.stations; tries++)
+      s = (s + 1) % this.options.stations;
+    this.cursor = (s + 1) % this.options.stations;
     const values: Record<string, number> = {};
     const noiseScale = Math.sqrt(1 - (1 - RECALIBRATION) ** 2);
     this.metrics.forEach((metric, j) => {
@@ -91,6 +98,8 @@ export class CitySimulator {
       if (this.random.next() < OUTLIER_PROBABILITY) {
         emitted += (this.random.next() < 0.5 ? -1 : 1) * OUTLIER_SIGMAS * m.stddev;
       }
+      if (incidents !== undefined)
+        emitted = incidents.apply(s, ts, metric, emitted, m.stddev, this.random.gaussian());
       if (NON_NEGATIVE.has(metric) && emitted < 0) emitted = 0;
       values[metric] = Math.round(emitted * 100) / 100;
     });

@@ -45,11 +45,13 @@ describe('config', () => {
     const c = loadConfigFile(new URL('../../config/vigil.yaml', import.meta.url).pathname, {});
     expect(c.pipeline.rules.map((r) => r.id)).toEqual([
       'temperature-high',
-      'noise-outlier',
+      'humidity-stuck',
+      'noise-erratic',
+      'pressure-drift',
       'station-silent',
     ]);
     expect(c.pipeline.windows.map((w) => w.name)).toEqual(['tumbling-10s', 'sliding-1m-10s']);
-    expect(silenceThresholds(c.pipeline.rules)).toEqual([120_000]);
+    expect(silenceThresholds(c.pipeline.rules)).toEqual([60_000]);
   });
 
   it.each([
@@ -178,14 +180,52 @@ mqtt:
 
   it('takes a runtime count rule naming a window of the pipeline, and refuses one naming none', async () => {
     const { parseRule } = await import('../../src/config/load.js');
-    const windows = ['tumbling-10s', 'sliding-1m-10s'];
+    const pipeline = {
+      windows: ['tumbling-10s', 'sliding-1m-10s'],
+      aggregates: ['count' as const, 'mean' as const],
+    };
     const count = { id: 'c', kind: 'count', metric: 'temperature', above: 3 };
-    expect(parseRule({ ...count, window: 'tumbling-10s' }, windows)).toMatchObject({
+    expect(parseRule({ ...count, window: 'tumbling-10s' }, pipeline)).toMatchObject({
       window: 'tumbling-10s',
     });
-    const err = errorOf(() => parseRule({ ...count, window: 'tumbling-5s' }, windows));
+    const err = errorOf(() => parseRule({ ...count, window: 'tumbling-5s' }, pipeline));
     expect(err.path).toBe('window');
     expect(err.message).toMatch(/no window named "tumbling-5s" \(windows: tumbling-10s, sliding-1m-10s\)/);
+  });
+
+  it('takes an aggregate rule reading an aggregate its window computes, with a pending period', async () => {
+    const { parseRule } = await import('../../src/config/load.js');
+    const pipeline = { windows: ['tumbling-10s'], aggregates: ['count' as const, 'mean' as const] };
+    const rule = { id: 'hot', kind: 'aggregate', window: 'tumbling-10s', metric: 'temperature' };
+    expect(parseRule({ ...rule, aggregate: 'mean', above: 30, minDuration: '20s' }, pipeline)).toEqual({
+      ...rule,
+      aggregate: 'mean',
+      above: 30,
+      hysteresis: 0,
+      minDurationMs: 20_000,
+      minCount: 2,
+      severity: 'warning',
+      labels: {},
+    });
+    const notComputed = errorOf(() => parseRule({ ...rule, aggregate: 'stddev', below: 0.01 }, pipeline));
+    expect(notComputed.path).toBe('aggregate');
+    expect(notComputed.message).toMatch(/does not compute "stddev" \(aggregates: count, mean\)/);
+    expect(errorOf(() => parseRule({ ...rule, aggregate: 'mean' }, pipeline)).message).toMatch(
+      /needs `above`, `below` or both/,
+    );
+    expect(errorOf(() => parseRule({ ...rule, aggregate: 'median', above: 1 }, pipeline)).path).toBe(
+      'aggregate',
+    );
+    const inFile = errorOf(() =>
+      buildConfig({
+        pipeline: {
+          windows: [{ kind: 'tumbling', size: '10s' }],
+          aggregates: ['count', 'mean'],
+          rules: [{ ...rule, aggregate: 'p95', above: 30 }],
+        },
+      }),
+    );
+    expect(inFile.path).toBe('pipeline.rules[0].aggregate');
   });
 
   it('rejects a config that is not a mapping', () => {

@@ -220,6 +220,129 @@ describe('count rule', () => {
   });
 });
 
+describe('aggregate rule', () => {
+  const rule: Rule = {
+    ...base,
+    kind: 'aggregate',
+    id: 'warm',
+    window: 'tumbling-10s',
+    metric: 't',
+    aggregate: 'mean',
+    above: 30,
+    hysteresis: 1,
+    minDurationMs: 20_000,
+    minCount: 2,
+  };
+  /** Closes 10-second windows from 0 on, one per [mean, count] given (null: no reading of t). */
+  const windows = (r: Rule, means: ([number, number] | null)[]): Alert[] => {
+    const sr = new SensorRules('s1', () => [r]);
+    const out: Alert[] = [];
+    means.forEach((m, i) => {
+      const start = i * 10_000;
+      const results =
+        m === null
+          ? []
+          : [
+              {
+                id: `w${i}`,
+                sensorId: 's1',
+                metric: 't',
+                window: 'tumbling-10s',
+                start,
+                end: start + 10_000,
+                count: m[1],
+                mean: m[0],
+              },
+            ];
+      sr.onWindowClosed('tumbling-10s', start, start + 10_000, results, out);
+    });
+    return out;
+  };
+
+  it('fires once windows have breached back to back for the pending period, from the first of them', () => {
+    // One warm window alone (10 s) is not enough; two in a row (20 s) are; 29.5 is not clear by 1.
+    const out = windows(rule, [
+      [31, 50],
+      [20, 50],
+      [31, 50],
+      [32, 50],
+      [33, 50],
+      [29.5, 50],
+      [28.9, 50],
+    ]);
+    expect(out.map((a) => [a.state, a.startedAt, a.ts, a.value])).toEqual([
+      ['firing', 20_000, 40_000, 32],
+      ['resolved', 20_000, 70_000, 28.9],
+    ]);
+    expect(out[0]?.message).toBe(
+      'mean of t of s1 in tumbling-10s is 32, above 30 since 1970-01-01T00:00:20.000Z',
+    );
+  });
+
+  it('skips windows with too few readings: they neither fire, resolve nor end a pending period', () => {
+    const out = windows(rule, [[31, 50], [99, 1], null, [31, 50], [20, 1], [20, 50]]);
+    // Pending from 0; the two thin windows and the empty one say nothing; 40 s breach at the fourth.
+    expect(out.map((a) => [a.state, a.startedAt, a.ts])).toEqual([
+      ['firing', 0, 40_000],
+      ['resolved', 0, 60_000],
+    ]);
+  });
+
+  it('without a pending period fires on the first window; `below` judges a low deviation (a stuck sensor)', () => {
+    const stuck: Rule = {
+      ...rule,
+      id: 'stuck',
+      aggregate: 'stddev',
+      minDurationMs: 0,
+      hysteresis: 0,
+      below: 0.01,
+    };
+    delete (stuck as { above?: number }).above;
+    const sr = new SensorRules('s1', () => [stuck]);
+    const out: Alert[] = [];
+    const close = (start: number, sd: number) => {
+      const r = {
+        id: `w${start}`,
+        sensorId: 's1',
+        metric: 't',
+        window: 'tumbling-10s',
+        start,
+        end: start + 10_000,
+        count: 10,
+        stddev: sd,
+      };
+      sr.onWindowClosed('tumbling-10s', start, start + 10_000, [r], out);
+    };
+    close(0, 2);
+    close(10_000, 0);
+    close(20_000, 0);
+    close(30_000, 1.5);
+    expect(out.map((a) => [a.state, a.startedAt, a.value])).toEqual([
+      ['firing', 10_000, 0],
+      ['resolved', 10_000, 1.5],
+    ]);
+  });
+
+  it('keeps its pending period across a snapshot', () => {
+    const sr = new SensorRules('s1', () => [rule]);
+    const out: Alert[] = [];
+    const result = (start: number) => ({
+      id: 'w',
+      sensorId: 's1',
+      metric: 't',
+      window: 'tumbling-10s',
+      start,
+      end: start + 10_000,
+      count: 9,
+      mean: 35,
+    });
+    sr.onWindowClosed('tumbling-10s', 0, 10_000, [result(0)], out);
+    const restored = new SensorRules('s1', () => [rule]).restore(roundTrip(sr.snapshot()));
+    restored.onWindowClosed('tumbling-10s', 10_000, 20_000, [result(10_000)], out);
+    expect(out.map((a) => [a.state, a.startedAt, a.ts])).toEqual([['firing', 0, 20_000]]);
+  });
+});
+
 describe('silence rule', () => {
   it('fires once after the silence and resolves when the sensor reports again', () => {
     const rule: Rule = { ...base, kind: 'silence', id: 'quiet', afterMs: 60_000 };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AGGREGATES, needsSketch } from '../../core/aggregate.js';
+import { AGGREGATES, needsSketch, type AggregateName } from '../../core/aggregate.js';
 import type { Rule } from '../../core/rules/types.js';
 import type { SensorPipeline } from '../../core/sensor.js';
 import type { WindowSpec } from '../../core/windows.js';
@@ -87,6 +87,29 @@ const outlierRule = z
     path: ['mean'],
   });
 
+const aggregateRule = z
+  .object({
+    ...ruleBase,
+    kind: z.literal('aggregate'),
+    window: identifier,
+    metric: z.string().min(1),
+    aggregate: z.enum(AGGREGATES),
+    above: z.number().optional(),
+    below: z.number().optional(),
+    hysteresis: z.number().min(0, 'must not be negative').default(0),
+    minDuration: duration.default(0),
+    minCount: z.number().int().min(1).default(2),
+  })
+  .strict()
+  .refine(
+    (r) => r.above !== undefined || r.below !== undefined,
+    'an aggregate rule needs `above`, `below` or both',
+  )
+  .refine((r) => r.above === undefined || r.below === undefined || r.below < r.above, {
+    message: '`below` must be lower than `above`',
+    path: ['below'],
+  });
+
 const ruleFields = z.discriminatedUnion('kind', [
   thresholdRule,
   outlierRule,
@@ -107,6 +130,7 @@ const ruleFields = z.discriminatedUnion('kind', [
       above: z.number().int().min(0),
     })
     .strict(),
+  aggregateRule,
   z.object({ ...ruleBase, kind: z.literal('silence'), after: positiveDuration }).strict(),
 ]);
 
@@ -141,9 +165,43 @@ function toRule(r: RuleFields): Rule {
       return { ...base, kind: 'rate-of-change', metric: r.metric, maxPerSecond: r.maxPerSecond };
     case 'count':
       return { ...base, kind: 'count', window: r.window, metric: r.metric, above: r.above };
+    case 'aggregate':
+      return {
+        ...base,
+        kind: 'aggregate',
+        window: r.window,
+        metric: r.metric,
+        aggregate: r.aggregate,
+        hysteresis: r.hysteresis,
+        minDurationMs: r.minDuration,
+        minCount: r.minCount,
+        ...(r.above === undefined ? {} : { above: r.above }),
+        ...(r.below === undefined ? {} : { below: r.below }),
+      };
     case 'silence':
       return { ...base, kind: 'silence', afterMs: r.after };
   }
+}
+
+/** What a rule must agree with in its pipeline: the windows it names and the aggregates they compute. */
+export interface RuleContext {
+  readonly windows: readonly string[];
+  readonly aggregates: readonly AggregateName[];
+}
+
+/**
+ * Why a rule does not fit its pipeline (a window it names is not there, an aggregate it reads is not
+ * computed), as [field, message]; undefined when it fits. Shared by the file and rules set at run time.
+ */
+export function ruleMismatch(rule: Rule, p: RuleContext): [string, string] | undefined {
+  if ((rule.kind === 'count' || rule.kind === 'aggregate') && !p.windows.includes(rule.window))
+    return ['window', `no window named "${rule.window}" (windows: ${p.windows.join(', ')})`];
+  if (rule.kind === 'aggregate' && !p.aggregates.includes(rule.aggregate))
+    return [
+      'aggregate',
+      `the pipeline does not compute "${rule.aggregate}" (aggregates: ${p.aggregates.join(', ')})`,
+    ];
+  return undefined;
 }
 
 type WindowInput = z.input<typeof windowSpec>;
@@ -216,13 +274,9 @@ export function pipelineSchema(d: PipelineDefaults) {
       const names = p.windows.map(windowName);
       checkUnique(names, 'windows', (n) => [undefined, `duplicate window "${n}" (give one a \`name\`)`], ctx);
       p.rules.forEach((rule, i) => {
-        if (rule.kind === 'count' && !names.includes(rule.window)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['rules', i, 'window'],
-            message: `no window named "${rule.window}" (windows: ${names.join(', ')})`,
-          });
-        }
+        const mismatch = ruleMismatch(rule, { windows: names, aggregates: p.aggregates });
+        if (mismatch !== undefined)
+          ctx.addIssue({ code: 'custom', path: ['rules', i, mismatch[0]], message: mismatch[1] });
       });
     })
     .transform((p): PipelineSettings => ({

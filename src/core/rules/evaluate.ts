@@ -2,6 +2,7 @@ import type { Reading } from '../reading.js';
 import { episodeAlert, fire, resolve } from './episode.js';
 import type { AlertReport } from '../outputs.js';
 import type {
+  AggregateRule,
   Alert,
   AlertSink,
   CountRule,
@@ -22,6 +23,7 @@ export type RuleState =
   | { k: 'outlier'; firingSince: number | null; n: number; mean: number; m2: number }
   | { k: 'rate-of-change'; firingSince: number | null; prevTs: number | null; prev: number }
   | { k: 'count'; firingSince: number | null }
+  | { k: 'aggregate'; firingSince: number | null; pendingSince: number | null }
   | { k: 'silence'; firingSince: number | null };
 
 function initialState(rule: Rule): RuleState {
@@ -34,18 +36,23 @@ function initialState(rule: Rule): RuleState {
       return { k: 'rate-of-change', firingSince: null, prevTs: null, prev: 0 };
     case 'count':
       return { k: 'count', firingSince: null };
+    case 'aggregate':
+      return { k: 'aggregate', firingSince: null, pendingSince: null };
     case 'silence':
       return { k: 'silence', firingSince: null };
   }
 }
 
-function describeBreach(rule: ThresholdRule, v: number): string | undefined {
+/** The bounds a threshold or aggregate rule holds a value to. */
+type Bounds = Pick<ThresholdRule, 'above' | 'below' | 'hysteresis'>;
+
+function describeBreach(rule: Bounds, v: number): string | undefined {
   if (rule.above !== undefined && v > rule.above) return `above ${rule.above}`;
   if (rule.below !== undefined && v < rule.below) return `below ${rule.below}`;
   return undefined;
 }
 
-function isClear(rule: ThresholdRule, v: number): boolean {
+function isClear(rule: Bounds, v: number): boolean {
   return (
     (rule.above === undefined || v <= rule.above - rule.hysteresis) &&
     (rule.below === undefined || v >= rule.below + rule.hysteresis)
@@ -208,6 +215,51 @@ function count(rule: CountRule, st: Extract<RuleState, { k: 'count' }>, w: Close
   return undefined;
 }
 
+/**
+ * The threshold of a window's aggregate, with a pending period: windows breaching back to back from
+ * `pendingSince` fire once they span `minDurationMs`; a window within bounds ends the pending period.
+ */
+function aggregate(
+  rule: AggregateRule,
+  st: Extract<RuleState, { k: 'aggregate' }>,
+  w: ClosedWindow,
+): Alert | undefined {
+  const result = w.results.find((r) => r.metric === rule.metric);
+  const v = result?.[rule.aggregate];
+  if (result === undefined || result.count < rule.minCount || v === undefined || !Number.isFinite(v))
+    return undefined;
+  const what = `${rule.aggregate} of ${rule.metric} of ${w.sensorId} in ${w.window}`;
+  if (st.firingSince !== null) {
+    if (!isClear(rule, v)) return undefined;
+    return resolve(rule, st, w.sensorId, rule.metric, w.end, v, `${what} is back to ${round(v)}`);
+  }
+  const why = describeBreach(rule, v);
+  if (why === undefined) {
+    st.pendingSince = null;
+    return undefined;
+  }
+  st.pendingSince ??= w.start;
+  if (w.end - st.pendingSince < rule.minDurationMs) return undefined;
+  const startedAt = st.pendingSince;
+  st.pendingSince = null;
+  const since = `since ${new Date(startedAt).toISOString()}`;
+  return fire(
+    rule,
+    st,
+    w.sensorId,
+    rule.metric,
+    startedAt,
+    w.end,
+    v,
+    `${what} is ${round(v)}, ${why} ${since}`,
+  );
+}
+
+/** A value as a person reads it in a message: at most 3 decimals. */
+function round(v: number): number {
+  return Math.round(v * 1000) / 1000;
+}
+
 function windowReport(w: ClosedWindow, result: WindowResult | undefined): AlertReport {
   const counts: Record<string, number> = {};
   for (const r of w.results) counts[r.metric] = r.count;
@@ -249,7 +301,7 @@ export class SensorRules {
   /** Threshold, outlier and rate-of-change rules, on an in-time reading. */
   onReading(r: Reading, out: AlertSink): void {
     for (const rule of this.rules()) {
-      if (rule.kind === 'count' || rule.kind === 'silence') continue;
+      if (rule.kind === 'count' || rule.kind === 'aggregate' || rule.kind === 'silence') continue;
       const v = r.values[rule.metric];
       if (v === undefined) continue;
       const st = this.state(rule);
@@ -264,7 +316,7 @@ export class SensorRules {
     }
   }
 
-  /** Count rules, on each closed window, with the results of every metric in it. */
+  /** Count and aggregate rules, on each closed window, with the results of every metric in it. */
   onWindowClosed(
     window: string,
     start: number,
@@ -273,10 +325,12 @@ export class SensorRules {
     out: AlertSink,
   ): void {
     for (const rule of this.rules()) {
-      if (rule.kind !== 'count' || rule.window !== window) continue;
+      if ((rule.kind !== 'count' && rule.kind !== 'aggregate') || rule.window !== window) continue;
       const st = this.state(rule);
-      if (st.k !== 'count') continue;
-      const alert = count(rule, st, { sensorId: this.sensorId, window, start, end, results });
+      const w = { sensorId: this.sensorId, window, start, end, results };
+      let alert: Alert | undefined;
+      if (rule.kind === 'count' && st.k === 'count') alert = count(rule, st, w);
+      else if (rule.kind === 'aggregate' && st.k === 'aggregate') alert = aggregate(rule, st, w);
       if (alert !== undefined) out.push(alert);
     }
   }

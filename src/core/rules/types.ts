@@ -1,3 +1,4 @@
+import type { AggregateName } from '../aggregate.js';
 import type { Alert, Severity, WindowResult } from '../outputs.js';
 
 interface RuleBase {
@@ -47,13 +48,35 @@ export interface CountRule extends RuleBase {
   readonly above: number;
 }
 
+/**
+ * Fires when an aggregate of `metric` over a closed window of `window` is above `above` or below
+ * `below` (both: outside the band) in consecutive windows spanning at least `minDurationMs` of event
+ * time, the pending period that keeps one odd window from paging anyone; resolves once a window's value
+ * is back by more than `hysteresis`. Windows with fewer than `minCount` readings of the metric say
+ * nothing (the deviation of one reading is 0) and neither fire, resolve nor interrupt a pending period.
+ */
+export interface AggregateRule extends RuleBase {
+  readonly kind: 'aggregate';
+  readonly window: string;
+  readonly metric: string;
+  readonly aggregate: AggregateName;
+  readonly above?: number;
+  readonly below?: number;
+  readonly hysteresis: number;
+  readonly minDurationMs: number;
+  readonly minCount: number;
+}
+
 /** Fires when a sensor has sent nothing for `afterMs` of its partition's stream time. */
 export interface SilenceRule extends RuleBase {
   readonly kind: 'silence';
   readonly afterMs: number;
 }
 
-export type Rule = ThresholdRule | OutlierRule | RateOfChangeRule | CountRule | SilenceRule;
+export type Rule = ThresholdRule | OutlierRule | RateOfChangeRule | CountRule | AggregateRule | SilenceRule;
+
+/** The rules that judge closed windows rather than single readings. */
+export type WindowRule = CountRule | AggregateRule;
 
 export interface AlertSink {
   push(alert: Alert): void;

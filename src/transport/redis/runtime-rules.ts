@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { connectRedis, type RedisConnection } from './connection.js';
 import { parseRule } from '../../config/load.js';
+import type { RuleContext } from '../../config/schema/pipeline.js';
 import type { Rule } from '../../core/rules/types.js';
 import { ConfigError, VigilError } from '../../core/errors.js';
 import { describeJsonError } from '../../core/json-error.js';
@@ -31,8 +32,8 @@ export class RuntimeRules {
     private readonly o: RedisConnection & {
       readonly keyPrefix: string;
       readonly base: readonly Rule[];
-      /** The pipeline's window names: a count rule must name one. */
-      readonly windows: readonly string[];
+      /** The pipeline's window names and aggregates: a window rule must name them. */
+      readonly pipeline: RuleContext;
       readonly pollMs?: number;
     },
     private readonly onChange: (rules: readonly Rule[], version: number) => void,
@@ -65,7 +66,7 @@ export class RuntimeRules {
         continue;
       }
       try {
-        entries.set(id, { rule: parseRule(JSON.parse(spec), this.o.windows), specJson: spec });
+        entries.set(id, { rule: parseRule(JSON.parse(spec), this.o.pipeline), specJson: spec });
       } catch (err) {
         this.logger.error({ err, ruleId: id }, 'a stored rule no longer parses; ignoring it');
       }
@@ -84,7 +85,7 @@ export class RuntimeRules {
     } catch (err) {
       throw new ConfigError('spec_json', describeJsonError(specJson), { cause: err });
     }
-    const rule = parseRule(raw, this.o.windows);
+    const rule = parseRule(raw, this.o.pipeline);
     const result = await this.redis
       .multi()
       .hset(this.hashKey, rule.id, JSON.stringify(raw))
