@@ -130,8 +130,20 @@ describe('MQTT bridge, hostile input', () => {
         },
       ],
     });
+    // A topic's config reaches the broker's log layer through the metadata log: wait until it shows.
+    for (let tries = 0; ; tries++) {
+      const { resources } = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [
+          { type: ConfigResourceTypes.TOPIC, name: topicsOf(c).readings, configNames: ['max.message.bytes'] },
+        ],
+      });
+      if (resources[0]?.configEntries[0]?.configValue === '100000') break;
+      if (tries > 100) throw new Error('the broker did not take max.message.bytes = 100000');
+      await sleep(100);
+    }
     await admin.disconnect();
-    await sleep(1_000);
+    await sleep(500);
     const big = Buffer.alloc(2 * 1024 * 1024, 'x');
     const refusedByBroker = reading('poison-big', 0, { note: 'y'.repeat(200_000) });
     for (let i = 0; i < 50; i++)
@@ -148,7 +160,15 @@ describe('MQTT bridge, hostile input', () => {
         const { readings, dead } = readingsAndDead(rs, c);
         return readings.length >= 100 && new Set(dead.map((d) => header(d, 'vigil-id'))).size >= 2;
       },
-      { settleMs: 3_000 },
+      {
+        settleMs: 3_000,
+        describe: (rs) => {
+          const { readings, dead } = readingsAndDead(rs, c);
+          const seqs = new Set(readings.map((r) => (json(r) as { seq?: number }).seq));
+          const letters = dead.map((d) => `${header(d, 'vigil-id')} (${header(d, 'vigil-reason')})`);
+          return `${seqs.size} distinct seqs; dead letters: ${letters.join('; ')}`;
+        },
+      },
     );
     const { readings, dead } = readingsAndDead(all, c);
     const seqs = readings.map((r) => (json(r) as { seq: number }).seq);

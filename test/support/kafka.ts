@@ -29,7 +29,16 @@ export async function collectUntil(
   kafka: Kafka,
   topics: readonly string[],
   done: (records: readonly Collected[]) => boolean,
-  { timeoutMs = 60_000, settleMs = 1_500 }: { timeoutMs?: number; settleMs?: number } = {},
+  {
+    timeoutMs = 60_000,
+    settleMs = 1_500,
+    describe,
+  }: {
+    timeoutMs?: number;
+    settleMs?: number;
+    /** What the timeout's error should tell of the records read so far, beyond counts per topic. */
+    describe?: (records: readonly Collected[]) => string;
+  } = {},
 ): Promise<Collected[]> {
   const records: Collected[] = [];
   const consumer = kafka.consumer({ groupId: `collector-${randomBytes(6).toString('hex')}` });
@@ -48,7 +57,8 @@ export async function collectUntil(
         const perTopic = new Map<string, number>();
         for (const r of records) perTopic.set(r.topic, (perTopic.get(r.topic) ?? 0) + 1);
         const counts = [...perTopic].map(([t, n]) => `${t}: ${n}`).join(', ');
-        throw new Error(`timed out after ${timeoutMs} ms with ${records.length} records (${counts})`);
+        const more = describe === undefined ? '' : `: ${describe(records)}`;
+        throw new Error(`timed out after ${timeoutMs} ms with ${records.length} records (${counts})${more}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
