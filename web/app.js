@@ -7,6 +7,8 @@ const $ = (id) => document.getElementById(id);
 const state = {
   token: sessionStorage.getItem('vigil.token') ?? '',
   alerts: [],
+  // Open episodes: `ruleId sensorId startedAt` -> the firing alert (resolved ones are removed).
+  open: new Map(),
   chart: undefined,
   stream: undefined,
 };
@@ -56,6 +58,10 @@ function renderAlert(a) {
 
 function addAlert(a) {
   if (state.alerts.some((x) => x.id === a.id)) return;
+  const episode = `${a.ruleId}\u0000${a.sensorId}\u0000${a.startedAt}`;
+  if (a.state === 'firing') state.open.set(episode, a);
+  else state.open.delete(episode);
+  renderFiring();
   state.alerts.unshift(a);
   const list = $('alerts');
   list.prepend(renderAlert(a));
@@ -99,7 +105,61 @@ async function followAlerts() {
   }
 }
 
+// ---- what is firing now: open episodes grouped by rule ----
+
+const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };
+const duration = (ms) => {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+};
+
+function renderFiring() {
+  const groups = new Map();
+  for (const a of state.open.values()) {
+    const g = groups.get(a.ruleId) ?? { ruleId: a.ruleId, severity: a.severity, alerts: [] };
+    g.alerts.push(a);
+    groups.set(a.ruleId, g);
+  }
+  const sorted = [...groups.values()].sort(
+    (x, y) => SEVERITY_ORDER[x.severity] - SEVERITY_ORDER[y.severity] || x.ruleId.localeCompare(y.ruleId),
+  );
+  $('firing').replaceChildren(
+    ...sorted.map((g) => {
+      const li = el('li');
+      li.dataset.rule = g.ruleId;
+      const oldest = Math.min(...g.alerts.map((a) => a.startedAt));
+      const sensors = g.alerts.map((a) => a.sensorId).sort();
+      const shown =
+        sensors.slice(0, 8).join(', ') + (sensors.length > 8 ? `, … (${sensors.length - 8} more)` : '');
+      li.append(
+        el('span', `sev-${g.severity}`, g.severity),
+        el('span', 'rule', g.ruleId),
+        el('span', 'count', `${sensors.length} sensor${sensors.length === 1 ? '' : 's'}`),
+        el('span', 'age', `for ${duration(Date.now() - oldest)}`),
+        el('span', 'msg', shown),
+      );
+      return li;
+    }),
+  );
+  $('firing-count').textContent = String(state.open.size);
+}
+
 // ---- cluster view ----
+
+// A partition with nothing to read and no recent checkpoint is idle, not stale: its checkpoint age
+// only grows because nothing arrives.
+const IDLE_AFTER_MS = 10_000;
+
+// No lag known means no batch has come since the partition was taken: idle as well.
+const isIdle = (p) => (p.lag ?? 0) === 0 && (p.checkpointAgeMs ?? 0) > IDLE_AFTER_MS;
+
+function partitionText(p) {
+  const name = p.partition.replace(/^.*vigil\./, '');
+  if (isIdle(p)) return `${name} ${p.state} · idle`;
+  return `${name} ${p.state} · ${p.lag ?? '–'} · ${age(p.checkpointAgeMs)}`;
+}
 
 async function refreshCluster() {
   const { nodes, at } = await api('/api/cluster');
@@ -110,11 +170,7 @@ async function refreshCluster() {
       tr.dataset.node = n.id;
       const parts = el('td');
       for (const p of n.partitions) {
-        const span = el(
-          'span',
-          'part',
-          `${p.partition.replace(/^.*vigil\./, '')} ${p.state} · ${p.lag ?? '–'} · ${age(p.checkpointAgeMs)}`,
-        );
+        const span = el('span', isIdle(p) ? 'part idle' : 'part', partitionText(p));
         span.dataset.partition = p.partition;
         parts.append(span);
       }
@@ -182,6 +238,9 @@ async function refreshChart() {
   const minutes = $('minutes').value;
   const q = new URLSearchParams({ sensor, metric, minutes });
   const { points } = await api(`/api/points?${q}`);
+  // The time axis is the chosen range, however few minutes have data.
+  const to = Date.now() / 1000;
+  state.range = [to - Number(minutes) * 60, to];
   const data = [
     points.map((p) => p.t / 1000),
     points.map((p) => p.mean),
@@ -192,6 +251,8 @@ async function refreshChart() {
   const host = $('chart');
   host.dataset.points = String(points.length);
   host.dataset.series = key.replace('\u0000', '.');
+  host.dataset.from = String(Math.round(state.range[0]));
+  host.dataset.to = String(Math.round(state.range[1]));
   if (state.chart && state.chart.key === key) {
     state.chart.plot.setData(data);
     return;
@@ -208,6 +269,7 @@ async function refreshChart() {
         { label: 'max', stroke: '#ff6b6b', dash: [4, 4] },
         { label: 'p95', stroke: '#ffc857' },
       ],
+      scales: { x: { time: true, range: () => state.range } },
       axes: [{ stroke: '#7b8794' }, { stroke: '#7b8794' }],
     },
     data,
@@ -286,6 +348,7 @@ async function connect() {
   showError(undefined);
   void followAlerts();
   every(2_000, refreshCluster);
+  setInterval(renderFiring, 1_000); // ages move on
   every(2_000, refreshFrequencies);
   every(10_000, async () => {
     await loadSeries();

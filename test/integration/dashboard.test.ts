@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/obs/logger.js';
@@ -18,6 +18,15 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Debian's Chromium (CI installs it with apt-get): playwright-core drives it, never downloads one. */
 const CHROMIUM = process.env['VIGIL_CHROMIUM'] ?? '/usr/bin/chromium';
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Saves a screenshot of the page, or of one of its panels, as .run/dashboard[-<name>].png. */
+async function shoot(page: Page, name: string, selector?: string): Promise<string> {
+  mkdirSync(join(ROOT, '.run'), { recursive: true });
+  const path = join(ROOT, '.run', name === 'dashboard' ? 'dashboard.png' : `dashboard-${name}.png`);
+  if (selector === undefined) await page.screenshot({ path, fullPage: true });
+  else await page.locator(selector).screenshot({ path });
+  return path;
+}
 
 /**
  * What an operator sees: a 3-node cluster from cluster/nodes.sh, a browser on node-1's dashboard.
@@ -147,6 +156,24 @@ describe('dashboard and metrics', () => {
       ]);
       const row = await page.waitForSelector(`#alerts li:has-text("${hot}")`, { timeout: 20_000 });
       expect(await row.textContent()).toMatch(/firing.*critical.*hot · hot-/);
+      // What is firing now: the open episode, under its rule, with its age; gone once it resolves.
+      const firing = await page.waitForSelector('#firing li[data-rule="hot"]', { timeout: 10_000 });
+      expect(await firing.textContent()).toMatch(
+        new RegExp(`critical\\s*hot\\s*1 sensor\\s*for \\d+s\\s*${hot}`),
+      );
+      await shoot(page, 'firing-now', '#firing-panel');
+      await produce(kafka, readings, [
+        { key: hot, value: JSON.stringify({ sensorId: hot, ts: Date.now(), values: { temperature: 20 } }) },
+      ]);
+      await page.waitForSelector('#firing li[data-rule="hot"]', { state: 'detached', timeout: 20_000 });
+      expect(await page.textContent('[data-testid=firing-count]')).toBe('0');
+      await page.waitForSelector(`#alerts li:has-text("${hot}") .state-resolved`, { timeout: 5_000 });
+      await shoot(page, 'alert-log', '#alerts-panel');
+
+      // Partitions nothing arrives on (the log topic's) read as idle, not as an ever older checkpoint.
+      await page.waitForSelector('tr[data-node] .part.idle', { timeout: 20_000 });
+      expect(await page.textContent('tr[data-node] .part.idle')).toMatch(/^logs:\d+ \w+ · idle$/);
+      await shoot(page, 'cluster', '#cluster-panel');
 
       // A chart of a station's window metrics draws its points.
       await page.waitForFunction(
@@ -177,6 +204,15 @@ describe('dashboard and metrics', () => {
         return n;
       });
       expect(drawn).toBeGreaterThan(50);
+      // The time axis spans the chosen range (1 h by default), not just the minutes that have data.
+      const range = await page.$eval('#chart', (c) => [
+        Number((c as HTMLElement).dataset['from']),
+        Number((c as HTMLElement).dataset['to']),
+      ]);
+      expect((range[1] ?? 0) - (range[0] ?? 0)).toBe(3600);
+      const axis = await page.$$eval('#chart .u-axis', (axes) => axes[0]?.textContent ?? '');
+      expect(axis).not.toMatch(/20[23]\d/); // hours and minutes of today, no years
+      await shoot(page, 'chart', '#chart-panel');
       // Rules are edited with an admin token (a viewer's is refused), and the page lists the change.
       const putRule = (token: string) =>
         fetch(`${http(1)}/api/rules`, {
@@ -187,9 +223,8 @@ describe('dashboard and metrics', () => {
       expect((await putRule(viewer)).status).toBe(403);
       expect((await putRule(tokens['VIGIL_ADMIN_TOKEN'] ?? '')).status).toBe(200);
       await page.waitForSelector('#rules li[data-rule="humid"]', { timeout: 15_000 });
-      mkdirSync(join(ROOT, '.run'), { recursive: true });
-      const shot = join(ROOT, '.run', 'dashboard.png');
-      await page.screenshot({ path: shot, fullPage: true });
+      await shoot(page, 'rules', '#rules-panel');
+      const shot = await shoot(page, 'dashboard');
       expect(existsSync(shot)).toBe(true);
 
       // /metrics under load: the simulator at 2,000 readings/s (with late and malformed records), and
