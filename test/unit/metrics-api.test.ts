@@ -117,6 +117,7 @@ describe('POST /compute/metrics', () => {
         minute('st-1', 'temperature', T + 60_000, [30]), // outside [15:12, 15:13)
         minute('st-2', 'temperature', T, [10]),
         minute('st-1', 'humidity', T, [50, 70]),
+        minute('st-3', 'noise', T, [54.9, 55.3]), // a running mean of 55.099999999999994
       ],
     });
     api = await startHttpServer({
@@ -162,10 +163,46 @@ describe('POST /compute/metrics', () => {
           temperature: { max: 24, sum: 76 }, // the metric over all sensors: st-1 and st-2
           'st-1.humidity': { stddev: 10 },
         },
+        interval: { from: '2026-11-23T15:12:00.000Z', to: '2026-11-23T15:13:00.000Z', bounds: '[from, to)' },
         errors: [
           '"st-1.humidity": unknown metric "p99x" (use count, min, max, average, mean, sum, stddev, p50, p95, p99)',
         ],
       },
+    ]);
+  });
+
+  it('states the interval it answered, whole closed minutes, and says where that differs from the request', async () => {
+    const [code, body] = await post({
+      'st-1.temperature': ['count'],
+      from: '2026-11-23 15:12:10',
+      to: '2026-11-23T15:12:30.5Z',
+    });
+    expect(code).toBe(200);
+    expect(body).toEqual({
+      result: { 'st-1.temperature': { count: 3 } },
+      interval: { from: '2026-11-23T15:12:00.000Z', to: '2026-11-23T15:13:00.000Z', bounds: '[from, to)' },
+      errors: [
+        'from 2026-11-23T15:12:10.000Z is inside a minute: answered from 2026-11-23T15:12:00.000Z (the rollups hold whole minutes)',
+        'to 2026-11-23T15:12:30.500Z is inside a minute: answered up to 2026-11-23T15:13:00.000Z (the rollups hold whole minutes)',
+      ],
+    });
+    const [, recent] = await post({
+      'st-1.temperature': ['count'],
+      from: range.from,
+      to: Date.now() + 120_000,
+    });
+    expect((recent as { errors: string[] }).errors).toEqual([
+      expect.stringMatching(/^to .* is inside a minute/) as unknown,
+      expect.stringMatching(
+        /^the minutes from .* on are not closed yet: their readings are not counted$/,
+      ) as unknown,
+    ]);
+  });
+
+  it('gives a mean that is exact in decimals as written (55.1, not 55.099999999999994)', async () => {
+    expect(await post({ 'st-3.noise': ['average', 'sum', 'count'], ...range })).toMatchObject([
+      200,
+      { result: { 'st-3.noise': { average: 55.1, sum: 110.2, count: 2 } } },
     ]);
   });
 
