@@ -98,6 +98,9 @@ export default tseslint.config(
   {
     // The dashboard's script runs in the browser (uPlot is loaded before it by a script tag).
     files: ['web/**/*.js'],
-    languageOptions: { sourceType: 'script', globals: { ...globals.browser, uPlot: 'readonly' } },
+    languageOptions: {
+      sourceType: 'script',
+      globals: { ...globals.browser, uPlot: 'readonly', vigilRuleForm: 'readonly' },
+    },
   },
 );

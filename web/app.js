@@ -33,7 +33,13 @@ async function api(path, options = {}) {
     headers: { ...(options.headers ?? {}), authorization: `Bearer ${state.token}` },
   });
   const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${(body.errors ?? []).join('; ')}`);
+  if (!res.ok) {
+    const reason = (body.errors ?? []).join('; ');
+    const err = new Error(`${path}: HTTP ${res.status} ${reason}`);
+    err.reason = reason;
+    err.field = body.field;
+    throw err;
+  }
   return body;
 }
 
@@ -50,10 +56,29 @@ function renderAlert(a) {
     el('span', '', time(a.ts)),
     el('span', `state-${a.state}`, a.state),
     el('span', `sev-${a.severity}`, a.severity),
-    el('span', '', `${a.ruleId} · ${a.sensorId}${a.report ? ' · report' : ''}`),
+    who(a),
     el('span', 'msg', a.message),
   );
   return li;
+}
+
+/** Rule and sensor of an alert, the sensor a link to its station. */
+function who(a) {
+  const span = el('span');
+  span.append(`${a.ruleId} · `, sensorLink(a.sensorId), a.report ? ' · report' : '');
+  return span;
+}
+
+/** A sensor id that opens the station's view when clicked. */
+function sensorLink(sensorId) {
+  const a = el('a', 'sensor', sensorId);
+  a.href = `#station=${encodeURIComponent(sensorId)}`;
+  a.dataset.sensor = sensorId;
+  a.addEventListener('click', (e) => {
+    e.preventDefault();
+    void focusStation(sensorId);
+  });
+  return a;
 }
 
 function addAlert(a) {
@@ -63,6 +88,7 @@ function addAlert(a) {
   else state.open.delete(episode);
   renderFiring();
   state.alerts.unshift(a);
+  if (a.sensorId === state.station) renderStation();
   const list = $('alerts');
   list.prepend(renderAlert(a));
   while (list.children.length > MAX_ALERTS) list.lastElementChild.remove();
@@ -185,6 +211,89 @@ async function refreshCluster() {
     }),
   );
   $('cluster-at').textContent = `as of ${time(at)}`;
+  sampleThroughput(nodes, at);
+}
+
+// ---- throughput and lag over time (sampled from the cluster view while the page is open) ----
+
+const HISTORY = 300; // samples: 10 minutes at one every 2 s
+
+function sampleThroughput(nodes, at) {
+  const records = nodes.reduce((sum, n) => sum + (n.stats?.records ?? 0), 0);
+  const lag = nodes.reduce((sum, n) => sum + n.partitions.reduce((s, p) => s + (p.lag ?? 0), 0), 0);
+  const h = (state.history ??= { t: [], rate: [], lag: [], last: undefined });
+  // A node that left takes its counter with it: a fall is not negative throughput.
+  const rate = h.last === undefined ? 0 : Math.max(0, (records - h.last.records) / ((at - h.last.at) / 1000));
+  h.last = { records, at };
+  h.t.push(at / 1000);
+  h.rate.push(Math.round(rate));
+  h.lag.push(lag);
+  for (const a of [h.t, h.rate, h.lag]) if (a.length > HISTORY) a.shift();
+  const host = $('throughput');
+  host.dataset.points = String(h.t.length);
+  host.dataset.maxRate = String(Math.max(...h.rate));
+  const data = [h.t, h.rate, h.lag];
+  if (state.throughput) return state.throughput.setData(data);
+  state.throughput = new uPlot(
+    {
+      width: Math.max(320, host.clientWidth - 10),
+      height: 200,
+      series: [
+        {},
+        { label: 'records/s', stroke: '#5fb3ff', width: 2, scale: 'rate' },
+        { label: 'lag', stroke: '#ffc857', scale: 'lag' },
+      ],
+      axes: [
+        { stroke: '#7b8794' },
+        { stroke: '#7b8794', scale: 'rate' },
+        { stroke: '#7b8794', scale: 'lag', side: 1, grid: { show: false } },
+      ],
+    },
+    data,
+    host,
+  );
+}
+
+// ---- one station: its alerts, the rules that judge it, its chart ----
+
+async function focusStation(sensorId) {
+  state.station = sensorId;
+  $('station-panel').hidden = false;
+  $('station-id').textContent = sensorId;
+  renderStation();
+  const option = [...$('series').options].find((o) => o.value.startsWith(`${sensorId}\u0000`));
+  if (option) {
+    $('series').value = option.value;
+    await refreshChart();
+  }
+  $('station-panel').scrollIntoView({ block: 'nearest' });
+}
+
+function renderStation() {
+  const id = state.station;
+  if (id === undefined) return;
+  $('station-alerts').replaceChildren(
+    ...state.alerts
+      .filter((a) => a.sensorId === id)
+      .slice(0, 20)
+      .map(renderAlert),
+  );
+  const metrics = new Set(
+    [...$('series').options]
+      .filter((o) => o.value.startsWith(`${id}\u0000`))
+      .map((o) => o.value.split('\u0000')[1]),
+  );
+  const applies = (r) =>
+    r.kind === 'silence' ||
+    metrics.has(r.metric) ||
+    state.alerts.some((a) => a.sensorId === id && a.ruleId === r.id);
+  $('station-rules').replaceChildren(
+    ...(state.rules ?? []).filter(applies).map((r) => {
+      const li = el('li', '', `${r.id}: ${vigilRuleForm.describe(r)}`);
+      li.dataset.rule = r.id;
+      return li;
+    }),
+  );
 }
 
 // ---- event frequencies ----
@@ -282,44 +391,57 @@ async function refreshChart() {
 
 async function refreshRules() {
   const { editable, rules } = await api('/api/rules');
+  state.rules = rules;
   $('rules-mode').textContent = editable
     ? '(cluster-wide, editable with an admin token)'
     : '(from the config file)';
-  $('rule-form').hidden = !editable;
+  if (editable && state.ruleForm === undefined) {
+    $('rule-form').hidden = false;
+    state.ruleForm = vigilRuleForm.mount($('rule-form'), saveRule);
+  }
   $('rules').replaceChildren(
     ...rules.map((r) => {
       const li = el('li');
       li.dataset.rule = r.id;
-      li.append(el('span', '', JSON.stringify(r)));
+      li.title = JSON.stringify(r);
+      li.append(
+        el('span', `sev-${r.severity ?? 'warning'}`, r.severity ?? 'warning'),
+        el('span', 'rule', r.id),
+      );
+      li.append(el('span', 'msg', `${r.kind}: ${vigilRuleForm.describe(r)}`));
       if (editable) {
+        const edit = el('button', '', 'edit');
+        edit.addEventListener('click', () => state.ruleForm.edit(r));
         const del = el('button', '', 'delete');
         del.addEventListener('click', () => {
           api(`/api/rules/${encodeURIComponent(r.id)}`, { method: 'DELETE' })
             .then(refreshRules)
             .catch((err) => showError(String(err)));
         });
-        li.append(del);
+        li.append(edit, del);
       }
       return li;
     }),
   );
+  renderStation();
 }
 
-$('rule-form').addEventListener('submit', (e) => {
-  e.preventDefault();
-  api('/api/rules', {
-    method: 'PUT',
-    body: $('rule-spec').value,
-    headers: { 'content-type': 'application/json' },
-  })
-    .then((r) => {
-      $('rule-result').textContent = `rule ${r.id} in force (version ${r.version})`;
-      return refreshRules();
-    })
-    .catch((err) => {
-      $('rule-result').textContent = String(err.message);
+/** Sends a rule from the form; a refusal comes back with the key it is about. */
+async function saveRule(spec) {
+  try {
+    const r = await api('/api/rules', {
+      method: 'PUT',
+      body: JSON.stringify(spec),
+      headers: { 'content-type': 'application/json' },
     });
-});
+    await refreshRules();
+    return `rule ${r.id} in force (version ${r.version})`;
+  } catch (err) {
+    const refused = new Error(err.reason || err.message);
+    refused.field = err.field;
+    throw refused;
+  }
+}
 
 // ---- start ----
 

@@ -170,6 +170,18 @@ describe('dashboard and metrics', () => {
       await page.waitForSelector(`#alerts li:has-text("${hot}") .state-resolved`, { timeout: 5_000 });
       await shoot(page, 'alert-log', '#alerts-panel');
 
+      // A station's view: from a sensor in the alert log, its alerts and the rules that judge it.
+      await page.click(`#alerts a.sensor[data-sensor="${hot}"]`);
+      await page.waitForSelector('#station-panel:not([hidden])', { timeout: 5_000 });
+      expect(await page.textContent('[data-testid=station-id]')).toBe(hot);
+      expect(await page.$$eval('#station-alerts li', (lis) => lis.map((li) => li.textContent))).toEqual([
+        expect.stringMatching(/resolved.*critical.*hot · hot-/) as unknown,
+        expect.stringMatching(/firing.*critical.*hot · hot-/) as unknown,
+      ]);
+      await page.waitForSelector('#station-rules li[data-rule="hot"]', { timeout: 10_000 });
+      expect(await page.textContent('#station-rules li[data-rule="hot"]')).toBe('hot: temperature above 30');
+      await shoot(page, 'station', '#station-panel');
+
       // Partitions nothing arrives on (the log topic's) read as idle, not as an ever older checkpoint.
       await page.waitForSelector('tr[data-node] .part.idle', { timeout: 20_000 });
       expect(await page.textContent('tr[data-node] .part.idle')).toMatch(/^logs:\d+ \w+ · idle$/);
@@ -223,6 +235,44 @@ describe('dashboard and metrics', () => {
       expect((await putRule(viewer)).status).toBe(403);
       expect((await putRule(tokens['VIGIL_ADMIN_TOKEN'] ?? '')).status).toBe(200);
       await page.waitForSelector('#rules li[data-rule="humid"]', { timeout: 15_000 });
+      // The rule form, as an admin: a number checked as typed, the server's reason shown at its field,
+      // then a valid rule saved and listed in words.
+      const admin = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      await admin.goto(`${http(1)}/`);
+      await admin.fill('#token', tokens['VIGIL_ADMIN_TOKEN'] ?? '');
+      await admin.click('#login button');
+      await admin.waitForSelector('#rule-editor', { timeout: 15_000 });
+      await admin.fill('#rule-editor input[name=id]', 'warm');
+      await admin.selectOption('#rule-editor select[name=kind]', 'aggregate');
+      await admin.fill('#rule-editor input[name=window]', 'tumbling-5s');
+      await admin.fill('#rule-editor input[name=metric]', 'temperature');
+      await admin.fill('#rule-editor input[name=aggregate]', 'mean');
+      await admin.fill('#rule-editor input[name=above]', 'warm');
+      await admin.click('#rule-editor button[type=submit]');
+      expect(await admin.textContent('#rule-editor label[data-field=above] .field-error')).toBe(
+        'must be a number',
+      );
+      await admin.fill('#rule-editor input[name=above]', '35');
+      await admin.click('#rule-editor button[type=submit]');
+      const refused = await admin.waitForSelector(
+        '#rule-editor label.invalid[data-field=window] .field-error',
+        {
+          timeout: 10_000,
+        },
+      );
+      expect(await refused.textContent()).toMatch(/no window named "tumbling-5s" \(windows: tumbling-10s\)/);
+      await shoot(admin, 'rule-form', '#rules-panel');
+      await admin.fill('#rule-editor input[name=window]', 'tumbling-10s');
+      await admin.fill('#rule-editor input[name=minDuration]', '20s');
+      await admin.click('#rule-editor button[type=submit]');
+      await admin.waitForSelector('#rule-editor .form-result:has-text("rule warm in force")', {
+        timeout: 10_000,
+      });
+      await page.waitForSelector('#rules li[data-rule="warm"]', { timeout: 15_000 });
+      expect(await page.textContent('#rules li[data-rule="warm"]')).toMatch(
+        /^warningwarmaggregate: mean of temperature in tumbling-10s above 35 for 20s/,
+      );
+      await admin.close();
       await shoot(page, 'rules', '#rules-panel');
       const shot = await shoot(page, 'dashboard');
       expect(existsSync(shot)).toBe(true);
@@ -250,6 +300,13 @@ describe('dashboard and metrics', () => {
         { cwd: ROOT, env, stdio: 'ignore' },
       );
       await sleep(8_000);
+      // Throughput over time: the load shows on the chart, sampled from the cluster view.
+      await page.waitForFunction(
+        () => Number(document.getElementById('throughput')?.dataset['maxRate']) > 100,
+        undefined,
+        { timeout: 20_000 },
+      );
+      await shoot(page, 'throughput', '#throughput-panel');
       const scrapes = await Promise.all(
         [1, 2, 3].map(async (i) => {
           const res = await fetch(`${http(i)}/metrics`, { headers: { authorization: `Bearer ${viewer}` } });

@@ -1,4 +1,4 @@
-import { toVigilError } from '../../core/errors.js';
+import { ConfigError, toVigilError } from '../../core/errors.js';
 import { READ, WRITE_RULES, type DashboardDeps } from './dashboard-deps.js';
 import { bodyTooLarge, json, type Reply, type Route } from './server.js';
 
@@ -55,12 +55,16 @@ export function ruleRoutes(d: Pick<DashboardDeps, 'rules' | 'configRules'>): Rou
   ];
 }
 
-/** A rule change's answer: the error's HTTP status (400 for an invalid rule) with the reason. */
+/**
+ * A rule change's answer: the error's HTTP status (400 for an invalid rule) with the reason, and for
+ * an invalid rule the key it is about (`field`), so that a form can show it there.
+ */
 async function ruleChange(work: () => Promise<Reply>): Promise<Reply> {
   try {
     return await work();
   } catch (err) {
     const e = toVigilError(err);
-    return json(e.httpStatus, { errors: [e.message] });
+    const field = e instanceof ConfigError && e.path !== '' ? { field: e.path.split(/[.[]/)[0] } : {};
+    return json(e.httpStatus, { errors: [e.message], ...field });
   }
 }

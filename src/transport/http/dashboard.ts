@@ -18,6 +18,7 @@ function assets(): Map<string, { text: Buffer; contentType: string }> {
   return new Map([
     ['/', file(join(web, 'index.html'), 'text/html; charset=utf-8')],
     ['/assets/app.js', file(join(web, 'app.js'), 'text/javascript; charset=utf-8')],
+    ['/assets/rule-form.js', file(join(web, 'rule-form.js'), 'text/javascript; charset=utf-8')],
     ['/assets/style.css', file(join(web, 'style.css'), 'text/css; charset=utf-8')],
     ['/assets/uplot.js', file(join(uplot, 'uPlot.iife.min.js'), 'text/javascript; charset=utf-8')],
     ['/assets/uplot.css', file(join(uplot, 'uPlot.min.css'), 'text/css; charset=utf-8')],
