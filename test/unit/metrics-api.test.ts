@@ -241,3 +241,120 @@ describe('POST /compute/metrics', () => {
     expect((await post({ 'st-2': ['count'], ...range }, node))[0]).toBe(403);
   });
 });
+
+/**
+ * The IoT metrics contract this API follows: sensors temperature, humidity and pressure, each one
+ * value; its three documented requests: a valid one; one with a wrong metric and a wrong key (the
+ * result of the rest, and two errors); one with only wrong keys (400, an empty result, the errors).
+ */
+describe('the metrics contract, its three documented requests', () => {
+  const store = new MemoryStateStore();
+  const C = Date.parse('2020-01-13T15:12:00Z');
+  let api: RunningHttpServer;
+  let url = '';
+  // One reading a second through the minute 15:12: temperature 20..24, humidity 40 and 60, pressure 1013.
+  const second = (f: (i: number) => number): number[] => Array.from({ length: 60 }, (_, i) => f(i));
+
+  beforeAll(async () => {
+    const p = { topic: 'r', partition: 0 };
+    const { epoch } = await store.acquire(p);
+    await store.commit(p, {
+      epoch,
+      offset: '1',
+      partitionState: Buffer.from('{}'),
+      sensors: new Map(),
+      rollups: [
+        minute(
+          'temperature',
+          'value',
+          C,
+          second((i) => 20 + (i % 5)),
+        ),
+        minute(
+          'humidity',
+          'value',
+          C,
+          second((i) => (i % 2 === 0 ? 40 : 60)),
+        ),
+        minute(
+          'pressure',
+          'value',
+          C,
+          second(() => 1013),
+        ),
+      ],
+    });
+    api = await startHttpServer({
+      listen: '127.0.0.1:0',
+      tokens: TokenAuthority.parse(`viewer=${viewer},node=${node}`),
+      routes: metricsApiRoutes(store),
+      logger: silentLogger,
+      limits: HTTP_LIMITS,
+    });
+    url = `http://127.0.0.1:${api.port}/compute/metrics`;
+  });
+
+  afterAll(async () => {
+    await api.stop();
+  });
+
+  const post = async (body: unknown): Promise<[number, unknown]> => {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${viewer}` },
+      body: JSON.stringify(body),
+    });
+    return [res.status, await res.json()];
+  };
+  const when = { from: '2020-01-13 15:12:00', to: '2020-01-13 15:13:00' };
+  const interval = { from: '2020-01-13T15:12:00.000Z', to: '2020-01-13T15:13:00.000Z', bounds: '[from, to)' };
+
+  it('a valid request: every metric asked of every sensor named', async () => {
+    expect(
+      await post({
+        temperature: ['count', 'min', 'max', 'average'],
+        humidity: ['average'],
+        pressure: ['max'],
+        ...when,
+      }),
+    ).toEqual([
+      200,
+      {
+        result: {
+          temperature: { count: 60, min: 20, max: 24, average: 22 },
+          humidity: { average: 50 },
+          pressure: { max: 1013 },
+        },
+        interval,
+        errors: [],
+      },
+    ]);
+  });
+
+  it('a wrong metric and a wrong key: the result of the rest, and two errors', async () => {
+    expect(await post({ temperature: ['count', 'median'], wind: ['max'], ...when })).toEqual([
+      200,
+      {
+        result: { temperature: { count: 60 } },
+        interval,
+        errors: [
+          '"temperature": unknown metric "median" (use count, min, max, average, mean, sum, stddev, p50, p95, p99)',
+          'unknown key "wind": it is neither a sensor id, nor sensorId.metric, nor a metric name with data',
+        ],
+      },
+    ]);
+  });
+
+  it('only wrong keys: 400 with an empty result and the errors', async () => {
+    expect(await post({ wind: ['max'], rain: ['count'], ...when })).toEqual([
+      400,
+      {
+        result: {},
+        errors: [
+          'unknown key "wind": it is neither a sensor id, nor sensorId.metric, nor a metric name with data',
+          'unknown key "rain": it is neither a sensor id, nor sensorId.metric, nor a metric name with data',
+        ],
+      },
+    ]);
+  });
+});
