@@ -161,6 +161,7 @@ function addReadCommands(cli: Command): void {
             },
             metadata,
           );
+          for (const note of answer.notes) process.stderr.write(`note: ${note}\n`);
           if (o.json === true) writeLine(JSON.stringify(answer.series));
           else
             for (const s of answer.series)

@@ -3,11 +3,6 @@ import type { RollupRecord } from './outputs.js';
 
 export const MINUTE_MS = 60_000;
 
-/** The minutes a query [from, to) covers: every minute that starts at or after from's minute and before to. */
-export function minuteRange(from: number, to: number): { fromMinute: number; to: number } {
-  return { fromMinute: Math.floor(from / MINUTE_MS) * MINUTE_MS, to };
-}
-
 /**
  * What a query over [from, to) is answered over: whole minutes, [from's minute, the end of the minute
  * `to` falls in), and a sentence for each way that differs from what was asked (an end inside a

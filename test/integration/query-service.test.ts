@@ -85,6 +85,11 @@ describe('Query service on a node', () => {
         );
       }
       expect(answer.series.map((s) => s.sensorId)).toEqual(['st-0001', 'st-0017']);
+      // What it covered, and that `from` was inside a minute.
+      expect([answer.coveredFrom, answer.coveredTo]).toEqual([String(from), String(to)]);
+      expect(answer.notes).toEqual([
+        expect.stringMatching(/^from .* is inside a minute: answered from /) as unknown,
+      ]);
       await expect(
         ask({ sensorIds: ['st-0001'], metrics: ['temperature'], from: String(to), to: String(from) }),
       ).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
@@ -117,6 +122,11 @@ describe('Query service on a node', () => {
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({
         result: { 'st-0001.temperature': { count: values.length, max: Math.max(...values) } },
+        interval: {
+          from: new Date(from).toISOString(),
+          to: new Date(to).toISOString(),
+          bounds: '[from, to)',
+        },
         errors: [expect.stringContaining('sensor "st-0001" has no metric "pressure"') as unknown],
       });
       client.close();

@@ -6,7 +6,7 @@ import {
   newAccumulator,
   snapshotAccumulator,
 } from '../../src/core/aggregate.js';
-import { aggregateRollups, minuteRange } from '../../src/core/rollup-query.js';
+import { aggregateRollups, coveredInterval, tidy } from '../../src/core/rollup-query.js';
 
 function minute(minuteStart: number, values: number[]) {
   const acc = newAccumulator(true);
@@ -32,8 +32,25 @@ describe('rollup queries', () => {
     expect(merged.last).toBe(-2);
   });
 
-  it('covers whole minutes: from rounds down to its minute', () => {
-    expect(minuteRange(90_000, 200_000)).toEqual({ fromMinute: 60_000, to: 200_000 });
+  it('covers whole minutes: from rounds down, to up, each said; minutes not closed at now are said too', () => {
+    const covered = coveredInterval(90_000, 200_000, 1_000_000);
+    expect([covered.from, covered.to]).toEqual([60_000, 240_000]);
+    expect(covered.notes).toEqual([
+      'from 1970-01-01T00:01:30.000Z is inside a minute: answered from 1970-01-01T00:01:00.000Z (the rollups hold whole minutes)',
+      'to 1970-01-01T00:03:20.000Z is inside a minute: answered up to 1970-01-01T00:04:00.000Z (the rollups hold whole minutes)',
+    ]);
+    expect(coveredInterval(60_000, 180_000, 1_000_000).notes).toEqual([]);
+    expect(coveredInterval(60_000, 180_000, 150_000).notes).toEqual([
+      'the minutes from 1970-01-01T00:02:00.000Z on are not closed yet: their readings are not counted',
+    ]);
+  });
+
+  it('tidies a result to 15 significant digits, and no data to null', () => {
+    expect(tidy(55.099999999999994)).toBe(55.1);
+    expect(tidy(0.1 + 0.2)).toBe(0.3);
+    expect(tidy(1 / 3)).toBe(0.333333333333333);
+    expect(tidy(Number.NaN)).toBeNull();
+    expect(tidy(undefined)).toBeNull();
   });
 
   it('answers count 0 and NaN elsewhere for no data', () => {

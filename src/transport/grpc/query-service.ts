@@ -1,7 +1,7 @@
 import { status, type Server } from '@grpc/grpc-js';
 import { AGGREGATES, type AggregateName } from '../../core/aggregate.js';
 import type { RollupRecord } from '../../core/outputs.js';
-import { aggregateRollups, minuteRange } from '../../core/rollup-query.js';
+import { aggregateRollups, coveredInterval } from '../../core/rollup-query.js';
 import type { QueryHandlers } from '../../gen/vigil/v1/Query.js';
 import type { WindowMetricsRequest__Output } from '../../gen/vigil/v1/WindowMetricsRequest.js';
 import type { VigilGrpc } from './proto.js';
@@ -50,7 +50,10 @@ export function validateWindowMetrics(r: WindowMetricsRequest__Output): Validate
   return { ok: true, from, to, aggregates };
 }
 
-/** The Query service: window metrics of chosen sensors over [from, to), exact to the minute. */
+/**
+ * The Query service: window metrics of chosen sensors over [from, to) in whole closed minutes; the
+ * answer says what it covered and where that differs from the request.
+ */
 export function addQueryService(server: Server, grpc: VigilGrpc, rollups: RollupSource): void {
   const handlers: QueryHandlers = {
     WindowMetrics: (call, callback) => {
@@ -59,11 +62,11 @@ export function addQueryService(server: Server, grpc: VigilGrpc, rollups: Rollup
         callback({ code: status.INVALID_ARGUMENT, details: v.details });
         return;
       }
-      const { fromMinute, to } = minuteRange(v.from, v.to);
+      const covered = coveredInterval(v.from, v.to, Date.now());
       const jobs = call.request.sensorIds.flatMap((sensorId) =>
         call.request.metrics.map(async (metric) => {
-          const records = await rollups(sensorId, metric, fromMinute, to);
-          const values = aggregateRollups(records, v.aggregates, to - fromMinute);
+          const records = await rollups(sensorId, metric, covered.from, covered.to);
+          const values = aggregateRollups(records, v.aggregates, covered.to - covered.from);
           // NaN (no data) is left out: absent means "no value", count 0 says why.
           const finite = Object.fromEntries(Object.entries(values).filter(([, x]) => Number.isFinite(x)));
           return { sensorId, metric, values: finite };
@@ -71,7 +74,12 @@ export function addQueryService(server: Server, grpc: VigilGrpc, rollups: Rollup
       );
       Promise.all(jobs).then(
         (series) => {
-          callback(null, { series });
+          callback(null, {
+            series,
+            coveredFrom: String(covered.from),
+            coveredTo: String(covered.to),
+            notes: covered.notes,
+          });
         },
         (err: unknown) => {
           callback({
