@@ -116,7 +116,8 @@ describe('MQTT bridge, hostile input', () => {
   it('dead-letters an oversized payload and one the broker refuses, and goes on with the rest', async () => {
     const c = config('poison');
     const producer = new KafkaRecordProducer(kafka);
-    await bridge(c, producer);
+    const fatal: VigilError[] = [];
+    const b = await bridge(c, producer, (err) => fatal.push(err));
     // The broker takes smaller records than limits.maxRecordBytes from now on (after the start-up check).
     const admin = kafka.admin();
     await admin.connect();
@@ -166,11 +167,13 @@ describe('MQTT bridge, hostile input', () => {
           const { readings, dead } = readingsAndDead(rs, c);
           const seqs = new Set(readings.map((r) => (json(r) as { seq?: number }).seq));
           const letters = dead.map((d) => `${header(d, 'vigil-id')} (${header(d, 'vigil-reason')})`);
-          return `${seqs.size} distinct seqs; dead letters: ${letters.join('; ')}`;
+          const failed = fatal.map((e) => `${e.code}: ${e.message}`).join('; ') || 'none';
+          return `${seqs.size} distinct seqs; dead letters: ${letters.join('; ')}; bridge ${JSON.stringify(b.stats)}, fatal: ${failed}`;
         },
       },
     );
     const { readings, dead } = readingsAndDead(all, c);
+    expect(fatal).toEqual([]);
     const seqs = readings.map((r) => (json(r) as { seq: number }).seq);
     expect(new Set(seqs).size).toBe(100);
     // A refused request is sent again record by record: what the broker had taken of it may come twice,

@@ -12,7 +12,8 @@ import { outboxContract } from '../contract/outbox.contract.js';
 import { sourceLogContract } from '../contract/source-writer.contract.js';
 import { sourceStoreContract } from '../contract/source-store.contract.js';
 import { stateStoreContract } from '../contract/state-store.contract.js';
-import { collectUntil, uniquePrefix } from '../support/kafka.js';
+import { sendOrDeadLetter } from '../../src/engine/send-or-dead-letter.js';
+import { collectUntil, header, readToEnd, uniquePrefix } from '../support/kafka.js';
 
 const prefix = uniquePrefix('ports');
 
@@ -115,5 +116,51 @@ describe('KafkaRecordProducer', () => {
     expect(values.filter((v) => v.endsWith(':0'))).toEqual(
       Array.from({ length: callers }, (_, c) => `c${c}:0`),
     );
+  });
+
+  it('loses nothing after a request the broker took in part: the refused record is a dead letter, the rest written', async () => {
+    const kafka = createKafka({ brokers: ['127.0.0.1:9092'], clientId: 'contract' }, silentLogger);
+    const readings = `${prefix}partial.readings`;
+    const dlq = `${prefix}partial.dlq`;
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        {
+          topic: readings,
+          numPartitions: 1,
+          configEntries: [{ name: 'max.message.bytes', value: '100000' }],
+        },
+        { topic: dlq, numPartitions: 1 },
+      ],
+    });
+    await admin.disconnect();
+    const producer = new KafkaRecordProducer(kafka);
+    const letter = { key: null, value: 'an earlier dead letter', headers: { 'vigil-id': 'letter-1' } };
+    // One request: the dlq's partition takes the letter, the readings' partition refuses a record too
+    // large for it. kafkajs then kept the dlq partition's sequence, and the refused record's own dead
+    // letter, sent next to that partition, was acknowledged as a duplicate and never written.
+    const refused = await sendOrDeadLetter(
+      producer,
+      [
+        { topic: readings, messages: [{ key: 'big', value: 'y'.repeat(200_000) }] },
+        { topic: dlq, messages: [letter] },
+      ],
+      dlq,
+    );
+    await producer.send([{ topic: readings, messages: [{ key: 'after', value: 'a reading after it' }] }]);
+    await producer.close();
+    expect(refused).toBe(1);
+    expect(producer.restarts).toBeGreaterThanOrEqual(1); // a fresh producer after each refusal
+    const dead = await readToEnd(kafka, dlq);
+    expect(
+      dead.filter((r) => header(r, 'vigil-reason')?.includes('the broker refused') === true),
+    ).toHaveLength(1);
+    // The letter the broker had taken is sent again with the rest: twice, never lost (readers drop by id).
+    expect(dead.filter((r) => header(r, 'vigil-id') === 'letter-1')).toHaveLength(2);
+    expect((await readToEnd(kafka, readings)).map((r) => r.message.value?.toString())).toEqual([
+      'a reading after it',
+    ]);
   });
 });

@@ -213,15 +213,21 @@ interface Queued {
  * by id).
  */
 export class KafkaRecordProducer implements RecordProducer {
-  private readonly producer: Producer;
+  private producer: Producer;
   private connected: Promise<void> | undefined;
   private queue: Queued[] = [];
   private sending = false;
   /** Produce requests made: fewer than sends when sends were combined. */
   requests = 0;
+  /** Producers started afresh after a request failed in part (see produce). */
+  restarts = 0;
 
-  constructor(kafka: Kafka) {
-    this.producer = kafka.producer({
+  constructor(private readonly kafka: Kafka) {
+    this.producer = this.newProducer();
+  }
+
+  private newProducer(): Producer {
+    return this.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       createPartitioner: Partitioners.DefaultPartitioner,
@@ -268,13 +274,35 @@ export class KafkaRecordProducer implements RecordProducer {
     });
     try {
       await this.connected;
+    } catch (err) {
+      throw fromKafkaError(err, 'producing');
+    }
+    try {
       for (const request of splitRequests(batches, MAX_REQUEST_BYTES)) {
         this.requests += 1;
         await this.producer.sendBatch({ acks: -1, topicMessages: request });
       }
     } catch (err) {
-      throw fromKafkaError(err, 'producing');
+      const e = fromKafkaError(err, 'producing');
+      if (!e.retriable) await this.restart();
+      throw e;
     }
+  }
+
+  /**
+   * A request that failed for good may have been taken in part: the broker wrote some partitions and
+   * refused another (a record too large, say). kafkajs then leaves every partition's sequence number
+   * where it was, so the next batch to a partition that was written carries a sequence the broker has
+   * seen and is acknowledged as a duplicate WITHOUT being written: a silent loss (a dead letter sent
+   * after a refused request vanished this way). A new producer has a new producer id and fresh
+   * sequences: what is sent again is written again (a repeat, which readers drop by id), never lost.
+   */
+  private async restart(): Promise<void> {
+    const old = this.producer;
+    this.producer = this.newProducer();
+    this.connected = undefined;
+    this.restarts += 1;
+    await old.disconnect().catch(() => undefined);
   }
 
   async close(): Promise<void> {
