@@ -9,6 +9,8 @@ const state = {
   alerts: [],
   // Open episodes: `ruleId sensorId startedAt` -> the firing alert (resolved ones are removed).
   open: new Map(),
+  // Every episode seen: key -> { ruleId, sensorId, severity, start, end (undefined while firing) }.
+  episodes: new Map(),
   chart: undefined,
   stream: undefined,
 };
@@ -86,6 +88,14 @@ function addAlert(a) {
   const episode = `${a.ruleId}\u0000${a.sensorId}\u0000${a.startedAt}`;
   if (a.state === 'firing') state.open.set(episode, a);
   else state.open.delete(episode);
+  const known = state.episodes.get(episode);
+  state.episodes.set(episode, {
+    ruleId: a.ruleId,
+    sensorId: a.sensorId,
+    severity: a.severity,
+    start: a.startedAt,
+    end: a.state === 'resolved' ? a.ts : known?.end,
+  });
   renderFiring();
   state.alerts.unshift(a);
   if (a.sensorId === state.station) renderStation();
@@ -170,6 +180,42 @@ function renderFiring() {
     }),
   );
   $('firing-count').textContent = String(state.open.size);
+}
+
+// ---- a timeline of the last hour's episodes, a row per rule ----
+
+const TIMELINE_MS = 3_600_000;
+
+function renderTimeline() {
+  const to = Date.now();
+  const from = to - TIMELINE_MS;
+  const rows = new Map();
+  for (const e of state.episodes.values()) {
+    if ((e.end ?? to) < from) continue;
+    const row = rows.get(e.ruleId) ?? [];
+    row.push(e);
+    rows.set(e.ruleId, row);
+  }
+  const pct = (ms) => `${(100 * Math.min(1, Math.max(0, (ms - from) / TIMELINE_MS))).toFixed(3)}%`;
+  $('timeline').replaceChildren(
+    ...[...rows.keys()].sort().map((ruleId) => {
+      const row = el('div', 'timeline-row');
+      row.dataset.rule = ruleId;
+      const track = el('div', 'track');
+      for (const e of rows.get(ruleId)) {
+        const bar = el('span', `bar sev-${e.severity}-bar${e.end === undefined ? ' open' : ''}`);
+        bar.dataset.sensor = e.sensorId;
+        bar.style.left = pct(e.start);
+        bar.style.width = `max(3px, calc(${pct(e.end ?? to)} - ${pct(e.start)}))`;
+        const until = e.end === undefined ? 'still firing' : new Date(e.end).toISOString();
+        bar.title = `${e.sensorId}: ${new Date(e.start).toISOString()} to ${until}`;
+        track.append(bar);
+      }
+      row.append(el('span', 'rule', ruleId), track);
+      return row;
+    }),
+  );
+  $('timeline-count').textContent = String([...rows.values()].reduce((n, r) => n + r.length, 0));
 }
 
 // ---- cluster view ----
@@ -470,7 +516,11 @@ async function connect() {
   showError(undefined);
   void followAlerts();
   every(2_000, refreshCluster);
-  setInterval(renderFiring, 1_000); // ages move on
+  // Ages and the timeline move on with the clock.
+  setInterval(() => {
+    renderFiring();
+    renderTimeline();
+  }, 1_000);
   every(2_000, refreshFrequencies);
   every(10_000, async () => {
     await loadSeries();

@@ -169,6 +169,16 @@ describe('dashboard and metrics', () => {
       expect(await page.textContent('[data-testid=firing-count]')).toBe('0');
       await page.waitForSelector(`#alerts li:has-text("${hot}") .state-resolved`, { timeout: 5_000 });
       await shoot(page, 'alert-log', '#alerts-panel');
+      // The timeline: a row for the rule, a bar for the episode, ended (it resolved).
+      const bar = await page.waitForSelector(
+        `#timeline .timeline-row[data-rule="hot"] .bar[data-sensor="${hot}"]`,
+        {
+          timeout: 5_000,
+        },
+      );
+      expect(await bar.getAttribute('class')).toBe('bar sev-critical-bar');
+      expect(await bar.getAttribute('title')).toMatch(new RegExp(`^${hot}: \\S+Z to \\S+Z$`));
+      await shoot(page, 'timeline', '#timeline-panel');
 
       // A station's view: from a sensor in the alert log, its alerts and the rules that judge it.
       await page.click(`#alerts a.sensor[data-sensor="${hot}"]`);
