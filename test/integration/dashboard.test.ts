@@ -216,6 +216,23 @@ describe('dashboard and metrics', () => {
           timeout: 20_000,
         },
       );
+      // The time axis spans the chosen range (1 h by default), not just the minutes that have data.
+      const span = () =>
+        page.$eval(
+          '#chart',
+          (c) => Number((c as HTMLElement).dataset['to']) - Number((c as HTMLElement).dataset['from']),
+        );
+      expect(await span()).toBe(3600);
+      // 15 minutes: the five minutes of history take a third of the axis.
+      await page.selectOption('#minutes', '15');
+      await page.waitForFunction(
+        () =>
+          Number(document.getElementById('chart')?.dataset['to']) -
+            Number(document.getElementById('chart')?.dataset['from']) ===
+          900,
+        undefined,
+        { timeout: 10_000 },
+      );
       // The mean's colour (#5fb3ff) is on the canvas: the line and its points were drawn.
       const drawn = await page.$eval('#chart canvas', (c) => {
         const canvas = c as HTMLCanvasElement;
@@ -226,12 +243,6 @@ describe('dashboard and metrics', () => {
         return n;
       });
       expect(drawn).toBeGreaterThan(50);
-      // The time axis spans the chosen range (1 h by default), not just the minutes that have data.
-      const range = await page.$eval('#chart', (c) => [
-        Number((c as HTMLElement).dataset['from']),
-        Number((c as HTMLElement).dataset['to']),
-      ]);
-      expect((range[1] ?? 0) - (range[0] ?? 0)).toBe(3600);
       const axis = await page.$$eval('#chart .u-axis', (axes) => axes[0]?.textContent ?? '');
       expect(axis).not.toMatch(/20[23]\d/); // hours and minutes of today, no years
       await shoot(page, 'chart', '#chart-panel');
