@@ -203,6 +203,7 @@ mqtt:
       above: 30,
       hysteresis: 0,
       minDurationMs: 20_000,
+      keepFiringForMs: 0,
       minCount: 2,
       severity: 'warning',
       labels: {},

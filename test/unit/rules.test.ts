@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { alertId } from '../../src/core/alert-id.js';
 import type { Alert } from '../../src/core/outputs.js';
 import { SensorRules, silenceThresholds } from '../../src/core/rules/evaluate.js';
-import type { Rule, ThresholdRule } from '../../src/core/rules/types.js';
+import type { AggregateRule, Rule, ThresholdRule } from '../../src/core/rules/types.js';
 
 const base = { severity: 'warning' as const, labels: { team: 'a' } };
 const hot: ThresholdRule = {
@@ -221,7 +221,7 @@ describe('count rule', () => {
 });
 
 describe('aggregate rule', () => {
-  const rule: Rule = {
+  const rule: AggregateRule = {
     ...base,
     kind: 'aggregate',
     id: 'warm',
@@ -231,6 +231,7 @@ describe('aggregate rule', () => {
     above: 30,
     hysteresis: 1,
     minDurationMs: 20_000,
+    keepFiringForMs: 0,
     minCount: 2,
   };
   /** Closes 10-second windows from 0 on, one per [mean, count] given (null: no reading of t). */
@@ -320,6 +321,25 @@ describe('aggregate rule', () => {
     expect(out.map((a) => [a.state, a.startedAt, a.value])).toEqual([
       ['firing', 10_000, 0],
       ['resolved', 10_000, 1.5],
+    ]);
+  });
+
+  it('with keepFiringFor, resolves only after clear windows back to back for that long', () => {
+    const kept: Rule = { ...rule, keepFiringForMs: 20_000 };
+    // Fires at 20 s; one clear window at 30–40 s is not enough, the breach resumes; two clear from 60 s.
+    const out = windows(kept, [
+      [31, 50],
+      [31, 50],
+      [31, 50],
+      [28, 50],
+      [31, 50],
+      [32, 50],
+      [28, 50],
+      [27, 50],
+    ]);
+    expect(out.map((a) => [a.state, a.startedAt, a.ts])).toEqual([
+      ['firing', 0, 20_000],
+      ['resolved', 0, 80_000],
     ]);
   });
 

@@ -98,6 +98,7 @@ const aggregateRule = z
     below: z.number().optional(),
     hysteresis: z.number().min(0, 'must not be negative').default(0),
     minDuration: duration.default(0),
+    keepFiringFor: duration.default(0),
     minCount: z.number().int().min(1).default(2),
   })
   .strict()
@@ -174,6 +175,7 @@ function toRule(r: RuleFields): Rule {
         aggregate: r.aggregate,
         hysteresis: r.hysteresis,
         minDurationMs: r.minDuration,
+        keepFiringForMs: r.keepFiringFor,
         minCount: r.minCount,
         ...(r.above === undefined ? {} : { above: r.above }),
         ...(r.below === undefined ? {} : { below: r.below }),

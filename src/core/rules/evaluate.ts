@@ -23,7 +23,13 @@ export type RuleState =
   | { k: 'outlier'; firingSince: number | null; n: number; mean: number; m2: number }
   | { k: 'rate-of-change'; firingSince: number | null; prevTs: number | null; prev: number }
   | { k: 'count'; firingSince: number | null }
-  | { k: 'aggregate'; firingSince: number | null; pendingSince: number | null }
+  | {
+      k: 'aggregate';
+      firingSince: number | null;
+      pendingSince: number | null;
+      /** While firing: the start of the windows back to back within bounds (keepFiringFor). */
+      clearSince?: number | null;
+    }
   | { k: 'silence'; firingSince: number | null };
 
 function initialState(rule: Rule): RuleState {
@@ -37,7 +43,7 @@ function initialState(rule: Rule): RuleState {
     case 'count':
       return { k: 'count', firingSince: null };
     case 'aggregate':
-      return { k: 'aggregate', firingSince: null, pendingSince: null };
+      return { k: 'aggregate', firingSince: null, pendingSince: null, clearSince: null };
     case 'silence':
       return { k: 'silence', firingSince: null };
   }
@@ -218,6 +224,8 @@ function count(rule: CountRule, st: Extract<RuleState, { k: 'count' }>, w: Close
 /**
  * The threshold of a window's aggregate, with a pending period: windows breaching back to back from
  * `pendingSince` fire once they span `minDurationMs`; a window within bounds ends the pending period.
+ * Firing, it resolves once windows clear back to back from `clearSince` span `keepFiringForMs` (0: the
+ * first clear window), so one quiet window inside an incident does not end it and start another.
  */
 function aggregate(
   rule: AggregateRule,
@@ -230,7 +238,13 @@ function aggregate(
     return undefined;
   const what = `${rule.aggregate} of ${rule.metric} of ${w.sensorId} in ${w.window}`;
   if (st.firingSince !== null) {
-    if (!isClear(rule, v)) return undefined;
+    if (!isClear(rule, v)) {
+      st.clearSince = null;
+      return undefined;
+    }
+    st.clearSince ??= w.start;
+    if (w.end - st.clearSince < rule.keepFiringForMs) return undefined;
+    st.clearSince = null;
     return resolve(rule, st, w.sensorId, rule.metric, w.end, v, `${what} is back to ${round(v)}`);
   }
   const why = describeBreach(rule, v);

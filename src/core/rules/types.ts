@@ -54,6 +54,7 @@ export interface CountRule extends RuleBase {
  * time, the pending period that keeps one odd window from paging anyone; resolves once a window's value
  * is back by more than `hysteresis`. Windows with fewer than `minCount` readings of the metric say
  * nothing (the deviation of one reading is 0) and neither fire, resolve nor interrupt a pending period.
+ * A firing alert resolves once windows within bounds back to back span `keepFiringForMs`.
  */
 export interface AggregateRule extends RuleBase {
   readonly kind: 'aggregate';
@@ -64,6 +65,7 @@ export interface AggregateRule extends RuleBase {
   readonly below?: number;
   readonly hysteresis: number;
   readonly minDurationMs: number;
+  readonly keepFiringForMs: number;
   readonly minCount: number;
 }
 
