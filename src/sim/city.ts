@@ -80,6 +80,7 @@ export class CitySimulator {
     for (let tries = 1; incidents?.silent(s, ts) === true && tries < this.options.stations; tries++)
       s = (s + 1) % this.options.stations;
     this.cursor = (s + 1) % this.options.stations;
+    const incident = incidents?.active(s, ts);
     const values: Record<string, number> = {};
     const noiseScale = Math.sqrt(1 - (1 - RECALIBRATION) ** 2);
     this.metrics.forEach((metric, j) => {
@@ -98,8 +99,11 @@ export class CitySimulator {
       if (this.random.next() < OUTLIER_PROBABILITY) {
         emitted += (this.random.next() < 0.5 ? -1 : 1) * OUTLIER_SIGMAS * m.stddev;
       }
-      if (incidents !== undefined)
-        emitted = incidents.apply(s, ts, metric, emitted, m.stddev, this.random.gaussian());
+      // The deviate is drawn for every metric while incidents play, active or not: the stream of one
+      // seed stays the same whichever incidents hold.
+      const gaussian = incidents === undefined ? 0 : this.random.gaussian();
+      if (incident !== undefined && incidents !== undefined)
+        emitted = incidents.apply(incident, s, ts, metric, emitted, m.stddev, gaussian);
       if (NON_NEGATIVE.has(metric) && emitted < 0) emitted = 0;
       values[metric] = Math.round(emitted * 100) / 100;
     });

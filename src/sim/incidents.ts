@@ -139,12 +139,19 @@ export class IncidentEffects {
   }
 
   /**
-   * The value station `s` reports for `metric` at `ts`, given what it would report without incident
-   * (`value`), the metric's normal stddev and a normal deviate to use for extra noise.
+   * The value a station reports for `metric` at `ts` during `incident` (looked up once per reading
+   * with `active`), given what it would report without it (`value`), the metric's normal stddev and a
+   * normal deviate to use for extra noise.
    */
-  apply(s: number, ts: number, metric: string, value: number, stddev: number, gaussian: number): number {
-    const incident = this.active(s, ts);
-    if (incident === undefined) return value;
+  apply(
+    incident: Incident,
+    s: number,
+    ts: number,
+    metric: string,
+    value: number,
+    stddev: number,
+    gaussian: number,
+  ): number {
     switch (incident.kind) {
       case 'heat':
         return metric === 'temperature' ? value + HEAT_DEGREES : value;

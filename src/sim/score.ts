@@ -1,6 +1,6 @@
 import type { Alert } from '../core/outputs.js';
 import { stationId } from './city.js';
-import type { Incident, IncidentKind } from './incidents.js';
+import { DRIFT_PER_SECOND, HEAT_DEGREES, type Incident, type IncidentKind } from './incidents.js';
 
 /** Which rule is meant to catch each kind of incident (the shipped config's rules by default). */
 export type RuleOfKind = Readonly<Record<IncidentKind, string>>;
@@ -84,10 +84,10 @@ export function describeIncident(incident: Incident): string {
   const last = incident.stations[incident.stations.length - 1] ?? first;
   const where = first === last ? stationId(first) : `${stationId(first)}..${stationId(last)}`;
   const what: Record<IncidentKind, string> = {
-    heat: 'heat episode (temperature +8 °C)',
+    heat: `heat episode (temperature +${HEAT_DEGREES} °C)`,
     stuck: 'humidity sensor stuck',
     noisy: 'noise sensor erratic',
-    drift: 'pressure sensor drifting (+0.1 hPa/s)',
+    drift: `pressure sensor drifting (+${DRIFT_PER_SECOND} hPa/s)`,
     silent: 'station silent',
   };
   const seconds = Math.round((incident.end - incident.start) / 1000);

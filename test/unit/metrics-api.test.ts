@@ -7,7 +7,7 @@ import { silentLogger } from '../../src/obs/logger.js';
 import { MemoryStateStore } from '../../src/ports/memory-state-store.js';
 import { TokenAuthority } from '../../src/transport/auth.js';
 import { metricsApiRoutes } from '../../src/transport/http/metrics-api.js';
-import { startHttpServer, type RunningHttpServer } from '../../src/transport/http/server.js';
+import { startHttpServer } from '../../src/transport/http/server.js';
 import { buildConfig } from '../../src/config/load.js';
 import { acceptancePipeline } from '../support/acceptance.js';
 
@@ -24,6 +24,30 @@ function minute(sensorId: string, metric: string, at: number, values: number[]):
     accumulate(acc, v, at + i * 1000);
   });
   return { sensorId, metric, minute: at, acc: snapshotAccumulator(acc) };
+}
+
+/** A metrics API over a store holding `rollups`, on a free port. */
+async function serve(
+  rollups: RollupRecord[],
+  store = new MemoryStateStore(),
+): Promise<{ url: string; stop: () => Promise<void> }> {
+  const p = { topic: 'r', partition: 0 };
+  const { epoch } = await store.acquire(p);
+  await store.commit(p, {
+    epoch,
+    offset: '1',
+    partitionState: Buffer.from('{}'),
+    sensors: new Map(),
+    rollups,
+  });
+  const api = await startHttpServer({
+    listen: '127.0.0.1:0',
+    tokens: TokenAuthority.parse(`viewer=${viewer},node=${node}`),
+    routes: metricsApiRoutes(store),
+    logger: silentLogger,
+    limits: HTTP_LIMITS,
+  });
+  return { url: `http://127.0.0.1:${api.port}/compute/metrics`, stop: () => api.stop() };
 }
 
 describe('metrics request', () => {
@@ -101,33 +125,21 @@ describe('metrics request', () => {
 
 describe('POST /compute/metrics', () => {
   const store = new MemoryStateStore();
-  let api: RunningHttpServer;
+  let api: { url: string; stop: () => Promise<void> };
   let url = '';
 
   beforeAll(async () => {
-    const p = { topic: 'r', partition: 0 };
-    const { epoch } = await store.acquire(p);
-    await store.commit(p, {
-      epoch,
-      offset: '1',
-      partitionState: Buffer.from('{}'),
-      sensors: new Map(),
-      rollups: [
+    api = await serve(
+      [
         minute('st-1', 'temperature', T, [20, 22, 24]),
         minute('st-1', 'temperature', T + 60_000, [30]), // outside [15:12, 15:13)
         minute('st-2', 'temperature', T, [10]),
         minute('st-1', 'humidity', T, [50, 70]),
         minute('st-3', 'noise', T, [54.9, 55.3]), // a running mean of 55.099999999999994
       ],
-    });
-    api = await startHttpServer({
-      listen: '127.0.0.1:0',
-      tokens: TokenAuthority.parse(`viewer=${viewer},node=${node}`),
-      routes: metricsApiRoutes(store),
-      logger: silentLogger,
-      limits: HTTP_LIMITS,
-    });
-    url = `http://127.0.0.1:${api.port}/compute/metrics`;
+      store,
+    );
+    url = api.url;
   });
 
   afterAll(async () => {
@@ -248,50 +260,34 @@ describe('POST /compute/metrics', () => {
  * result of the rest, and two errors); one with only wrong keys (400, an empty result, the errors).
  */
 describe('the metrics contract, its three documented requests', () => {
-  const store = new MemoryStateStore();
   const C = Date.parse('2020-01-13T15:12:00Z');
-  let api: RunningHttpServer;
+  let api: { url: string; stop: () => Promise<void> };
   let url = '';
   // One reading a second through the minute 15:12: temperature 20..24, humidity 40 and 60, pressure 1013.
   const second = (f: (i: number) => number): number[] => Array.from({ length: 60 }, (_, i) => f(i));
 
   beforeAll(async () => {
-    const p = { topic: 'r', partition: 0 };
-    const { epoch } = await store.acquire(p);
-    await store.commit(p, {
-      epoch,
-      offset: '1',
-      partitionState: Buffer.from('{}'),
-      sensors: new Map(),
-      rollups: [
-        minute(
-          'temperature',
-          'value',
-          C,
-          second((i) => 20 + (i % 5)),
-        ),
-        minute(
-          'humidity',
-          'value',
-          C,
-          second((i) => (i % 2 === 0 ? 40 : 60)),
-        ),
-        minute(
-          'pressure',
-          'value',
-          C,
-          second(() => 1013),
-        ),
-      ],
-    });
-    api = await startHttpServer({
-      listen: '127.0.0.1:0',
-      tokens: TokenAuthority.parse(`viewer=${viewer},node=${node}`),
-      routes: metricsApiRoutes(store),
-      logger: silentLogger,
-      limits: HTTP_LIMITS,
-    });
-    url = `http://127.0.0.1:${api.port}/compute/metrics`;
+    api = await serve([
+      minute(
+        'temperature',
+        'value',
+        C,
+        second((i) => 20 + (i % 5)),
+      ),
+      minute(
+        'humidity',
+        'value',
+        C,
+        second((i) => (i % 2 === 0 ? 40 : 60)),
+      ),
+      minute(
+        'pressure',
+        'value',
+        C,
+        second(() => 1013),
+      ),
+    ]);
+    url = api.url;
   });
 
   afterAll(async () => {

@@ -71,3 +71,21 @@ export function resolve(
   st.firingSince = null;
   return episodeAlert(rule, sensorId, metric, 'resolved', startedAt, ts, value, message);
 }
+
+/**
+ * A pending period: the condition holds from `from` (kept in `pendingSince` while it goes on) and
+ * counts once it has held for `minMs` at `now`. Returns the episode's start then (and clears the
+ * pending period), undefined while it is still pending.
+ */
+export function heldSince(
+  st: { pendingSince: number | null },
+  from: number,
+  now: number,
+  minMs: number,
+): number | undefined {
+  st.pendingSince ??= from;
+  if (now - st.pendingSince < minMs) return undefined;
+  const startedAt = st.pendingSince;
+  st.pendingSince = null;
+  return startedAt;
+}

@@ -1,5 +1,5 @@
 import type { Reading } from '../reading.js';
-import { episodeAlert, fire, resolve } from './episode.js';
+import { episodeAlert, fire, heldSince, resolve } from './episode.js';
 import type { AlertReport } from '../outputs.js';
 import type {
   AggregateRule,
@@ -81,10 +81,8 @@ function threshold(
     st.pendingSince = null;
     return undefined;
   }
-  st.pendingSince ??= ts;
-  if (ts - st.pendingSince < rule.minDurationMs) return undefined;
-  const startedAt = st.pendingSince;
-  st.pendingSince = null;
+  const startedAt = heldSince(st, ts, ts, rule.minDurationMs);
+  if (startedAt === undefined) return undefined;
   const held = rule.minDurationMs > 0 ? ` for ${ts - startedAt} ms` : '';
   return fire(
     rule,
@@ -252,10 +250,8 @@ function aggregate(
     st.pendingSince = null;
     return undefined;
   }
-  st.pendingSince ??= w.start;
-  if (w.end - st.pendingSince < rule.minDurationMs) return undefined;
-  const startedAt = st.pendingSince;
-  st.pendingSince = null;
+  const startedAt = heldSince(st, w.start, w.end, rule.minDurationMs);
+  if (startedAt === undefined) return undefined;
   const since = `since ${new Date(startedAt).toISOString()}`;
   return fire(
     rule,
