@@ -6,12 +6,14 @@
  *
  * Prints readings/s decoded, processed (windows, rules, dedupe, rollups), and processed with a
  * checkpoint of every sensor every N readings (as a node checkpointing each second at N readings/s),
- * the cost and size of one such checkpoint, and what a reading that closes windows costs.
+ * the cost and size of one such checkpoint (with the raw readings it packs), and what a reading that
+ * closes windows costs.
  * Runs in one process: the figures move by ±10 % from run to run on this machine, so compare
  * changes by the best of several runs.
  */
 import type * as Checkpoint from '../src/core/checkpoint.js';
 import type * as Outputs from '../src/core/outputs.js';
+import type * as RawMinutes from '../src/core/raw-minutes.js';
 import type * as ReadingModule from '../src/core/reading.js';
 import type * as Sensor from '../src/core/sensor.js';
 import { buildConfig } from '../src/config/load.js';
@@ -21,6 +23,7 @@ const load = async <T>(path: string): Promise<T> => (await import(new URL(path, 
 const { SensorProcessor } = await load<typeof Sensor>('../dist/core/sensor.js');
 const { encodeSensorCheckpoint } = await load<typeof Checkpoint>('../dist/core/checkpoint.js');
 const { newOutputBuffer } = await load<typeof Outputs>('../dist/core/outputs.js');
+const { packRawMinutes } = await load<typeof RawMinutes>('../dist/core/raw-minutes.js');
 const { decodeReading } = await load<typeof ReadingModule>('../dist/core/reading.js');
 
 const [count = 400_000, stations = 1_000, every = 30_000] = process.argv.slice(2).map(Number);
@@ -42,6 +45,9 @@ let bytes = 0;
 let closingMs = 0;
 let closing = 0;
 let results = 0;
+let rawBytes = 0;
+/** Readings kept raw until the next checkpoint packs them (rollups.rawTtl), as a partition does. */
+let raw: ReadingModule.Reading[] = [];
 const t1 = performance.now();
 decoded.forEach((r, i) => {
   let p = sensors.get(r.sensorId);
@@ -49,6 +55,7 @@ decoded.forEach((r, i) => {
   const out = newOutputBuffer();
   const s = performance.now();
   p.process(r, out);
+  for (const k of out.raw) raw.push(k);
   if (out.windowResults.length > 0) {
     closingMs += performance.now() - s;
     closing += 1;
@@ -62,6 +69,8 @@ decoded.forEach((r, i) => {
       for (const b of w.parts.values()) bytes += b?.length ?? 0;
       for (const b of w.appends.values()) bytes += b.length;
     }
+    for (const m of packRawMinutes(raw, pipeline.window.metrics)) rawBytes += m.bytes.length;
+    raw = [];
     checkpointMs += performance.now() - c;
     checkpoints += 1;
   }
@@ -75,6 +84,7 @@ process.stdout.write(
     `process                     ${rate(decoded.length, totalS - checkpointMs / 1000)}`,
     `process + checkpoints       ${rate(decoded.length, totalS)}`,
     `checkpoint of every sensor  ${(checkpointMs / checkpoints).toFixed(1)} ms, ${Math.round(bytes / checkpoints / sensors.size)} B per sensor`,
+    `raw readings kept           ${Math.round(rawBytes / decoded.length)} B per reading`,
     `a reading closing windows   ${((closingMs / closing) * 1000).toFixed(1)} us (${(results / closing).toFixed(1)} window results)`,
   ].join('\n') + '\n',
 );

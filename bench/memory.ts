@@ -53,7 +53,7 @@ for (let s = 0; s < sensors; s++) {
     log.append([{ topic: config.kafka.topics.readings, messages: messages.splice(0) }]);
 }
 log.append([{ topic: config.kafka.topics.readings, messages }]);
-const store = new RedisStateStore({ ...config.redis, rollupTtlMs: 60_000 });
+const store = new RedisStateStore({ ...config.redis, rollupTtlMs: 60_000, rawTtlMs: 60_000 });
 gc();
 const baseline = process.memoryUsage().heapUsed;
 const started = performance.now();

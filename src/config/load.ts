@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
+import type { QueryHorizon } from '../core/rollup-query.js';
 import type { Rule } from '../core/rules/types.js';
 import type { Env } from './schema/common.js';
 import { configSchema, type VigilConfig } from './schema/index.js';
@@ -68,6 +69,11 @@ export function buildConfig(
   const parsed = configSchema(env).safeParse(input);
   if (!parsed.success) throw zodToConfigError(parsed.error, locate);
   return parsed.data;
+}
+
+/** What a metrics query may find kept besides the rollups (core/rollup-query.ts). */
+export function queryHorizon(config: VigilConfig): QueryHorizon {
+  return { rawTtlMs: config.rawTtlMs };
 }
 
 /**

@@ -39,7 +39,9 @@ export type MetricsPlan =
   | {
       readonly ok: true;
       readonly from: number;
+      /** Exclusive: the request's `to`, plus 1 ms when it asked for `"bounds": "[from, to]"`. */
       readonly to: number;
+      readonly bounds: Bounds;
       readonly keys: PlannedKey[];
       readonly errors: string[];
     }
@@ -81,6 +83,15 @@ export function parseInstant(value: unknown): number | undefined {
 }
 
 const quote = (s: string): string => JSON.stringify(s);
+
+/**
+ * Which ends a request includes: half-open by default; `"bounds": "[from, to]"` includes `to` too (the
+ * IoT metrics contract counts 61 readings from 15:12:00 to 15:13:00 at one a second).
+ */
+export const BOUNDS = ['[from, to)', '[from, to]'] as const;
+export type Bounds = (typeof BOUNDS)[number];
+/** Keys of a request that name no sensor. */
+const RESERVED = new Set(['from', 'to', 'bounds']);
 
 /** Resolves one key to its series, or says why it cannot. */
 function resolve(
@@ -126,7 +137,13 @@ export function planMetricsRequest(body: unknown, series: readonly Series[]): Me
       ],
     };
   }
-  if (from >= to)
+  const bounds = b['bounds'] ?? BOUNDS[0];
+  if (!(BOUNDS as readonly unknown[]).includes(bounds))
+    return {
+      ok: false,
+      errors: [`bounds ${JSON.stringify(bounds)}: give "${BOUNDS[0]}" (the default) or "${BOUNDS[1]}"`],
+    };
+  if (from > to || (from === to && bounds === BOUNDS[0]))
     return {
       ok: false,
       errors: [
@@ -143,7 +160,7 @@ export function planMetricsRequest(body: unknown, series: readonly Series[]): Me
   const errors: string[] = [];
   const keys: PlannedKey[] = [];
   for (const [key, value] of Object.entries(b)) {
-    if (key === 'from' || key === 'to') continue;
+    if (RESERVED.has(key)) continue;
     if (!Array.isArray(value) || value.some((f) => typeof f !== 'string')) {
       errors.push(`${quote(key)}: the value must be a list of metric names such as ["count", "max"]`);
       continue;
@@ -166,5 +183,6 @@ export function planMetricsRequest(body: unknown, series: readonly Series[]): Me
   }
   if (keys.length === 0)
     return { ok: false, errors: errors.length > 0 ? errors : ['the request names no sensor or metric'] };
-  return { ok: true, from, to, keys, errors };
+  const inclusive = bounds === BOUNDS[1];
+  return { ok: true, from, to: inclusive ? to + 1 : to, bounds: bounds as Bounds, keys, errors };
 }

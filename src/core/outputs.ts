@@ -79,6 +79,8 @@ export interface OutputBuffer {
   readonly late: LateRecord[];
   /** Closed minutes for the Redis rollups; written inside the next checkpoint. */
   readonly rollups: RollupRecord[];
+  /** Readings taken into the rollups, kept raw inside the next checkpoint (core/raw-minutes.ts). */
+  readonly raw: Reading[];
   /** Readings dropped as repeats (counted, not shipped). */
   readonly duplicates: Reading[];
   /** Paused sensors that resumed by themselves because their hold was full. */
@@ -86,7 +88,7 @@ export interface OutputBuffer {
 }
 
 export function newOutputBuffer(): OutputBuffer {
-  return { windowResults: [], alerts: [], late: [], rollups: [], duplicates: [], resumed: [] };
+  return { windowResults: [], alerts: [], late: [], rollups: [], raw: [], duplicates: [], resumed: [] };
 }
 
 export function windowResultId(sensorId: string, window: string, metric: string, start: number): string {

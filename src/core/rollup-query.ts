@@ -1,34 +1,102 @@
-import { finish, merge, newAccumulator, restoreAccumulator, type AggregateName } from './aggregate.js';
+import { accumulate, merge, restoreAccumulator, type Accumulator } from './aggregate.js';
 import type { RollupRecord } from './outputs.js';
+import { forEachRaw, MINUTE_MS } from './raw-minutes.js';
 
-export const MINUTE_MS = 60_000;
+export { MINUTE_MS };
 
 /**
- * What a query over [from, to) is answered over: whole minutes, [from's minute, the end of the minute
- * `to` falls in), and a sentence for each way that differs from what was asked (an end inside a
- * minute; minutes not closed at `now`, whose readings the rollups do not hold yet).
+ * A query over [from, to) to the millisecond, free of I/O. Each minute of the interval is answered
+ * from one source, never two, so nothing counts twice:
+ *
+ *   a whole minute inside the interval   its rollup (the minute closed), else its raw readings (the
+ *                                         minute is still open, or closed since the rollups were read)
+ *   a minute an end falls inside          its raw readings cut to the interval, else its rollup whole,
+ *                                         with a note (raw readings are kept for `rollups.rawTtl` only)
+ *
+ * The store keeps, per series, the minutes that have raw readings and no rollup yet (the open ones),
+ * so a query reads raw minutes only at its two ends and where minutes are open, however long it is.
+ * A reader asks for the open minutes FIRST, then the rollups: a minute that closes in between is then
+ * found among the rollups, or its raw readings are still there. Raw readings, rollups and the open
+ * minutes are written by the same atomic checkpoints as the offsets (exactly once), so an answer
+ * counts what the engine had checkpointed when it was asked: readings up to about one checkpoint
+ * interval ago.
  */
-export function coveredInterval(
+export interface QueryHorizon {
+  /** How long the store keeps raw readings after a minute's last one (0: none are kept). */
+  readonly rawTtlMs: number;
+}
+
+const floorMinute = (t: number): number => Math.floor(t / MINUTE_MS) * MINUTE_MS;
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** The minutes holding at least one instant of [from, to): [first, end). */
+export function minutesOf(from: number, to: number): { readonly first: number; readonly end: number } {
+  return { first: floorMinute(from), end: floorMinute(to - 1) + MINUTE_MS };
+}
+
+/** The minutes of one series whose raw readings are read: the minutes an end falls inside, and the open ones. */
+export function rawMinutesToRead(
   from: number,
   to: number,
-  now: number,
-): { readonly from: number; readonly to: number; readonly notes: string[] } {
-  const start = Math.floor(from / MINUTE_MS) * MINUTE_MS;
-  const end = Math.ceil(to / MINUTE_MS) * MINUTE_MS;
-  const iso = (ms: number): string => new Date(ms).toISOString();
+  h: QueryHorizon,
+  open: readonly number[],
+): number[] {
+  if (h.rawTtlMs <= 0) return [];
+  const { first, end } = minutesOf(from, to);
+  const out = new Set<number>();
+  if (from !== first) out.add(first);
+  if (to % MINUTE_MS !== 0) out.add(end - MINUTE_MS);
+  for (const m of open) if (m >= first && m < end) out.add(m);
+  return [...out].sort((a, b) => a - b);
+}
+
+/**
+ * Adds one series' part of [from, to) to `acc` (create it with a sketch, for quantiles), from its
+ * rollups and raw minutes as the table above says. Returns a note for each minute it had to count
+ * whole although an end falls inside it.
+ */
+export function addSeries(
+  acc: Accumulator,
+  from: number,
+  to: number,
+  rollups: readonly RollupRecord[],
+  raw: ReadonlyMap<number, Uint8Array>,
+): string[] {
   const notes: string[] = [];
-  if (start !== from)
-    notes.push(
-      `from ${iso(from)} is inside a minute: answered from ${iso(start)} (the rollups hold whole minutes)`,
-    );
-  if (end !== to)
-    notes.push(
-      `to ${iso(to)} is inside a minute: answered up to ${iso(end)} (the rollups hold whole minutes)`,
-    );
-  const open = Math.floor(now / MINUTE_MS) * MINUTE_MS;
-  if (end > open)
-    notes.push(`the minutes from ${iso(open)} on are not closed yet: their readings are not counted`);
-  return { from: start, to: end, notes };
+  const byMinute = new Map(rollups.map((r) => [r.minute, r]));
+  const minutes = [...new Set([...byMinute.keys(), ...raw.keys()])].sort((a, b) => a - b);
+  const add = (ts: number, value: number): void => {
+    accumulate(acc, value, ts);
+  };
+  for (const m of minutes) {
+    if (m + MINUTE_MS <= from || m >= to) continue;
+    const rollup = byMinute.get(m);
+    const bytes = raw.get(m);
+    const whole = m >= from && m + MINUTE_MS <= to;
+    if (whole && rollup !== undefined) merge(acc, restoreAccumulator(rollup.acc));
+    else if (bytes !== undefined) forEachRaw(m, bytes, from, to, add);
+    else if (rollup !== undefined) {
+      merge(acc, restoreAccumulator(rollup.acc));
+      notes.push(
+        `the minute from ${iso(m)} is counted whole: an end of the interval falls inside it, and its readings are no longer kept (rollups.rawTtl)`,
+      );
+    }
+  }
+  return notes;
+}
+
+/**
+ * What a whole answer says besides its values: where it could not be exact. With raw readings kept,
+ * nothing; without (rawTtl 0), the minutes not closed yet, which only rollups would count.
+ */
+export function intervalNotes(from: number, to: number, now: number, h: QueryHorizon): string[] {
+  if (h.rawTtlMs > 0) return [];
+  const open = floorMinute(now);
+  return to > open
+    ? [
+        `the minutes from ${iso(Math.max(open, floorMinute(from)))} on are not closed yet: their readings are not counted (rollups.rawTtl is 0)`,
+      ]
+    : [];
 }
 
 /**
@@ -38,19 +106,4 @@ export function coveredInterval(
  */
 export function tidy(v: number | undefined): number | null {
   return v === undefined || !Number.isFinite(v) ? null : Number(v.toPrecision(15));
-}
-
-/**
- * Merges the closed minutes of one series into the requested aggregates. Exact to the minute: a query
- * covers whole minutes (from is rounded down to its minute), and every minute's accumulator holds
- * every reading of that minute exactly once. `rate` is readings per second over the minutes covered.
- */
-export function aggregateRollups(
-  records: readonly RollupRecord[],
-  aggregates: readonly AggregateName[],
-  durationMs: number,
-): Partial<Record<AggregateName, number>> {
-  const acc = newAccumulator(false);
-  for (const r of [...records].sort((a, b) => a.minute - b.minute)) merge(acc, restoreAccumulator(r.acc));
-  return finish(acc, aggregates, durationMs);
 }

@@ -33,6 +33,8 @@ export interface SensorPipeline {
   readonly idleTimeoutMs: number | undefined;
   /** Per-minute rollups (all aggregates, for the metrics query) are kept when true. */
   readonly rollups: boolean;
+  /** Readings taken into the rollups are also kept raw (out.raw), for exact queries. */
+  readonly rawReadings: boolean;
   /** Events a paused sensor holds; the next one resumes it (see SensorProcessor.pause). */
   readonly maxHeldEvents: number;
 }
@@ -150,7 +152,7 @@ export class SensorProcessor {
       out.late.push({ reading: r, watermark: wm, reason: lateReason(r, wm, this.pipeline) });
       return;
     }
-    this.rollup?.add(r.ts, r.values, wm);
+    if (this.rollup?.add(r.ts, r.values, wm) === true && this.pipeline.rawReadings) out.raw.push(r);
     this.rules.onActivity(r.ts, out.alerts);
     this.rules.onReading(r, out.alerts);
     if (r.ts > this.maxTs) {

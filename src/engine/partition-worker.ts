@@ -2,7 +2,7 @@ import { stopActor, tell, type Ref } from '../actors/nact.js';
 import { spawnPartition, type PartitionMsg } from '../actors/partition-actor.js';
 import { StaleEpochError, toVigilError, VigilError } from '../core/errors.js';
 import { placeBatch, positionAfter, skipGaps } from '../core/log-position.js';
-import { newOutputBuffer, type RollupRecord } from '../core/outputs.js';
+import { newOutputBuffer } from '../core/outputs.js';
 import { splitSteps } from '../core/batch-steps.js';
 import type { SensorCommand, SensorSnapshot } from '../core/sensor.js';
 import { StreamClock } from '../core/stream-clock.js';
@@ -14,6 +14,7 @@ import { runStep } from './batch-step.js';
 import { CheckpointStep, type CheckpointOwner } from './checkpoint-step.js';
 import { askBarrier, askCommand, askInspect, askList } from './partition-asks.js';
 import { Passivation } from './passivation.js';
+import { PendingMinutes } from './pending-minutes.js';
 import {
   backoff,
   partitionStateOf,
@@ -54,7 +55,7 @@ export class PartitionWorker implements CheckpointOwner {
   private readonly dirty = new Set<string>();
   /** Forwarded readings taken, per origin partition (core/router.ts); checkpointed. */
   private forwarded = new Map<number, bigint>();
-  private rollups: RollupRecord[] = [];
+  private readonly pending = new PendingMinutes();
   private lastCheckpoint = Date.now();
   /** Records between the next offset and the partition's end, as of the last batch. */
   private lag: number | undefined;
@@ -196,7 +197,7 @@ export class PartitionWorker implements CheckpointOwner {
     this.clock = restoreClock(this.deps.pipeline.idleTimeoutMs, this.deps.silenceThresholds(), restored);
     this.forwarded = restoreForwarded(restored);
     this.dirty.clear();
-    this.rollups = [];
+    this.pending.clear();
     this.sensorActors = 0;
     this.actorName = `partition-${this.ref.topic}-${this.ref.partition}-e${this.epoch}`;
     const epoch = this.epoch;
@@ -249,7 +250,7 @@ export class PartitionWorker implements CheckpointOwner {
       return false;
     }
     for (const sensorId of routed.groups.keys()) this.dirty.add(sensorId);
-    for (const r of out.rollups) this.rollups.push(r);
+    this.pending.take(out);
     const end = records[records.length - 1];
     if (end !== undefined) this.offset = positionAfter(end.offset, last ? batch.end : undefined).toString();
     if (batch.highWatermark !== undefined && this.offset !== undefined)
@@ -272,7 +273,7 @@ export class PartitionWorker implements CheckpointOwner {
     if (this.settleFailedStep()) return;
     const actor = this.actor;
     if (this.state !== 'open' || actor === undefined || this.offset === undefined) return;
-    if (this.dirty.size === 0 && this.rollups.length === 0 && this.offset === this.step.committed) return;
+    if (this.dirty.size === 0 && this.pending.empty && this.offset === this.step.committed) return;
     const started = Date.now();
     const { snapshots, failed } = await askBarrier(actor, [...this.dirty]);
     if (failed !== undefined) {
@@ -285,10 +286,9 @@ export class PartitionWorker implements CheckpointOwner {
       partitionState: partitionStateOf(this.clock, this.forwarded),
       clockEntries: this.clock.takeChanges(),
       sensors: snapshots,
-      rollups: this.rollups,
+      ...this.pending.drain(this.deps.pipeline.window.metrics),
     };
     this.dirty.clear();
-    this.rollups = [];
     this.lastCheckpoint = started;
     this.step.start(write, started);
   }
@@ -428,7 +428,7 @@ export class PartitionWorker implements CheckpointOwner {
       // Held events' sources are not kept: their late records carry the partition, not the offset.
       await this.deps.outputs.send(out, [], () => ({ ...this.ref, offset: 'held' }));
       this.dirty.add(sensorId);
-      for (const r of out.rollups) this.rollups.push(r);
+      this.pending.take(out);
     });
   }
 

@@ -157,7 +157,12 @@ async function startCore(config: VigilConfig, logger: Logger, events: NodeEvents
   const store: StateStore = parts.add(
     'store',
     redis
-      ? new RedisStateStore({ ...config.redis, logger, rollupTtlMs: config.rollupTtlMs })
+      ? new RedisStateStore({
+          ...config.redis,
+          logger,
+          rollupTtlMs: config.rollupTtlMs,
+          rawTtlMs: config.rawTtlMs,
+        })
       : new MemoryStateStore(),
     (s) => s.close(),
   );

@@ -1,5 +1,6 @@
 import type { SensorStateWrite, StoredSensor } from '../core/checkpoint.js';
 import type { RollupRecord } from '../core/outputs.js';
+import type { RawMinute } from '../core/raw-minutes.js';
 
 /** Seconds of live event counts kept: enough for a one-minute window and some slack. */
 export const FREQUENCY_TTL_S = 120;
@@ -51,6 +52,12 @@ export interface CheckpointWrite {
   readonly sensors: ReadonlyMap<string, SensorStateWrite>;
   /** Closed minutes to store; written in the same atomic step, so each counts exactly once. */
   readonly rollups: readonly RollupRecord[];
+  /**
+   * Readings taken into the rollups since the last checkpoint, packed per sensor, metric and minute:
+   * appended to what is kept of that minute, in the same atomic step (kept `rollups.rawTtl`); the
+   * minute is open until its rollup is written (raw readings are applied before rollups).
+   */
+  readonly raw?: readonly RawMinute[];
   /** Stream clock entries that changed: set, or deleted (null). In the same atomic step. */
   readonly clockEntries?: ReadonlyMap<string, string | null>;
 }
@@ -82,5 +89,12 @@ export interface StateStore {
   series(): Promise<{ sensorId: string; metric: string }[]>;
   /** Rollups of one sensor and metric with minute in [from, to), oldest first. */
   rollups(sensorId: string, metric: string, from: number, to: number): Promise<RollupRecord[]>;
+  /**
+   * The minutes of one sensor and metric in [from, to) with raw readings and no rollup yet: the open
+   * ones (see core/rollup-query.ts for the order a reader asks in).
+   */
+  openMinutes(sensorId: string, metric: string, from: number, to: number): Promise<number[]>;
+  /** The raw readings kept of these minutes of one sensor and metric (packed: core/raw-minutes.ts). */
+  rawMinutes(sensorId: string, metric: string, minutes: readonly number[]): Promise<Map<number, Buffer>>;
   close(): Promise<void>;
 }

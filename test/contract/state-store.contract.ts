@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RollupRecord } from '../../src/core/outputs.js';
+import type { RawMinute } from '../../src/core/raw-minutes.js';
 import { StaleEpochError } from '../../src/core/errors.js';
 import type { StoredSensor } from '../../src/core/checkpoint.js';
 import type { CheckpointWrite, PartitionRef, StateStore } from '../../src/ports/state-store.js';
@@ -217,6 +218,50 @@ export function stateStoreContract(name: string, create: () => StateStore): void
         60_000,
       ]);
       expect(await store.rollups(sensor, 'humidity', 0, 180_000)).toEqual([]);
+      await store.close();
+    });
+
+    it('keeps raw readings per minute, appended across commits; a minute is open until its rollup lands', async () => {
+      const store = create();
+      const p = fresh();
+      const sensor = `raw-${p.topic}`;
+      const { epoch } = await store.acquire(p);
+      const bytes = (minute: number, ...pairs: [number, number][]): RawMinute => ({
+        sensorId: sensor,
+        metric: 'temperature',
+        minute,
+        bytes: Buffer.concat(
+          pairs.map(([offset, v]) => {
+            const b = Buffer.alloc(10);
+            b.writeUInt16LE(offset, 0);
+            b.writeDoubleLE(v, 2);
+            return b;
+          }),
+        ),
+      });
+      const raw = async (minutes: number[]): Promise<Record<number, string>> =>
+        Object.fromEntries(
+          [...(await store.rawMinutes(sensor, 'temperature', minutes))].map(([m, b]) => [
+            m,
+            b.toString('hex'),
+          ]),
+        );
+      await store.commit(p, { ...write(epoch, '1', {}), raw: [bytes(0, [5, 1.5]), bytes(60_000, [0, 2])] });
+      await store.commit(p, { ...write(epoch, '2', {}), raw: [bytes(60_000, [10, 3])] });
+      expect(await store.openMinutes(sensor, 'temperature', 0, 180_000)).toEqual([0, 60_000]);
+      expect(await raw([0, 60_000, 120_000])).toEqual({
+        0: bytes(0, [5, 1.5]).bytes.toString('hex'),
+        60_000: bytes(60_000, [0, 2], [10, 3]).bytes.toString('hex'),
+      });
+      // The rollup of minute 0 closes it; a commit that appends to a minute and closes it leaves it closed.
+      await store.commit(p, {
+        ...write(epoch, '3', {}, [rollup(sensor, 0, 1), rollup(sensor, 60_000, 3)]),
+        raw: [bytes(60_000, [20, 4])],
+      });
+      expect(await store.openMinutes(sensor, 'temperature', 0, 180_000)).toEqual([]);
+      expect(Object.keys(await raw([0, 60_000]))).toEqual(['0', '60000']);
+      expect(await store.openMinutes(sensor, 'humidity', 0, 180_000)).toEqual([]);
+      expect(await store.rawMinutes(sensor, 'humidity', [0])).toEqual(new Map());
       await store.close();
     });
 

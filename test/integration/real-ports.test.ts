@@ -19,7 +19,13 @@ const prefix = uniquePrefix('ports');
 
 stateStoreContract(
   'redis',
-  () => new RedisStateStore({ url: 'redis://127.0.0.1:6379', keyPrefix: prefix, rollupTtlMs: 3_600_000 }),
+  () =>
+    new RedisStateStore({
+      url: 'redis://127.0.0.1:6379',
+      keyPrefix: prefix,
+      rollupTtlMs: 3_600_000,
+      rawTtlMs: 3_600_000,
+    }),
 );
 
 sourceStoreContract(

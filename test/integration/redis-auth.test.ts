@@ -67,7 +67,7 @@ const settings = (): VigilConfig['redis'] => {
 
 stateStoreContract(
   'Redis over TLS with a password',
-  () => new RedisStateStore({ ...settings(), rollupTtlMs: 60_000 }),
+  () => new RedisStateStore({ ...settings(), rollupTtlMs: 60_000, rawTtlMs: 60_000 }),
 );
 
 /** The first error the client reports while connecting (ioredis emits them as events). */

@@ -2,6 +2,8 @@ import type { ConfigInput } from '../../src/config/load.js';
 import { partitionForKey } from '../../src/core/partitioner.js';
 import type { Alert, RollupRecord, WindowResult } from '../../src/core/outputs.js';
 import { restoreAccumulator } from '../../src/core/aggregate.js';
+import { forEachRaw } from '../../src/core/raw-minutes.js';
+import type { StateStore } from '../../src/ports/state-store.js';
 import { CityStream } from '../../src/sim/stream.js';
 import type { RefConfig, RefOutput } from './reference.js';
 
@@ -125,6 +127,33 @@ export interface EngineOutput {
   readonly late: readonly string[];
   readonly dlq: readonly string[];
   readonly rollups: readonly RollupRecord[];
+  /** The raw readings kept of each rollup's minute, by `${sensorId}/${metric}/${minute}`. */
+  readonly raw: ReadonlyMap<string, readonly number[]>;
+}
+
+/** The rollups of these sensors' metrics, and the raw readings kept of each rollup's minute. */
+export async function readRollups(
+  store: Pick<StateStore, 'rollups' | 'rawMinutes'>,
+  sensors: Iterable<string>,
+): Promise<Pick<EngineOutput, 'rollups' | 'raw'>> {
+  const rollups: RollupRecord[] = [];
+  const raw = new Map<string, number[]>();
+  for (const sensor of sensors)
+    for (const metric of ['temperature', 'humidity', 'noise_level']) {
+      const found = await store.rollups(sensor, metric, 0, Number.MAX_SAFE_INTEGER);
+      rollups.push(...found);
+      const kept = await store.rawMinutes(
+        sensor,
+        metric,
+        found.map((r) => r.minute),
+      );
+      for (const [minute, bytes] of kept) {
+        const values: number[] = [];
+        forEachRaw(minute, bytes, minute, minute + 60_000, (_ts, v) => values.push(v));
+        raw.set(`${sensor}/${metric}/${minute}`, values);
+      }
+    }
+  return { rollups, raw };
 }
 
 const close = (a: number | undefined, b: number, rel: number): boolean =>
@@ -250,6 +279,13 @@ export function compare(engine: EngineOutput, ref: RefOutput): string[] {
         `rollup ${key}: count ${acc.count} min ${acc.min} max ${acc.max} sum ${acc.sum}; expected ${values.length} ${Math.min(...values)} ${Math.max(...values)} ${sum}`,
       );
     }
+    // The raw readings kept of the minute are its readings, each exactly once.
+    const sorted = (xs: readonly number[]): string => JSON.stringify([...xs].sort((a, b) => a - b));
+    const kept = engine.raw.get(key);
+    if (kept === undefined || sorted(kept) !== sorted(values))
+      note(
+        `raw readings of ${key}: ${kept === undefined ? 'none' : sorted(kept)}; expected ${sorted(values)}`,
+      );
   }
   return problems;
 }

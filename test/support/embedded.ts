@@ -1,8 +1,14 @@
 import { buildConfig, type VigilConfig } from '../../src/config/load.js';
-import type { Alert, RollupRecord, WindowResult } from '../../src/core/outputs.js';
+import type { Alert, WindowResult } from '../../src/core/outputs.js';
 import type { MemoryRecordLog } from '../../src/ports/memory-record-log.js';
 import type { StateStore } from '../../src/ports/state-store.js';
-import { acceptancePipeline, PARTITIONS, type EngineOutput, type InputRecord } from './acceptance.js';
+import {
+  acceptancePipeline,
+  PARTITIONS,
+  readRollups,
+  type EngineOutput,
+  type InputRecord,
+} from './acceptance.js';
 
 export function embeddedConfig(overrides: Record<string, unknown> = {}): VigilConfig {
   return buildConfig({
@@ -50,18 +56,14 @@ export async function gather(
   const all = (topic: string) => log.partitions(topic).flat();
   const source = (h: Readonly<Record<string, unknown>>): string =>
     `${String(h['vigil-source-partition'])}:${String(h['vigil-source-offset'])}`;
-  const rollups: RollupRecord[] = [];
-  for (const sensor of sensors) {
-    for (const metric of ['temperature', 'humidity', 'noise_level'])
-      rollups.push(...(await store.rollups(sensor, metric, 0, Number.MAX_SAFE_INTEGER)));
-  }
+  const kept = await readRollups(store, sensors);
   const t = config.kafka.topics;
   return {
     windows: all(t.aggregates).map((r) => JSON.parse(r.value?.toString() ?? '') as WindowResult),
     alerts: all(t.alerts).map((r) => JSON.parse(r.value?.toString() ?? '') as Alert),
     late: all(t.late).map((r) => source(r.headers)),
     dlq: all(t.dlq).map((r) => source(r.headers)),
-    rollups,
+    ...kept,
   };
 }
 

@@ -1,13 +1,19 @@
 import type { Kafka } from 'kafkajs';
 import { buildConfig, type VigilConfig } from '../../src/config/load.js';
-import type { Alert, RollupRecord, WindowResult } from '../../src/core/outputs.js';
+import type { Alert, WindowResult } from '../../src/core/outputs.js';
 import { silentLogger } from '../../src/obs/logger.js';
 import { RedisStateStore } from '../../src/transport/redis/state-store.js';
 import { createKafka } from '../../src/transport/kafka/client.js';
 import { KafkaRecordProducer } from '../../src/transport/kafka/record-log.js';
 import { ensureTopics, vigilTopics } from '../../src/transport/kafka/topics.js';
 import type { RefOutput } from './reference.js';
-import { acceptancePipeline, PARTITIONS, type EngineOutput, type InputRecord } from './acceptance.js';
+import {
+  acceptancePipeline,
+  PARTITIONS,
+  readRollups,
+  type EngineOutput,
+  type InputRecord,
+} from './acceptance.js';
 import { collectUntil, header, json, uniquePrefix } from './kafka.js';
 
 /** The raw config of an acceptance run with its own topic, group and key prefix. */
@@ -82,13 +88,11 @@ export async function gatherFromKafka(
     url: config.redis.url,
     keyPrefix: config.redis.keyPrefix,
     rollupTtlMs: config.rollupTtlMs,
+    rawTtlMs: config.rawTtlMs,
   });
-  const rollups: RollupRecord[] = [];
+  let kept: Pick<EngineOutput, 'rollups' | 'raw'>;
   try {
-    for (const sensor of sensors) {
-      for (const metric of ['temperature', 'humidity', 'noise_level'])
-        rollups.push(...(await store.rollups(sensor, metric, 0, Number.MAX_SAFE_INTEGER)));
-    }
+    kept = await readRollups(store, sensors);
   } finally {
     await store.close();
   }
@@ -97,6 +101,6 @@ export async function gatherFromKafka(
     alerts: of(t.alerts).map((r) => json(r) as Alert),
     late: of(t.late).map(source),
     dlq: of(t.dlq).map(source),
-    rollups,
+    ...kept,
   };
 }

@@ -41,6 +41,7 @@ export function testPipeline(overrides: Partial<SensorPipeline> = {}): SensorPip
     dedupeHorizonMs: 60_000,
     idleTimeoutMs: 15_000,
     rollups: true,
+    rawReadings: true,
     maxHeldEvents: 10_000,
     ...overrides,
   };

@@ -7,8 +7,11 @@ import { silentLogger } from '../../src/obs/logger.js';
 import { MemoryStateStore } from '../../src/ports/memory-state-store.js';
 import { TokenAuthority } from '../../src/transport/auth.js';
 import { metricsApiRoutes } from '../../src/transport/http/metrics-api.js';
+import { startEmbedded } from '../../src/node/node.js';
+import { tidy } from '../../src/core/rollup-query.js';
+import { embeddedConfig, feed, settled } from '../support/embedded.js';
 import { startHttpServer } from '../../src/transport/http/server.js';
-import { buildConfig } from '../../src/config/load.js';
+import { buildConfig, queryHorizon } from '../../src/config/load.js';
 import { acceptancePipeline } from '../support/acceptance.js';
 
 const HTTP_LIMITS = buildConfig({ pipeline: acceptancePipeline() }).http;
@@ -43,7 +46,7 @@ async function serve(
   const api = await startHttpServer({
     listen: '127.0.0.1:0',
     tokens: TokenAuthority.parse(`viewer=${viewer},node=${node}`),
-    routes: metricsApiRoutes(store),
+    routes: metricsApiRoutes(store, { rawTtlMs: 3_600_000 }),
     logger: silentLogger,
     limits: HTTP_LIMITS,
   });
@@ -175,7 +178,12 @@ describe('POST /compute/metrics', () => {
           temperature: { max: 24, sum: 76 }, // the metric over all sensors: st-1 and st-2
           'st-1.humidity': { stddev: 10 },
         },
-        interval: { from: '2026-11-23T15:12:00.000Z', to: '2026-11-23T15:13:00.000Z', bounds: '[from, to)' },
+        interval: {
+          from: '2026-11-23T15:12:00.000Z',
+          to: '2026-11-23T15:13:00.000Z',
+          bounds: '[from, to)',
+          asOf: expect.any(String) as unknown,
+        },
         errors: [
           '"st-1.humidity": unknown metric "p99x" (use count, min, max, average, mean, sum, stddev, p50, p95, p99)',
         ],
@@ -183,7 +191,8 @@ describe('POST /compute/metrics', () => {
     ]);
   });
 
-  it('states the interval it answered, whole closed minutes, and says where that differs from the request', async () => {
+  it('counts a minute an end falls inside whole when its raw readings are gone, and says so', async () => {
+    // These minutes were written as rollups alone: as when their raw readings expired (rollups.rawTtl).
     const [code, body] = await post({
       'st-1.temperature': ['count'],
       from: '2026-11-23 15:12:10',
@@ -192,23 +201,16 @@ describe('POST /compute/metrics', () => {
     expect(code).toBe(200);
     expect(body).toEqual({
       result: { 'st-1.temperature': { count: 3 } },
-      interval: { from: '2026-11-23T15:12:00.000Z', to: '2026-11-23T15:13:00.000Z', bounds: '[from, to)' },
+      interval: {
+        from: '2026-11-23T15:12:10.000Z',
+        to: '2026-11-23T15:12:30.500Z',
+        bounds: '[from, to)',
+        asOf: expect.any(String) as unknown,
+      },
       errors: [
-        'from 2026-11-23T15:12:10.000Z is inside a minute: answered from 2026-11-23T15:12:00.000Z (the rollups hold whole minutes)',
-        'to 2026-11-23T15:12:30.500Z is inside a minute: answered up to 2026-11-23T15:13:00.000Z (the rollups hold whole minutes)',
+        'the minute from 2026-11-23T15:12:00.000Z is counted whole: an end of the interval falls inside it, and its readings are no longer kept (rollups.rawTtl)',
       ],
     });
-    const [, recent] = await post({
-      'st-1.temperature': ['count'],
-      from: range.from,
-      to: Date.now() + 120_000,
-    });
-    expect((recent as { errors: string[] }).errors).toEqual([
-      expect.stringMatching(/^to .* is inside a minute/) as unknown,
-      expect.stringMatching(
-        /^the minutes from .* on are not closed yet: their readings are not counted$/,
-      ) as unknown,
-    ]);
   });
 
   it('gives a mean that is exact in decimals as written (55.1, not 55.099999999999994)', async () => {
@@ -255,43 +257,50 @@ describe('POST /compute/metrics', () => {
 });
 
 /**
- * The IoT metrics contract this API follows: sensors temperature, humidity and pressure, each one
- * value; its three documented requests: a valid one; one with a wrong metric and a wrong key (the
- * result of the rest, and two errors); one with only wrong keys (400, an empty result, the errors).
+ * The IoT metrics contract this API follows, over readings the engine itself took (embedded mode):
+ * sensors temperature, humidity and pressure, one value each, one reading a second from 15:12:00 to
+ * 15:14:30. Minutes 15:12 and 15:13 are closed (rollups), 15:14 is still open (raw readings only).
+ * Its three documented requests: a valid one; one with a wrong metric and a wrong key (the result of
+ * the rest, and two errors); one with only wrong keys (400, an empty result, the errors). Then ends
+ * inside minutes, the open minute, and both kinds of bounds.
  */
-describe('the metrics contract, its three documented requests', () => {
+describe('the metrics contract, over readings the engine took', () => {
   const C = Date.parse('2020-01-13T15:12:00Z');
-  let api: { url: string; stop: () => Promise<void> };
+  const SENSORS: Record<string, (i: number) => number> = {
+    temperature: (i) => 20 + (i % 5),
+    humidity: (i) => (i % 2 === 0 ? 40 : 60),
+    pressure: () => 1013,
+  };
+  const LAST = 150; // 15:14:30
+  let node: Awaited<ReturnType<typeof startEmbedded>>;
+  let api: Awaited<ReturnType<typeof startHttpServer>>;
   let url = '';
-  // One reading a second through the minute 15:12: temperature 20..24, humidity 40 and 60, pressure 1013.
-  const second = (f: (i: number) => number): number[] => Array.from({ length: 60 }, (_, i) => f(i));
 
   beforeAll(async () => {
-    api = await serve([
-      minute(
-        'temperature',
-        'value',
-        C,
-        second((i) => 20 + (i % 5)),
-      ),
-      minute(
-        'humidity',
-        'value',
-        C,
-        second((i) => (i % 2 === 0 ? 40 : 60)),
-      ),
-      minute(
-        'pressure',
-        'value',
-        C,
-        second(() => 1013),
-      ),
-    ]);
-    url = api.url;
+    const config = embeddedConfig({ pipeline: { ...acceptancePipeline(), metrics: ['value'] } });
+    node = await startEmbedded(config, silentLogger);
+    const input = [];
+    for (let i = 0; i <= LAST; i++)
+      for (const [sensorId, f] of Object.entries(SENSORS))
+        input.push({
+          key: sensorId,
+          value: JSON.stringify({ sensorId, ts: C + i * 1000, values: { value: f(i) } }),
+        });
+    feed(node.records, config, input);
+    await settled(node.records, config);
+    api = await startHttpServer({
+      listen: '127.0.0.1:0',
+      tokens: TokenAuthority.parse(`viewer=${viewer}`),
+      routes: metricsApiRoutes(node.store, queryHorizon(config)),
+      logger: silentLogger,
+      limits: HTTP_LIMITS,
+    });
+    url = `http://127.0.0.1:${api.port}/compute/metrics`;
   });
 
   afterAll(async () => {
     await api.stop();
+    await node.stop();
   });
 
   const post = async (body: unknown): Promise<[number, unknown]> => {
@@ -302,8 +311,26 @@ describe('the metrics contract, its three documented requests', () => {
     });
     return [res.status, await res.json()];
   };
+  /** What the readings in [from, to) of one sensor give, taken one by one. */
+  const direct = (sensorId: string, from: number, to: number) => {
+    const f = SENSORS[sensorId] as (i: number) => number;
+    const values: number[] = [];
+    for (let i = 0; i <= LAST; i++) if (C + i * 1000 >= from && C + i * 1000 < to) values.push(f(i));
+    const sum = values.reduce((a, b) => a + b, 0);
+    return {
+      count: values.length,
+      min: Math.min(...values),
+      max: Math.max(...values),
+      average: tidy(sum / values.length),
+    };
+  };
   const when = { from: '2020-01-13 15:12:00', to: '2020-01-13 15:13:00' };
-  const interval = { from: '2020-01-13T15:12:00.000Z', to: '2020-01-13T15:13:00.000Z', bounds: '[from, to)' };
+  const interval = (bounds: string, from = '15:12:00.000', to = '15:13:00.000') => ({
+    from: `2020-01-13T${from}Z`,
+    to: `2020-01-13T${to}Z`,
+    bounds,
+    asOf: expect.any(String) as unknown,
+  });
 
   it('a valid request: every metric asked of every sensor named', async () => {
     expect(
@@ -321,7 +348,7 @@ describe('the metrics contract, its three documented requests', () => {
           humidity: { average: 50 },
           pressure: { max: 1013 },
         },
-        interval,
+        interval: interval('[from, to)'),
         errors: [],
       },
     ]);
@@ -332,7 +359,7 @@ describe('the metrics contract, its three documented requests', () => {
       200,
       {
         result: { temperature: { count: 60 } },
-        interval,
+        interval: interval('[from, to)'),
         errors: [
           '"temperature": unknown metric "median" (use count, min, max, average, mean, sum, stddev, p50, p95, p99)',
           'unknown key "wind": it is neither a sensor id, nor sensorId.metric, nor a metric name with data',
@@ -352,5 +379,59 @@ describe('the metrics contract, its three documented requests', () => {
         ],
       },
     ]);
+  });
+
+  it("the contract's inclusive to: 61 readings from 15:12:00 to 15:13:00 with bounds [from, to]", async () => {
+    const [code, body] = await post({
+      temperature: ['count', 'min', 'max', 'average'],
+      ...when,
+      bounds: '[from, to]',
+    });
+    expect(code).toBe(200);
+    expect(body).toEqual({
+      result: { temperature: direct('temperature', C, C + 60_001) },
+      interval: interval('[from, to]'),
+      errors: [],
+    });
+    expect((body as { result: { temperature: { count: number } } }).result.temperature.count).toBe(61);
+    const [bad, refused] = await post({ temperature: ['count'], ...when, bounds: '(from, to)' });
+    expect([bad, refused]).toEqual([
+      400,
+      { result: {}, errors: ['bounds "(from, to)": give "[from, to)" (the default) or "[from, to]"'] },
+    ]);
+  });
+
+  it('ends inside minutes, to the millisecond, from closed minutes and the open one', async () => {
+    const cases: [string, string][] = [
+      ['15:12:00', '15:12:30'], // half a closed minute
+      ['15:12:10.500', '15:13:20'], // both ends inside closed minutes
+      ['15:12:59.999', '15:13:00.001'], // two milliseconds: one reading
+      ['15:14:00', '15:15:00'], // the open minute
+      ['15:13:30', '15:14:10.250'], // from a closed minute into the open one
+      ['15:12:00', '15:20:00'], // everything
+    ];
+    for (const [from, to] of cases) {
+      const [f, t] = [Date.parse(`2020-01-13T${from}Z`), Date.parse(`2020-01-13T${to}Z`)];
+      const [code, body] = await post({
+        temperature: ['count', 'min', 'max', 'average'],
+        from: `2020-01-13 ${from}`,
+        to: `2020-01-13T${to}Z`,
+      });
+      expect([code, body], `${from} to ${to}`).toEqual([
+        200,
+        {
+          result: { temperature: direct('temperature', f, t) },
+          interval: interval(
+            '[from, to)',
+            new Date(f).toISOString().slice(11, 23),
+            new Date(t).toISOString().slice(11, 23),
+          ),
+          errors: [],
+        },
+      ]);
+    }
+    expect(
+      direct('temperature', Date.parse('2020-01-13T15:14:00Z'), Date.parse('2020-01-13T15:15:00Z')).count,
+    ).toBe(31);
   });
 });

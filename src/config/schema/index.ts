@@ -162,7 +162,7 @@ export function configSchema(env: Env) {
     .strict()
     .transform(({ node, log, http, engine, pipeline, logs, ...c }) => {
       // Rollups are kept as long as the readings pipeline says (log windows share the store).
-      const { rollupTtlMs, ...readings } = pipeline;
+      const { rollupTtlMs, rawTtlMs, ...readings } = pipeline;
       const logPipeline = { ...logs.pipeline, maxHeldEvents: engine.maxHeldPerSensor };
       return {
         ...c,
@@ -174,6 +174,8 @@ export function configSchema(env: Env) {
         pipeline: { ...readings, maxHeldEvents: engine.maxHeldPerSensor },
         logs: { ...logs, pipeline: logPipeline },
         rollupTtlMs,
+        /** How long raw readings are kept beside the rollups (0: none): the metrics query's horizon. */
+        rawTtlMs,
         /** The HTTP server's address (metrics API, dashboard, /metrics), when configured. */
         httpListen: http.listen,
         /** `GET /metrics` needs no token. */

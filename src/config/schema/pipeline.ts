@@ -224,6 +224,8 @@ export interface PipelineDefaults {
 export type PipelineSettings = Omit<SensorPipeline, 'maxHeldEvents'> & {
   /** How long per-minute rollups are kept in the store. */
   readonly rollupTtlMs: number;
+  /** How long a minute's raw readings are kept beside its rollup (0: none; queries then whole minutes). */
+  readonly rawTtlMs: number;
 };
 
 /** A pipeline: event time, dedupe, windows, aggregates, rules, rollups (readings, and log sources). */
@@ -261,7 +263,12 @@ export function pipelineSchema(d: PipelineDefaults) {
         .optional()
         .prefault(d.exemplars),
       rollups: z
-        .object({ enabled: z.boolean().default(true), ttl: positiveDuration.default(7 * 86_400_000) })
+        .object({
+          enabled: z.boolean().default(true),
+          ttl: positiveDuration.default(7 * 86_400_000),
+          /** Raw readings, for queries exact to the millisecond and the open minute (10 bytes a value). */
+          rawTtl: duration.default(3_600_000),
+        })
         .strict()
         .prefault({}),
     })
@@ -298,7 +305,9 @@ export function pipelineSchema(d: PipelineDefaults) {
       dedupeHorizonMs: p.dedupe.horizon,
       idleTimeoutMs: p.eventTime.idleTimeout,
       rollups: p.rollups.enabled,
+      rawReadings: p.rollups.enabled && p.rollups.rawTtl > 0,
       rollupTtlMs: p.rollups.ttl,
+      rawTtlMs: p.rollups.enabled ? p.rollups.rawTtl : 0,
     }));
 }
 

@@ -1,18 +1,10 @@
 import { status, type Server } from '@grpc/grpc-js';
-import { AGGREGATES, type AggregateName } from '../../core/aggregate.js';
-import type { RollupRecord } from '../../core/outputs.js';
-import { aggregateRollups, coveredInterval } from '../../core/rollup-query.js';
+import { AGGREGATES, finish, type AggregateName } from '../../core/aggregate.js';
+import type { QueryHorizon } from '../../core/rollup-query.js';
+import { querySeries, type SeriesSource } from '../../engine/metrics-query.js';
 import type { QueryHandlers } from '../../gen/vigil/v1/Query.js';
 import type { WindowMetricsRequest__Output } from '../../gen/vigil/v1/WindowMetricsRequest.js';
 import type { VigilGrpc } from './proto.js';
-
-/** Where the closed minutes come from (the state store's Redis rollups). */
-export type RollupSource = (
-  sensorId: string,
-  metric: string,
-  from: number,
-  to: number,
-) => Promise<RollupRecord[]>;
 
 const MAX_SERIES = 10_000;
 const KNOWN = new Set<string>(AGGREGATES);
@@ -51,10 +43,15 @@ export function validateWindowMetrics(r: WindowMetricsRequest__Output): Validate
 }
 
 /**
- * The Query service: window metrics of chosen sensors over [from, to) in whole closed minutes; the
- * answer says what it covered and where that differs from the request.
+ * The Query service: window metrics of chosen sensors over [from, to), to the millisecond (see
+ * core/rollup-query.ts); the answer says what it covered, and notes where it could not be exact.
  */
-export function addQueryService(server: Server, grpc: VigilGrpc, rollups: RollupSource): void {
+export function addQueryService(
+  server: Server,
+  grpc: VigilGrpc,
+  store: SeriesSource,
+  horizon: QueryHorizon,
+): void {
   const handlers: QueryHandlers = {
     WindowMetrics: (call, callback) => {
       const v = validateWindowMetrics(call.request);
@@ -62,13 +59,16 @@ export function addQueryService(server: Server, grpc: VigilGrpc, rollups: Rollup
         callback({ code: status.INVALID_ARGUMENT, details: v.details });
         return;
       }
-      const covered = coveredInterval(v.from, v.to, Date.now());
+      const q = { from: v.from, to: v.to, now: Date.now(), horizon };
+      const notes = new Set<string>();
       const jobs = call.request.sensorIds.flatMap((sensorId) =>
         call.request.metrics.map(async (metric) => {
-          const records = await rollups(sensorId, metric, covered.from, covered.to);
-          const values = aggregateRollups(records, v.aggregates, covered.to - covered.from);
+          const { acc, notes: seriesNotes } = await querySeries(store, [{ sensorId, metric }], q);
+          for (const n of seriesNotes) notes.add(n);
+          const values = finish(acc, v.aggregates, v.to - v.from);
           // NaN (no data) is left out: absent means "no value", count 0 says why.
-          const finite = Object.fromEntries(Object.entries(values).filter(([, x]) => Number.isFinite(x)));
+          const finite: Record<string, number> = {};
+          for (const [k, x] of Object.entries(values)) if (Number.isFinite(x)) finite[k] = x;
           return { sensorId, metric, values: finite };
         }),
       );
@@ -76,9 +76,9 @@ export function addQueryService(server: Server, grpc: VigilGrpc, rollups: Rollup
         (series) => {
           callback(null, {
             series,
-            coveredFrom: String(covered.from),
-            coveredTo: String(covered.to),
-            notes: covered.notes,
+            coveredFrom: String(v.from),
+            coveredTo: String(v.to),
+            notes: [...notes],
           });
         },
         (err: unknown) => {

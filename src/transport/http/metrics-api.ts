@@ -1,48 +1,55 @@
+import { finish } from '../../core/aggregate.js';
 import { describeJsonError } from '../../core/json-error.js';
 import { planMetricsRequest } from '../../core/metrics-request.js';
-import { aggregateRollups, coveredInterval, tidy } from '../../core/rollup-query.js';
+import { tidy, type QueryHorizon } from '../../core/rollup-query.js';
+import { querySeries } from '../../engine/metrics-query.js';
 import type { StateStore } from '../../ports/state-store.js';
 import { bodyTooLarge, json, type Reply, type Route } from './server.js';
 
 /** The role table's name for these endpoints (src/transport/grpc/auth.ts, METHOD_ROLES). */
 export const METRICS_ENDPOINT = '/http/compute/metrics';
 
-type RollupStore = Pick<StateStore, 'series' | 'rollups' | 'frequencies'>;
+type RollupStore = Pick<StateStore, 'series' | 'openMinutes' | 'rollups' | 'rawMinutes' | 'frequencies'>;
 
 /**
- * Answers one request: 200 with results, the interval answered (`[from, to)`, whole minutes) and
- * errors, each way the answer differs from what was asked among them; 400 when nothing valid was asked.
+ * Answers one request: 200 with results over exactly the interval asked (stated in the response with
+ * its bounds, and `asOf`: readings checkpointed by then are counted), and errors, among them each way
+ * the answer could not be exact; 400 when nothing valid was asked.
  */
-async function compute(body: unknown, store: RollupStore, now: number): Promise<Reply> {
+async function compute(
+  body: unknown,
+  store: RollupStore,
+  now: number,
+  horizon: QueryHorizon,
+): Promise<Reply> {
   const plan = planMetricsRequest(body, await store.series());
   if (!plan.ok) return json(400, { result: {}, errors: plan.errors });
-  const covered = coveredInterval(plan.from, plan.to, now);
+  const { from, to } = plan;
   const result: Record<string, Record<string, number | null>> = {};
+  const notes = new Set<string>();
   for (const k of plan.keys) {
-    const records = (
-      await Promise.all(k.series.map((s) => store.rollups(s.sensorId, s.metric, covered.from, covered.to)))
-    ).flat();
-    const values = aggregateRollups(
-      records,
-      [...new Set(k.functions.map(([, a]) => a))],
-      covered.to - covered.from,
-    );
+    const { acc, notes: keyNotes } = await querySeries(store, k.series, { from, to, now, horizon });
+    for (const n of keyNotes) notes.add(n);
+    const values = finish(acc, [...new Set(k.functions.map(([, a]) => a))], to - from);
     result[k.key] = Object.fromEntries(k.functions.map(([name, a]) => [name, tidy(values[a])]));
   }
+  const inclusive = plan.bounds === '[from, to]';
   const interval = {
-    from: new Date(covered.from).toISOString(),
-    to: new Date(covered.to).toISOString(),
-    bounds: '[from, to)',
+    from: new Date(from).toISOString(),
+    to: new Date(inclusive ? to - 1 : to).toISOString(),
+    bounds: plan.bounds,
+    asOf: new Date(now).toISOString(),
   };
-  return json(200, { result, interval, errors: [...plan.errors, ...covered.notes] });
+  return json(200, { result, interval, errors: [...plan.errors, ...notes] });
 }
 
 /**
- * README, "Metrics API": `POST /compute/metrics`, window metrics from the Redis rollups, exact over
- * whole closed minutes (the response states the interval it answered, and says where it differs); `GET /frequencies`, live events per second over the last minute per sensor and event type.
- * Bearer token with role viewer, as for the gRPC Query service.
+ * README, "Metrics API": `POST /compute/metrics`, window metrics over [from, to) (or [from, to]) to the
+ * millisecond, from the rollups and the raw readings kept beside them (core/rollup-query.ts); `GET
+ * /frequencies`, live events per second over the last minute per sensor and event type. Bearer token
+ * with role viewer, as for the gRPC Query service.
  */
-export function metricsApiRoutes(store: RollupStore): Route[] {
+export function metricsApiRoutes(store: RollupStore, horizon: QueryHorizon): Route[] {
   return [
     {
       method: 'POST',
@@ -57,7 +64,7 @@ export function metricsApiRoutes(store: RollupStore): Route[] {
         } catch {
           return json(400, { result: {}, errors: [describeJsonError(text)] });
         }
-        return compute(body, store, Date.now());
+        return compute(body, store, Date.now(), horizon);
       },
     },
     {

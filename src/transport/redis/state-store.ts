@@ -22,15 +22,18 @@ import {
  *   2. write the changed sensors' main records, their changed parts (each sensor's parts are a hash
  *      of their own, set, deleted or appended to field by field), the partition state and the next
  *      offset;
- *   3. write the closed rollup minutes (replacing any earlier value of the same minute).
+ *   3. append the raw readings taken since the last checkpoint to their minutes' keys (which expire
+ *      rawTtl after their last append), and add each minute to its series' set of open minutes;
+ *   4. write the closed rollup minutes (replacing any earlier value of the same minute), and take
+ *      each out of the open minutes (after step 3: a minute closed in this step is not open).
  *
- * KEYS: epoch, meta, sensors, clock, then one parts key per sensor with part changes, then one
- *       rollup key per rollup.
+ * KEYS: epoch, meta, sensors, clock, then one parts key per sensor with part changes, then a raw key
+ *       and an open-minutes key per raw minute, then a rollup key and an open-minutes key per rollup.
  * ARGV: epoch, offset, partition state, sensor count, ttl ms, clock set count, clock delete count,
- *       parts key count, then sensor id/main pairs, clock id/entry pairs, clock ids to delete, then
- *       per parts key: set count, delete count, append count, name/bytes pairs, names to delete,
- *       name/bytes pairs to append; then minute/member
- *       pairs (one per rollup key, same order).
+ *       parts key count, raw minute count, raw ttl ms, then sensor id/main pairs, clock id/entry pairs,
+ *       clock ids to delete, then per parts key: set count, delete count, append count, name/bytes
+ *       pairs, names to delete, name/bytes pairs to append; then minute/packed readings pairs (one per
+ *       raw minute), then minute/member pairs (one per rollup, same order).
  */
 const COMMIT_SCRIPT = `
 local current = redis.call('GET', KEYS[1])
@@ -43,7 +46,9 @@ local ttl = tonumber(ARGV[5])
 local cs = tonumber(ARGV[6])
 local cd = tonumber(ARGV[7])
 local pk = tonumber(ARGV[8])
-local a = 9
+local rawn = tonumber(ARGV[9])
+local rawTtl = tonumber(ARGV[10])
+local a = 11
 -- HSET / HDEL in chunks: unpack() of a very long list overflows Lua's stack.
 local function hset(key, count)
   local args = {}
@@ -86,11 +91,22 @@ for k = 5, 4 + pk do
     a = a + 2
   end
 end
-for k = 5 + pk, #KEYS do
+local k = 5 + pk
+for i = 1, rawn do
+  redis.call('APPEND', KEYS[k], ARGV[a + 1])
+  redis.call('PEXPIRE', KEYS[k], rawTtl)
+  redis.call('ZADD', KEYS[k + 1], ARGV[a], ARGV[a])
+  redis.call('PEXPIRE', KEYS[k + 1], rawTtl)
+  k = k + 2
+  a = a + 2
+end
+while k < #KEYS do
   local minute = ARGV[a]
   redis.call('ZREMRANGEBYSCORE', KEYS[k], minute, minute)
   redis.call('ZADD', KEYS[k], minute, ARGV[a + 1])
   redis.call('PEXPIRE', KEYS[k], ttl)
+  redis.call('ZREM', KEYS[k + 1], minute)
+  k = k + 2
   a = a + 2
 end
 return 'OK'
@@ -103,6 +119,8 @@ export interface RedisStoreOptions extends RedisConnection {
   /** Prepended to every key (tests use a unique one per run). */
   readonly keyPrefix: string;
   readonly rollupTtlMs: number;
+  /** How long a minute's raw readings are kept after its last one (config rollups.rawTtl; 0: none). */
+  readonly rawTtlMs: number;
 }
 
 /**
@@ -135,6 +153,16 @@ export class RedisStateStore implements StateStore {
     return `${this.options.keyPrefix}vigil:rollup:${sensorId}:${metric}`;
   }
 
+  /** A minute's raw readings, packed (version 1 of core/raw-minutes.ts: the key says `raw1`). */
+  private rawKey(sensorId: string, metric: string, minute: number): string {
+    return `${this.options.keyPrefix}vigil:raw1:${sensorId}:${metric}:${minute}`;
+  }
+
+  /** The minutes of a series with raw readings and no rollup yet (a sorted set scored by minute). */
+  private openKey(sensorId: string, metric: string): string {
+    return `${this.options.keyPrefix}vigil:open:${sensorId}:${metric}`;
+  }
+
   async acquire(p: PartitionRef): Promise<RestoredPartition> {
     try {
       const epoch = await this.redis.incr(this.key(p, 'epoch'));
@@ -165,6 +193,7 @@ export class RedisStateStore implements StateStore {
 
   async commit(p: PartitionRef, w: CheckpointWrite): Promise<void> {
     const keys = [this.key(p, 'epoch'), this.key(p, 'meta'), this.key(p, 'sensors'), this.key(p, 'clock')];
+    const raw = this.options.rawTtlMs > 0 ? (w.raw ?? []) : [];
     const set: string[] = [];
     const del: string[] = [];
     for (const [id, entry] of w.clockEntries ?? []) {
@@ -200,11 +229,17 @@ export class RedisStateStore implements StateStore {
       String(set.length / 2),
       String(del.length),
       String(partKeys),
+      String(raw.length),
+      String(this.options.rawTtlMs),
     ];
     for (const [id, sensor] of w.sensors) args.push(id, sensor.main);
     for (const list of [set, del, partArgs]) for (const x of list) args.push(x);
+    for (const r of raw) {
+      keys.push(this.rawKey(r.sensorId, r.metric, r.minute), this.openKey(r.sensorId, r.metric));
+      args.push(String(r.minute), r.bytes);
+    }
     for (const r of w.rollups) {
-      keys.push(this.rollupKey(r.sensorId, r.metric));
+      keys.push(this.rollupKey(r.sensorId, r.metric), this.openKey(r.sensorId, r.metric));
       args.push(String(r.minute), `${r.minute}:${JSON.stringify(r.acc)}`);
     }
     try {
@@ -334,6 +369,33 @@ export class RedisStateStore implements StateStore {
         acc: JSON.parse(m.slice(colon + 1)) as AccumulatorSnapshot,
       };
     });
+  }
+
+  async openMinutes(sensorId: string, metric: string, from: number, to: number): Promise<number[]> {
+    try {
+      return (await this.redis.zrangebyscore(this.openKey(sensorId, metric), from, `(${to}`)).map(Number);
+    } catch (err) {
+      throw wrap(err, `reading the open minutes of ${sensorId} ${metric}`);
+    }
+  }
+
+  async rawMinutes(
+    sensorId: string,
+    metric: string,
+    minutes: readonly number[],
+  ): Promise<Map<number, Buffer>> {
+    const out = new Map<number, Buffer>();
+    if (minutes.length === 0) return out;
+    try {
+      const found = await this.redis.mgetBuffer(...minutes.map((m) => this.rawKey(sensorId, metric, m)));
+      found.forEach((bytes, i) => {
+        const m = minutes[i];
+        if (bytes !== null && m !== undefined) out.set(m, bytes);
+      });
+      return out;
+    } catch (err) {
+      throw wrap(err, `reading the raw minutes of ${sensorId} ${metric}`);
+    }
   }
 
   async close(): Promise<void> {
