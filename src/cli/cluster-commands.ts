@@ -130,10 +130,10 @@ function addStatusCommands(cli: Command): void {
     });
 }
 
-/** Window metrics from the rollups, and a sensor's live state. */
+/** Window metrics over an interval, and a sensor's live state. */
 function addReadCommands(cli: Command): void {
   connectionOptions(cli.command('query'))
-    .description('window metrics of sensors over [from, to) from the per-minute rollups (token: VIGIL_TOKEN)')
+    .description('window metrics of sensors over [from, to), to the millisecond (token: VIGIL_TOKEN)')
     .requiredOption('--sensors <ids>', 'comma-separated sensor ids')
     .requiredOption('--metrics <names>', 'comma-separated metrics')
     .requiredOption('--from <time>', 'ISO time or epoch ms')

@@ -74,6 +74,8 @@ export interface RefOutput {
   dlq: Set<string>;
   /** `${sensorId}/${metric}/${minute}` -> values */
   rollups: Map<string, number[]>;
+  /** The same keys -> the event time of each value, in the same order */
+  stamps: Map<string, number[]>;
 }
 
 interface Reading {
@@ -361,9 +363,14 @@ class RefSensor {
       this.minutes.delete(minute);
       const metrics = new Set(list.flatMap(([, v]) => Object.keys(v)));
       for (const metric of metrics) {
+        const has = list.filter(([, v]) => v[metric] !== undefined);
         this.out.rollups.set(
           `${this.id}/${metric}/${minute}`,
-          list.flatMap(([, v]) => (v[metric] === undefined ? [] : [v[metric]])),
+          has.map(([, v]) => v[metric] as number),
+        );
+        this.out.stamps.set(
+          `${this.id}/${metric}/${minute}`,
+          has.map(([ts]) => ts),
         );
       }
     }
@@ -378,6 +385,7 @@ export function reference(records: readonly { key: string; value: string }[], c:
     late: new Set(),
     dlq: new Set(),
     rollups: new Map(),
+    stamps: new Map(),
   };
   const partitioner = Partitioners.DefaultPartitioner();
   const partitionMetadata: PartitionMetadata[] = Array.from({ length: c.partitions }, (_, i) => ({
