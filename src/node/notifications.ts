@@ -15,7 +15,11 @@ export function startNotifier(
 ): Notifier | undefined {
   if (config.notify.sinks.length === 0) return undefined;
   return new Notifier({
-    sinks: config.notify.sinks.map((c) => ({ sink: createSink(c, config), filter: c.filter })),
+    sinks: config.notify.sinks.map((c) => ({
+      sink: createSink(c, config),
+      filter: c.filter,
+      ...(c.group === undefined ? {} : { group: c.group }),
+    })),
     ...ports(),
     topics: { alerts: config.kafka.topics.alerts, dlq: config.kafka.topics.dlq },
     retry: config.notify.retry,

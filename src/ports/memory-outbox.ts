@@ -3,6 +3,9 @@ import type { Outbox, OutboxItem } from './outbox.js';
 interface Queue {
   readonly items: Map<string, { item: OutboxItem; dueAt: number }>;
   readonly done: Map<string, number>;
+  groupsOffset: string | undefined;
+  readonly groups: Map<string, string>;
+  readonly sent: Map<string, number>;
 }
 
 /** The outbox in this process's memory (embedded mode, tests). */
@@ -14,19 +17,37 @@ export class MemoryOutbox implements Outbox {
   private queue(sink: string): Queue {
     let q = this.queues.get(sink);
     if (q === undefined) {
-      q = { items: new Map(), done: new Map() };
+      q = { items: new Map(), done: new Map(), groupsOffset: undefined, groups: new Map(), sent: new Map() };
       this.queues.set(sink, q);
     }
     return q;
   }
 
   enqueue(sink: string, items: readonly { id: string; payload: string }[], now: number): Promise<number> {
+    return this.add(sink, items, now, now);
+  }
+
+  enqueueAt(
+    sink: string,
+    items: readonly { id: string; payload: string }[],
+    now: number,
+    dueAt: number,
+  ): Promise<number> {
+    return this.add(sink, items, now, dueAt);
+  }
+
+  private add(
+    sink: string,
+    items: readonly { id: string; payload: string }[],
+    now: number,
+    dueAt: number,
+  ): Promise<number> {
     const q = this.queue(sink);
     for (const [id, at] of q.done) if (at < now - this.rememberMs) q.done.delete(id);
     let added = 0;
     for (const { id, payload } of items) {
       if (q.items.has(id) || q.done.has(id)) continue;
-      q.items.set(id, { item: { id, payload, attempts: 0, firstAt: now }, dueAt: now });
+      q.items.set(id, { item: { id, payload, attempts: 0, firstAt: now }, dueAt });
       added++;
     }
     return Promise.resolve(added);
@@ -65,6 +86,31 @@ export class MemoryOutbox implements Outbox {
 
   depth(sink: string): Promise<number> {
     return Promise.resolve(this.queue(sink).items.size);
+  }
+
+  saveGroups(sink: string, offset: string, groups: ReadonlyMap<string, string>): Promise<boolean> {
+    const q = this.queue(sink);
+    if (q.groupsOffset !== undefined && BigInt(q.groupsOffset) > BigInt(offset))
+      return Promise.resolve(false);
+    q.groupsOffset = offset;
+    for (const [key, state] of groups) q.groups.set(key, state);
+    return Promise.resolve(true);
+  }
+
+  loadGroups(sink: string): Promise<{ offset: string | undefined; groups: Map<string, string> }> {
+    const q = this.queue(sink);
+    return Promise.resolve({ offset: q.groupsOffset, groups: new Map(q.groups) });
+  }
+
+  group(sink: string, key: string): Promise<{ state: string | undefined; sent: number }> {
+    const q = this.queue(sink);
+    return Promise.resolve({ state: q.groups.get(key), sent: q.sent.get(key) ?? 0 });
+  }
+
+  sentGroup(sink: string, key: string, version: number): Promise<void> {
+    const q = this.queue(sink);
+    q.sent.set(key, Math.max(version, q.sent.get(key) ?? 0));
+    return Promise.resolve();
   }
 
   close(): Promise<void> {

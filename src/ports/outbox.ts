@@ -30,5 +30,26 @@ export interface Outbox {
   retry(sink: string, id: string, dueAt: number, error: string): Promise<void>;
   /** Items waiting (due or not), for metrics. */
   depth(sink: string): Promise<number>;
+  /**
+   * Adds these items due at `dueAt` (not now), as enqueue does otherwise: a group's change waits for
+   * the changes after it (core/alert-groups.ts).
+   */
+  enqueueAt(
+    sink: string,
+    items: readonly { id: string; payload: string }[],
+    now: number,
+    dueAt: number,
+  ): Promise<number>;
+  /**
+   * Writes groups' state (JSON by key) and the alerts offset it covers, unless the stored state covers
+   * a later offset (a notifier that lost vigil.alerts to another node): false then.
+   */
+  saveGroups(sink: string, offset: string, groups: ReadonlyMap<string, string>): Promise<boolean>;
+  /** Every group's state and the offset it covers (undefined: none saved). */
+  loadGroups(sink: string): Promise<{ offset: string | undefined; groups: Map<string, string> }>;
+  /** One group's state, and the highest version of it sent so far (0: none). */
+  group(sink: string, key: string): Promise<{ state: string | undefined; sent: number }>;
+  /** Records that `version` of the group was sent (a lower one never replaces a higher one). */
+  sentGroup(sink: string, key: string, version: number): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,3 +1,10 @@
+import {
+  applyAlert,
+  groupKey,
+  groupNotification,
+  type AlertGroup,
+  type GroupSpec,
+} from '../core/alert-groups.js';
 import type { Alert } from '../core/outputs.js';
 import { stationId } from './city.js';
 import { DRIFT_PER_SECOND, HEAT_DEGREES, type Incident, type IncidentKind } from './incidents.js';
@@ -92,4 +99,33 @@ export function describeIncident(incident: Incident): string {
   };
   const seconds = Math.round((incident.end - incident.start) / 1000);
   return `${incident.id}: ${what[incident.kind]} at ${where} from ${new Date(incident.start).toISOString()} for ${seconds}s`;
+}
+
+/**
+ * What a grouped sink sends for these alerts (core/alert-groups.ts), timed by event time as a live
+ * stream times it by the clock: each group change waits `waitMs`, and the first that comes due sends
+ * its group as it is then (the changes it shows send nothing more).
+ */
+export function groupedNotifications(alerts: readonly Alert[], spec: GroupSpec): Alert[] {
+  const groups = new Map<string, AlertGroup>();
+  const due = new Map<string, number>();
+  const out: Alert[] = [];
+  const flush = (until: number): void => {
+    for (const [key, at] of [...due].sort((a, b) => a[1] - b[1])) {
+      const group = groups.get(key);
+      if (at > until || group === undefined) continue;
+      out.push(groupNotification(group));
+      due.delete(key);
+    }
+  };
+  for (const a of [...alerts].sort((x, y) => x.ts - y.ts)) {
+    flush(a.ts);
+    const key = groupKey(spec, a);
+    const next = applyAlert(spec, groups.get(key), a);
+    if (next === undefined) continue;
+    groups.set(key, next);
+    if (!due.has(key)) due.set(key, a.ts + spec.waitMs);
+  }
+  flush(Number.POSITIVE_INFINITY);
+  return out;
 }

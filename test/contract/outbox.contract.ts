@@ -82,5 +82,49 @@ export function outboxContract(name: string, create: () => Outbox): void {
       expect((await box.claim(b, T, 10, 1_000)).map((i) => i.payload)).toEqual(['2']);
       await box.close();
     });
+
+    it('holds an item enqueued for later until it is due', async () => {
+      const box = create();
+      const sink = fresh();
+      expect(await box.enqueueAt(sink, [{ id: 'g:1', payload: 'x' }], T, T + 5_000)).toBe(1);
+      expect(await box.enqueueAt(sink, [{ id: 'g:1', payload: 'y' }], T, T + 9_000)).toBe(0);
+      expect(await box.claim(sink, T + 4_999, 10, 1_000)).toEqual([]);
+      expect(await box.claim(sink, T + 5_000, 10, 1_000)).toEqual([
+        { id: 'g:1', payload: 'x', attempts: 1, firstAt: T },
+      ]);
+      await box.close();
+    });
+
+    it("keeps groups' state with the offset it covers, never replaced by an earlier offset", async () => {
+      const box = create();
+      const sink = fresh();
+      expect(await box.loadGroups(sink)).toEqual({ offset: undefined, groups: new Map() });
+      expect(
+        await box.saveGroups(
+          sink,
+          '10',
+          new Map([
+            ['rule=a', '{"v":1}'],
+            ['rule=b', '{"v":1}'],
+          ]),
+        ),
+      ).toBe(true);
+      expect(await box.saveGroups(sink, '12', new Map([['rule=a', '{"v":2}']]))).toBe(true);
+      // A notifier that lost vigil.alerts, still saving what it had read up to offset 11.
+      expect(await box.saveGroups(sink, '11', new Map([['rule=a', '{"v":9}']]))).toBe(false);
+      expect(await box.loadGroups(sink)).toEqual({
+        offset: '12',
+        groups: new Map([
+          ['rule=a', '{"v":2}'],
+          ['rule=b', '{"v":1}'],
+        ]),
+      });
+      expect(await box.group(sink, 'rule=a')).toEqual({ state: '{"v":2}', sent: 0 });
+      await box.sentGroup(sink, 'rule=a', 2);
+      await box.sentGroup(sink, 'rule=a', 1); // a slower node's older send does not lower it
+      expect(await box.group(sink, 'rule=a')).toEqual({ state: '{"v":2}', sent: 2 });
+      expect(await box.group(sink, 'rule=c')).toEqual({ state: undefined, sent: 0 });
+      await box.close();
+    });
   });
 }

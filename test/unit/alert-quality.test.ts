@@ -5,7 +5,7 @@ import type { Alert } from '../../src/core/outputs.js';
 import { startEmbedded } from '../../src/node/node.js';
 import { silentLogger } from '../../src/obs/logger.js';
 import { IncidentEffects, planIncidents, type Incident, type IncidentKind } from '../../src/sim/incidents.js';
-import { describeIncident, scoreAlerts } from '../../src/sim/score.js';
+import { describeIncident, groupedNotifications, scoreAlerts, SHIPPED_RULES } from '../../src/sim/score.js';
 import { CityStream } from '../../src/sim/stream.js';
 import { embeddedConfig, feed, settled } from '../support/embedded.js';
 
@@ -62,6 +62,21 @@ describe('alert quality of the shipped rules', () => {
       );
       expect(open.map((a) => `${a.ruleId} ${a.sensorId}`)).toEqual([]);
       expect(incidents.map(describeIncident)[0]).toMatch(/^heat-1: heat episode/);
+      // Grouped per rule and station area (a sink's group, 10 s wait): a heat episode over five
+      // stations is one notification as it fires and one as it ends, not ten.
+      const grouped = groupedNotifications(alerts, {
+        by: ['rule', 'area'],
+        area: /^(st-\d{3})/,
+        waitMs: 10_000,
+      });
+      const heat = incidents.filter((i) => i.kind === 'heat');
+      const heatNotes = grouped.filter((n) => n.ruleId === SHIPPED_RULES.heat);
+      say(
+        `grouped per rule and area: ${grouped.length} notifications for ${alerts.length} alerts; ${heatNotes.length} for ${heat.length} heat episodes`,
+      );
+      expect(heatNotes.length).toBeLessThanOrEqual(2 * heat.length + 2);
+      expect(heatNotes.filter((n) => n.state === 'firing').map((n) => n.value)).toContain(5);
+      expect(grouped.length).toBeLessThan(alerts.length);
     },
     180_000,
   );

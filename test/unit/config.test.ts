@@ -232,4 +232,19 @@ mqtt:
   it('rejects a config that is not a mapping', () => {
     expect(errorOf(() => buildConfig([1, 2])).message).toMatch(/must be a mapping/);
   });
+
+  it("reads a sink's grouping: by rule and area by default, the area from a pattern of the id", () => {
+    const sink = (group: unknown) =>
+      buildConfig({
+        pipeline: { windows: [{ kind: 'tumbling', size: '10s' }] },
+        notify: { sinks: [{ id: 'ops', kind: 'file', dir: '/tmp/x', group }] },
+      }).notify.sinks[0];
+    expect(sink(undefined)?.group).toBeUndefined();
+    const g = sink({ area: '^(st-\\d{3})' })?.group;
+    expect([g?.by, g?.waitMs, g?.area?.exec('st-0012')?.[1]]).toEqual([['rule', 'area'], 10_000, 'st-001']);
+    expect(errorOf(() => sink({ area: '(' })).message).toMatch(
+      /notify\.sinks\[0\]\.group\.area: not a regular expression/,
+    );
+    expect(errorOf(() => sink({ by: ['city'] })).message).toMatch(/notify\.sinks\[0\]\.group\.by\[0\]/);
+  });
 });

@@ -17,6 +17,7 @@ import { Notifier } from '../../src/transport/notify/notifier.js';
 import { DeliveryError, type Sink } from '../../src/transport/notify/sink.js';
 import { WebhookSink } from '../../src/transport/notify/webhook.js';
 import { MemoryOutbox } from '../../src/ports/memory-outbox.js';
+import { until } from '../support/wait.js';
 
 const T = Date.UTC(2026, 10, 23, 15, 1, 0);
 const alert = (n: number, over: Partial<Alert> = {}): Alert => ({
@@ -122,14 +123,6 @@ class StuckSink implements Sink {
   }
   close(): Promise<void> {
     return Promise.resolve();
-  }
-}
-
-async function until(check: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 

@@ -19,7 +19,40 @@ const sinkFilter = z
   .strict()
   .default({});
 
-const sinkBase = { id: identifier, filter: sinkFilter };
+/**
+ * Grouped notifications (core/alert-groups.ts): the sink is told of groups of alerts, one notification
+ * per group change, changes within `wait` of each other sent as one. `area`: a regular expression
+ * whose first group in a sensor id is its area (`^(st-\d{3})`: st-0012 and st-0017 share st-001).
+ */
+const sinkGroup = z
+  .object({
+    by: z
+      .array(z.enum(['rule', 'severity', 'area', 'sensor']))
+      .min(1)
+      .default(['rule', 'area']),
+    area: z
+      .string()
+      .min(1)
+      .optional()
+      .superRefine((pattern, ctx) => {
+        if (pattern === undefined) return;
+        try {
+          new RegExp(pattern);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: `not a regular expression: ${(err as Error).message}` });
+        }
+      }),
+    wait: positiveDuration.default(10_000),
+  })
+  .strict()
+  .transform((g) => ({
+    by: g.by,
+    area: g.area === undefined ? undefined : new RegExp(g.area),
+    waitMs: g.wait,
+  }))
+  .optional();
+
+const sinkBase = { id: identifier, filter: sinkFilter, group: sinkGroup };
 
 /** The environment variable holding a sink's secret: VIGIL_SINK_<ID>_<WHAT>. */
 export function sinkSecretVariable(sinkId: string, what: 'SECRET' | 'PASSWORD'): string {

@@ -1,17 +1,24 @@
 import { positionAfter } from '../../core/log-position.js';
 import type { VigilConfig } from '../../config/load.js';
 import { decodeAlert } from '../../core/alert-feed.js';
+import { groupNotification, type AlertGroup, type GroupSpec } from '../../core/alert-groups.js';
 import { retryDelay, sinkTakes, type SinkFilter } from '../../core/notify.js';
 import type { Alert } from '../../core/outputs.js';
 import { toVigilError } from '../../core/errors.js';
 import { type ConsumedBatch, type RecordConsumer, type RecordProducer } from '../../ports/record-log.js';
 import type { Logger } from '../../obs/logger.js';
 import type { Outbox, OutboxItem } from '../../ports/outbox.js';
+import { GroupBook, type GroupItem } from './group-book.js';
 import type { Sink } from './sink.js';
 import type { NodeMetrics } from '../../obs/metrics.js';
 
 export interface NotifierDeps {
-  readonly sinks: readonly { readonly sink: Sink; readonly filter: SinkFilter }[];
+  readonly sinks: readonly {
+    readonly sink: Sink;
+    readonly filter: SinkFilter;
+    /** Grouped notifications instead of one per alert (core/alert-groups.ts). */
+    readonly group?: GroupSpec;
+  }[];
   readonly outbox: Outbox;
   /** A member of the notify group on vigil.alerts (one partition: one node hands alerts out). */
   readonly consumer: RecordConsumer;
@@ -30,7 +37,17 @@ export interface SinkStats {
   delivered: number;
   failures: number;
   deadLettered: number;
+  /** Group changes a notification sent before them already showed (grouped sinks). */
+  coalesced: number;
 }
+
+const newStats = (): SinkStats => ({ enqueued: 0, delivered: 0, failures: 0, deadLettered: 0, coalesced: 0 });
+
+/** What a due item sends: an alert, nothing (a group change already sent), or not yet. */
+type Resolved =
+  | { readonly send: Alert; readonly group?: { readonly key: string; readonly version: number } }
+  | 'covered'
+  | 'not-ready';
 
 /** Items a worker claims at once: a few, so one node does not hide a long queue from the others. */
 const CLAIM = 16;
@@ -55,16 +72,21 @@ export class Notifier {
   private running = false;
   private readonly workers: Promise<void>[] = [];
   private readonly wakers = new Map<string, () => void>();
+  private readonly books = new Map<string, GroupBook>();
 
   constructor(private readonly d: NotifierDeps) {
-    for (const { sink } of d.sinks)
-      this.stats.set(sink.id, { enqueued: 0, delivered: 0, failures: 0, deadLettered: 0 });
+    for (const { sink, group } of d.sinks) {
+      this.stats.set(sink.id, newStats());
+      if (group !== undefined) this.books.set(sink.id, new GroupBook(sink.id, group, d.outbox));
+    }
   }
 
   async start(): Promise<void> {
     this.running = true;
     await this.d.consumer.start([this.d.topics.alerts], {
-      onAssignment: () => undefined,
+      onAssignment: () => {
+        for (const book of this.books.values()) book.forget();
+      },
       onBatch: (batch) => this.handOut(batch),
       onFatal: (err) => {
         this.d.logger.error({ err }, 'the notify consumer failed for good: no new alerts are handed out');
@@ -78,27 +100,36 @@ export class Notifier {
   }
 
   private async handOut(batch: ConsumedBatch): Promise<void> {
-    const alerts: Alert[] = [];
+    const alerts: { offset: string; alert: Alert }[] = [];
     for (const r of batch.records) {
       const decoded = decodeAlert(r.value);
-      if (decoded.ok) alerts.push(decoded.value);
+      if (decoded.ok) alerts.push({ offset: r.offset, alert: decoded.value });
       else
         this.d.logger.warn({ offset: r.offset, reason: decoded.reason }, 'unreadable alert record skipped');
     }
+    const last = batch.records[batch.records.length - 1];
+    if (last === undefined) return;
+    // Past the batch, transaction markers after it included (offsets have gaps).
+    const after = positionAfter(last.offset, batch.end).toString();
     const now = Date.now();
     for (const { sink, filter } of this.d.sinks) {
-      const items = alerts
-        .filter((a) => sinkTakes(filter, a))
-        .map((a) => ({ id: a.id, payload: JSON.stringify(a) }));
-      if (items.length === 0) continue;
-      const added = await this.d.outbox.enqueue(sink.id, items, now);
-      this.stat(sink.id).enqueued += added;
-      if (added > 0) this.wakers.get(sink.id)?.();
+      const taken = alerts.filter((a) => sinkTakes(filter, a.alert));
+      if (taken.length === 0) continue;
+      const book = this.books.get(sink.id);
+      const added =
+        book === undefined
+          ? await this.d.outbox.enqueue(
+              sink.id,
+              taken.map(({ alert }) => ({ id: alert.id, payload: JSON.stringify(alert) })),
+              now,
+            )
+          : await book.handOut(taken, after, now);
+      if (added === undefined)
+        this.d.logger.warn({ sink: sink.id }, 'another notifier saved later groups: reading them again');
+      this.stat(sink.id).enqueued += added ?? 0;
+      if ((added ?? 0) > 0) this.wakers.get(sink.id)?.();
     }
-    const last = batch.records[batch.records.length - 1];
-    // Past the batch, transaction markers after it included (offsets have gaps).
-    if (last !== undefined)
-      await this.d.consumer.commit(batch, positionAfter(last.offset, batch.end).toString());
+    await this.d.consumer.commit(batch, after);
   }
 
   /** A method, not the field, so loops re-read it after every await. */
@@ -107,7 +138,7 @@ export class Notifier {
   }
 
   private stat(sinkId: string): SinkStats {
-    return this.stats.get(sinkId) ?? { enqueued: 0, delivered: 0, failures: 0, deadLettered: 0 };
+    return this.stats.get(sinkId) ?? newStats();
   }
 
   /** One sink's delivery loop on this node. */
@@ -138,11 +169,38 @@ export class Notifier {
     }
   }
 
+  /**
+   * The alert an item sends. A group change sends the group as it is now, unless a notification of
+   * this version or a later one went out already (covered), or the hand-out has not saved the state
+   * of this change yet (not ready: it saves right after enqueueing).
+   */
+  private async resolve(sink: Sink, item: OutboxItem): Promise<Resolved> {
+    const parsed = JSON.parse(item.payload) as Alert | GroupItem;
+    if (!('group' in parsed)) return { send: parsed };
+    const { state, sent } = await this.d.outbox.group(sink.id, parsed.group);
+    if (sent >= parsed.version) return 'covered';
+    const group = state === undefined ? undefined : (JSON.parse(state) as AlertGroup);
+    if (group === undefined || group.version < parsed.version) return 'not-ready';
+    return { send: groupNotification(group), group: { key: group.key, version: group.version } };
+  }
+
   private async deliver(sink: Sink, item: OutboxItem, log: Logger): Promise<void> {
     const stats = this.stat(sink.id);
-    const alert = JSON.parse(item.payload) as Alert;
+    const resolved = await this.resolve(sink, item);
+    if (resolved === 'covered') {
+      await this.d.outbox.ack(sink.id, item.id, Date.now());
+      stats.coalesced++;
+      return;
+    }
+    if (resolved === 'not-ready') {
+      await this.d.outbox.retry(sink.id, item.id, Date.now() + 1_000, 'the group is not saved yet');
+      return;
+    }
+    const alert = resolved.send;
     try {
       await sink.deliver(alert);
+      if (resolved.group !== undefined)
+        await this.d.outbox.sentGroup(sink.id, resolved.group.key, resolved.group.version);
       await this.d.outbox.ack(sink.id, item.id, Date.now());
       stats.delivered++;
       this.d.metrics?.notifications.inc({ sink: sink.id, outcome: 'delivered' });
@@ -160,7 +218,7 @@ export class Notifier {
             messages: [
               {
                 key: alert.sensorId,
-                value: item.payload,
+                value: JSON.stringify(alert),
                 headers: {
                   'vigil-id': `notify:${sink.id}:${alert.id}`,
                   'vigil-reason': reason,

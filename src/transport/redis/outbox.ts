@@ -10,18 +10,19 @@ import type { Outbox, OutboxItem } from '../../ports/outbox.js';
 const SCALE = 1024;
 
 /**
- * KEYS: due, items, done. ARGV: now, forget-before, then id/payload pairs.
+ * KEYS: due, items, done. ARGV: now, forget-before, due at, then id/payload pairs.
  * Adds each id that is neither queued nor remembered as done; forgets done ids older than the horizon.
  */
 const ENQUEUE = `
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[2])
 local added = 0
 local now = tonumber(ARGV[1])
-for i = 3, #ARGV, 2 do
+local due = tonumber(ARGV[3])
+for i = 4, #ARGV, 2 do
   local id = ARGV[i]
   if redis.call('HEXISTS', KEYS[2], id) == 0 and not redis.call('ZSCORE', KEYS[3], id) then
     redis.call('HSET', KEYS[2], id, cjson.encode({ payload = ARGV[i + 1], attempts = 0, firstAt = now }))
-    redis.call('ZADD', KEYS[1], now * ${SCALE} + math.min(added, ${SCALE - 1}), id)
+    redis.call('ZADD', KEYS[1], due * ${SCALE} + math.min(added, ${SCALE - 1}), id)
     added = added + 1
   end
 end
@@ -59,7 +60,28 @@ redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[1])
 return 1
 `;
 
+/**
+ * KEYS: groups, groups offset. ARGV: offset, then key/state pairs. Refused (0) when the stored state
+ * covers a later offset of vigil.alerts.
+ */
+const SAVE_GROUPS = `
+local stored = redis.call('GET', KEYS[2])
+if stored and tonumber(stored) > tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[2], ARGV[1])
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+`;
+
+/** KEYS: sent. ARGV: key, version. Keeps the higher version. */
+const SENT_GROUP = `
+local v = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+if tonumber(ARGV[2]) > v then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 1
+`;
+
 interface OutboxCommands {
+  vigilOutboxSaveGroups(groups: string, offset: string, ...argv: string[]): Promise<number>;
+  vigilOutboxSentGroup(sent: string, key: string, version: number): Promise<number>;
   vigilOutboxEnqueue(due: string, items: string, done: string, ...argv: (string | number)[]): Promise<number>;
   vigilOutboxClaim(due: string, items: string, now: number, max: number, until: number): Promise<string[]>;
   vigilOutboxRetry(due: string, items: string, id: string, dueAt: number, error: string): Promise<number>;
@@ -76,6 +98,9 @@ export interface RedisOutboxOptions extends RedisConnection {
  *   <prefix>vigil:outbox:{<sink>}:due     sorted set: id -> when it is due (or hidden until), scaled
  *   <prefix>vigil:outbox:{<sink>}:items   hash: id -> {payload, attempts, firstAt, lastError}
  *   <prefix>vigil:outbox:{<sink>}:done    sorted set: id -> when it was done (remembered for a while)
+ *   <prefix>vigil:outbox:{<sink>}:groups  hash: group key -> its state (JSON, core/alert-groups.ts)
+ *   <prefix>vigil:outbox:{<sink>}:groups-offset  the vigil.alerts offset that state covers
+ *   <prefix>vigil:outbox:{<sink>}:sent    hash: group key -> the highest version sent
  * Enqueue, claim and retry are Lua scripts, so concurrent nodes never claim one item twice at once.
  */
 export class RedisOutbox implements Outbox {
@@ -89,12 +114,21 @@ export class RedisOutbox implements Outbox {
     this.redis.defineCommand('vigilOutboxEnqueue', { numberOfKeys: 3, lua: ENQUEUE });
     this.redis.defineCommand('vigilOutboxClaim', { numberOfKeys: 2, lua: CLAIM });
     this.redis.defineCommand('vigilOutboxRetry', { numberOfKeys: 2, lua: RETRY });
+    this.redis.defineCommand('vigilOutboxSaveGroups', { numberOfKeys: 2, lua: SAVE_GROUPS });
+    this.redis.defineCommand('vigilOutboxSentGroup', { numberOfKeys: 1, lua: SENT_GROUP });
     this.commands = this.redis as unknown as OutboxCommands;
   }
 
-  private keys(sink: string): { due: string; items: string; done: string } {
+  private keys(sink: string) {
     const base = `${this.o.keyPrefix}vigil:outbox:{${sink}}`;
-    return { due: `${base}:due`, items: `${base}:items`, done: `${base}:done` };
+    return {
+      due: `${base}:due`,
+      items: `${base}:items`,
+      done: `${base}:done`,
+      groups: `${base}:groups`,
+      groupsOffset: `${base}:groups-offset`,
+      sent: `${base}:sent`,
+    };
   }
 
   private async run<T>(what: string, step: () => Promise<T>): Promise<T> {
@@ -110,9 +144,18 @@ export class RedisOutbox implements Outbox {
   }
 
   enqueue(sink: string, items: readonly { id: string; payload: string }[], now: number): Promise<number> {
+    return this.enqueueAt(sink, items, now, now);
+  }
+
+  enqueueAt(
+    sink: string,
+    items: readonly { id: string; payload: string }[],
+    now: number,
+    dueAt: number,
+  ): Promise<number> {
     if (items.length === 0) return Promise.resolve(0);
     const k = this.keys(sink);
-    const argv: (string | number)[] = [now, now - this.rememberMs];
+    const argv: (string | number)[] = [now, now - this.rememberMs, dueAt];
     for (const i of items) argv.push(i.id, i.payload);
     return this.run('enqueue', () => this.commands.vigilOutboxEnqueue(k.due, k.items, k.done, ...argv));
   }
@@ -160,6 +203,38 @@ export class RedisOutbox implements Outbox {
 
   depth(sink: string): Promise<number> {
     return this.run('depth', () => this.redis.hlen(this.keys(sink).items));
+  }
+
+  async saveGroups(sink: string, offset: string, groups: ReadonlyMap<string, string>): Promise<boolean> {
+    const k = this.keys(sink);
+    const argv: string[] = [offset];
+    for (const [key, state] of groups) argv.push(key, state);
+    const saved = await this.run('saving groups', () =>
+      this.commands.vigilOutboxSaveGroups(k.groups, k.groupsOffset, ...argv),
+    );
+    return saved === 1;
+  }
+
+  async loadGroups(sink: string): Promise<{ offset: string | undefined; groups: Map<string, string> }> {
+    const k = this.keys(sink);
+    const [offset, groups] = await this.run('loading groups', () =>
+      Promise.all([this.redis.get(k.groupsOffset), this.redis.hgetall(k.groups)]),
+    );
+    return { offset: offset ?? undefined, groups: new Map(Object.entries(groups)) };
+  }
+
+  async group(sink: string, key: string): Promise<{ state: string | undefined; sent: number }> {
+    const k = this.keys(sink);
+    const [state, sent] = await this.run('reading a group', () =>
+      Promise.all([this.redis.hget(k.groups, key), this.redis.hget(k.sent, key)]),
+    );
+    return { state: state ?? undefined, sent: Number(sent ?? 0) };
+  }
+
+  async sentGroup(sink: string, key: string, version: number): Promise<void> {
+    await this.run('recording a group sent', () =>
+      this.commands.vigilOutboxSentGroup(this.keys(sink).sent, key, version),
+    );
   }
 
   async close(): Promise<void> {
