@@ -49,6 +49,9 @@ type Resolved =
   | 'covered'
   | 'not-ready';
 
+/** A group item the saved state has not reached after this long is a stale notifier's (see deliver). */
+const STALE_GROUP_ITEM_MS = 300_000;
+
 /** Items a worker claims at once: a few, so one node does not hide a long queue from the others. */
 const CLAIM = 16;
 
@@ -57,7 +60,9 @@ const CLAIM = 16;
  *
  *   hand-out   the member of the notify group that holds vigil.alerts (one partition) enqueues every
  *              new alert for each sink whose filter takes it, then commits the offset. A replay after a
- *              crash enqueues the same ids again, which the outbox ignores.
+ *              crash enqueues the same ids again, which the outbox ignores. A grouped sink gets one
+ *              item per group change instead, due after its wait (group-book.ts); the item that
+ *              comes due first sends the group as it is then (resolve).
  *   delivery   on every node, one worker per sink claims due items and delivers them. Success: acked.
  *              Failure: due again after a backoff (or the sink's Retry-After), with the error kept.
  *              Refused for good, or undelivered after `giveUpAfter`: to vigil.dlq with the reason,
@@ -193,7 +198,16 @@ export class Notifier {
       return;
     }
     if (resolved === 'not-ready') {
-      await this.d.outbox.retry(sink.id, item.id, Date.now() + 1_000, 'the group is not saved yet');
+      // The hand-out saves a group right after enqueueing its change. An item still ahead of the saved
+      // state minutes later came from a notifier whose state was refused (it had lost vigil.alerts):
+      // the owner's own items tell that group's changes.
+      if (Date.now() - item.firstAt > STALE_GROUP_ITEM_MS) {
+        await this.d.outbox.ack(sink.id, item.id, Date.now());
+        log.warn(
+          { item: item.id },
+          'a group change no saved state shows, from a notifier that lost its turn: dropped',
+        );
+      } else await this.d.outbox.retry(sink.id, item.id, Date.now() + 1_000, 'the group is not saved yet');
       return;
     }
     const alert = resolved.send;
