@@ -25,6 +25,27 @@ export type GrpcStatusName =
   | 'UNKNOWN'
   | 'INTERNAL';
 
+/**
+ * The HTTP status answering a gRPC status where no Vigil code is known (a stream that ends before it
+ * started, say): the mapping of Google's API design guide.
+ */
+export const HTTP_OF_GRPC: Readonly<Record<GrpcStatusName, number>> = {
+  INVALID_ARGUMENT: 400,
+  FAILED_PRECONDITION: 400,
+  NOT_FOUND: 404,
+  ALREADY_EXISTS: 409,
+  ABORTED: 409,
+  PERMISSION_DENIED: 403,
+  UNAUTHENTICATED: 401,
+  RESOURCE_EXHAUSTED: 429,
+  UNAVAILABLE: 503,
+  DEADLINE_EXCEEDED: 504,
+  UNIMPLEMENTED: 501,
+  CANCELLED: 499,
+  UNKNOWN: 500,
+  INTERNAL: 500,
+};
+
 interface CodeSpec {
   /** Whether the same operation may succeed if tried again (a broker moved, a connection reset). */
   readonly retriable: boolean;

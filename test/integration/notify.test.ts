@@ -89,7 +89,8 @@ describe('notifications from a log source', () => {
       );
       const ok = await receiver(0);
       const flaky = await receiver(3);
-      for (const r of [ok, flaky])
+      const grouped = await receiver(0);
+      for (const r of [ok, flaky, grouped])
         cleanups.push(
           () =>
             new Promise((resolve) =>
@@ -121,6 +122,7 @@ describe('notifications from a log source', () => {
             },
             { id: 'ops', kind: 'webhook', url: ok.url },
             { id: 'flaky', kind: 'webhook', url: flaky.url },
+            { id: 'grouped', kind: 'webhook', url: grouped.url, group: { by: ['rule'], wait: '500ms' } },
             { id: 'displays', kind: 'mqtt', topic: mqttTopic },
           ],
           retry: { initial: '200ms', max: '1s' },
@@ -199,6 +201,23 @@ describe('notifications from a log source', () => {
       expect(ok.hits.map((h) => h.alert)).toEqual(alerts);
       expect(flaky.hits.slice(0, 3).map((h) => h.status)).toEqual([503, 503, 503]);
       expect(delivered(flaky.hits).sort()).toEqual(alerts.map((a) => a.id).sort());
+
+      // The grouped webhook: the rule's alerts as one group whose every state change is a version; it
+      // is told at least the last, as the group is then (changes within the wait are sent as one).
+      const groupId = (v: number) => `group:rule=log-errors:${v}`;
+      await waitFor('grouped webhook', () => grouped.hits.some((h) => h.alert.id === groupId(alerts.length)));
+      const told = grouped.hits.map((h) => h.alert);
+      expect(new Set(told.map((a) => a.id)).size).toBe(told.length);
+      expect(
+        told.every((a) => a.id.startsWith('group:rule=log-errors:') && a.sensorId === 'rule=log-errors'),
+      ).toBe(true);
+      expect(told.length).toBeLessThanOrEqual(alerts.length);
+      const lastAlert = alerts[alerts.length - 1];
+      expect(told[told.length - 1]).toMatchObject({
+        state: lastAlert?.state,
+        value: lastAlert?.state === 'firing' ? 1 : 0,
+        labels: { firing: lastAlert?.state === 'firing' ? 'app' : '' },
+      });
 
       // The report file and the email carry the same report, with the window's ERROR lines.
       const files = readdirSync(reportDir).filter((f) => f.endsWith('.txt'));

@@ -225,7 +225,7 @@ describe('dashboard routes', () => {
         rollups: [{ sensorId: 'st-1', metric: 'temperature', minute, acc: snapshotAccumulator(acc) }],
       },
     );
-    const subscriptions = new Subscriptions();
+    const subscriptions = new Subscriptions({ perNode: 64, perToken: 1 });
     const base = await serve(
       dashboardRoutes({
         cluster: {
@@ -270,7 +270,11 @@ describe('dashboard routes', () => {
     const { base, minute } = await dashboard();
     const page = await get(`${base}/`);
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain('<script src="/assets/app.js">');
+    expect(await page.text()).toContain('<script type="module" src="/assets/app.js">');
+    // Every panel's module is served, and the modules it imports resolve.
+    const app = await (await get(`${base}/assets/app.js`)).text();
+    for (const [, file] of app.matchAll(/from '\.\/([a-z-]+\.js)'/g))
+      expect((await get(`${base}/assets/${file}`)).status, file).toBe(200);
     expect((await get(`${base}/assets/uplot.js`)).status).toBe(200);
     expect((await get(`${base}/api/cluster`)).status).toBe(401);
     const cluster = (await (await get(`${base}/api/cluster`, viewer)).json()) as {
@@ -322,8 +326,25 @@ describe('dashboard routes', () => {
     expect(text).toContain(`id: ${alert(1).id}\nevent: alert\ndata: ${JSON.stringify(alert(1))}`);
     expect(text).toContain(`id: ${alert(2).id}`);
     expect(subscriptions.active).toBe(1);
+    // The token's one stream is open: a second is refused with 429 and why, not a stream that ends.
+    const second = await fetch(`${base}/api/alerts?since_ts=0`, {
+      headers: { authorization: `Bearer ${viewer}` },
+    });
+    expect([second.status, await second.json()]).toEqual([
+      429,
+      { errors: [expect.stringMatching(/limits\.subscriptionsPerToken/) as unknown] },
+    ]);
     controller.abort();
     for (let i = 0; i < 100 && subscriptions.active > 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(subscriptions.active).toBe(0);
+    // A since_id the empty log cannot hold is a 404 with the way to ask instead.
+    const { base: empty } = await dashboard();
+    const missing = await fetch(`${empty}/api/alerts?since_id=${'0'.repeat(32)}`, {
+      headers: { authorization: `Bearer ${viewer}` },
+    });
+    expect([missing.status, await missing.json()]).toEqual([
+      404,
+      { errors: [expect.stringMatching(/subscribe with since_ts instead/) as unknown] },
+    ]);
   });
 });

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ALERT_ID, type AlertSince } from '../../core/alert-feed.js';
-import { AlertSubscription, type AlertWriter } from '../alert-subscription.js';
+import { HTTP_OF_GRPC } from '../../core/errors.js';
+import { AlertSubscription, type AlertWriter, type StreamEnd } from '../alert-subscription.js';
+import { statusName } from '../grpc/status.js';
 import { READ, type DashboardDeps } from './dashboard-deps.js';
 import { json, type Reply, type Route } from './server.js';
 
@@ -35,21 +37,39 @@ async function stream(
   if (d.alertLog === undefined) return json(409, { errors: ['this node reads no alert log'] });
   const since = sinceOf(url);
   if (typeof since === 'string') return json(400, { errors: [since] });
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-  });
-  // A comment every 15 s keeps proxies from closing a quiet stream.
-  const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+  // The event stream starts once the subscription is open: a subscription refused at once (a limit
+  // reached, since_id not in the log) is an HTTP error (429, 404), not a stream that ends at once.
+  let keepAlive: NodeJS.Timeout | undefined;
+  let started = false;
+  let refused: StreamEnd | undefined;
+  const begin = (): void => {
+    if (started) return;
+    started = true;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    });
+    // A comment every 15 s keeps proxies from closing a quiet stream.
+    keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+  };
   let ended = false;
   const writer: AlertWriter = {
-    write: (a) => res.write(`id: ${a.id}\nevent: alert\ndata: ${JSON.stringify(a)}\n\n`),
+    write: (a) => {
+      begin();
+      return res.write(`id: ${a.id}\nevent: alert\ndata: ${JSON.stringify(a)}\n\n`);
+    },
     onDrain: (wake) => res.on('drain', wake),
     end: (error) => {
-      clearInterval(keepAlive);
       if (ended) return;
       ended = true;
+      if (!started) {
+        // Refused before it started: answered below with an HTTP status.
+        if (error !== undefined) refused = error;
+        else res.writeHead(204).end();
+        return;
+      }
+      clearInterval(keepAlive);
       if (error !== undefined) res.write(`event: end\ndata: ${JSON.stringify(error)}\n\n`);
       res.end();
     },
@@ -63,6 +83,7 @@ async function stream(
     subscriptions: d.subscriptions,
     holder: req.headers.authorization,
     onOpen: (s) => {
+      begin();
       req.on('close', () => {
         ended = true;
         clearInterval(keepAlive);
@@ -70,5 +91,7 @@ async function stream(
       });
     },
   });
-  return undefined;
+  return refused === undefined
+    ? undefined
+    : json(HTTP_OF_GRPC[statusName(refused.code)], { errors: [refused.details] });
 }

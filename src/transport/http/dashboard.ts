@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,15 +10,16 @@ import type { Route } from './server.js';
 
 export type { DashboardDeps } from './dashboard-deps.js';
 
-/** The page and its scripts: web/ of this repository, and uPlot (the charts) from its package. */
+/** The page and its scripts (every web/*.js: a module per panel), and uPlot (the charts) from its package. */
 function assets(): Map<string, { text: Buffer; contentType: string }> {
   const web = fileURLToPath(new URL('../../../web/', import.meta.url));
   const uplot = dirname(createRequire(import.meta.url).resolve('uplot'));
   const file = (path: string, contentType: string) => ({ text: readFileSync(path), contentType });
   return new Map([
     ['/', file(join(web, 'index.html'), 'text/html; charset=utf-8')],
-    ['/assets/app.js', file(join(web, 'app.js'), 'text/javascript; charset=utf-8')],
-    ['/assets/rule-form.js', file(join(web, 'rule-form.js'), 'text/javascript; charset=utf-8')],
+    ...readdirSync(web)
+      .filter((name) => name.endsWith('.js'))
+      .map((name) => [`/assets/${name}`, file(join(web, name), 'text/javascript; charset=utf-8')] as const),
     ['/assets/style.css', file(join(web, 'style.css'), 'text/css; charset=utf-8')],
     ['/assets/uplot.js', file(join(uplot, 'uPlot.iife.min.js'), 'text/javascript; charset=utf-8')],
     ['/assets/uplot.css', file(join(uplot, 'uPlot.min.css'), 'text/css; charset=utf-8')],
