@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
-import type { QueryHorizon } from '../core/rollup-query.js';
+import type { QuerySettings } from '../core/rollup-query.js';
 import type { Rule } from '../core/rules/types.js';
 import type { Env } from './schema/common.js';
 import { configSchema, type VigilConfig } from './schema/index.js';
@@ -71,9 +71,9 @@ export function buildConfig(
   return parsed.data;
 }
 
-/** What a metrics query may find kept besides the rollups (core/rollup-query.ts). */
-export function queryHorizon(config: VigilConfig): QueryHorizon {
-  return { rawTtlMs: config.rawTtlMs };
+/** What a metrics query may find kept besides the rollups, and how much it may span (core/rollup-query.ts). */
+export function querySettings(config: VigilConfig): QuerySettings {
+  return { rawTtlMs: config.rawTtlMs, maxSeriesMinutes: config.limits.maxQuerySeriesMinutes };
 }
 
 /**

@@ -21,9 +21,11 @@ export { MINUTE_MS };
  * counts what the engine had checkpointed when it was asked: readings up to about one checkpoint
  * interval ago.
  */
-export interface QueryHorizon {
+export interface QuerySettings {
   /** How long the store keeps raw readings after a minute's last one (0: none are kept). */
   readonly rawTtlMs: number;
+  /** The most series × minutes one query may span (limits.maxQuerySeriesMinutes). */
+  readonly maxSeriesMinutes: number;
 }
 
 const floorMinute = (t: number): number => Math.floor(t / MINUTE_MS) * MINUTE_MS;
@@ -34,11 +36,25 @@ export function minutesOf(from: number, to: number): { readonly first: number; r
   return { first: floorMinute(from), end: floorMinute(to - 1) + MINUTE_MS };
 }
 
+/**
+ * Why a query over `series` series and [from, to) is too large to answer, or undefined. Each minute of
+ * each series is a rollup to read and merge (about 5 µs each from Redis, measured by bench/query.ts):
+ * the limit keeps one request from holding a node's CPU for long.
+ */
+export function tooLarge(series: number, from: number, to: number, s: QuerySettings): string | undefined {
+  const { first, end } = minutesOf(from, to);
+  const minutes = (end - first) / MINUTE_MS;
+  const span = series * minutes;
+  return span > s.maxSeriesMinutes
+    ? `the request spans ${span.toLocaleString('en-US')} series-minutes (${series} series × ${minutes.toLocaleString('en-US')} minutes), more than ${s.maxSeriesMinutes.toLocaleString('en-US')} (limits.maxQuerySeriesMinutes): ask a shorter range or fewer sensors`
+    : undefined;
+}
+
 /** The minutes of one series whose raw readings are read: the minutes an end falls inside, and the open ones. */
 export function rawMinutesToRead(
   from: number,
   to: number,
-  h: QueryHorizon,
+  h: QuerySettings,
   open: readonly number[],
 ): number[] {
   if (h.rawTtlMs <= 0) return [];
@@ -89,7 +105,7 @@ export function addSeries(
  * What a whole answer says besides its values: where it could not be exact. With raw readings kept,
  * nothing; without (rawTtl 0), the minutes not closed yet, which only rollups would count.
  */
-export function intervalNotes(from: number, to: number, now: number, h: QueryHorizon): string[] {
+export function intervalNotes(from: number, to: number, now: number, h: QuerySettings): string[] {
   if (h.rawTtlMs > 0) return [];
   const open = floorMinute(now);
   return to > open

@@ -1,10 +1,12 @@
 import { newAccumulator, type Accumulator } from '../core/aggregate.js';
+import type { RollupRecord } from '../core/outputs.js';
 import {
   addSeries,
   intervalNotes,
+  MINUTE_MS,
   minutesOf,
   rawMinutesToRead,
-  type QueryHorizon,
+  type QuerySettings,
 } from '../core/rollup-query.js';
 import type { StateStore } from '../ports/state-store.js';
 
@@ -14,7 +16,7 @@ export interface SeriesQuery {
   readonly from: number;
   readonly to: number;
   readonly now: number;
-  readonly horizon: QueryHorizon;
+  readonly settings: QuerySettings;
 }
 
 /**
@@ -28,20 +30,59 @@ export async function querySeries(
   series: readonly { readonly sensorId: string; readonly metric: string }[],
   q: SeriesQuery,
 ): Promise<{ acc: Accumulator; notes: string[] }> {
-  const { first, end } = minutesOf(q.from, q.to);
-  const parts = await Promise.all(
-    series.map(async ({ sensorId, metric }) => {
-      // The open minutes first, then the rollups: see core/rollup-query.ts.
-      const open = q.horizon.rawTtlMs > 0 ? await store.openMinutes(sensorId, metric, first, end) : [];
-      const rollups = await store.rollups(sensorId, metric, first, end);
-      const wanted = rawMinutesToRead(q.from, q.to, q.horizon, open);
-      const raw =
-        wanted.length === 0 ? new Map<number, Buffer>() : await store.rawMinutes(sensorId, metric, wanted);
-      return { rollups, raw };
-    }),
-  );
   const acc = newAccumulator(true);
-  const notes = new Set(intervalNotes(q.from, q.to, q.now, q.horizon));
-  for (const p of parts) for (const n of addSeries(acc, q.from, q.to, p.rollups, p.raw)) notes.add(n);
+  const notes = new Set(intervalNotes(q.from, q.to, q.now, q.settings));
+  let next = 0;
+  // A few series at a time, each merged as it is read: memory stays bounded by a few series' day,
+  // however many series and days a request spans (tooLarge bounds the time).
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < series.length; i = next++) {
+      const s = series[i];
+      if (s !== undefined) for (const n of await addOneSeries(store, s, q, acc)) notes.add(n);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, series.length) }, worker));
   return { acc, notes: [...notes] };
+}
+
+/** Series read at once. */
+const CONCURRENCY = 8;
+/** Minutes of rollups read at once. */
+const CHUNK_MINUTES = 1_440;
+
+/** One series into `acc`: its open minutes first, then its rollups a day at a time, then raw minutes. */
+async function addOneSeries(
+  store: SeriesSource,
+  { sensorId, metric }: { readonly sensorId: string; readonly metric: string },
+  q: SeriesQuery,
+  acc: Accumulator,
+): Promise<string[]> {
+  const { first, end } = minutesOf(q.from, q.to);
+  // The open minutes first, then the rollups: see core/rollup-query.ts.
+  const open = q.settings.rawTtlMs > 0 ? await store.openMinutes(sensorId, metric, first, end) : [];
+  const notes: string[] = [];
+  const closed = new Set<number>();
+  const partial: RollupRecord[] = [];
+  for (let from = first; from < end; from += CHUNK_MINUTES * MINUTE_MS) {
+    const rollups = await store.rollups(
+      sensorId,
+      metric,
+      from,
+      Math.min(end, from + CHUNK_MINUTES * MINUTE_MS),
+    );
+    const whole: RollupRecord[] = [];
+    for (const r of rollups) {
+      closed.add(r.minute);
+      // The minutes an end falls inside are merged with their raw readings, below.
+      (r.minute < q.from || r.minute + MINUTE_MS > q.to ? partial : whole).push(r);
+    }
+    for (const n of addSeries(acc, q.from, q.to, whole, new Map())) notes.push(n);
+  }
+  // An open minute that closed after `open` was read is among the rollups merged: not read again.
+  const stillOpen = open.filter((m) => !closed.has(m));
+  const wanted = rawMinutesToRead(q.from, q.to, q.settings, stillOpen);
+  const raw =
+    wanted.length === 0 ? new Map<number, Buffer>() : await store.rawMinutes(sensorId, metric, wanted);
+  for (const n of addSeries(acc, q.from, q.to, partial, raw)) notes.push(n);
+  return notes;
 }

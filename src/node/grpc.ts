@@ -4,7 +4,7 @@ import type { Membership } from '../transport/redis/membership.js';
 import type { NodeRef } from '../ports/node-ref.js';
 import { nodeCommandHandler, RemoteNode } from '../transport/grpc/remote-node.js';
 import type { RuntimeRules } from '../transport/redis/runtime-rules.js';
-import { queryHorizon, type VigilConfig } from '../config/load.js';
+import { querySettings, type VigilConfig } from '../config/load.js';
 import { ConfigError } from '../core/errors.js';
 import type { AlertLog } from '../ports/record-log.js';
 import type { Subscriptions } from '../transport/alert-subscription.js';
@@ -142,7 +142,7 @@ export async function startNodeGrpc(parts: NodeParts): Promise<NodeGrpc> {
         remote: (member) => peers.node(member),
         rules: parts.rules,
       });
-      addQueryService(s, grpc, parts.store, queryHorizon(config));
+      addQueryService(s, grpc, parts.store, querySettings(config));
       alerts = addAlertsService(
         s,
         grpc,

@@ -1,4 +1,4 @@
-import { queryHorizon, type VigilConfig } from '../config/load.js';
+import { querySettings, type VigilConfig } from '../config/load.js';
 import { ConfigError } from '../core/errors.js';
 import type { Engine } from '../engine/engine.js';
 import { componentLogger, type Logger } from '../obs/logger.js';
@@ -51,7 +51,7 @@ export function startNodeHttp(p: NodeHttpParts): Promise<RunningHttpServer> {
     limits: config.http,
     logger: componentLogger(logger, 'http'),
     routes: [
-      ...metricsApiRoutes(p.store, queryHorizon(config)),
+      ...metricsApiRoutes(p.store, querySettings(config)),
       prometheusRoute(p.metrics, config.httpMetricsPublic ? 'public' : PROMETHEUS_ENDPOINT),
       ...dashboardRoutes({
         cluster: {

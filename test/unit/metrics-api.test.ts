@@ -11,7 +11,7 @@ import { startEmbedded } from '../../src/node/node.js';
 import { tidy } from '../../src/core/rollup-query.js';
 import { embeddedConfig, feed, settled } from '../support/embedded.js';
 import { startHttpServer } from '../../src/transport/http/server.js';
-import { buildConfig, queryHorizon } from '../../src/config/load.js';
+import { buildConfig, querySettings } from '../../src/config/load.js';
 import { acceptancePipeline } from '../support/acceptance.js';
 
 const HTTP_LIMITS = buildConfig({ pipeline: acceptancePipeline() }).http;
@@ -46,7 +46,7 @@ async function serve(
   const api = await startHttpServer({
     listen: '127.0.0.1:0',
     tokens: TokenAuthority.parse(`viewer=${viewer},node=${node}`),
-    routes: metricsApiRoutes(store, { rawTtlMs: 3_600_000 }),
+    routes: metricsApiRoutes(store, { rawTtlMs: 3_600_000, maxSeriesMinutes: 10_000 }),
     logger: silentLogger,
     limits: HTTP_LIMITS,
   });
@@ -213,6 +213,28 @@ describe('POST /compute/metrics', () => {
     });
   });
 
+  it('refuses a request spanning more series-minutes than limits.maxQuerySeriesMinutes, saying so', async () => {
+    // temperature is two series (st-1, st-2): ten days of both are 28,800 series-minutes.
+    const [code, body] = await post({
+      temperature: ['count'],
+      from: '2026-11-20 00:00:00',
+      to: '2026-11-30 00:00:00',
+    });
+    expect([code, body]).toEqual([
+      400,
+      {
+        result: {},
+        errors: [
+          'the request spans 28,800 series-minutes (2 series × 14,400 minutes), more than 10,000 (limits.maxQuerySeriesMinutes): ask a shorter range or fewer sensors',
+        ],
+      },
+    ]);
+    // One of them for three days is within it.
+    expect(
+      (await post({ 'st-2': ['count'], from: '2026-11-21 00:00:00', to: '2026-11-24 00:00:00' }))[1],
+    ).toMatchObject({ result: { 'st-2': { count: 1 } } });
+  });
+
   it('gives a mean that is exact in decimals as written (55.1, not 55.099999999999994)', async () => {
     expect(await post({ 'st-3.noise': ['average', 'sum', 'count'], ...range })).toMatchObject([
       200,
@@ -291,7 +313,7 @@ describe('the metrics contract, over readings the engine took', () => {
     api = await startHttpServer({
       listen: '127.0.0.1:0',
       tokens: TokenAuthority.parse(`viewer=${viewer}`),
-      routes: metricsApiRoutes(node.store, queryHorizon(config)),
+      routes: metricsApiRoutes(node.store, querySettings(config)),
       logger: silentLogger,
       limits: HTTP_LIMITS,
     });

@@ -47,7 +47,7 @@ function storeOf(readings: readonly Reading[], closedBefore: number, rawFrom: nu
 function query(store: ReturnType<typeof storeOf>, from: number, to: number) {
   const first = Math.floor(from / M) * M;
   const rollups = store.rollups.filter((r) => r.minute >= first && r.minute < to);
-  const wanted = rawMinutesToRead(from, to, { rawTtlMs: 1 }, store.open);
+  const wanted = rawMinutesToRead(from, to, { maxSeriesMinutes: 1e9, rawTtlMs: 1 }, store.open);
   const raw = new Map(
     wanted.flatMap((m) => (store.raw.has(m) ? [[m, store.raw.get(m) as Buffer] as const] : [])),
   );
@@ -140,18 +140,18 @@ describe('queries to the millisecond', () => {
   });
 
   it('read raw minutes only at the ends and where minutes are open, however long the interval', () => {
-    const h = { rawTtlMs: 10 * M };
+    const h = { maxSeriesMinutes: 1e9, rawTtlMs: 10 * M };
     const open = [T0 - M, T0 + 99 * M, T0 + 100 * M, T0 + 2000 * M];
     // A day-long query: the two end minutes, and the open minutes inside it.
     const wanted = rawMinutesToRead(T0 + 30_000, T0 + 1440 * M + 1, h, open);
     expect(wanted.map((m) => (m - T0) / M)).toEqual([0, 99, 100, 1440]);
     expect(rawMinutesToRead(T0, T0 + 60 * M, h, open).map((m) => (m - T0) / M)).toEqual([]);
-    expect(rawMinutesToRead(T0 + 1, T0 + 60 * M, { rawTtlMs: 0 }, open)).toEqual([]);
+    expect(rawMinutesToRead(T0 + 1, T0 + 60 * M, { maxSeriesMinutes: 1e9, rawTtlMs: 0 }, open)).toEqual([]);
   });
 
   it('say when raw readings are not kept that the minutes not closed are not counted', () => {
     const now = T0 + 2 * M + 10;
-    const h = { rawTtlMs: 0 };
+    const h = { maxSeriesMinutes: 1e9, rawTtlMs: 0 };
     expect(intervalNotes(T0, T0 + 3 * M, now, h)).toEqual([
       'the minutes from 2020-01-13T15:12:00.000Z on are not closed yet: their readings are not counted (rollups.rawTtl is 0)',
     ]);

@@ -79,6 +79,8 @@ const limitsSchema = z
     /** Alert subscriptions (gRPC and the dashboard's stream) a node serves at once, and per token. */
     subscriptionsPerNode: z.number().int().min(1).max(10_000).default(64),
     subscriptionsPerToken: z.number().int().min(1).max(10_000).default(8),
+    /** Series × minutes one metrics query (HTTP or gRPC) may span: each is a rollup to merge. */
+    maxQuerySeriesMinutes: z.number().int().min(1_000).max(1_000_000_000).default(1_000_000),
   })
   .strict()
   .prefault({})
@@ -96,6 +98,7 @@ const limitsSchema = z
     maxDirtySensors: l.maxDirtySensors,
     subscriptionsPerNode: l.subscriptionsPerNode,
     subscriptionsPerToken: l.subscriptionsPerToken,
+    maxQuerySeriesMinutes: l.maxQuerySeriesMinutes,
   }));
 
 /** The HTTP server (metrics API, dashboard, /metrics); unset `listen`: none. Tokens as for gRPC (VIGIL_TOKENS). */

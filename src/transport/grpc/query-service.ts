@@ -1,6 +1,6 @@
 import { status, type Server } from '@grpc/grpc-js';
 import { AGGREGATES, finish, type AggregateName } from '../../core/aggregate.js';
-import type { QueryHorizon } from '../../core/rollup-query.js';
+import { tooLarge, type QuerySettings } from '../../core/rollup-query.js';
 import { querySeries, type SeriesSource } from '../../engine/metrics-query.js';
 import type { QueryHandlers } from '../../gen/vigil/v1/Query.js';
 import type { WindowMetricsRequest__Output } from '../../gen/vigil/v1/WindowMetricsRequest.js';
@@ -50,7 +50,7 @@ export function addQueryService(
   server: Server,
   grpc: VigilGrpc,
   store: SeriesSource,
-  horizon: QueryHorizon,
+  settings: QuerySettings,
 ): void {
   const handlers: QueryHandlers = {
     WindowMetrics: (call, callback) => {
@@ -59,7 +59,17 @@ export function addQueryService(
         callback({ code: status.INVALID_ARGUMENT, details: v.details });
         return;
       }
-      const q = { from: v.from, to: v.to, now: Date.now(), horizon };
+      const large = tooLarge(
+        call.request.sensorIds.length * call.request.metrics.length,
+        v.from,
+        v.to,
+        settings,
+      );
+      if (large !== undefined) {
+        callback({ code: status.INVALID_ARGUMENT, details: large });
+        return;
+      }
+      const q = { from: v.from, to: v.to, now: Date.now(), settings };
       const notes = new Set<string>();
       const jobs = call.request.sensorIds.flatMap((sensorId) =>
         call.request.metrics.map(async (metric) => {

@@ -1,7 +1,7 @@
 import { finish } from '../../core/aggregate.js';
 import { describeJsonError } from '../../core/json-error.js';
 import { planMetricsRequest } from '../../core/metrics-request.js';
-import { tidy, type QueryHorizon } from '../../core/rollup-query.js';
+import { tidy, tooLarge, type QuerySettings } from '../../core/rollup-query.js';
 import { querySeries } from '../../engine/metrics-query.js';
 import type { StateStore } from '../../ports/state-store.js';
 import { bodyTooLarge, json, type Reply, type Route } from './server.js';
@@ -20,15 +20,22 @@ async function compute(
   body: unknown,
   store: RollupStore,
   now: number,
-  horizon: QueryHorizon,
+  settings: QuerySettings,
 ): Promise<Reply> {
   const plan = planMetricsRequest(body, await store.series());
   if (!plan.ok) return json(400, { result: {}, errors: plan.errors });
   const { from, to } = plan;
+  const large = tooLarge(
+    plan.keys.reduce((n, k) => n + k.series.length, 0),
+    from,
+    to,
+    settings,
+  );
+  if (large !== undefined) return json(400, { result: {}, errors: [...plan.errors, large] });
   const result: Record<string, Record<string, number | null>> = {};
   const notes = new Set<string>();
   for (const k of plan.keys) {
-    const { acc, notes: keyNotes } = await querySeries(store, k.series, { from, to, now, horizon });
+    const { acc, notes: keyNotes } = await querySeries(store, k.series, { from, to, now, settings });
     for (const n of keyNotes) notes.add(n);
     const values = finish(acc, [...new Set(k.functions.map(([, a]) => a))], to - from);
     result[k.key] = Object.fromEntries(k.functions.map(([name, a]) => [name, tidy(values[a])]));
@@ -49,7 +56,7 @@ async function compute(
  * /frequencies`, live events per second over the last minute per sensor and event type. Bearer token
  * with role viewer, as for the gRPC Query service.
  */
-export function metricsApiRoutes(store: RollupStore, horizon: QueryHorizon): Route[] {
+export function metricsApiRoutes(store: RollupStore, settings: QuerySettings): Route[] {
   return [
     {
       method: 'POST',
@@ -64,7 +71,7 @@ export function metricsApiRoutes(store: RollupStore, horizon: QueryHorizon): Rou
         } catch {
           return json(400, { result: {}, errors: [describeJsonError(text)] });
         }
-        return compute(body, store, Date.now(), horizon);
+        return compute(body, store, Date.now(), settings);
       },
     },
     {
