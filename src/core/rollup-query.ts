@@ -13,13 +13,13 @@ export { MINUTE_MS };
  *   a minute an end falls inside          its raw readings cut to the interval, else its rollup whole,
  *                                         with a note (raw readings are kept for `rollups.rawTtl` only)
  *
- * The store keeps, per series, the minutes that have raw readings and no rollup yet (the open ones),
- * so a query reads raw minutes only at its two ends and where minutes are open, however long it is.
- * A reader asks for the open minutes FIRST, then the rollups: a minute that closes in between is then
- * found among the rollups, or its raw readings are still there. Raw readings, rollups and the open
- * minutes are written by the same atomic checkpoints as the offsets (exactly once), so an answer
- * counts what the engine had checkpointed when it was asked: readings up to about one checkpoint
- * interval ago.
+ * The store keeps an index of the minutes with raw readings (those written within rawTtl); a minute
+ * of it without a rollup of the series is open for that series. So a query reads raw minutes only at
+ * its two ends and where minutes are open, however long it is. A reader asks for the index FIRST,
+ * then the rollups: a minute that closes in between is then found among the rollups, or its raw
+ * readings are still there. Raw readings and rollups are written by the same atomic checkpoints as
+ * the offsets (exactly once), so an answer counts what the engine had checkpointed when it was
+ * asked: readings up to about one checkpoint interval ago.
  */
 export interface QuerySettings {
   /** How long the store keeps raw readings after a minute's last one (0: none are kept). */

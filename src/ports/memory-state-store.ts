@@ -28,10 +28,8 @@ export class MemoryStateStore implements StateStore {
   private readonly partitions = new Map<string, Stored>();
   /** `${sensorId}\0${metric}` -> minute -> record */
   private readonly rollupsBySeries = new Map<string, Map<number, RollupRecord>>();
-  /** `${sensorId}\0${metric}\0${minute}` -> packed readings (kept as long as the process: no ttl here) */
-  private readonly raw = new Map<string, Buffer>();
-  /** The same keys, of the minutes with raw readings and no rollup yet. */
-  private readonly open = new Set<string>();
+  /** minute -> `${sensorId}\0${metric}` -> packed readings (kept as long as the process: no ttl here) */
+  private readonly raw = new Map<number, Map<string, Buffer>>();
 
   private stored(p: PartitionRef): Stored {
     const key = partitionKey(p);
@@ -69,15 +67,17 @@ export class MemoryStateStore implements StateStore {
       if (entry === null) s.clock.delete(id);
       else s.clock.set(id, entry);
     }
-    // Raw readings first, then rollups: a minute whose rollup this step writes is closed.
     for (const r of w.raw ?? []) {
-      const key = `${r.sensorId}\u0000${r.metric}\u0000${r.minute}`;
-      const old = this.raw.get(key);
-      this.raw.set(key, old === undefined ? Buffer.from(r.bytes) : Buffer.concat([old, r.bytes]));
-      this.open.add(key);
+      let minute = this.raw.get(r.minute);
+      if (minute === undefined) {
+        minute = new Map();
+        this.raw.set(r.minute, minute);
+      }
+      const field = `${r.sensorId}\u0000${r.metric}`;
+      const old = minute.get(field);
+      minute.set(field, old === undefined ? Buffer.from(r.bytes) : Buffer.concat([old, r.bytes]));
     }
     for (const r of w.rollups) {
-      this.open.delete(`${r.sensorId}\u0000${r.metric}\u0000${r.minute}`);
       const series = `${r.sensorId}\u0000${r.metric}`;
       let byMinute = this.rollupsBySeries.get(series);
       if (byMinute === undefined) {
@@ -145,21 +145,14 @@ export class MemoryStateStore implements StateStore {
     );
   }
 
-  openMinutes(sensorId: string, metric: string, from: number, to: number): Promise<number[]> {
-    const head = `${sensorId}\u0000${metric}\u0000`;
-    const out: number[] = [];
-    for (const key of this.open) {
-      if (!key.startsWith(head)) continue;
-      const m = Number(key.slice(head.length));
-      if (m >= from && m < to) out.push(m);
-    }
-    return Promise.resolve(out.sort((a, b) => a - b));
+  rawMinutesKept(from: number, to: number): Promise<number[]> {
+    return Promise.resolve([...this.raw.keys()].filter((m) => m >= from && m < to).sort((a, b) => a - b));
   }
 
   rawMinutes(sensorId: string, metric: string, minutes: readonly number[]): Promise<Map<number, Buffer>> {
     const out = new Map<number, Buffer>();
     for (const m of minutes) {
-      const bytes = this.raw.get(`${sensorId}\u0000${metric}\u0000${m}`);
+      const bytes = this.raw.get(m)?.get(`${sensorId}\u0000${metric}`);
       if (bytes !== undefined) out.set(m, Buffer.from(bytes));
     }
     return Promise.resolve(out);

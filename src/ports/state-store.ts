@@ -54,8 +54,7 @@ export interface CheckpointWrite {
   readonly rollups: readonly RollupRecord[];
   /**
    * Readings taken into the rollups since the last checkpoint, packed per sensor, metric and minute:
-   * appended to what is kept of that minute, in the same atomic step (kept `rollups.rawTtl`); the
-   * minute is open until its rollup is written (raw readings are applied before rollups).
+   * appended to what is kept of that minute, in the same atomic step (kept `rollups.rawTtl`).
    */
   readonly raw?: readonly RawMinute[];
   /** Stream clock entries that changed: set, or deleted (null). In the same atomic step. */
@@ -90,10 +89,10 @@ export interface StateStore {
   /** Rollups of one sensor and metric with minute in [from, to), oldest first. */
   rollups(sensorId: string, metric: string, from: number, to: number): Promise<RollupRecord[]>;
   /**
-   * The minutes of one sensor and metric in [from, to) with raw readings and no rollup yet: the open
-   * ones (see core/rollup-query.ts for the order a reader asks in).
+   * The minutes in [from, to) with raw readings kept, of any series: those of a series without a
+   * rollup are its open minutes (see core/rollup-query.ts for the order a reader asks in).
    */
-  openMinutes(sensorId: string, metric: string, from: number, to: number): Promise<number[]>;
+  rawMinutesKept(from: number, to: number): Promise<number[]>;
   /** The raw readings kept of these minutes of one sensor and metric (packed: core/raw-minutes.ts). */
   rawMinutes(sensorId: string, metric: string, minutes: readonly number[]): Promise<Map<number, Buffer>>;
   close(): Promise<void>;

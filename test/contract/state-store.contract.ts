@@ -221,10 +221,13 @@ export function stateStoreContract(name: string, create: () => StateStore): void
       await store.close();
     });
 
-    it('keeps raw readings per minute, appended across commits; a minute is open until its rollup lands', async () => {
+    it('keeps raw readings per series and minute, appended across commits, and an index of the minutes', async () => {
       const store = create();
       const p = fresh();
       const sensor = `raw-${p.topic}`;
+      // Minutes of their own: the index is the store's, whatever partition wrote them.
+      const m0 = (1_000_000 + Math.floor(Math.random() * 1_000_000)) * 60_000;
+      const m1 = m0 + 60_000;
       const { epoch } = await store.acquire(p);
       const bytes = (minute: number, ...pairs: [number, number][]): RawMinute => ({
         sensorId: sensor,
@@ -246,22 +249,22 @@ export function stateStoreContract(name: string, create: () => StateStore): void
             b.toString('hex'),
           ]),
         );
-      await store.commit(p, { ...write(epoch, '1', {}), raw: [bytes(0, [5, 1.5]), bytes(60_000, [0, 2])] });
-      await store.commit(p, { ...write(epoch, '2', {}), raw: [bytes(60_000, [10, 3])] });
-      expect(await store.openMinutes(sensor, 'temperature', 0, 180_000)).toEqual([0, 60_000]);
-      expect(await raw([0, 60_000, 120_000])).toEqual({
-        0: bytes(0, [5, 1.5]).bytes.toString('hex'),
-        60_000: bytes(60_000, [0, 2], [10, 3]).bytes.toString('hex'),
+      await store.commit(p, { ...write(epoch, '1', {}), raw: [bytes(m0, [5, 1.5]), bytes(m1, [0, 2])] });
+      await store.commit(p, { ...write(epoch, '2', {}), raw: [bytes(m1, [10, 3])] });
+      expect(await store.rawMinutesKept(m0, m1 + 60_000)).toEqual([m0, m1]);
+      expect(await store.rawMinutesKept(m1, m1 + 60_000)).toEqual([m1]);
+      expect(await raw([m0, m1, m1 + 60_000])).toEqual({
+        [m0]: bytes(m0, [5, 1.5]).bytes.toString('hex'),
+        [m1]: bytes(m1, [0, 2], [10, 3]).bytes.toString('hex'),
       });
-      // The rollup of minute 0 closes it; a commit that appends to a minute and closes it leaves it closed.
+      // Another series of the same minute is a field of its own.
       await store.commit(p, {
-        ...write(epoch, '3', {}, [rollup(sensor, 0, 1), rollup(sensor, 60_000, 3)]),
-        raw: [bytes(60_000, [20, 4])],
+        ...write(epoch, '3', {}, [rollup(sensor, m0, 1)]),
+        raw: [{ ...bytes(m1, [20, 4]), metric: 'humidity' }],
       });
-      expect(await store.openMinutes(sensor, 'temperature', 0, 180_000)).toEqual([]);
-      expect(Object.keys(await raw([0, 60_000]))).toEqual(['0', '60000']);
-      expect(await store.openMinutes(sensor, 'humidity', 0, 180_000)).toEqual([]);
-      expect(await store.rawMinutes(sensor, 'humidity', [0])).toEqual(new Map());
+      expect(await raw([m1])).toEqual({ [m1]: bytes(m1, [0, 2], [10, 3]).bytes.toString('hex') });
+      expect((await store.rawMinutes(sensor, 'humidity', [m0, m1])).get(m1)?.length).toBe(10);
+      expect(await store.rawMinutes(`${sensor}-other`, 'temperature', [m0, m1])).toEqual(new Map());
       await store.close();
     });
 

@@ -9,7 +9,7 @@ import { bodyTooLarge, json, type Reply, type Route } from './server.js';
 /** The role table's name for these endpoints (src/transport/grpc/auth.ts, METHOD_ROLES). */
 export const METRICS_ENDPOINT = '/http/compute/metrics';
 
-type RollupStore = Pick<StateStore, 'series' | 'openMinutes' | 'rollups' | 'rawMinutes' | 'frequencies'>;
+type RollupStore = Pick<StateStore, 'series' | 'rawMinutesKept' | 'rollups' | 'rawMinutes' | 'frequencies'>;
 
 /**
  * Answers one request: 200 with results over exactly the interval asked (stated in the response with

@@ -3,6 +3,7 @@ import { connectRedis, type RedisConnection } from './connection.js';
 import type { AccumulatorSnapshot } from '../../core/aggregate.js';
 import type { StoredSensor } from '../../core/checkpoint.js';
 import type { RollupRecord } from '../../core/outputs.js';
+import type { RawMinute } from '../../core/raw-minutes.js';
 import { StaleEpochError, VigilError } from '../../core/errors.js';
 import {
   partitionKey,
@@ -22,18 +23,18 @@ import {
  *   2. write the changed sensors' main records, their changed parts (each sensor's parts are a hash
  *      of their own, set, deleted or appended to field by field), the partition state and the next
  *      offset;
- *   3. append the raw readings taken since the last checkpoint to their minutes' keys (which expire
- *      rawTtl after their last append), and add each minute to its series' set of open minutes;
- *   4. write the closed rollup minutes (replacing any earlier value of the same minute), and take
- *      each out of the open minutes (after step 3: a minute closed in this step is not open).
+ *   3. append the raw readings taken since the last checkpoint to their series' field of their
+ *      minute's hash (which expires rawTtl after its last write), and note each minute, with the time
+ *      of that write, in the index of minutes kept (dropping what the index holds of expired ones);
+ *   4. write the closed rollup minutes (replacing any earlier value of the same minute).
  *
- * KEYS: epoch, meta, sensors, clock, then one parts key per sensor with part changes, then a raw key
- *       and an open-minutes key per raw minute, then a rollup key and an open-minutes key per rollup.
+ * KEYS: epoch, meta, sensors, clock, then one parts key per sensor with part changes, then one raw
+ *       hash per minute with raw readings, then one rollup key per rollup, then the raw minutes' index.
  * ARGV: epoch, offset, partition state, sensor count, ttl ms, clock set count, clock delete count,
- *       parts key count, raw minute count, raw ttl ms, then sensor id/main pairs, clock id/entry pairs,
- *       clock ids to delete, then per parts key: set count, delete count, append count, name/bytes
- *       pairs, names to delete, name/bytes pairs to append; then minute/packed readings pairs (one per
- *       raw minute), then minute/member pairs (one per rollup, same order).
+ *       parts key count, raw minute count, raw ttl ms, now, then sensor id/main pairs, clock id/entry
+ *       pairs, clock ids to delete, then per parts key: set count, delete count, append count,
+ *       name/bytes pairs, names to delete, name/bytes pairs to append; then per raw minute: the minute,
+ *       its series count, series/packed readings pairs; then minute/member pairs (one per rollup).
  */
 const COMMIT_SCRIPT = `
 local current = redis.call('GET', KEYS[1])
@@ -48,7 +49,8 @@ local cd = tonumber(ARGV[7])
 local pk = tonumber(ARGV[8])
 local rawn = tonumber(ARGV[9])
 local rawTtl = tonumber(ARGV[10])
-local a = 11
+local now = tonumber(ARGV[11])
+local a = 12
 -- HSET / HDEL in chunks: unpack() of a very long list overflows Lua's stack.
 local function hset(key, count)
   local args = {}
@@ -91,22 +93,28 @@ for k = 5, 4 + pk do
     a = a + 2
   end
 end
+local index = KEYS[#KEYS]
 local k = 5 + pk
 for i = 1, rawn do
-  redis.call('APPEND', KEYS[k], ARGV[a + 1])
-  redis.call('PEXPIRE', KEYS[k], rawTtl)
-  redis.call('ZADD', KEYS[k + 1], ARGV[a], ARGV[a])
-  redis.call('PEXPIRE', KEYS[k + 1], rawTtl)
-  k = k + 2
+  local minute = ARGV[a]
+  local series = tonumber(ARGV[a + 1])
   a = a + 2
+  for j = 1, series do
+    local old = redis.call('HGET', KEYS[k], ARGV[a])
+    redis.call('HSET', KEYS[k], ARGV[a], (old or '') .. ARGV[a + 1])
+    a = a + 2
+  end
+  redis.call('PEXPIRE', KEYS[k], rawTtl)
+  redis.call('ZADD', index, now, minute)
+  k = k + 1
 end
+if rawn > 0 then redis.call('ZREMRANGEBYSCORE', index, '-inf', now - rawTtl) end
 while k < #KEYS do
   local minute = ARGV[a]
   redis.call('ZREMRANGEBYSCORE', KEYS[k], minute, minute)
   redis.call('ZADD', KEYS[k], minute, ARGV[a + 1])
   redis.call('PEXPIRE', KEYS[k], ttl)
-  redis.call('ZREM', KEYS[k + 1], minute)
-  k = k + 2
+  k = k + 1
   a = a + 2
 end
 return 'OK'
@@ -153,14 +161,18 @@ export class RedisStateStore implements StateStore {
     return `${this.options.keyPrefix}vigil:rollup:${sensorId}:${metric}`;
   }
 
-  /** A minute's raw readings, packed (version 1 of core/raw-minutes.ts: the key says `raw1`). */
-  private rawKey(sensorId: string, metric: string, minute: number): string {
-    return `${this.options.keyPrefix}vigil:raw1:${sensorId}:${metric}:${minute}`;
+  /**
+   * A minute's raw readings: a hash, a field per series (`<sensor>\0<metric>`) holding its readings
+   * packed (version 1 of core/raw-minutes.ts: the key says `raw1`). One key per minute, not per
+   * series and minute: a million sensors add fields, not keys.
+   */
+  private rawKey(minute: number): string {
+    return `${this.options.keyPrefix}vigil:raw1:${minute}`;
   }
 
-  /** The minutes of a series with raw readings and no rollup yet (a sorted set scored by minute). */
-  private openKey(sensorId: string, metric: string): string {
-    return `${this.options.keyPrefix}vigil:open:${sensorId}:${metric}`;
+  /** The minutes with raw readings kept, scored by their last write (trimmed as they expire). */
+  private rawIndexKey(): string {
+    return `${this.options.keyPrefix}vigil:raw1:minutes`;
   }
 
   async acquire(p: PartitionRef): Promise<RestoredPartition> {
@@ -191,9 +203,27 @@ export class RedisStateStore implements StateStore {
     }
   }
 
+  /** The raw readings of a checkpoint as the script takes them: a key per minute, its series' bytes. */
+  private rawArgs(raw: readonly RawMinute[]): { minutes: number; keys: string[]; args: (string | Buffer)[] } {
+    const byMinute = new Map<number, RawMinute[]>();
+    for (const r of raw) {
+      const list = byMinute.get(r.minute);
+      if (list === undefined) byMinute.set(r.minute, [r]);
+      else list.push(r);
+    }
+    const keys: string[] = [];
+    const args: (string | Buffer)[] = [];
+    for (const [minute, list] of byMinute) {
+      keys.push(this.rawKey(minute));
+      args.push(String(minute), String(list.length));
+      for (const r of list) args.push(rawField(r.sensorId, r.metric), r.bytes);
+    }
+    return { minutes: byMinute.size, keys, args };
+  }
+
   async commit(p: PartitionRef, w: CheckpointWrite): Promise<void> {
     const keys = [this.key(p, 'epoch'), this.key(p, 'meta'), this.key(p, 'sensors'), this.key(p, 'clock')];
-    const raw = this.options.rawTtlMs > 0 ? (w.raw ?? []) : [];
+    const raw = this.rawArgs(this.options.rawTtlMs > 0 ? (w.raw ?? []) : []);
     const set: string[] = [];
     const del: string[] = [];
     for (const [id, entry] of w.clockEntries ?? []) {
@@ -229,19 +259,19 @@ export class RedisStateStore implements StateStore {
       String(set.length / 2),
       String(del.length),
       String(partKeys),
-      String(raw.length),
+      String(raw.minutes),
       String(this.options.rawTtlMs),
+      String(Date.now()),
     ];
     for (const [id, sensor] of w.sensors) args.push(id, sensor.main);
     for (const list of [set, del, partArgs]) for (const x of list) args.push(x);
-    for (const r of raw) {
-      keys.push(this.rawKey(r.sensorId, r.metric, r.minute), this.openKey(r.sensorId, r.metric));
-      args.push(String(r.minute), r.bytes);
-    }
+    for (const x of raw.keys) keys.push(x);
+    for (const x of raw.args) args.push(x);
     for (const r of w.rollups) {
-      keys.push(this.rollupKey(r.sensorId, r.metric), this.openKey(r.sensorId, r.metric));
+      keys.push(this.rollupKey(r.sensorId, r.metric));
       args.push(String(r.minute), `${r.minute}:${JSON.stringify(r.acc)}`);
     }
+    keys.push(this.rawIndexKey());
     try {
       // ioredis flattens array arguments: the keys and arguments go as arrays, never spread.
       await (
@@ -371,11 +401,12 @@ export class RedisStateStore implements StateStore {
     });
   }
 
-  async openMinutes(sensorId: string, metric: string, from: number, to: number): Promise<number[]> {
+  async rawMinutesKept(from: number, to: number): Promise<number[]> {
     try {
-      return (await this.redis.zrangebyscore(this.openKey(sensorId, metric), from, `(${to}`)).map(Number);
+      const minutes = (await this.redis.zrange(this.rawIndexKey(), 0, -1)).map(Number);
+      return minutes.filter((m) => m >= from && m < to).sort((a, b) => a - b);
     } catch (err) {
-      throw wrap(err, `reading the open minutes of ${sensorId} ${metric}`);
+      throw wrap(err, 'reading the index of raw minutes');
     }
   }
 
@@ -387,7 +418,8 @@ export class RedisStateStore implements StateStore {
     const out = new Map<number, Buffer>();
     if (minutes.length === 0) return out;
     try {
-      const found = await this.redis.mgetBuffer(...minutes.map((m) => this.rawKey(sensorId, metric, m)));
+      const field = rawField(sensorId, metric);
+      const found = await Promise.all(minutes.map((m) => this.redis.hgetBuffer(this.rawKey(m), field)));
       found.forEach((bytes, i) => {
         const m = minutes[i];
         if (bytes !== null && m !== undefined) out.set(m, bytes);
@@ -402,6 +434,8 @@ export class RedisStateStore implements StateStore {
     await this.redis.quit();
   }
 }
+
+const rawField = (sensorId: string, metric: string): string => `${sensorId}\u0000${metric}`;
 
 /** Redis errors: connection trouble is retriable, a refused script or bad reply is not. */
 function wrap(err: unknown, what: string): VigilError {
