@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import type { Kafka } from 'kafkajs';
 import { CityStream } from '../src/sim/stream.js';
+import { connectRedis, type RedisConnection } from '../src/transport/redis/connection.js';
 import { progress } from '../test/support/node-process.js';
 import { ROOT } from '../test/support/chaos/cluster.js';
 
@@ -153,4 +154,16 @@ export function measurementsPage(r: {
     ...notes,
     '',
   ].join('\n');
+}
+
+/** Deletes a run's keys (all under its own prefix): nothing of a benchmark stays in Redis. */
+export async function deleteKeys(redisConfig: RedisConnection, prefix: string): Promise<void> {
+  const redis = connectRedis(redisConfig, {});
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+  await redis.quit();
 }

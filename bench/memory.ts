@@ -14,10 +14,9 @@ import { buildConfig } from '../src/config/load.js';
 import { startEmbedded } from '../src/node/node.js';
 import { MemoryRecordLog } from '../src/ports/memory-record-log.js';
 import { silentLogger } from '../src/obs/logger.js';
-import { connectRedis } from '../src/transport/redis/connection.js';
 import { RedisStateStore } from '../src/transport/redis/state-store.js';
 import { settled } from '../test/support/embedded.js';
-import { benchPipeline, BENCH_METRICS } from './lib.js';
+import { benchPipeline, BENCH_METRICS, deleteKeys } from './lib.js';
 
 const sensors = Number(process.argv[2] ?? 100_000);
 const mode = process.argv[3] === 'active' ? 'active' : 'idle';
@@ -83,12 +82,4 @@ process.stdout.write(
 );
 await node.stop();
 await store.close();
-// The run's checkpoints: nothing of it stays in Redis.
-const redis = connectRedis(config.redis, {});
-let cursor = '0';
-do {
-  const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-  cursor = next;
-  if (keys.length > 0) await redis.del(...keys);
-} while (cursor !== '0');
-await redis.quit();
+await deleteKeys(config.redis, prefix);

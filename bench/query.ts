@@ -13,12 +13,13 @@ import { accumulate, newAccumulator, snapshotAccumulator } from '../src/core/agg
 import type { RollupRecord } from '../src/core/outputs.js';
 import { querySeries } from '../src/engine/metrics-query.js';
 import { RedisStateStore } from '../src/transport/redis/state-store.js';
+import { deleteKeys } from './lib.js';
 
 const [series = 20, minutes = 10_080] = process.argv.slice(2).map(Number);
 const prefix = `bench-query-${process.pid}-${Date.now()}:`;
+const REDIS = { url: 'redis://127.0.0.1:6379', keyPrefix: prefix };
 const store = new RedisStateStore({
-  url: 'redis://127.0.0.1:6379',
-  keyPrefix: prefix,
+  ...REDIS,
   rollupTtlMs: 3_600_000,
   rawTtlMs: 3_600_000,
 });
@@ -66,16 +67,5 @@ process.stdout.write(
     `heap held meanwhile   ${((peak - before) / 1_048_576).toFixed(0)} MiB at most`,
   ].join('\n') + '\n',
 );
-await (async () => {
-  // The bench's own keys: a rollup key per series, and the partition's checkpoint keys.
-  const { Redis } = await import('ioredis');
-  const redis = new Redis('redis://127.0.0.1:6379');
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
-  await redis.quit();
-})();
 await store.close();
+await deleteKeys(REDIS, prefix);
