@@ -289,12 +289,17 @@ export function stateStoreContract(name: string, create: () => StateStore): void
       const a = `series-${p.topic}`;
       await store.commit(
         p,
-        write(epoch, '1', {}, [rollup(a, 0, 1), { ...rollup(`${a}-b`, 0, 2), metric: 'humidity' }]),
+        write(epoch, '1', {}, [
+          rollup(a, 0, 1),
+          { ...rollup(`${a}-b`, 0, 2), metric: 'humidity' },
+          rollup(`${a}:plant/line 3`, 0, 3), // an id with the separators of keys in it
+        ]),
       );
       expect(await store.series()).toEqual(
         expect.arrayContaining([
           { sensorId: a, metric: 'temperature' },
           { sensorId: `${a}-b`, metric: 'humidity' },
+          { sensorId: `${a}:plant/line 3`, metric: 'temperature' },
         ]),
       );
       await store.close();

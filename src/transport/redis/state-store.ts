@@ -5,6 +5,7 @@ import type { StoredSensor } from '../../core/checkpoint.js';
 import type { RollupRecord } from '../../core/outputs.js';
 import type { RawMinute } from '../../core/raw-minutes.js';
 import { StaleEpochError, VigilError } from '../../core/errors.js';
+import { COMMIT_SCRIPT } from './commit-script.js';
 import {
   partitionKey,
   FREQUENCY_TTL_S,
@@ -15,110 +16,6 @@ import {
   type RestoredPartition,
   type StateStore,
 } from '../../ports/state-store.js';
-
-/**
- * The checkpoint step, atomic in Redis (a Lua script runs without interleaving):
- *   1. refuse unless the partition's epoch is still ARGV[1] (fencing: a paused "zombie" owner
- *      can never overwrite the state of the node that took its partition);
- *   2. write the changed sensors' main records, their changed parts (each sensor's parts are a hash
- *      of their own, set, deleted or appended to field by field), the partition state and the next
- *      offset;
- *   3. append the raw readings taken since the last checkpoint to their series' field of their
- *      minute's hash (which expires rawTtl after its last write), and note each minute, with the time
- *      of that write, in the index of minutes kept (dropping what the index holds of expired ones);
- *   4. write the closed rollup minutes (replacing any earlier value of the same minute).
- *
- * KEYS: epoch, meta, sensors, clock, then one parts key per sensor with part changes, then one raw
- *       hash per minute with raw readings, then one rollup key per rollup, then the raw minutes' index.
- * ARGV: epoch, offset, partition state, sensor count, ttl ms, clock set count, clock delete count,
- *       parts key count, raw minute count, raw ttl ms, now, then sensor id/main pairs, clock id/entry
- *       pairs, clock ids to delete, then per parts key: set count, delete count, append count,
- *       name/bytes pairs, names to delete, name/bytes pairs to append; then per raw minute: the minute,
- *       its series count, series/packed readings pairs; then minute/member pairs (one per rollup).
- */
-const COMMIT_SCRIPT = `
-local current = redis.call('GET', KEYS[1])
-if current ~= ARGV[1] then
-  return redis.error_reply('STALE_EPOCH ' .. tostring(current))
-end
-redis.call('HSET', KEYS[2], 'offset', ARGV[2], 'state', ARGV[3], 'epoch', ARGV[1])
-local n = tonumber(ARGV[4])
-local ttl = tonumber(ARGV[5])
-local cs = tonumber(ARGV[6])
-local cd = tonumber(ARGV[7])
-local pk = tonumber(ARGV[8])
-local rawn = tonumber(ARGV[9])
-local rawTtl = tonumber(ARGV[10])
-local now = tonumber(ARGV[11])
-local a = 12
--- HSET / HDEL in chunks: unpack() of a very long list overflows Lua's stack.
-local function hset(key, count)
-  local args = {}
-  for i = 1, count do
-    args[#args + 1] = ARGV[a]
-    args[#args + 1] = ARGV[a + 1]
-    a = a + 2
-    if #args >= 2000 then
-      redis.call('HSET', key, unpack(args))
-      args = {}
-    end
-  end
-  if #args > 0 then redis.call('HSET', key, unpack(args)) end
-end
-local function hdel(key, count)
-  local ids = {}
-  for i = 1, count do
-    ids[#ids + 1] = ARGV[a]
-    a = a + 1
-    if #ids >= 2000 then
-      redis.call('HDEL', key, unpack(ids))
-      ids = {}
-    end
-  end
-  if #ids > 0 then redis.call('HDEL', key, unpack(ids)) end
-end
-hset(KEYS[3], n)
-hset(KEYS[4], cs)
-hdel(KEYS[4], cd)
-for k = 5, 4 + pk do
-  local ps = tonumber(ARGV[a])
-  local pd = tonumber(ARGV[a + 1])
-  local pa = tonumber(ARGV[a + 2])
-  a = a + 3
-  hset(KEYS[k], ps)
-  hdel(KEYS[k], pd)
-  for i = 1, pa do
-    local old = redis.call('HGET', KEYS[k], ARGV[a])
-    redis.call('HSET', KEYS[k], ARGV[a], (old or '') .. ARGV[a + 1])
-    a = a + 2
-  end
-end
-local index = KEYS[#KEYS]
-local k = 5 + pk
-for i = 1, rawn do
-  local minute = ARGV[a]
-  local series = tonumber(ARGV[a + 1])
-  a = a + 2
-  for j = 1, series do
-    local old = redis.call('HGET', KEYS[k], ARGV[a])
-    redis.call('HSET', KEYS[k], ARGV[a], (old or '') .. ARGV[a + 1])
-    a = a + 2
-  end
-  redis.call('PEXPIRE', KEYS[k], rawTtl)
-  redis.call('ZADD', index, now, minute)
-  k = k + 1
-end
-if rawn > 0 then redis.call('ZREMRANGEBYSCORE', index, '-inf', now - rawTtl) end
-while k < #KEYS do
-  local minute = ARGV[a]
-  redis.call('ZREMRANGEBYSCORE', KEYS[k], minute, minute)
-  redis.call('ZADD', KEYS[k], minute, ARGV[a + 1])
-  redis.call('PEXPIRE', KEYS[k], ttl)
-  k = k + 1
-  a = a + 2
-end
-return 'OK'
-`;
 
 /** Arguments per call built by a spread. */
 const MAX_ARGS = 1_000;
@@ -168,6 +65,11 @@ export class RedisStateStore implements StateStore {
    */
   private rawKey(minute: number): string {
     return `${this.options.keyPrefix}vigil:raw1:${minute}`;
+  }
+
+  /** The series with rollups (`["<sensor>","<metric>"]`), scored by their last rollup's write. */
+  private seriesIndexKey(): string {
+    return `${this.options.keyPrefix}vigil:series`;
   }
 
   /** The minutes with raw readings kept, scored by their last write (trimmed as they expire). */
@@ -269,9 +171,13 @@ export class RedisStateStore implements StateStore {
     for (const x of raw.args) args.push(x);
     for (const r of w.rollups) {
       keys.push(this.rollupKey(r.sensorId, r.metric));
-      args.push(String(r.minute), `${r.minute}:${JSON.stringify(r.acc)}`);
+      args.push(
+        String(r.minute),
+        `${r.minute}:${JSON.stringify(r.acc)}`,
+        JSON.stringify([r.sensorId, r.metric]),
+      );
     }
-    keys.push(this.rawIndexKey());
+    keys.push(this.seriesIndexKey(), this.rawIndexKey());
     try {
       // ioredis flattens array arguments: the keys and arguments go as arrays, never spread.
       await (
@@ -365,26 +271,38 @@ export class RedisStateStore implements StateStore {
   }
 
   /**
-   * Scans the rollup keys (O(keys): fine for thousands of series; a series index written with the
-   * checkpoint would scale further). A key is `vigil:rollup:<sensor>:<metric>`; metric names hold no ':'.
+   * The series index, written with the rollups (O(series), not O(keys): a million sensors' checkpoint
+   * keys are not walked). Rollups written before the index existed are found by scanning their keys,
+   * once nothing is indexed.
    */
   async series(): Promise<{ sensorId: string; metric: string }[]> {
-    const head = `${this.options.keyPrefix}vigil:rollup:`;
-    const found: { sensorId: string; metric: string }[] = [];
     try {
-      let cursor = '0';
-      do {
-        const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${head}*`, 'COUNT', 1000);
-        cursor = next;
-        for (const key of keys) {
-          const rest = key.slice(head.length);
-          const colon = rest.lastIndexOf(':');
-          if (colon > 0) found.push({ sensorId: rest.slice(0, colon), metric: rest.slice(colon + 1) });
-        }
-      } while (cursor !== '0');
+      const since = Date.now() - this.options.rollupTtlMs;
+      const members = await this.redis.zrangebyscore(this.seriesIndexKey(), since, '+inf');
+      if (members.length === 0) return await this.scanSeries();
+      return members.map((m) => {
+        const [sensorId, metric] = JSON.parse(m) as [string, string];
+        return { sensorId, metric };
+      });
     } catch (err) {
       throw wrap(err, 'listing the rollup series');
     }
+  }
+
+  /** The rollup keys, scanned: `vigil:rollup:<sensor>:<metric>`; metric names hold no ':'. */
+  private async scanSeries(): Promise<{ sensorId: string; metric: string }[]> {
+    const head = `${this.options.keyPrefix}vigil:rollup:`;
+    const found: { sensorId: string; metric: string }[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${head}*`, 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) {
+        const rest = key.slice(head.length);
+        const colon = rest.lastIndexOf(':');
+        if (colon > 0) found.push({ sensorId: rest.slice(0, colon), metric: rest.slice(colon + 1) });
+      }
+    } while (cursor !== '0');
     return found;
   }
 
