@@ -53,6 +53,48 @@ export interface AlertGroup {
 
 const RANK: Readonly<Record<Severity, number>> = { info: 0, warning: 1, critical: 2 };
 
+/**
+ * A group's stored state read back, or undefined when it is not one (unreadable JSON, another shape):
+ * a state that cannot be read must not stop the hand-out for good.
+ */
+export function parseGroup(json: string): AlertGroup | undefined {
+  try {
+    const g = JSON.parse(json) as Record<string, unknown> | null;
+    const isRecord = (v: unknown): boolean => typeof v === 'object' && v !== null;
+    return isRecord(g) &&
+      typeof g?.['key'] === 'string' &&
+      Number.isSafeInteger(g['version']) &&
+      isRecord(g['firing']) &&
+      isRecord(g['resolved'])
+      ? (g as unknown as AlertGroup)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A group with no member, at `version`: what a group whose state was lost starts from, its versions
+ * going on past the last one sent (so its next notifications are not taken for repeats).
+ */
+export function emptyGroup(key: string, version: number): AlertGroup {
+  return {
+    key,
+    version,
+    ruleId: '',
+    kind: '',
+    metric: '',
+    label: key,
+    firing: {},
+    resolved: {},
+    startedAt: 0,
+    ts: 0,
+    change: '',
+    severity: 'info',
+    labels: {},
+  };
+}
+
 /** A sensor's area: the pattern's first group (or whole match) in its id; its id when none matches. */
 export function areaOf(spec: GroupSpec, sensorId: string): string {
   const m = spec.area?.exec(sensorId);

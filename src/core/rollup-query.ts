@@ -54,10 +54,10 @@ export function tooLarge(series: number, from: number, to: number, s: QuerySetti
 export function rawMinutesToRead(
   from: number,
   to: number,
-  h: QuerySettings,
+  settings: QuerySettings,
   open: readonly number[],
 ): number[] {
-  if (h.rawTtlMs <= 0) return [];
+  if (settings.rawTtlMs <= 0) return [];
   const { first, end } = minutesOf(from, to);
   const out = new Set<number>();
   if (from !== first) out.add(first);
@@ -105,8 +105,8 @@ export function addSeries(
  * What a whole answer says besides its values: where it could not be exact. With raw readings kept,
  * nothing; without (rawTtl 0), the minutes not closed yet, which only rollups would count.
  */
-export function intervalNotes(from: number, to: number, now: number, h: QuerySettings): string[] {
-  if (h.rawTtlMs > 0) return [];
+export function intervalNotes(from: number, to: number, now: number, settings: QuerySettings): string[] {
+  if (settings.rawTtlMs > 0) return [];
   const open = floorMinute(now);
   return to > open
     ? [

@@ -183,4 +183,30 @@ describe('grouped notifications', () => {
     ]);
     expect(second.got[0]?.id).toBe('group:rule=temperature-high,area=st-001:10');
   });
+
+  it('a stored group that cannot be read starts again, its versions past the last sent, and stops nothing', async () => {
+    const log = new MemoryRecordLog();
+    log.createTopic('alerts', 1);
+    log.createTopic('dlq', 1);
+    const outbox = new MemoryOutbox();
+    const key = 'rule=temperature-high,area=st-001';
+    await outbox.saveGroups(
+      'ops',
+      '0',
+      new Map([
+        [key, '{"key": not json'],
+        ['rule=x,area=y', '[]'],
+      ]),
+    );
+    await outbox.sentGroup('ops', key, 7);
+    const sink = new RecordingSink('ops');
+    const one = notifier(log, outbox, sink);
+    await one.start();
+    send(log, [alert('st-0012', 'firing', T)]);
+    await until(() => sink.got.length === 1);
+    await one.stop();
+    expect(sink.got.map((n) => [n.id, n.state, n.labels['firing']])).toEqual([
+      [`group:${key}:8`, 'firing', 'st-0012'],
+    ]);
+  });
 });

@@ -1,4 +1,11 @@
-import { applyAlert, groupKey, type AlertGroup, type GroupSpec } from '../../core/alert-groups.js';
+import {
+  applyAlert,
+  emptyGroup,
+  groupKey,
+  parseGroup,
+  type AlertGroup,
+  type GroupSpec,
+} from '../../core/alert-groups.js';
 import type { Alert } from '../../core/outputs.js';
 import type { Outbox } from '../../ports/outbox.js';
 
@@ -67,9 +74,18 @@ export class GroupBook {
     return added;
   }
 
+  /**
+   * The stored groups. One whose state cannot be read starts again with no member, its versions
+   * going on from the last one sent: its next change is told, the members it had are not known.
+   */
   private async load(): Promise<void> {
     const stored = await this.outbox.loadGroups(this.sinkId);
-    this.groups = new Map([...stored.groups].map(([k, json]) => [k, JSON.parse(json) as AlertGroup]));
+    this.groups = new Map();
+    for (const [key, json] of stored.groups)
+      this.groups.set(
+        key,
+        parseGroup(json) ?? emptyGroup(key, (await this.outbox.group(this.sinkId, key)).sent),
+      );
     this.covers = stored.offset === undefined ? undefined : BigInt(stored.offset);
     this.loaded = true;
   }

@@ -1,7 +1,7 @@
 import { positionAfter } from '../../core/log-position.js';
 import type { VigilConfig } from '../../config/load.js';
 import { decodeAlert } from '../../core/alert-feed.js';
-import { groupNotification, type AlertGroup, type GroupSpec } from '../../core/alert-groups.js';
+import { groupNotification, parseGroup, type GroupSpec } from '../../core/alert-groups.js';
 import { retryDelay, sinkTakes, type SinkFilter } from '../../core/notify.js';
 import type { Alert } from '../../core/outputs.js';
 import { toVigilError } from '../../core/errors.js';
@@ -184,7 +184,7 @@ export class Notifier {
     if (!('group' in parsed)) return { send: parsed };
     const { state, sent } = await this.d.outbox.group(sink.id, parsed.group);
     if (sent >= parsed.version) return 'covered';
-    const group = state === undefined ? undefined : (JSON.parse(state) as AlertGroup);
+    const group = state === undefined ? undefined : parseGroup(state);
     if (group === undefined || group.version < parsed.version) return 'not-ready';
     return { send: groupNotification(group), group: { key: group.key, version: group.version } };
   }
