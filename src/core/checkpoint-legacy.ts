@@ -1,4 +1,4 @@
-import type { DedupeSnapshot, Deduplicator } from './dedupe.js';
+import { seqCode, unpackEntries, type DedupeSnapshot, type Deduplicator } from './dedupe.js';
 import {
   SensorProcessor,
   type SensorMain,
@@ -14,8 +14,10 @@ import type { SessionSnapshot } from './session-windows.js';
  * Checkpoints written by earlier versions, upgraded to today's forms here and nowhere else:
  *
  *   sensor, versions 1 and 2   one JSON record holding the whole state, each window with panes of its
- *                              own (1: the dedupe index as JSON pairs; 2: packed) -> version 3, a main
- *                              record and parts, with the windows of one pane length sharing panes
+ *                              own (1: the dedupe index as JSON pairs; 2: packed) -> a main record
+ *                              and parts, with the windows of one pane length sharing panes
+ *   dedupe index, versions 1-3 key/ts pairs (a seq's key held no event time) -> entries of (ts, values
+ *                              hash, seq code): see upgradeDedupePairs
  *   partition state, version 1 the whole stream clock -> version 2, stream time and one entry per
  *                              sensor
  *
@@ -61,7 +63,7 @@ export function upgradeSensorSnapshot(
   );
   // The whole dedupe index as one segment of length 0, a length no build cuts: restoring it recuts
   // the index into today's segments and writes them all at the next checkpoint.
-  parts.set('d:0', { kind: 'dedupe', pairs: legacyDedupePairs(s.dedupe) });
+  parts.set('d:0', { kind: 'dedupe', entries: snapshotEntries(s.dedupe) });
   const main: SensorMain = {
     v: 3,
     maxTs: s.maxTs,
@@ -84,19 +86,37 @@ function upgradeRollup(
   return { next: r.next, panes: r.panes.map(([start]) => start) };
 }
 
-/** Restores a dedupe index from its whole form (checkpoint versions 1 and 2); the next checkpoint writes it all. */
+/** Restores a dedupe index from its whole form (a whole-record checkpoint); the next checkpoint writes it all. */
 export function restoreLegacyDedupe(d: Deduplicator, s: DedupeSnapshot): Deduplicator {
-  return d.restoreSegments({ max: s.max, seg: 0, segs: [0] }, new Map([[0, legacyDedupePairs(s)]]));
+  return d.restoreSegments({ max: s.max, seg: 0, segs: [0] }, new Map([[0, snapshotEntries(s)]]));
 }
 
-/** The dedupe index of a version 1 (JSON pairs) or 2 (packed float64s) record, as key, ts pairs. */
-function legacyDedupePairs(d: DedupeSnapshot): number[] {
-  if ('seen' in d) return d.seen.flatMap(([key, ts]) => [key, ts]);
+/** The entries of a whole index: today's packed entries, or version 1 (JSON pairs) and 2 (packed pairs). */
+function snapshotEntries(d: DedupeSnapshot): number[] {
+  if ('entries' in d) return unpackEntries(Buffer.from(d.entries, 'base64'), 0);
+  if ('seen' in d) return upgradeDedupePairs(d.seen.flatMap(([key, ts]) => [key, ts]));
   const keys = Buffer.from(d.keys, 'base64');
   const times = Buffer.from(d.times, 'base64');
   const pairs: number[] = [];
   for (let i = 0; i + 8 <= keys.length; i += 8) pairs.push(keys.readDoubleLE(i), times.readDoubleLE(i));
-  return pairs;
+  return upgradeDedupePairs(pairs);
+}
+
+/**
+ * Key/ts pairs of dedupe indexes before version 4 as today's entries. A key was either a reading's
+ * 53-bit fingerprint of time and values (>= 0), whose values hash today is the same number modulo
+ * 2^32 - 1, plus 1 (dedupe.ts valuesHash), or a sequence number n as -(n + 1), held with the time of
+ * the reading that had it. Each becomes an entry that matches what it matched before at that time.
+ */
+export function upgradeDedupePairs(pairs: readonly number[]): number[] {
+  const out: number[] = [];
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    const key = pairs[i] as number;
+    const ts = pairs[i + 1] as number;
+    if (key >= 0) out.push(ts, (key % 0xffffffff) + 1, 0);
+    else out.push(ts, 0, seqCode(-key - 1));
+  }
+  return out;
 }
 
 /** Queues of a version 1 clock: per silence threshold, or (older still) one queue for all of them. */

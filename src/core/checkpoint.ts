@@ -1,4 +1,5 @@
-import { restoreSnapshot } from './checkpoint-legacy.js';
+import { restoreSnapshot, upgradeDedupePairs } from './checkpoint-legacy.js';
+import { packEntries, unpackEntries } from './dedupe.js';
 import { VigilError } from './errors.js';
 import {
   SensorProcessor,
@@ -14,20 +15,23 @@ import type { MetricsSnapshot } from './windows.js';
 /**
  * Checkpoint encodings.
  *
- * A sensor's state, version 3 (SensorProcessor.checkpoint): a MAIN record, UTF-8 JSON of SensorMain,
+ * A sensor's state, version 4 (SensorProcessor.checkpoint): a MAIN record, UTF-8 JSON of SensorMain,
  * and PARTS written only when they change: window panes (UTF-8 JSON of their metrics, so they start
- * with "[") and dedupe segments (binary: the byte 0x01, then float64 little-endian key, ts pairs).
- * Versions 1 and 2 were one JSON record holding everything (SensorSnapshot); they are still restored,
- * from a main record with no parts. The partition's own state (stream clock) is JSON too. JSON keeps
+ * with "[") and dedupe segments (binary: the byte 0x02, then 16-byte entries, core/dedupe.ts
+ * packEntries). Version 3 differed in its dedupe segments only (the byte 0x01, then float64 key, ts
+ * pairs); they are upgraded on reading. Versions 1 and 2 were one JSON record holding everything
+ * (SensorSnapshot); they are still restored, from a main record with no parts. The partition's own state (stream clock) is JSON too. JSON keeps
  * checkpoints readable with redis-cli and diffable in golden fixtures (test/fixtures/); the tuple
  * forms inside keep them compact.
  */
 /**
- * Versions this build restores; it writes 3 (SensorMain.v). 1 differs from 2 only in the dedupe
+ * Versions this build restores; it writes 4 (SensorMain.v). 1 differs from 2 only in the dedupe
  * index (JSON pairs, not packed).
  */
-const READABLE_VERSIONS: readonly unknown[] = [1, 2, 3];
+const READABLE_VERSIONS: readonly unknown[] = [1, 2, 3, 4];
+/** The first byte of a dedupe segment: version 3's key/ts pairs, or today's entries. */
 const DEDUPE_PAIRS = 0x01;
+const DEDUPE_ENTRIES = 0x02;
 
 /** A sensor's state as the store holds it: the main record and every part, by name. */
 export interface StoredSensor {
@@ -49,21 +53,14 @@ export function encodeSensorCheckpoint(c: SensorCheckpoint): SensorStateWrite {
   const parts = new Map<string, Buffer | null>();
   for (const [name, part] of c.parts) parts.set(name, part === null ? null : encodePart(part));
   const appends = new Map<string, Buffer>();
-  for (const [name, pairs] of c.appends) appends.set(name, packPairs(pairs, 0));
+  for (const [name, entries] of c.appends) appends.set(name, packEntries(entries, 0));
   return { main: Buffer.from(JSON.stringify(c.main), 'utf8'), parts, appends };
 }
 
 function encodePart(part: SensorPart): Buffer {
   if (part.kind === 'pane') return Buffer.from(JSON.stringify(part.metrics), 'utf8');
-  const bytes = packPairs(part.pairs, 1);
-  bytes[0] = DEDUPE_PAIRS;
-  return bytes;
-}
-
-/** float64 little-endian, after `header` bytes: appended pairs carry no header of their own. */
-function packPairs(pairs: readonly number[], header: number): Buffer {
-  const bytes = Buffer.allocUnsafe(header + pairs.length * 8);
-  for (let i = 0; i < pairs.length; i++) bytes.writeDoubleLE(pairs[i] as number, header + i * 8);
+  const bytes = packEntries(part.entries, 1);
+  bytes[0] = DEDUPE_ENTRIES;
   return bytes;
 }
 
@@ -82,10 +79,11 @@ export function applySensorWrite(stored: StoredSensor | undefined, w: SensorStat
 }
 
 function decodePart(name: string, bytes: Buffer): SensorPart {
+  if (bytes[0] === DEDUPE_ENTRIES) return { kind: 'dedupe', entries: unpackEntries(bytes, 1) };
   if (bytes[0] === DEDUPE_PAIRS) {
     const pairs = new Array<number>((bytes.length - 1) >> 3);
     for (let i = 0; i < pairs.length; i++) pairs[i] = bytes.readDoubleLE(1 + i * 8);
-    return { kind: 'dedupe', pairs };
+    return { kind: 'dedupe', entries: upgradeDedupePairs(pairs) };
   }
   try {
     return { kind: 'pane', metrics: JSON.parse(bytes.toString('utf8')) as MetricsSnapshot };
@@ -104,7 +102,7 @@ export function restoreSensor(
   stored: StoredSensor,
 ): SensorProcessor {
   const main = decodeSensorMain(stored.main);
-  if (main.v !== 3) return restoreSnapshot(sensorId, pipeline, main);
+  if (isWholeRecord(main)) return restoreSnapshot(sensorId, pipeline, main);
   const parts = new Map<string, SensorPart>();
   for (const [name, bytes] of stored.parts) parts.set(name, decodePart(name, bytes));
   try {
@@ -124,12 +122,18 @@ export function encodeSensorSnapshot(s: SensorSnapshot): Buffer {
 /** A version 1 or 2 record (whole state), for tests and tools; restoreSensor reads every version. */
 export function decodeSensorSnapshot(bytes: Buffer | string): SensorSnapshot {
   const s = decodeSensorMain(bytes);
-  if (s.v === 3)
-    throw new VigilError('a version 3 sensor checkpoint is a main record with parts: use restoreSensor', {
-      code: 'CHECKPOINT_VERSION',
-    });
+  if (!isWholeRecord(s))
+    throw new VigilError(
+      `a version ${s.v} sensor checkpoint is a main record with parts: use restoreSensor`,
+      {
+        code: 'CHECKPOINT_VERSION',
+      },
+    );
   return s;
 }
+
+/** Versions 1 and 2 held the whole state in one record; later ones a main record and parts. */
+const isWholeRecord = (m: SensorSnapshot | SensorMain): m is SensorSnapshot => m.v === 1 || m.v === 2;
 
 function decodeSensorMain(bytes: Buffer | string): SensorSnapshot | SensorMain {
   let parsed: unknown;

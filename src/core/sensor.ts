@@ -144,6 +144,9 @@ export class SensorProcessor {
       out.duplicates.push(r);
       return;
     }
+    // Any reading that is not a repeat ends a silence, a late one too: the sensor is sending (a
+    // gateway flushing what it buffered through an outage sends readings its windows have closed on).
+    this.rules.onActivity(r.ts, out.alerts);
     const wm = this.watermark;
     let taken = this.windows.length === 0;
     for (const g of this.groups) if (g.add(r.ts, r.values, wm, r.text)) taken = true;
@@ -153,7 +156,6 @@ export class SensorProcessor {
       return;
     }
     if (this.rollup?.add(r.ts, r.values, wm) === true && this.pipeline.rawReadings) out.raw.push(r);
-    this.rules.onActivity(r.ts, out.alerts);
     this.rules.onReading(r, out.alerts);
     if (r.ts > this.maxTs) {
       this.maxTs = r.ts;
@@ -209,7 +211,7 @@ export class SensorProcessor {
   }
 
   /**
-   * The sensor's state for a checkpoint, version 3: a main record (watermarks, rules, the indexes of
+   * The sensor's state for a checkpoint, version 4: a main record (watermarks, rules, the indexes of
    * the dedupe segments and window panes, session windows) that is always written, and the parts
    * (dedupe segments, panes) that changed since the last call, or are gone (null). Writing only what
    * changed makes a checkpoint cost what the sensor did since the last one, not all it remembers.
@@ -219,10 +221,10 @@ export class SensorProcessor {
     for (const name of this.orphans) parts.set(name, null);
     this.orphans = [];
     const dedupe = this.dedupe.changes();
-    for (const [seg, pairs] of dedupe.write) parts.set(dedupePart(seg), { kind: 'dedupe', pairs });
+    for (const [seg, entries] of dedupe.write) parts.set(dedupePart(seg), { kind: 'dedupe', entries });
     for (const seg of dedupe.removed) parts.set(dedupePart(seg), null);
     const appends = new Map<string, readonly number[]>();
-    for (const [seg, pairs] of dedupe.append) appends.set(dedupePart(seg), pairs);
+    for (const [seg, entries] of dedupe.append) appends.set(dedupePart(seg), entries);
     const panes = (prefix: string, c: PaneChanges): readonly number[] => {
       for (const [start, metrics] of c.write) parts.set(prefix + String(start), { kind: 'pane', metrics });
       for (const start of c.removed) parts.set(prefix + String(start), null);
@@ -230,7 +232,7 @@ export class SensorProcessor {
     };
     const rollup = this.rollup?.group;
     const main: SensorMain = {
-      v: 3,
+      v: 4,
       maxTs: Number.isFinite(this.maxTs) ? this.maxTs : null,
       idleWm: Number.isFinite(this.idleWatermark) ? this.idleWatermark : null,
       dedupe: dedupe.index,
@@ -253,7 +255,7 @@ export class SensorProcessor {
   private orphans: string[] = [];
 
   /**
-   * Restores a version 3 checkpoint: its main record and every part it lists. `inStore` false: the
+   * Restores a version 3 or 4 checkpoint: its main record and every part it lists. `inStore` false: the
    * parts are not in the store (an upgraded older checkpoint), so the next checkpoint writes them all.
    */
   static fromCheckpoint(
@@ -277,7 +279,7 @@ export class SensorProcessor {
     p.idleWatermark = main.idleWm ?? Number.NEGATIVE_INFINITY;
     p.dedupe.restoreSegments(
       main.dedupe,
-      new Map(main.dedupe.segs.map((seg) => [seg, part(dedupePart(seg), 'dedupe').pairs])),
+      new Map(main.dedupe.segs.map((seg) => [seg, part(dedupePart(seg), 'dedupe').entries])),
     );
     const ends = new Map<string, number | null>();
     const sessions = new Map<string, SessionSnapshot>();
@@ -321,9 +323,13 @@ type WindowSlot =
   | { readonly spec: WindowSpec; readonly group: PaneGroup; readonly view: number }
   | { readonly spec: WindowSpec; readonly session: SessionWindows };
 
-/** The always-written record of a version 3 checkpoint (see SensorProcessor.checkpoint). */
+/**
+ * The always-written record of a version 3 or 4 checkpoint (see SensorProcessor.checkpoint). 4 differs
+ * in the dedupe index only: its entries are (ts, values hash, seq code), version 3's were key/ts pairs
+ * (upgraded on reading, core/checkpoint-legacy.ts).
+ */
 export interface SensorMain {
-  readonly v: 3;
+  readonly v: 3 | 4;
   readonly maxTs: number | null;
   readonly idleWm: number | null;
   readonly dedupe: DedupeIndex;
@@ -337,16 +343,16 @@ export interface SensorMain {
   readonly held?: readonly SensorEvent[];
 }
 
-/** A part of a version 3 checkpoint: a dedupe segment ([key, ts] pairs) or a window pane. */
+/** A part of a checkpoint: a dedupe segment (ts, values hash, seq code triples) or a window pane. */
 export type SensorPart =
-  | { readonly kind: 'dedupe'; readonly pairs: readonly number[] }
+  | { readonly kind: 'dedupe'; readonly entries: readonly number[] }
   | { readonly kind: 'pane'; readonly metrics: MetricsSnapshot };
 
 export interface SensorCheckpoint {
   readonly main: SensorMain;
   /** Part name -> the part, or null: the store's copy is to be removed. */
   readonly parts: ReadonlyMap<string, SensorPart | null>;
-  /** Dedupe pairs to append to stored segments (a name is never in both maps). */
+  /** Dedupe entries to append to stored segments (a name is never in both maps). */
   readonly appends: ReadonlyMap<string, readonly number[]>;
 }
 

@@ -23,6 +23,7 @@ export function countBatch(c: BatchCounters, records: number, routed: RoutedBatc
     m.recordsIn.inc({ topic }, records);
     if (routed.deadLetters.length > 0) m.deadLetters.inc({ source: 'engine' }, routed.deadLetters.length);
     if (out.late.length > 0) m.late.inc(out.late.length);
+    if (out.duplicates.length > 0) m.duplicates.inc({ topic }, out.duplicates.length);
     for (const a of out.alerts) m.alerts.inc({ rule: a.ruleId, state: a.state });
   }
   const s = c.stats;

@@ -51,6 +51,11 @@ export class NodeMetrics {
     'Records sent to vigil.dlq, per source (engine, file, mqtt, notify)',
     ['source'],
   );
+  readonly duplicates = this.counter(
+    'vigil_duplicates_dropped_total',
+    'Readings dropped as repeats (sent again: the same event time and values, or the same event time and seq), per topic',
+    ['topic'],
+  );
   readonly late = this.counter(
     'vigil_late_total',
     'Readings sent to vigil.late (every window they belong to was closed)',

@@ -7,7 +7,8 @@
  * - records of a partition are processed in log order; invalid ones are dead letters;
  * - stream time = highest event time in the partition; a sensor whose last reading is `idle` (or
  *   `silence`) of stream time behind gets an idle (silence) tick at that record;
- * - per sensor: repeats within the dedupe horizon are dropped; watermark = max(highest in-time event
+ * - per sensor: repeats (the time of a reading taken, and its values or seq) within the dedupe horizon
+ *   behind the newest are dropped; watermark = max(highest in-time event
  *   time − out-of-orderness, stream time − out-of-orderness at the last idle tick); a reading joins
  *   every window that contains it and is not final (end + lateness > watermark); none -> late;
  * - rules run on in-time readings (threshold, outlier), closed windows (count), ticks (silence).
@@ -147,7 +148,7 @@ class RefSensor {
   maxTs = -Infinity;
   idleWm = -Infinity;
   dedupeMax = -Infinity;
-  seen = new Map<string, number>();
+  seen = new Set<string>();
   /** spec name -> window start -> readings taken */
   open = new Map<string, Map<number, [number, Record<string, number>][]>>();
   emittedUpTo = new Map<string, number>();
@@ -173,18 +174,29 @@ class RefSensor {
   }
 
   reading(r: Reading, lateKey: string): void {
-    // dedupe
-    const keys = [
-      `f${r.ts}|${Object.keys(r.values)
-        .sort()
-        .map((k) => `${k}=${String(r.values[k])}`)
-        .join('|')}`,
-    ];
-    if (r.seq !== undefined) keys.push(`s${r.seq}`);
-    const cutoff = this.dedupeMax - this.c.dedupeHorizon;
-    if (keys.some((k) => this.seen.has(k) && (this.seen.get(k) as number) >= cutoff)) return;
-    for (const k of keys) this.seen.set(k, r.ts);
-    this.dedupeMax = Math.max(this.dedupeMax, r.ts);
+    // dedupe: a repeat has the time of a reading taken and its values or its seq, within the horizon
+    if (this.c.dedupeHorizon > 0 && r.ts >= this.dedupeMax - this.c.dedupeHorizon) {
+      const keys = [
+        `f${r.ts}|${Object.keys(r.values)
+          .sort()
+          .map((k) => `${k}=${String(r.values[k])}`)
+          .join('|')}`,
+      ];
+      if (r.seq !== undefined) keys.push(`s${r.seq}@${r.ts}`);
+      if (keys.some((k) => this.seen.has(k))) return;
+      for (const k of keys) this.seen.add(k);
+      this.dedupeMax = Math.max(this.dedupeMax, r.ts);
+    }
+    // any reading that is not a repeat ends a silence
+    for (const rule of this.c.rules) {
+      if (rule.kind === 'silence') {
+        const st = this.rule(rule.id);
+        if (st.firing !== null) {
+          this.alert(rule.id, 'resolved', st.firing, r.ts, 0);
+          st.firing = null;
+        }
+      }
+    }
 
     const wm = this.wm();
     let taken = false;
@@ -226,15 +238,6 @@ class RefSensor {
       const list = this.minutes.get(minute) ?? [];
       list.push([r.ts, r.values]);
       this.minutes.set(minute, list);
-    }
-    for (const rule of this.c.rules) {
-      if (rule.kind === 'silence') {
-        const st = this.rule(rule.id);
-        if (st.firing !== null) {
-          this.alert(rule.id, 'resolved', st.firing, r.ts, 0);
-          st.firing = null;
-        }
-      }
     }
     for (const rule of this.c.rules) {
       if (rule.kind !== 'threshold' && rule.kind !== 'outlier') continue;

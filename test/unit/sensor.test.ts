@@ -110,16 +110,18 @@ describe('SensorProcessor', () => {
     const v1 = readFileSync(new URL('../fixtures/sensor-snapshot-v1.json', import.meta.url));
     const v2 = readFileSync(new URL('../fixtures/sensor-snapshot-v2.json', import.meta.url));
     const fromV1 = restoreSnapshot('s', testPipeline(), decodeSensorSnapshot(v1));
-    // The same state: re-encoded as v2, it is the v2 fixture byte for byte.
-    expect(encodeSensorSnapshot(fromV1.snapshot()).toString('utf8')).toBe(v2.toString('utf8'));
     const fromV2 = restoreSnapshot('s', testPipeline(), decodeSensorSnapshot(v2));
+    // The same state: both in today's form, byte for byte.
+    expect(encodeSensorSnapshot(fromV1.snapshot()).toString('utf8')).toBe(
+      encodeSensorSnapshot(fromV2.snapshot()).toString('utf8'),
+    );
     expect(runAll(fromV1, STREAM.slice(8))).toEqual(runAll(fromV2, STREAM.slice(8)));
   });
 
   it('refuses a checkpoint of an unknown version, not JSON, or missing a part it lists', () => {
     const stored = (main: string): StoredSensor => ({ main: Buffer.from(main), parts: new Map() });
-    expect(() => restoreSensor('s', testPipeline(), stored('{"v":4}'))).toThrow(
-      /format version 4; this build reads 1, 2, 3/,
+    expect(() => restoreSensor('s', testPipeline(), stored('{"v":5}'))).toThrow(
+      /format version 5; this build reads 1, 2, 3, 4/,
     );
     expect(() => restoreSensor('s', testPipeline(), stored('nope'))).toThrow(VigilError);
     const p = new SensorProcessor('s', testPipeline());
@@ -234,37 +236,63 @@ describe('incremental checkpoints (version 3)', () => {
     expect([...store.parts.keys()].filter((n) => n.startsWith('p:10000:')).length).toBeGreaterThan(0);
   });
 
-  it('decodes the golden v3 checkpoint fixture (main record and parts) and encodes the same bytes', () => {
-    const fixture = new URL('../fixtures/sensor-checkpoint-v3.json', import.meta.url);
+  /** Parts as the fixtures show them: pane parts are JSON text, dedupe segments binary. */
+  type ReadableParts = Record<string, { json?: string; base64?: string } | null>;
+  const readableParts = (parts: ReadonlyMap<string, Buffer | null>): ReadableParts =>
+    Object.fromEntries(
+      [...parts].map(([n, b]) => [
+        n,
+        b === null ? null : b[0] === 0x5b ? { json: b.toString('utf8') } : { base64: b.toString('base64') },
+      ]),
+    );
+  const storedParts = (parts: ReadableParts): Map<string, Buffer> =>
+    new Map(
+      Object.entries(parts).map(([n, v]) => [
+        n,
+        v?.json === undefined ? Buffer.from(v?.base64 ?? '', 'base64') : Buffer.from(v.json, 'utf8'),
+      ]),
+    );
+
+  it('decodes the golden v4 checkpoint fixture (main record and parts) and encodes the same bytes', () => {
+    const fixture = new URL('../fixtures/sensor-checkpoint-v4.json', import.meta.url);
     const p = new SensorProcessor('s', testPipeline());
     runAll(p, STREAM.slice(0, 8));
     const w = encodeSensorCheckpoint(p.checkpoint());
-    // Pane parts are JSON text, dedupe segments binary: the fixture shows each as it is best read.
-    const readable = {
-      main: JSON.parse(w.main.toString('utf8')) as unknown,
-      parts: Object.fromEntries(
-        [...w.parts].map(([n, b]) => [
-          n,
-          b === null ? null : b[0] === 0x5b ? { json: b.toString('utf8') } : { base64: b.toString('base64') },
-        ]),
-      ),
-    };
+    const readable = { main: JSON.parse(w.main.toString('utf8')) as unknown, parts: readableParts(w.parts) };
     const text = `${JSON.stringify(readable, null, 2)}\n`;
     if (process.env['VIGIL_UPDATE_FIXTURES'] === '1') writeFileSync(fixture, text);
     const golden = JSON.parse(readFileSync(fixture, 'utf8')) as typeof readable;
     expect(readable).toEqual(golden);
-    const parts = new Map(
-      Object.entries(golden.parts as Record<string, { json?: string; base64?: string }>).map(([n, v]) => [
-        n,
-        v.json === undefined ? Buffer.from(v.base64 ?? '', 'base64') : Buffer.from(v.json, 'utf8'),
-      ]),
-    );
     const resumed = restoreSensor('s', testPipeline(), {
       main: Buffer.from(JSON.stringify(golden.main)),
-      parts,
+      parts: storedParts(golden.parts),
     });
     const rest = runAll(resumed, STREAM.slice(8));
     expect(rest.windowResults.filter((x) => x.window === 'tumbling-10s').map((x) => x.count)).toEqual([3, 1]);
+    expect(rest).toEqual(runAll(p, STREAM.slice(8)));
+  });
+
+  it('restores the golden v3 fixture (an older build wrote it; dedupe key/ts pairs) to the outputs of no interruption', () => {
+    // Version 3 is read, no longer written: the fixture is what a build of that version wrote after
+    // STREAM.slice(0, 8), and stays as it was.
+    const golden = JSON.parse(
+      readFileSync(new URL('../fixtures/sensor-checkpoint-v3.json', import.meta.url), 'utf8'),
+    ) as { main: unknown; parts: ReadableParts };
+    const stored = { main: Buffer.from(JSON.stringify(golden.main)), parts: storedParts(golden.parts) };
+    const straight = new SensorProcessor('s', testPipeline());
+    runAll(straight, STREAM.slice(0, 8));
+    const tail = runAll(straight, STREAM.slice(8));
+    const resumed = restoreSensor('s', testPipeline(), stored);
+    // A repeat of what the v3 index held is still one (STREAM[3] repeats STREAM[1]).
+    const repeat = runAll(restoreSensor('s', testPipeline(), stored), [STREAM[1] as SensorEvent]);
+    expect(repeat.duplicates).toHaveLength(1);
+    expect(runAll(resumed, STREAM.slice(8))).toEqual(tail);
+    // Its dedupe segments are rewritten in today's form at the next checkpoint, never appended to.
+    const next = encodeSensorCheckpoint(resumed.checkpoint());
+    expect(next.appends.size).toBe(0);
+    expect(
+      [...next.parts].filter(([n, b]) => n.startsWith('d:') && b !== null).every(([, b]) => b?.[0] === 2),
+    ).toBe(true);
   });
 });
 
