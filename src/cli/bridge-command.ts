@@ -44,7 +44,7 @@ export async function runBridge(config: VigilConfig, logger: Logger): Promise<vo
     vigilTopics(config.kafka, config.limits).filter((t) => t.topic === readings || t.topic === dlq),
     logger,
   );
-  const producer = new KafkaRecordProducer(kafka);
+  const producer = new KafkaRecordProducer(kafka, { compression: config.kafka.compression });
   const metrics = new BridgeMetrics(config.nodeId);
   let fatal: VigilError | undefined;
   let wake: () => void = () => undefined;

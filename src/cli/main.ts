@@ -85,7 +85,9 @@ simulationOptions(program.command('simulate'), { sensors: 100, rate: 1000 })
   .description("publish a city's station readings to vigil.readings at a steady rate")
   .action(async (opts: SimulateOptions) => {
     const { config, logger } = setup(program.opts<CommonOptions>());
-    const producer = new KafkaRecordProducer(createKafka(config.kafka, logger));
+    const producer = new KafkaRecordProducer(createKafka(config.kafka, logger), {
+      compression: config.kafka.compression,
+    });
     const sim = simulation(opts, (line) => process.stderr.write(`${line}\n`));
     const abort = new AbortController();
     const dispose = onFirstSignal(() => {

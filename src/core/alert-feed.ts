@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Alert } from './outputs.js';
 import { describeIssues, parseJsonValue, type DecodeResult } from './reading.js';
+import { headerOf, UNDECODABLE_HEADER, type RawRecord } from './router.js';
 
 /** Which alerts a subscriber wants. Empty lists match everything; every label given must match. */
 export interface AlertFilter {
@@ -42,6 +43,17 @@ const alertSchema = z.object({
     })
     .optional(),
 });
+
+/**
+ * Decodes one vigil.alerts record: its alert, why it is none, or undefined for a record to pass over
+ * without a word (the rest of a batch the Kafka client could not decompress: its first record says why).
+ */
+export function decodeAlertRecord(record: RawRecord): DecodeResult<Alert> | undefined {
+  const undecodable = headerOf(record, UNDECODABLE_HEADER);
+  if (undecodable === 'skip') return undefined;
+  if (undecodable !== undefined) return { ok: false, reason: undecodable };
+  return decodeAlert(record.value);
+}
 
 /** Decodes one vigil.alerts record value. Never throws. */
 export function decodeAlert(raw: Buffer | string | null | undefined): DecodeResult<Alert> {

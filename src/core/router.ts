@@ -20,6 +20,13 @@ export interface RawRecord {
  */
 export const CONTROL_HEADER = 'vigil-control';
 
+/**
+ * A record the Kafka client could not decompress stands in for its batch (transport/kafka/codecs.ts):
+ * the first record of the batch carries this header, the reason, and the batch's raw bytes, and is a
+ * dead letter; the others carry `skip`. Any record with the header is read so, whoever wrote it.
+ */
+export const UNDECODABLE_HEADER = 'vigil-undecodable';
+
 /** A reading the router sent on to its sensor's own partition carries where it came from: `<partition>:<offset>`. */
 export const FORWARDED_HEADER = 'vigil-forwarded-from';
 
@@ -135,6 +142,11 @@ export function routeBatch(records: readonly RawRecord[], route: Route): RoutedB
     });
   };
   for (const record of records) {
+    const undecodable = headerOf(record, UNDECODABLE_HEADER);
+    if (undecodable !== undefined) {
+      if (undecodable !== 'skip') dead(record, undecodable);
+      continue;
+    }
     const meaning = route.decode(record);
     if (meaning.kind === 'skip') continue;
     if (meaning.kind === 'invalid') {

@@ -233,7 +233,7 @@ function newEngine(
       consumerOptions(config, config.kafka.groupId, CONCURRENCY),
       logger,
     ),
-    producer: new KafkaRecordProducer(kafka),
+    producer: new KafkaRecordProducer(kafka, { compression: config.kafka.compression }),
     store,
     ...(membership === undefined
       ? {}
@@ -270,6 +270,7 @@ async function startEdges(
           groupPrefix: `${config.kafka.groupId}.fetcher-probe.`,
           sessionTimeoutMs: config.kafka.sessionTimeoutMs,
           transactionTimeoutMs: FETCH_TRANSACTION_TIMEOUT_MS,
+          compression: config.kafka.compression,
         },
         componentLogger(logger, 'logs', { source: source.id }),
       ),
@@ -286,7 +287,7 @@ async function startEdges(
         consumerOptions(config, `${config.kafka.groupId}.notify`, 1),
         logger,
       ),
-      producer: new KafkaRecordProducer(kafka),
+      producer: new KafkaRecordProducer(kafka, { compression: config.kafka.compression }),
     }),
     metrics,
   );

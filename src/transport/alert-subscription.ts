@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { positionAfter, skipGaps } from '../core/log-position.js';
 import { status } from '@grpc/grpc-js';
-import { AlertFeed, decodeAlert, type AlertFilter, type AlertSince } from '../core/alert-feed.js';
+import { AlertFeed, decodeAlertRecord, type AlertFilter, type AlertSince } from '../core/alert-feed.js';
 import type { Alert } from '../core/outputs.js';
 import type { AlertLog, BatchControl, ConsumedBatch, RecordConsumer } from '../ports/record-log.js';
 import type { Logger } from '../obs/logger.js';
@@ -136,7 +136,8 @@ export class AlertSubscription {
       const offset = BigInt(record.offset);
       if (offset < this.next) continue; // re-delivered after a seek
       this.next = offset + 1n;
-      const decoded = decodeAlert(record.value);
+      const decoded = decodeAlertRecord(record);
+      if (decoded === undefined) continue;
       if (!decoded.ok) {
         // Only Vigil writes vigil.alerts; a record it cannot read is a bug to see, not a reason to stop.
         this.logger.warn(

@@ -81,6 +81,8 @@ const limitsSchema = z
     subscriptionsPerToken: z.number().int().min(1).max(10_000).default(8),
     /** Series × minutes one metrics query (HTTP or gRPC) may span: each is a rollup to merge. */
     maxQuerySeriesMinutes: z.number().int().min(1_000).max(1_000_000_000).default(1_000_000),
+    /** Bytes a compressed Kafka record batch may decompress to; a larger one is a dead letter. */
+    maxDecompressedBatchBytes: z.number().int().min(65_536).max(1_073_741_824).default(67_108_864),
   })
   .strict()
   .prefault({})
@@ -99,6 +101,7 @@ const limitsSchema = z
     subscriptionsPerNode: l.subscriptionsPerNode,
     subscriptionsPerToken: l.subscriptionsPerToken,
     maxQuerySeriesMinutes: l.maxQuerySeriesMinutes,
+    maxDecompressedBatchBytes: l.maxDecompressedBatchBytes,
   }));
 
 /** The HTTP server (metrics API, dashboard, /metrics); unset `listen`: none. Tokens as for gRPC (VIGIL_TOKENS). */
@@ -169,6 +172,8 @@ export function configSchema(env: Env) {
       const logPipeline = { ...logs.pipeline, maxHeldEvents: engine.maxHeldPerSensor };
       return {
         ...c,
+        // The Kafka client's decompressors are bounded by this limit (transport/kafka/codecs.ts).
+        kafka: { ...c.kafka, maxDecompressedBatchBytes: c.limits.maxDecompressedBatchBytes },
         nodeId: node.id ?? `${hostname()}-${process.pid}`,
         logLevel: log.level,
         /** A level per component, over `logLevel`. */

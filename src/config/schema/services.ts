@@ -39,6 +39,11 @@ export function kafkaSchema(env: Env) {
         .strict()
         .prefault({}),
       sessionTimeout: positiveDuration.default(6_000),
+      /**
+       * How Vigil's own producers (outputs, the bridge, log fetchers, the simulator) compress record
+       * batches. Consumers read every codec whatever this says (transport/kafka/codecs.ts).
+       */
+      compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).default('lz4'),
       tls: clientTls.optional(),
       /** The password comes from VIGIL_KAFKA_SASL_PASSWORD, never from this file. */
       sasl: z

@@ -2,6 +2,7 @@ import { Kafka, logLevel, type LogEntry, type logCreator, type SASLOptions } fro
 import type { TlsFiles, VigilConfig } from '../../config/load.js';
 import { componentLevel, componentLogger, type Logger } from '../../obs/logger.js';
 import { clientTlsOptions } from '../tls.js';
+import { registerCodecs } from './codecs.js';
 
 const LEVELS: Readonly<Record<number, 'error' | 'warn' | 'info' | 'debug'>> = {
   [logLevel.ERROR]: 'error',
@@ -55,6 +56,8 @@ const KAFKAJS_LEVEL: Readonly<Record<string, logLevel>> = {
 export interface KafkaClientOptions {
   readonly brokers: readonly string[];
   readonly clientId: string;
+  /** limits.maxDecompressedBatchBytes: what one record batch may decompress to (default 64 MiB). */
+  readonly maxDecompressedBatchBytes?: number;
   readonly tls?: TlsFiles | undefined;
   readonly sasl?: VigilConfig['kafka']['sasl'];
 }
@@ -72,7 +75,12 @@ function saslOptions(s: NonNullable<KafkaClientOptions['sasl']>): SASLOptions {
   }
 }
 
+/** The default of limits.maxDecompressedBatchBytes. */
+const MAX_DECOMPRESSED_BATCH_BYTES = 64 * 1024 * 1024;
+
+/** A Kafka client that reads every codec (gzip, snappy, lz4, zstd: see codecs.ts). */
 export function createKafka(options: KafkaClientOptions, logger: Logger): Kafka {
+  registerCodecs(options.maxDecompressedBatchBytes ?? MAX_DECOMPRESSED_BATCH_BYTES);
   return new Kafka({
     brokers: [...options.brokers],
     clientId: options.clientId,

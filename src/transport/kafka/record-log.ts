@@ -1,4 +1,4 @@
-import { Partitioners, type Consumer, type Kafka, type Producer } from 'kafkajs';
+import { Partitioners, type CompressionTypes, type Consumer, type Kafka, type Producer } from 'kafkajs';
 import type {
   ConsumerHandlers,
   RecordConsumer,
@@ -8,6 +8,7 @@ import type {
 } from '../../ports/record-log.js';
 import type { Logger } from '../../obs/logger.js';
 import type { PartitionRef } from '../../ports/state-store.js';
+import { compressionOf, type CodecName } from './codecs.js';
 import { fromKafkaError } from './errors.js';
 
 export interface KafkaConsumerOptions {
@@ -214,6 +215,7 @@ interface Queued {
  */
 export class KafkaRecordProducer implements RecordProducer {
   private producer: Producer;
+  private readonly compression: CompressionTypes | undefined;
   private connected: Promise<void> | undefined;
   private queue: Queued[] = [];
   private sending = false;
@@ -222,7 +224,12 @@ export class KafkaRecordProducer implements RecordProducer {
   /** Producers started afresh after a request failed in part (see produce). */
   restarts = 0;
 
-  constructor(private readonly kafka: Kafka) {
+  /** `compression`: how record batches are compressed (kafka.compression; none by default). */
+  constructor(
+    private readonly kafka: Kafka,
+    options: { readonly compression?: CodecName } = {},
+  ) {
+    this.compression = compressionOf(options.compression ?? 'none');
     this.producer = this.newProducer();
   }
 
@@ -280,7 +287,11 @@ export class KafkaRecordProducer implements RecordProducer {
     try {
       for (const request of splitRequests(batches, MAX_REQUEST_BYTES)) {
         this.requests += 1;
-        await this.producer.sendBatch({ acks: -1, topicMessages: request });
+        await this.producer.sendBatch({
+          acks: -1,
+          topicMessages: request,
+          ...(this.compression === undefined ? {} : { compression: this.compression }),
+        });
       }
     } catch (err) {
       const e = fromKafkaError(err, 'producing');

@@ -4,6 +4,7 @@ import { VigilError } from '../../core/errors.js';
 import type { Logger } from '../../obs/logger.js';
 import type { ConsumedBatch, TopicMessages } from '../../ports/record-log.js';
 import { CONTROL_HEADER, TXN_HEADER, type Placement, type SourceWriter } from '../../ports/source-writer.js';
+import { compressionOf, type CodecName } from './codecs.js';
 import { fromKafkaError } from './errors.js';
 import { KafkaRecordConsumer, splitRequests } from './record-log.js';
 
@@ -15,6 +16,8 @@ export interface KafkaSourceWriterOptions {
   readonly sessionTimeoutMs: number;
   /** An open transaction of a dead fetcher blocks read_committed readers of its partition this long. */
   readonly transactionTimeoutMs: number;
+  /** How record batches are compressed (kafka.compression; none by default). */
+  readonly compression?: CodecName;
 }
 
 const MAX_REQUEST_BYTES = 512 * 1024;
@@ -75,7 +78,12 @@ export class KafkaSourceWriter implements SourceWriter {
     try {
       let placement: Placement | undefined;
       for (const request of splitRequests(tagged, MAX_REQUEST_BYTES)) {
-        const placed = await t.sendBatch({ acks: -1, topicMessages: request });
+        const compression = compressionOf(this.o.compression ?? 'none');
+        const placed = await t.sendBatch({
+          acks: -1,
+          topicMessages: request,
+          ...(compression === undefined ? {} : { compression }),
+        });
         placement ??= firstOn(keyTopic, placed);
       }
       if (placement === undefined)

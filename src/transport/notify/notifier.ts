@@ -1,6 +1,6 @@
 import { positionAfter } from '../../core/log-position.js';
 import type { VigilConfig } from '../../config/load.js';
-import { decodeAlert } from '../../core/alert-feed.js';
+import { decodeAlertRecord } from '../../core/alert-feed.js';
 import { groupNotification, parseGroup, type GroupSpec } from '../../core/alert-groups.js';
 import { retryDelay, sinkTakes, type SinkFilter } from '../../core/notify.js';
 import type { Alert } from '../../core/outputs.js';
@@ -107,7 +107,8 @@ export class Notifier {
   private async handOut(batch: ConsumedBatch): Promise<void> {
     const alerts: { offset: string; alert: Alert }[] = [];
     for (const r of batch.records) {
-      const decoded = decodeAlert(r.value);
+      const decoded = decodeAlertRecord(r);
+      if (decoded === undefined) continue;
       if (decoded.ok) alerts.push({ offset: r.offset, alert: decoded.value });
       else
         this.d.logger.warn({ offset: r.offset, reason: decoded.reason }, 'unreadable alert record skipped');
