@@ -35,6 +35,7 @@ export function startFetchers(
           topics: { logs: config.kafka.topics.logs, dlq: config.kafka.topics.dlq },
           maxLineBytes: logs.maxLineBytes,
           idleTimeoutMs: logs.idleTimeoutMs,
+          multilineTimeoutMs: logs.multilineTimeoutMs,
         },
         {
           store,

@@ -38,6 +38,7 @@ async function fetcher(
   lease: SourceLease,
   sourceLog?: SourceWriter,
   store?: SourceStore,
+  clock?: { now: () => number; multilineTimeoutMs: number },
 ): Promise<LogFetcher> {
   const f = new LogFetcher(
     {
@@ -53,12 +54,16 @@ async function fetcher(
       topics: TOPICS,
       maxLineBytes: 4096,
       maxReadBytes: 700,
+      // 0: a record is complete at the first poll that finds its file unchanged (these tests poll
+      // until two polls find nothing; the timeout itself has a test of its own below).
+      multilineTimeoutMs: clock?.multilineTimeoutMs ?? 0,
     },
     {
       store: store ?? s.store,
       writer: sourceLog ?? new MemorySourceWriter(s.log),
       lease,
       logger: silentLogger,
+      ...(clock === undefined ? {} : { now: clock.now }),
     },
   );
   await f.open();
@@ -144,6 +149,47 @@ describe('LogFetcher (memory ports, real files)', () => {
     ]);
     expect(String(dead[0]?.headers['vigil-source-topic'])).toBe(`file:${join(s.dir, 'app.log')}`);
     expect(delivered(s.log).ids).toHaveLength(1);
+  });
+
+  it('a stack trace flushed in two writes 3 s apart is one record (logs.multilineTimeout)', async () => {
+    const s = setup();
+    await s.writer.init();
+    let now = 1_000_000;
+    const f = await fetcher(s, await lease(s.store), undefined, undefined, {
+      now: () => now,
+      multilineTimeoutMs: 5_000,
+    });
+    const head = '15:12:00.123 [main] ERROR com.example.Billing - payment failed\n';
+    const top =
+      'java.lang.IllegalStateException: card declined\n\tat com.example.Billing.charge(Billing.java:42)\n';
+    const rest =
+      '\tat com.example.Api.handle(Api.java:17)\n\tat java.base/java.lang.Thread.run(Thread.java:1583)\n';
+    await s.writer.appendRaw(head + top);
+    for (let t = 0; t <= 3_000; t += 250) {
+      now = 1_000_000 + t;
+      await f.poll(); // the first half waits: its file has not been quiet for 5 s
+    }
+    expect(delivered(s.log).records).toHaveLength(0);
+    await s.writer.appendRaw(rest);
+    for (let t = 3_250; t <= 9_000; t += 250) {
+      now = 1_000_000 + t;
+      await f.poll();
+    }
+    const { records } = delivered(s.log);
+    expect(records).toHaveLength(1);
+    expect(records[0]?.line).toBe((head + top + rest).trimEnd());
+    expect(s.log.partitions(TOPICS.dlq).flat()).toHaveLength(0);
+    // Later than the timeout, a continuation follows no record: a dead letter with why, never lost.
+    now += 60_000;
+    await s.writer.appendRaw('\tat com.example.Late.call(Late.java:1)\n');
+    now += 6_000;
+    await f.poll();
+    now += 6_000;
+    await f.poll();
+    const dead = s.log.partitions(TOPICS.dlq).flat();
+    expect(dead.map((r) => String(r.headers['vigil-reason']))).toEqual([
+      `line does not match the log pattern "${DEFAULT_LOG_PATTERN}" and follows no record`,
+    ]);
   });
 
   it('a crash before the commit reads the lines again; one after it does not repeat them', async () => {

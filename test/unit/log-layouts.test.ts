@@ -122,6 +122,7 @@ describe('log layouts, through the fetcher and the engine', () => {
           topics: { logs: config.kafka.topics.logs, dlq: config.kafka.topics.dlq },
           maxLineBytes: 4096,
           idleTimeoutMs: config.logs.idleTimeoutMs,
+          multilineTimeoutMs: 0, // a record is complete once a poll finds its file unchanged
         },
         {
           store,

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { globMatcher, planReads, type FileInfo, type TrackedFile } from '../../src/core/log-sources/tail.js';
+import {
+  globMatcher,
+  nextSizes,
+  planReads,
+  type FileInfo,
+  type TrackedFile,
+} from '../../src/core/log-sources/tail.js';
 
 const matches = globMatcher('*.log');
 const file = (name: string, id: string, size: number, mtimeMs: number, head = 'H'): FileInfo => ({
@@ -10,12 +16,21 @@ const file = (name: string, id: string, size: number, mtimeMs: number, head = 'H
   createdMs: 0,
   head,
 });
+/** Plans at wall clock `now`; `previous` sizes were seen at 0, and logs.multilineTimeout is 5 s. */
 const plan = (
   tracked: TrackedFile[],
   listing: FileInfo[],
-  previousSizes = new Map<string, number>(),
+  previous = new Map<string, number>(),
   maxReadBytes = 1_000,
-) => planReads(tracked, listing, { matches, maxReadBytes, previousSizes });
+  now = 10_000,
+) =>
+  planReads(tracked, listing, {
+    matches,
+    maxReadBytes,
+    sizes: new Map([...previous].map(([id, size]) => [id, { size, since: 0 }])),
+    now,
+    multilineTimeoutMs: 5_000,
+  });
 
 describe('planReads', () => {
   it('reads a new file from its start and an appended one from its offset', () => {
@@ -112,6 +127,19 @@ describe('planReads', () => {
       ['a.log', true, true],
       ['b.log', false, true],
     ]);
+  });
+
+  it('holds a record open for logs.multilineTimeout: a trace flushed in two writes is one record', () => {
+    const tracked = [{ id: 'a', name: 'a.log', offset: 0, head: 'H' }];
+    const listing = [file('a.log', 'a', 10, 1)];
+    const sizes = new Map([['a', 10]]);
+    // Unchanged for 3 s (the first half of a trace, the rest on its way): not done yet.
+    expect(plan(tracked, listing, sizes, 1_000, 3_000).reads[0]?.idle).toBe(false);
+    expect(plan(tracked, listing, sizes, 1_000, 5_000).reads[0]?.idle).toBe(true);
+    // Its size seen for the first time now: the clock starts now.
+    const later = nextSizes([file('a.log', 'a', 25, 2)], new Map([['a', { size: 10, since: 0 }]]), 7_000);
+    expect(later.get('a')).toEqual({ size: 25, since: 7_000 });
+    expect(nextSizes([file('a.log', 'a', 25, 2)], later, 9_000).get('a')).toEqual({ size: 25, since: 7_000 });
   });
 });
 

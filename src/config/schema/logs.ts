@@ -99,6 +99,12 @@ export const logsSchema = z
     pollInterval: positiveDuration.default(250),
     /** A dead node's sources move after this. */
     lease: positiveDuration.default(10_000),
+    /**
+     * A record's continuation lines (a stack trace) written within this of its last line join it, as
+     * Filebeat's multiline.timeout: a logger that flushes a trace in two writes still gives one record.
+     * Lines later than that are dead letters with the reason (they follow no record), never dropped.
+     */
+    multilineTimeout: positiveDuration.default(5_000),
     /** Longer lines are cut there (the record keeps their start, with a note). */
     maxLineBytes: z.number().int().min(256).max(1_048_576).default(65_536),
     /**
@@ -119,9 +125,10 @@ export const logsSchema = z
         message: `must be at least the longest log window plus its allowed lateness (${reach} ms): a shorter one would make later lines late`,
       });
   })
-  .transform(({ pollInterval, lease, idleTimeout, ...l }) => ({
+  .transform(({ pollInterval, lease, idleTimeout, multilineTimeout, ...l }) => ({
     ...l,
     pollIntervalMs: pollInterval,
+    multilineTimeoutMs: multilineTimeout,
     leaseMs: lease,
     idleTimeoutMs: idleTimeout ?? windowReach(l.pipeline),
   }));

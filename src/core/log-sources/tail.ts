@@ -57,7 +57,10 @@ export interface ReadPlan {
    * last line, if any, is a line, and its last record is complete.
    */
   readonly final: boolean;
-  /** Nothing was appended since the last poll: the last record has all its continuation lines. */
+  /**
+   * Nothing was appended for `multilineTimeoutMs` of wall clock: the last record has all its
+   * continuation lines (a logger flushing a stack trace in two writes gets that long for the second).
+   */
   readonly idle: boolean;
 }
 
@@ -77,8 +80,34 @@ export interface TailPlan {
 export interface PlanOptions {
   readonly matches: (name: string) => boolean;
   readonly maxReadBytes: number;
-  /** Each file's size at the previous poll of this process (unknown after a restart). */
-  readonly previousSizes: ReadonlyMap<string, number>;
+  /**
+   * Each file's size as this process saw it, and since when (wall clock) it has had that size (unknown
+   * after a restart): a file unchanged at one poll is done growing if a newer one is written, and its
+   * last record complete once it has been unchanged for `multilineTimeoutMs` (logs.multilineTimeout).
+   */
+  readonly sizes: ReadonlyMap<string, FileSize>;
+  readonly now: number;
+  readonly multilineTimeoutMs: number;
+}
+
+/** A file's size, and since when (wall clock) it has had it. */
+export interface FileSize {
+  readonly size: number;
+  readonly since: number;
+}
+
+/** The sizes a poll leaves for the next: a size seen before keeps its time, a new one starts now. */
+export function nextSizes(
+  listing: readonly FileInfo[],
+  before: ReadonlyMap<string, FileSize>,
+  now: number,
+): Map<string, FileSize> {
+  return new Map(
+    listing.map((f) => {
+      const prev = before.get(f.id);
+      return [f.id, prev !== undefined && prev.size === f.size ? prev : { size: f.size, since: now }];
+    }),
+  );
 }
 
 export function planReads(
@@ -138,9 +167,10 @@ export function planReads(
   const newest = candidates.reduce((max, c) => Math.max(max, c.info.mtimeMs), Number.NEGATIVE_INFINITY);
   const reads: ReadPlan[] = [];
   for (const { file, info } of candidates) {
-    const previous = o.previousSizes.get(info.id);
-    const idle = previous === info.size;
-    const final = !o.matches(info.name) || (idle && info.mtimeMs < newest);
+    const previous = o.sizes.get(info.id);
+    const unchanged = previous !== undefined && previous.size === info.size;
+    const idle = unchanged && o.now - previous.since >= o.multilineTimeoutMs;
+    const final = !o.matches(info.name) || (unchanged && info.mtimeMs < newest);
     if (info.size <= file.offset) continue;
     const whole = info.size - file.offset <= o.maxReadBytes;
     reads.push({

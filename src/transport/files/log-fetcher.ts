@@ -22,7 +22,9 @@ import type { LinePattern } from '../../core/log-sources/pattern.js';
 import {
   advance,
   globMatcher,
+  nextSizes,
   planReads,
+  type FileSize,
   type FileInfo,
   type ReadPlan,
   type TailEvent,
@@ -36,6 +38,9 @@ import type { SourceLease, SourceStore } from '../../ports/source-store.js';
 import type { SourceWriter } from '../../ports/source-writer.js';
 import { listFiles, readPlanned } from './log-files.js';
 
+/** logs.multilineTimeout's default, as Filebeat's multiline.timeout. */
+const DEFAULT_MULTILINE_TIMEOUT_MS = 5_000;
+
 /** Bytes read from one file per poll at most; a longer backlog is read over several polls. */
 const MAX_READ_BYTES = 1024 * 1024;
 
@@ -46,6 +51,8 @@ export interface FetcherOptions {
   readonly maxReadBytes?: number;
   /** Wall clock without a new line after which the source's idle mark is written (logs.idleTimeout). */
   readonly idleTimeoutMs?: number;
+  /** A record's continuation lines written within this of its last line join it (logs.multilineTimeout). */
+  readonly multilineTimeoutMs?: number;
 }
 
 export interface FetcherPorts {
@@ -108,8 +115,8 @@ export class LogFetcher {
   private idle: IdleState | undefined;
   /** Wall clock of the last line read (or of opening). */
   private lastLineAt = 0;
-  /** Each file's size at the previous poll (an unchanged size means its last record is complete). */
-  private sizes = new Map<string, number>();
+  /** Each file's size, and since when it has had it (tail.ts: when its last record is complete). */
+  private sizes = new Map<string, FileSize>();
   private readonly pattern: LinePattern;
   private readonly matches: (name: string) => boolean;
   private readonly nameDay: (name: string) => number | undefined;
@@ -187,7 +194,7 @@ export class LogFetcher {
       return { lines: 0, more: false };
     }
     const read = await this.readAll(listing);
-    this.sizes = new Map(listing.map((f) => [f.id, f.size]));
+    this.sizes = nextSizes(listing, this.sizes, this.now());
     const idle = read.lastTs === undefined ? this.idle : { lastTs: read.lastTs, marked: false };
     if (read.lines.length + read.dead.length > 0) await this.write(read.files, idle, read.lines, read.dead);
     else if (!(await this.markIdle(read.files)) && !sameFiles(read.files, this.files))
@@ -206,7 +213,9 @@ export class LogFetcher {
     const plan = planReads(this.files, listing, {
       matches: this.matches,
       maxReadBytes: this.o.maxReadBytes ?? MAX_READ_BYTES,
-      previousSizes: this.sizes,
+      sizes: this.sizes,
+      now: this.now(),
+      multilineTimeoutMs: this.o.multilineTimeoutMs ?? DEFAULT_MULTILINE_TIMEOUT_MS,
     });
     for (const e of plan.events) this.report(e);
     let files = [...plan.files];
