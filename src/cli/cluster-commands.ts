@@ -290,6 +290,22 @@ function addSensorCommands(cli: Command): void {
       });
     });
 
+  connectionOptions(cli.command('expect'))
+    .description(
+      'declare sensors expected to report (admin): the silence rules watch them from now, so one that never reports is alerted too',
+    )
+    .argument('<sensors...>', 'sensor ids')
+    .action(async (sensors: string[], o: ConnectionOptions) => {
+      await withClients(o, async ({ control, metadata }) => {
+        const ack = await unary<object, Ack__Output>(
+          control.expectSensors.bind(control),
+          { sensorIds: sensors },
+          metadata,
+        );
+        writeLine(o.json === true ? JSON.stringify(ack) : `${ack.node}: ${ack.detail}`);
+      });
+    });
+
   connectionOptions(cli.command('crash'))
     .description('fault injection (admin): crash a sensor actor on its node; it restores from its checkpoint')
     .argument('<sensor>', 'sensor id')

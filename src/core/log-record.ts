@@ -126,7 +126,9 @@ export const logsDecoder =
     const control = controlOf(record);
     if (control === undefined) {
       const d = decodeLogReading(record.value, limits);
-      return d.ok ? { kind: 'reading', reading: d.value } : { kind: 'invalid', reason: d.reason };
+      return d.ok
+        ? { kind: 'readings', readings: [d.value], errors: [] }
+        : { kind: 'invalid', reason: d.reason };
     }
     if (control !== IDLE_CONTROL) return { kind: 'skip' };
     const json = parseJsonValue(record.value);

@@ -1,4 +1,5 @@
 import type { AggregateName } from './aggregate.js';
+import { parseInstant } from './instant.js';
 
 /**
  * `POST /compute/metrics`, free of I/O: the request body is checked and turned into a plan (which
@@ -47,40 +48,7 @@ export type MetricsPlan =
     }
   | { readonly ok: false; readonly errors: string[] };
 
-/** `2026-11-23 15:12:00[.123]` or ISO 8601 `2026-11-23T15:12:00[.123][Z|+02:00]`. */
-const INSTANT =
-  /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2})?$/;
-
-/**
- * A time of a request: epoch milliseconds, or `2026-11-23 15:12:00` / ISO 8601 to the millisecond, in
- * UTC unless it carries an offset. Nothing else (no `01/13/2020`, no bare year, no local time zone),
- * and no impossible date (`2020-02-30`): undefined then.
- */
-export function parseInstant(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
-  if (typeof value !== 'string') return undefined;
-  const m = INSTANT.exec(value.trim());
-  if (m === null) return undefined;
-  const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((k) => Number(m[k] ?? 0)) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const ms = Number((m[7] ?? '0').padEnd(3, '0'));
-  const utc = Date.UTC(y, mo - 1, d, h, mi, s, ms);
-  const check = new Date(utc);
-  // Date.UTC rolls 2020-02-30 over to March: a date that does not come back as written is impossible.
-  if (check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d || h > 23 || mi > 59 || s > 59)
-    return undefined;
-  const zone = m[8];
-  if (zone === undefined || zone === 'Z') return utc;
-  const sign = zone.startsWith('-') ? -1 : 1;
-  const offset = sign * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6))) * 60_000;
-  return utc - offset;
-}
+export { parseInstant };
 
 const quote = (s: string): string => JSON.stringify(s);
 

@@ -135,6 +135,35 @@ export function decodeReading(
   return overLimits(json.value, limits) ?? schemaReading(json.value);
 }
 
+/**
+ * Why a reading made by a decoder (not parsed from Vigil's own JSON) cannot be taken, or undefined: the
+ * checks of the reading schema and of `limits`, in the same words.
+ */
+export function readingProblem(r: Reading, limits: ReadingLimits): string | undefined {
+  if (r.sensorId.length === 0) return 'sensorId: must not be empty';
+  if (r.sensorId.length > limits.maxSensorIdLength)
+    return `sensorId: ${r.sensorId.length} characters, over limits.maxSensorIdLength (${limits.maxSensorIdLength})`;
+  if (!Number.isSafeInteger(r.ts) || r.ts < 0 || r.ts > MAX_TS)
+    return `ts: ${r.ts} is not a time from 1970 on, in epoch milliseconds`;
+  if (r.seq !== undefined && (!Number.isSafeInteger(r.seq) || r.seq < 0))
+    return `seq: ${r.seq} is not a whole number from 0 on`;
+  let metrics = 0;
+  for (const name in r.values) {
+    const x = r.values[name] as number;
+    if (name.length === 0) return 'values: metric names must not be empty';
+    if (name.length > limits.maxMetricNameLength)
+      return `values: a metric name of ${name.length} characters, over limits.maxMetricNameLength (${limits.maxMetricNameLength})`;
+    if (!Number.isFinite(x)) return `values.${name}: must be a finite number`;
+    if (Math.abs(x) > limits.maxAbsValue)
+      return `values.${name}: ${x} is beyond limits.maxAbsValue (${limits.maxAbsValue})`;
+    metrics++;
+  }
+  if (metrics === 0) return 'values: must hold at least one metric';
+  if (metrics > limits.maxMetrics)
+    return `values: ${metrics} metrics, over limits.maxMetricsPerReading (${limits.maxMetrics})`;
+  return undefined;
+}
+
 /** The reason a reading breaks a limit (or holds `__proto__`, which no object can keep as a name). */
 function overLimits(v: unknown, limits: ReadingLimits): DecodeResult<Reading> | undefined {
   if (typeof v !== 'object' || v === null) return undefined;

@@ -1,6 +1,7 @@
 import type { DeadLetter, OutgoingRecord, RecordSource } from './outputs.js';
 import { partitionForKey } from './partitioner.js';
-import type { DecodeResult, Reading } from './reading.js';
+import { decodePayload, encodeReadings, type PayloadSettings } from './payloads/index.js';
+import type { Reading } from './reading.js';
 import type { SensorEvent } from './sensor.js';
 import type { StreamClock, Tick } from './stream-clock.js';
 
@@ -16,9 +17,14 @@ export interface RawRecord {
 
 /**
  * A record carrying this header is Vigil's own control record, never data: a log fetcher's probe after
- * a crash (`probe`, skipped), or a log source's idle mark (`idle`, see log-record.ts).
+ * a crash (`probe`, skipped), a log source's idle mark (`idle`, see log-record.ts), a clock record
+ * (`clock`: stream time moves to the record's broker time while nothing else comes, see
+ * engine/clock-writer.ts), or a sensor declared expected (`expect`, key = the sensor: it is watched by
+ * the silence rules from then on, whether it ever reports or not).
  */
 export const CONTROL_HEADER = 'vigil-control';
+export const CLOCK_CONTROL = 'clock';
+export const EXPECT_CONTROL = 'expect';
 
 /**
  * A record the Kafka client could not decompress stands in for its batch (transport/kafka/codecs.ts):
@@ -32,9 +38,14 @@ export const FORWARDED_HEADER = 'vigil-forwarded-from';
 
 /** What one record of a stream means to the engine. */
 export type RecordMeaning =
-  | { readonly kind: 'reading'; readonly reading: Reading }
+  /** Readings (a payload may carry several, of several sensors), and what of it could not be read. */
+  | { readonly kind: 'readings'; readonly readings: readonly Reading[]; readonly errors: readonly string[] }
   /** The source stopped writing: its windows may close up to event time `ts` (log-record.ts). */
   | { readonly kind: 'idle'; readonly sensorId: string; readonly ts: number }
+  /** Wall-clock time passed: stream time moves to the record's broker time. */
+  | { readonly kind: 'clock' }
+  /** The sensor is expected to report: the silence rules watch it from here. */
+  | { readonly kind: 'expect'; readonly sensorId: string }
   | { readonly kind: 'skip' }
   | { readonly kind: 'invalid'; readonly reason: string };
 
@@ -51,13 +62,39 @@ export function headerOf(record: RawRecord, name: string): string | undefined {
 /** The control header's value, if the record has one. */
 export const controlOf = (record: RawRecord): string | undefined => headerOf(record, CONTROL_HEADER);
 
-/** Decodes records of `decode`'s kind; control records are skipped. */
-export function readingsDecoder(decode: (raw: Buffer | null) => DecodeResult<Reading>): RecordDecoder {
+/**
+ * The vigil.readings decoder: payloads of every shape core/payloads reads, a payload that names no
+ * sensor taking the record's key, one that gives no time the record's broker time; clock and expect
+ * records; other control records are skipped. A forwarded record holds Vigil's JSON, whatever format
+ * the topic is pinned to.
+ */
+export function readingsDecoder(settings: PayloadSettings): RecordDecoder {
+  const forwarded: PayloadSettings = { ...settings, format: 'json' };
   return (record) => {
-    if (controlOf(record) !== undefined) return { kind: 'skip' };
-    const d = decode(record.value);
-    return d.ok ? { kind: 'reading', reading: d.value } : { kind: 'invalid', reason: d.reason };
+    const control = controlOf(record);
+    if (control !== undefined) {
+      if (control === CLOCK_CONTROL) return { kind: 'clock' };
+      if (control !== EXPECT_CONTROL) return { kind: 'skip' };
+      const sensorId = record.key?.toString('utf8') ?? '';
+      return sensorId === '' || sensorId.length > settings.limits.maxSensorIdLength
+        ? { kind: 'invalid', reason: 'an expect record names its sensor in its key' }
+        : { kind: 'expect', sensorId };
+    }
+    const key = record.key === null || record.key.length === 0 ? undefined : record.key.toString('utf8');
+    const d = decodePayload(
+      record.value,
+      headerOf(record, FORWARDED_HEADER) === undefined ? settings : forwarded,
+      { sensorId: key, receivedAt: record.timestamp === undefined ? undefined : Number(record.timestamp) },
+    );
+    if (d.readings.length === 0) return { kind: 'invalid', reason: reasonOf(d.errors) };
+    return { kind: 'readings', readings: d.readings, errors: d.errors };
   };
+}
+
+/** Errors of one record as one dead-letter reason: the first few, and how many more. */
+export function reasonOf(errors: readonly string[], max = 5): string {
+  const more = errors.length > max ? ` (and ${errors.length - max} more)` : '';
+  return errors.slice(0, max).join('; ') + more;
 }
 
 /** Where the readings of one batch came from: for a reading that later proves poisonous or late. */
@@ -92,6 +129,12 @@ export interface Route {
    * partition, so a forward repeated by its origin's replay is taken once.
    */
   readonly forwarded: Map<number, bigint>;
+  /**
+   * Forward a record as it is (log records: one source each, whole in themselves), not its readings
+   * in Vigil's JSON (readings: a payload may hold several sensors, and take its sensor or time from
+   * the record's key or broker time, which a forward does not keep).
+   */
+  readonly forwardVerbatim?: boolean;
 }
 
 export interface RoutedBatch {
@@ -148,54 +191,110 @@ export function routeBatch(records: readonly RawRecord[], route: Route): RoutedB
       continue;
     }
     const meaning = route.decode(record);
-    if (meaning.kind === 'skip') continue;
-    if (meaning.kind === 'invalid') {
-      dead(record, meaning.reason);
-      continue;
-    }
-    const sensorId = meaning.kind === 'idle' ? meaning.sensorId : meaning.reading.sensorId;
-    const home = partitionForKey(sensorId, route.partitions);
-    const placed = place(record, home, route);
-    if (placed === 'forward') {
-      forwards.push(forwardOf(record, sensorId, partition));
-      continue;
-    }
-    if (placed === 'repeat') continue;
-    if (placed !== 'take') {
-      dead(record, placed.refused);
-      continue;
-    }
     const brokerTime = record.timestamp === undefined ? undefined : Number(record.timestamp);
-    const ts = meaning.kind === 'idle' ? meaning.ts : meaning.reading.ts;
-    if (brokerTime !== undefined && ts > brokerTime + route.maxFutureMs) {
-      dead(record, futureReason(ts, brokerTime, route.maxFutureMs));
-      continue;
+    switch (meaning.kind) {
+      case 'skip':
+        continue;
+      case 'invalid':
+        dead(record, meaning.reason);
+        continue;
+      case 'clock':
+        if (brokerTime !== undefined) clock.advance(brokerTime, onTick);
+        continue;
+      case 'readings': {
+        const problems = takeReadings(record, meaning.readings, route, { push, forwards, offsets, onTick });
+        if (meaning.errors.length + problems.length > 0)
+          dead(record, reasonOf([...meaning.errors, ...problems]));
+        continue;
+      }
+      case 'idle':
+      case 'expect': {
+        const placed = place(record, [partitionForKey(meaning.sensorId, route.partitions)], route);
+        if (placed === 'forward') forwards.push(forwardOf(record, meaning.sensorId, partition));
+        else if (typeof placed === 'object') dead(record, placed.refused);
+        else if (placed === 'repeat') continue;
+        else if (meaning.kind === 'expect') clock.expect(meaning.sensorId, onTick);
+        else if (brokerTime !== undefined && meaning.ts > brokerTime + route.maxFutureMs)
+          dead(record, futureReason(meaning.ts, brokerTime, route.maxFutureMs));
+        else push(meaning.sensorId, { tick: 'idle', streamTime: meaning.ts, lastSeen: meaning.ts });
+        continue;
+      }
     }
-    if (meaning.kind === 'idle') {
-      push(sensorId, { tick: 'idle', streamTime: meaning.ts, lastSeen: meaning.ts });
-      continue;
-    }
-    const reading = meaning.reading;
-    offsets.set(reading, record.offset);
-    push(sensorId, reading);
-    clock.observe(sensorId, brokerTime === undefined ? reading.ts : Math.min(reading.ts, brokerTime), onTick);
   }
   return { groups, deadLetters, forwards, sources: { topic, partition, offsets }, records: records.length };
+}
+
+interface Taking {
+  readonly push: (sensorId: string, event: SensorEvent) => void;
+  readonly forwards: OutgoingRecord[];
+  readonly offsets: WeakMap<Reading, string>;
+  readonly onTick: (sensorId: string, tick: Tick) => void;
+}
+
+/**
+ * The readings of one record: those of this partition's sensors go to them (stream time moving with
+ * each), the others are forwarded, one record per partition they belong to. Returns why any could
+ * not be taken (the record is then a dead letter with those reasons, the rest still taken).
+ */
+function takeReadings(record: RawRecord, readings: readonly Reading[], route: Route, t: Taking): string[] {
+  const { partition, clock } = route;
+  const homes = readings.map((r) => partitionForKey(r.sensorId, route.partitions));
+  const placed = place(record, homes, route);
+  if (placed === 'repeat') return [];
+  if (typeof placed === 'object') return [placed.refused];
+  const brokerTime = record.timestamp === undefined ? undefined : Number(record.timestamp);
+  const problems: string[] = [];
+  let away: Map<number, Reading[]> | undefined;
+  readings.forEach((reading, i) => {
+    const home = homes[i] as number;
+    if (home !== partition) {
+      away ??= new Map();
+      const list = away.get(home);
+      if (list === undefined) away.set(home, [reading]);
+      else list.push(reading);
+      return;
+    }
+    if (brokerTime !== undefined && reading.ts > brokerTime + route.maxFutureMs) {
+      problems.push(futureReason(reading.ts, brokerTime, route.maxFutureMs));
+      return;
+    }
+    t.offsets.set(reading, record.offset);
+    t.push(reading.sensorId, reading);
+    clock.observe(
+      reading.sensorId,
+      brokerTime === undefined ? reading.ts : Math.min(reading.ts, brokerTime),
+      t.onTick,
+    );
+  });
+  if (away !== undefined)
+    for (const group of away.values())
+      t.forwards.push(
+        route.forwardVerbatim
+          ? forwardOf(record, (group[0] as Reading).sensorId, partition)
+          : {
+              key: (group[0] as Reading).sensorId,
+              value: encodeReadings(group),
+              headers: { [FORWARDED_HEADER]: `${partition}:${record.offset}` },
+            },
+      );
+  return problems;
 }
 
 /** take, forward, repeat, or the reason it can be none of them. */
 type Placement = 'take' | 'forward' | 'repeat' | { readonly refused: string };
 
 /**
- * Whether a record is this partition's to process (`take`), to forward to its sensor's own partition,
- * a forward already taken (`repeat`: its origin replayed), or a reason it can be neither.
+ * Whether a record is this partition's to process (`take`: some of its sensors are this partition's),
+ * only to forward (every sensor is another partition's), a forward already taken (`repeat`: its origin
+ * replayed), or a reason it can be none of them. A forwarded record holds this partition's sensors only.
  */
-function place(record: RawRecord, home: number, route: Route): Placement {
+function place(record: RawRecord, homes: readonly number[], route: Route): Placement {
   const from = headerOf(record, FORWARDED_HEADER);
-  if (from === undefined) return home === route.partition ? 'take' : 'forward';
-  if (home !== route.partition)
+  if (from === undefined) return homes.some((h) => h === route.partition) ? 'take' : 'forward';
+  const elsewhere = homes.find((h) => h !== route.partition);
+  if (elsewhere !== undefined)
     return {
-      refused: `forwarded to partition ${route.partition}, not its sensor's own (${home}): kafka.partitions does not match the topic`,
+      refused: `forwarded to partition ${route.partition}, not its sensor's own (${elsewhere}): kafka.partitions does not match the topic`,
     };
   const m = /^(\d+):(\d+)$/.exec(from);
   if (m === null)

@@ -8,7 +8,15 @@
  * stream time has moved on by the timeout since the sensor's last reading. The ticks are emitted at a
  * position in the record sequence, independent of how the log was cut into batches.
  *
- * Known limit: a partition that receives nothing at all has no stream time to advance.
+ * A partition that receives nothing still moves: one node appends a clock record to every readings
+ * partition on a wall-clock timer (engine/clock-writer.ts), and stream time moves to its broker time
+ * (advance), at that record of the log, so a replay moves it at the same place. Silence is heard.
+ *
+ * A jump of stream time longer than `gapMs` means nothing at all was written for that long, not even
+ * clock records: Vigil or Kafka was down, and nobody observed the sensors. Their silence timers then
+ * start again at the end of the gap, so a network that resumes with Vigil is not reported silent for
+ * the time nobody was listening (a sensor still silent `after` later is). Idle ticks are not held back:
+ * the windows of that time are long final.
  */
 export interface Tick {
   readonly tick: 'idle' | 'silence';
@@ -50,6 +58,8 @@ export class StreamClock {
   constructor(
     private readonly idleTimeoutMs: number | undefined,
     silenceThresholdsMs: readonly number[],
+    /** A jump of stream time longer than this restarts the silence timers (undefined: never). */
+    private readonly gapMs?: number,
   ) {
     this.setSilenceThresholds(silenceThresholdsMs);
   }
@@ -70,24 +80,65 @@ export class StreamClock {
 
   /** Records a reading of `sensorId` at event time `ts`; calls `emit` for every tick now due. */
   observe(sensorId: string, ts: number, emit: (sensorId: string, tick: Tick) => void): void {
-    if (ts > this.streamTime) this.streamTime = ts;
+    this.moveTo(ts);
     const now = this.streamTime;
     const changed = this.changed;
     changed.add(sensorId);
+    if (this.idleTimeoutMs !== undefined) {
+      this.idle.delete(sensorId);
+      this.idle.set(sensorId, now);
+    }
+    for (const queue of this.silence.values()) {
+      queue.delete(sensorId);
+      queue.set(sensorId, now);
+    }
+    this.drainAll(emit);
+  }
+
+  /** Stream time moves to `ts` (a clock record's broker time); calls `emit` for every tick now due. */
+  advance(ts: number, emit: (sensorId: string, tick: Tick) => void): void {
+    if (ts <= this.streamTime) return;
+    this.moveTo(ts);
+    this.drainAll(emit);
+  }
+
+  /**
+   * The sensor is expected to report: the silence rules watch it from now, as if it had just been
+   * heard of. A sensor already watched keeps its timers (declaring one again changes nothing).
+   */
+  expect(sensorId: string, emit: (sensorId: string, tick: Tick) => void): void {
+    if (this.idle.has(sensorId)) return;
+    for (const queue of this.silence.values()) if (queue.has(sensorId)) return;
+    const now = this.streamTime;
+    if (!Number.isFinite(now)) return; // nothing ever came: no time to start watching from
+    for (const queue of this.silence.values()) queue.set(sensorId, now);
+    this.changed.add(sensorId);
+    this.drainAll(emit);
+  }
+
+  private moveTo(ts: number): void {
+    if (ts <= this.streamTime) return;
+    const from = this.streamTime;
+    this.streamTime = ts;
+    if (this.gapMs === undefined || !Number.isFinite(from) || ts - from <= this.gapMs) return;
+    // Nobody observed the gap: every silence timer starts again at its end (see the class comment).
+    for (const queue of this.silence.values()) {
+      for (const id of queue.keys()) {
+        queue.set(id, ts);
+        this.changed.add(id);
+      }
+    }
+  }
+
+  private drainAll(emit: (sensorId: string, tick: Tick) => void): void {
+    const now = this.streamTime;
+    const changed = this.changed;
     const fired = (id: string, tick: Tick): void => {
       changed.add(id);
       emit(id, tick);
     };
-    if (this.idleTimeoutMs !== undefined) {
-      this.idle.delete(sensorId);
-      this.idle.set(sensorId, now);
-      drain(this.idle, now, this.idleTimeoutMs, 'idle', fired);
-    }
-    for (const [afterMs, queue] of this.silence) {
-      queue.delete(sensorId);
-      queue.set(sensorId, now);
-      drain(queue, now, afterMs, 'silence', fired);
-    }
+    if (this.idleTimeoutMs !== undefined) drain(this.idle, now, this.idleTimeoutMs, 'idle', fired);
+    for (const [afterMs, queue] of this.silence) drain(queue, now, afterMs, 'silence', fired);
   }
 
   /**

@@ -1,6 +1,5 @@
 import { logsDecoder } from '../core/log-record.js';
 import { partitionForKey } from '../core/partitioner.js';
-import { decodeReading } from '../core/reading.js';
 import { readingsDecoder, type RecordDecoder } from '../core/router.js';
 import type { SensorPipeline, SensorSnapshot } from '../core/sensor.js';
 import { silenceThresholds } from '../core/rules/evaluate.js';
@@ -11,8 +10,11 @@ import type { SensorCommand } from '../core/sensor.js';
 import { startSystem, stopActor, type ActorSystem } from '../actors/nact.js';
 import type { BatchControl, ConsumedBatch, RecordConsumer, RecordProducer } from '../ports/record-log.js';
 import type { Logger } from '../obs/logger.js';
+import { MemorySourceStore } from '../ports/memory-source-store.js';
+import type { SourceStore } from '../ports/source-store.js';
 import { partitionKey, type PartitionRef, type StateStore } from '../ports/state-store.js';
 import type { NodeMetrics } from '../obs/metrics.js';
+import { ClockWriter } from './clock-writer.js';
 import { FrequencyCounter } from './frequencies.js';
 import { OutputWriter } from './output-writer.js';
 import { PartitionWorker } from './partition-worker.js';
@@ -28,6 +30,8 @@ export interface EngineDeps {
   readonly consumer: RecordConsumer;
   readonly producer: RecordProducer;
   readonly store: StateStore;
+  /** Where the clock writer's lease is held (Redis in a cluster); none: this process alone writes them. */
+  readonly leases?: SourceStore;
   /** Prometheus metrics of the node, when it serves them. */
   readonly metrics?: NodeMetrics;
 }
@@ -44,6 +48,10 @@ interface Stream {
   readonly topic: string;
   readonly pipeline: LivePipeline;
   readonly decode: RecordDecoder;
+  /** Readings: clock records move stream time, and a long gap restarts silence timers. */
+  readonly clockGapMs?: number | undefined;
+  /** Logs: a record on the wrong partition is forwarded as it is (core/router.ts). */
+  readonly forwardVerbatim: boolean;
   /** The topic's partition count (a sensor's own partition is computed from it). */
   readonly partitions: number;
   /** The silence thresholds of the rules in force; partition clocks follow them. */
@@ -71,6 +79,8 @@ export class Engine {
   private readonly readings: Stream;
   private owned: readonly PartitionRef[] = [];
   private readonly frequencies: FrequencyCounter;
+  /** Clock records and expected sensors on vigil.readings (clock-writer.ts). */
+  private readonly clockWriter: ClockWriter;
   private paused = false;
   private timer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
@@ -82,6 +92,7 @@ export class Engine {
       partitions: number,
       pipeline: SensorPipeline,
       decode: RecordDecoder,
+      extra: Pick<Stream, 'clockGapMs' | 'forwardVerbatim'>,
     ): Stream => {
       const s: Stream = {
         topic,
@@ -89,19 +100,23 @@ export class Engine {
         pipeline: { ...pipeline },
         decode,
         silence: silenceThresholds(pipeline.rules),
+        ...extra,
       };
       this.streams.set(topic, s);
       return s;
     };
     const { topics, partitions } = config.kafka;
-    const limits = config.limits.reading;
     this.readings = stream(
       topics.readings,
       partitions.readings,
       config.pipeline,
-      readingsDecoder((raw) => decodeReading(raw, limits)),
+      readingsDecoder(config.readings.payload),
+      { clockGapMs: config.readings.clock.gapMs, forwardVerbatim: false },
     );
-    if (config.logs.enabled) stream(topics.logs, partitions.logs, config.logs.pipeline, logsDecoder(limits));
+    if (config.logs.enabled)
+      stream(topics.logs, partitions.logs, config.logs.pipeline, logsDecoder(config.limits.reading), {
+        forwardVerbatim: true,
+      });
     this.outputs = new OutputWriter(
       deps.producer,
       config.kafka.topics,
@@ -110,6 +125,16 @@ export class Engine {
       deps.metrics,
     );
     this.frequencies = new FrequencyCounter(deps.store, deps.logger);
+    this.clockWriter = new ClockWriter({
+      topic: topics.readings,
+      partitions: partitions.readings,
+      intervalMs: config.readings.clock.intervalMs,
+      owner: config.nodeId,
+      expected: config.readings.expected,
+      leases: deps.leases ?? new MemorySourceStore(),
+      producer: deps.producer,
+      logger: deps.logger,
+    });
   }
 
   get nodeId(): string {
@@ -159,6 +184,7 @@ export class Engine {
       }
     }, interval);
     this.frequencies.start();
+    this.clockWriter.start();
     logger.info({ topics }, 'engine started');
   }
 
@@ -173,6 +199,8 @@ export class Engine {
         decode: stream.decode,
         partitions: stream.partitions,
         maxFutureMs: config.limits.maxFutureMs,
+        clockGapMs: stream.clockGapMs,
+        forwardVerbatim: stream.forwardVerbatim,
         maxSensorsPerStep: config.limits.maxSensorsPerStep,
         maxDirtySensors: config.limits.maxDirtySensors,
         silenceThresholds: () => stream.silence,
@@ -259,6 +287,19 @@ export class Engine {
     return w;
   }
 
+  /**
+   * Declares sensors expected to report (the control plane's ExpectSensors): an `expect` record each on
+   * vigil.readings, so the silence rules watch them from there, whether they ever report or not.
+   */
+  expectSensors(sensorIds: readonly string[]): Promise<void> {
+    return this.clockWriter.expect(sensorIds);
+  }
+
+  /** Clock records this node has written (it writes them while it holds the lease). */
+  get clockRecords(): number {
+    return this.clockWriter.written;
+  }
+
   /** Fault injection (admin only over the control plane): crash one sensor's actor on its owner. */
   async crashSensor(sensorId: string): Promise<void> {
     await this.workerFor(sensorId).crashSensor(sensorId);
@@ -287,6 +328,7 @@ export class Engine {
   abort(): Promise<void> {
     this.stopping ??= (async () => {
       if (this.timer !== undefined) clearInterval(this.timer);
+      await this.clockWriter.stop();
       await Promise.all([...this.workers.values()].map((w) => w.close()));
       await this.deps.consumer.stop();
       this.workers.clear();
@@ -306,6 +348,7 @@ export class Engine {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       if (this.timer !== undefined) clearInterval(this.timer);
+      await this.clockWriter.stop();
       this.deps.consumer.pause(this.owned);
       await Promise.all([...this.workers.values()].map((w) => w.drain()));
       await this.deps.consumer.stop();

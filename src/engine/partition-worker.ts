@@ -5,7 +5,7 @@ import { placeBatch, positionAfter, skipGaps } from '../core/log-position.js';
 import { newOutputBuffer } from '../core/outputs.js';
 import { splitSteps } from '../core/batch-steps.js';
 import type { SensorCommand, SensorSnapshot } from '../core/sensor.js';
-import { StreamClock } from '../core/stream-clock.js';
+import type { StreamClock } from '../core/stream-clock.js';
 import type { Logger } from '../obs/logger.js';
 import type { BatchControl, ConsumedBatch } from '../ports/record-log.js';
 import { partitionKey, type CheckpointWrite, type PartitionRef } from '../ports/state-store.js';
@@ -80,7 +80,7 @@ export class PartitionWorker implements CheckpointOwner {
     this.logger = deps.logger.child({ partition: this.key });
     const maxHeldEvents = deps.pipeline.maxHeldEvents;
     this.counters = { ...deps, logger: this.logger, topic: ref.topic, maxHeldEvents };
-    this.clock = new StreamClock(deps.pipeline.idleTimeoutMs, deps.silenceThresholds());
+    this.clock = restoreClock(deps);
     this.passivation = new Passivation(deps.passivateAfterMs, deps.buckets);
     this.step = new CheckpointStep(
       ref,
@@ -194,7 +194,7 @@ export class PartitionWorker implements CheckpointOwner {
     // What Kafka holds is unknown: the first checkpoint commits the offset again, so lag tools catch
     // up even when idle.
     this.step.committed = undefined;
-    this.clock = restoreClock(this.deps.pipeline.idleTimeoutMs, this.deps.silenceThresholds(), restored);
+    this.clock = restoreClock(this.deps, restored);
     this.forwarded = restoreForwarded(restored);
     this.dirty.clear();
     this.pending.clear();
@@ -241,6 +241,7 @@ export class PartitionWorker implements CheckpointOwner {
       decode,
       maxFutureMs,
       forwarded: this.forwarded,
+      forwardVerbatim: this.deps.forwardVerbatim === true,
     };
     const { routed, out, activity, failed } = await runStep(actor, route, records, this.deps);
     this.sensorActors += activity.spawned;

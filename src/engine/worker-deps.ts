@@ -21,6 +21,10 @@ export interface WorkerDeps {
   readonly partitions: number;
   /** limits.maxFuture: event time this far ahead of the broker's time is a dead letter. */
   readonly maxFutureMs: number;
+  /** readings.clock.gap: a jump of stream time longer than this restarts silence timers (core/stream-clock.ts). */
+  readonly clockGapMs?: number | undefined;
+  /** Forward records as they are (log records), not their readings in Vigil's JSON (core/router.ts). */
+  readonly forwardVerbatim?: boolean;
   /** A batch goes to the actors in steps of at most this many distinct keys (limits.maxSensorsPerStep). */
   readonly maxSensorsPerStep: number;
   /** After a step that leaves this many sensors changed, the partition checkpoints at once. */
@@ -55,14 +59,17 @@ export interface WorkerStatus {
   readonly lag: number | undefined;
 }
 
-/** The partition's stream clock as its last checkpoint left it (version 1: whole; 2: per-sensor entries). */
+/**
+ * The partition's stream clock: new, or as its last checkpoint left it (version 1: whole; 2: per-sensor
+ * entries), with the thresholds of the rules in force.
+ */
 export function restoreClock(
-  idleTimeoutMs: number | undefined,
-  silence: readonly number[],
-  restored: Pick<RestoredPartition, 'partitionState' | 'clockEntries'>,
+  d: Pick<WorkerDeps, 'pipeline' | 'silenceThresholds' | 'clockGapMs'>,
+  restored?: Pick<RestoredPartition, 'partitionState' | 'clockEntries'>,
 ): StreamClock {
-  const clock = new StreamClock(idleTimeoutMs, silence);
-  if (restored.partitionState === undefined) return clock;
+  const silence = d.silenceThresholds();
+  const clock = new StreamClock(d.pipeline.idleTimeoutMs, silence, d.clockGapMs);
+  if (restored?.partitionState === undefined) return clock;
   const state = decodePartitionState(restored.partitionState);
   if (state.v === 1) return restoreLegacyClock(clock, state.clock, silence);
   return clock.restoreEntries(state.st, restored.clockEntries);

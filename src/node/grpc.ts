@@ -33,6 +33,8 @@ export interface NodeParts {
   readonly subscriptions: Subscriptions;
   /** This node's commands (its engine, its drain), as the control plane and peers call them. */
   readonly local: NodeRef;
+  /** Declares sensors expected to report (the engine's expect records). */
+  readonly expectSensors: (sensorIds: readonly string[]) => Promise<void>;
   /** VIGIL_TOKENS, checked before the node started anything (grpcTokens). */
   readonly tokens: { readonly authority: TokenAuthority; readonly nodeToken: string };
   readonly metrics?: NodeMetrics;
@@ -141,6 +143,7 @@ export async function startNodeGrpc(parts: NodeParts): Promise<NodeGrpc> {
         local,
         remote: (member) => peers.node(member),
         rules: parts.rules,
+        expectSensors: parts.expectSensors,
       });
       addQueryService(s, grpc, parts.store, querySettings(config));
       alerts = addAlertsService(

@@ -106,6 +106,7 @@ export async function startNode(
                 alertLog,
                 subscriptions,
                 local,
+                expectSensors: (ids) => engine.expectSensors(ids),
                 metrics: core.metrics,
                 tokens: grpcAuth,
               },
@@ -180,7 +181,15 @@ async function startCore(config: VigilConfig, logger: Logger, events: NodeEvents
     parts.add('membership', membership, (m) => m.stop());
   }
   const metrics = new NodeMetrics(config.nodeId);
-  const engine = newEngine(config, logger, kafka, store, membership, metrics, events);
+  const engine = newEngine(
+    config,
+    logger,
+    kafka,
+    { store, leases: sourceStore },
+    membership,
+    metrics,
+    events,
+  );
   const rules =
     config.grpc === undefined
       ? undefined
@@ -219,7 +228,7 @@ function newEngine(
   config: VigilConfig,
   logger: Logger,
   kafka: Kafka,
-  store: StateStore,
+  { store, leases }: { store: StateStore; leases: SourceStore },
   membership: Membership | undefined,
   metrics: NodeMetrics,
   events: NodeEvents,
@@ -235,6 +244,7 @@ function newEngine(
     ),
     producer: new KafkaRecordProducer(kafka, { compression: config.kafka.compression }),
     store,
+    leases,
     ...(membership === undefined
       ? {}
       : {

@@ -24,7 +24,7 @@ export interface StreamRecord {
 
 const MALFORMED: readonly ((id: string, ts: number) => string)[] = [
   (id, ts) => `{"sensorId":"${id}","ts":${ts},"values":{"temperature":`, // truncated JSON
-  (_id, ts) => `{"ts":${ts},"values":{"temperature":20}}`, // no sensorId
+  (_id, ts) => `{"sensorId":"","ts":${ts},"values":{"temperature":20}}`, // an empty sensorId
   (id, ts) => `{"sensorId":"${id}","ts":${ts},"values":{"temperature":"warm"}}`, // not a number
   (id) => `{"sensorId":"${id}","ts":"yesterday","values":{"humidity":50}}`, // bad time
   (id, ts) => `{"sensorId":"${id}","ts":${ts},"values":{}}`, // no values

@@ -27,6 +27,7 @@ export const METHOD_ROLES: Readonly<Record<string, Required>> = {
   '/vigil.v1.Control/DeleteRule': 'admin',
   '/vigil.v1.Control/DrainNode': 'admin',
   '/vigil.v1.Control/CrashActor': 'admin',
+  '/vigil.v1.Control/ExpectSensors': 'admin',
   '/vigil.v1.Alerts/Subscribe': 'viewer',
   '/vigil.v1.Query/WindowMetrics': 'viewer',
   '/vigil.v1.Remoting/Connect': 'node',

@@ -75,6 +75,7 @@ describe('gRPC server security', () => {
               { id: 'node-2', address: '127.0.0.1:2', partitions: ['vigil.readings:1'], expiresAt: 2_000 },
             ]),
           ownerOf: () => Promise.resolve(undefined),
+          expectSensors: () => Promise.resolve(),
           local: {
             nodeId: 'node-1',
             inspect: () => Promise.resolve(undefined),

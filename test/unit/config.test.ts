@@ -141,7 +141,7 @@ mqtt:
       username: 'bridge',
       password: 'm-secret',
     });
-    expect(c.mqtt.topics).toEqual(['sensors/+/readings']);
+    expect(c.mqtt.topics).toEqual([{ filter: 'sensors/+/readings', idLevel: 1, format: 'auto' }]);
     expect(errorOf(() => loadConfigText(secure, 'vigil.yaml', {})).message).toMatch(
       /kafka.sasl: is set, so VIGIL_KAFKA_SASL_PASSWORD must hold the password/,
     );

@@ -7,6 +7,7 @@ import { decodeLogRecord, logsDecoder } from '../../src/core/log-record.js';
 import { newOutputBuffer } from '../../src/core/outputs.js';
 import { partitionForKey } from '../../src/core/partitioner.js';
 import { decodeReading, DEFAULT_READING_LIMITS, type Reading } from '../../src/core/reading.js';
+import { DEFAULT_PAYLOAD_SETTINGS } from '../../src/core/payloads/index.js';
 import { readingsDecoder, routeBatch, type RawRecord } from '../../src/core/router.js';
 import { SensorProcessor, type SensorEvent } from '../../src/core/sensor.js';
 import { StreamClock } from '../../src/core/stream-clock.js';
@@ -212,7 +213,7 @@ describe('the router accounts for every record', () => {
             partition: 1,
             partitions: PARTITIONS,
             clock,
-            decode: stream === 'readings' ? readingsDecoder((v) => decodeReading(v)) : logsDecoder(),
+            decode: stream === 'readings' ? readingsDecoder(DEFAULT_PAYLOAD_SETTINGS) : logsDecoder(),
             maxFutureMs: 600_000,
             forwarded: new Map(),
           });

@@ -6,9 +6,9 @@ import {
   type FileDating,
 } from '../../src/core/log-sources/dates.js';
 import { fixedZone, parseTimeZone } from '../../src/core/log-sources/zone.js';
+import { DEFAULT_PAYLOAD_SETTINGS } from '../../src/core/payloads/index.js';
 import { readingsDecoder, routeBatch, type RecordDecoder } from '../../src/core/router.js';
 import { logsDecoder } from '../../src/core/log-record.js';
-import { decodeReading } from '../../src/core/reading.js';
 import { StreamClock } from '../../src/core/stream-clock.js';
 
 const time = (h: number, m: number, s = 0, ms = 0) => ({
@@ -108,7 +108,10 @@ describe('idle marks on vigil.logs', () => {
     const routed = routeBatch([mark('billing', 5_000)], route(logsDecoder(), 'billing'));
     expect(routed.groups.get('billing')).toEqual([{ tick: 'idle', streamTime: 5_000, lastSeen: 5_000 }]);
     // On the readings stream a control header means nothing a producer may use: the record is skipped.
-    const readings = routeBatch([mark('st-1', 9e15)], route(readingsDecoder(decodeReading), 'st-1'));
+    const readings = routeBatch(
+      [mark('st-1', 9e15)],
+      route(readingsDecoder(DEFAULT_PAYLOAD_SETTINGS), 'st-1'),
+    );
     expect([readings.groups.size, readings.deadLetters.length]).toEqual([0, 0]);
   });
 

@@ -113,3 +113,98 @@ describe('StreamClock', () => {
     ).toEqual([]);
   });
 });
+
+describe('StreamClock when nothing arrives (clock records, expected sensors, gaps)', () => {
+  type Event = ['read', string, number] | ['clock', number] | ['expect', string];
+  function run(clock: StreamClock, events: readonly Event[]): [string, string, number][] {
+    const ticks: [string, string, number][] = [];
+    const emit = (s: string, t: Tick): void => {
+      ticks.push([s, t.tick, t.streamTime]);
+    };
+    for (const e of events) {
+      if (e[0] === 'read') clock.observe(e[1], e[2], emit);
+      else if (e[0] === 'clock') clock.advance(e[1], emit);
+      else clock.expect(e[1], emit);
+    }
+    return ticks;
+  }
+
+  it('clock records move stream time: a network that goes quiet is reported silent, its windows close', () => {
+    const clock = new StreamClock(30_000, [60_000], 60_000);
+    const quiet: Event[] = [
+      ['read', 'a', 0],
+      ['read', 'b', 20_000],
+      ...Array.from({ length: 20 }, (_, i): Event => ['clock', 20_000 + (i + 1) * 5_000]),
+    ];
+    expect(run(clock, quiet)).toEqual([
+      ['a', 'idle', 30_000],
+      ['b', 'idle', 50_000],
+      ['a', 'silence', 60_000],
+      ['b', 'silence', 80_000],
+    ]);
+  });
+
+  it('a sensor that is sending is never silent, whatever the clock records say', () => {
+    const clock = new StreamClock(30_000, [60_000], 60_000);
+    const events: Event[] = [];
+    for (let t = 0; t < 600_000; t += 5_000) events.push(['clock', t], ['read', 'a', t - 1_000]);
+    expect(run(clock, events).filter(([, kind]) => kind === 'silence')).toEqual([]);
+  });
+
+  it('a gap nobody observed (no clock record either) restarts the silence timers at its end', () => {
+    const clock = new StreamClock(30_000, [60_000], 60_000);
+    const events: Event[] = [
+      ['read', 'a', 0],
+      ['read', 'b', 0],
+      ['clock', 5_000],
+      ['clock', 29 * 60_000], // Vigil and the bridge were down for 29 minutes
+      ['read', 'a', 29 * 60_000 + 500], // a reports again at once; b never does
+      ['clock', 29 * 60_000 + 30_000],
+      ['clock', 29 * 60_000 + 60_000],
+    ];
+    expect(run(clock, events)).toEqual([
+      ['a', 'idle', 29 * 60_000], // the windows of that time are long final: idle ticks are not held back
+      ['b', 'idle', 29 * 60_000],
+      ['a', 'idle', 29 * 60_000 + 60_000], // a's windows close 30 s after its last reading
+      ['b', 'silence', 29 * 60_000 + 60_000], // b: `after` after observation resumed; a: never
+    ]);
+  });
+
+  it('an expected sensor that never reports is reported silent; one that does, or is watched already, is not', () => {
+    const clock = new StreamClock(undefined, [60_000], 60_000);
+    const events: Event[] = [
+      ['clock', 1_000],
+      ['expect', 'never'],
+      ['expect', 'reports'],
+      ['read', 'old', 1_500],
+      ['expect', 'old'], // watched already: its timer stays
+      ['read', 'reports', 30_000],
+      ...Array.from({ length: 20 }, (_, i): Event => ['clock', 5_000 * (i + 1)]),
+    ];
+    expect(run(clock, events)).toEqual([
+      ['never', 'silence', 65_000],
+      ['old', 'silence', 65_000],
+      ['reports', 'silence', 90_000],
+    ]);
+  });
+
+  it('restores from incremental checkpoints to the same ticks, expected sensors and gaps included', () => {
+    const events: Event[] = [];
+    for (let i = 0; i < 400; i++) {
+      const t = i * 3_000 + (i > 200 ? 40 * 60_000 : 0); // a 40-minute gap in the middle
+      if (i % 9 === 0) events.push(['expect', `e${i % 4}`]);
+      if (i % 3 === 0) events.push(['clock', t]);
+      else events.push(['read', `s${i % 5}`, t - (i % 4) * 700]);
+    }
+    const make = (): StreamClock => new StreamClock(10_000, [20_000, 90_000], 60_000);
+    const whole = run(make(), events);
+    for (const cut of [1, 150, 210, 399]) {
+      const first = make();
+      const before = run(first, events.slice(0, cut));
+      const entries = new Map<string, string>();
+      for (const [id, entry] of first.takeChanges()) if (entry !== null) entries.set(id, entry);
+      const resumed = make().restoreEntries(first.now, entries);
+      expect([...before, ...run(resumed, events.slice(cut))], `cut at ${cut}`).toEqual(whole);
+    }
+  });
+});

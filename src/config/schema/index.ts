@@ -4,6 +4,7 @@ import { duration, hostPort, identifier, logLevel, positiveDuration, type Env } 
 import { logsSchema } from './logs.js';
 import { notifySchema } from './notify.js';
 import { pipelineSchema, READINGS_PIPELINE_DEFAULTS } from './pipeline.js';
+import { payloadSettings, readingsSchema } from './readings.js';
 import { kafkaSchema, mqttSchema, redisSchema } from './services.js';
 
 const grpcSchema = z
@@ -64,6 +65,8 @@ const limitsSchema = z
     /** Bytes of one record's value on vigil.readings or vigil.logs (and of an MQTT payload). */
     maxRecordBytes: z.number().int().min(1_024).max(4_194_304).default(262_144),
     maxMetricsPerReading: z.number().int().min(1).max(10_000).default(64),
+    /** Distinct metric names one sensor holds state for; a reading with a new one past it is a dead letter. */
+    maxMetricsPerSensor: z.number().int().min(1).max(100_000).default(1_000),
     maxMetricNameLength: z.number().int().min(8).max(4_096).default(128),
     maxSensorIdLength: z.number().int().min(8).max(4_096).default(256),
     /** The largest magnitude of a value: beyond it a reading is a dead letter (aggregates stay finite). */
@@ -95,6 +98,7 @@ const limitsSchema = z
       maxAbsValue: l.maxAbsValue,
     },
     maxFutureMs: l.maxFuture,
+    maxMetricsPerSensor: l.maxMetricsPerSensor,
     deadLetterPayloadBytes: l.deadLetterPayloadBytes,
     maxSensorsPerStep: l.maxSensorsPerStep,
     maxDirtySensors: l.maxDirtySensors,
@@ -153,6 +157,7 @@ export function configSchema(env: Env) {
         .prefault({})
         .transform((c) => ({ intervalMs: c.interval, store: c.store })),
       engine: engineSchema,
+      readings: readingsSchema,
       pipeline: pipelineSchema(READINGS_PIPELINE_DEFAULTS),
       logs: logsSchema,
       notify: notifySchema(env),
@@ -166,20 +171,30 @@ export function configSchema(env: Env) {
         .prefault({}),
     })
     .strict()
-    .transform(({ node, log, http, engine, pipeline, logs, ...c }) => {
+    .transform(({ node, log, http, engine, pipeline, logs, readings: input, ...c }) => {
       // Rollups are kept as long as the readings pipeline says (log windows share the store).
       const { rollupTtlMs, rawTtlMs, ...readings } = pipeline;
-      const logPipeline = { ...logs.pipeline, maxHeldEvents: engine.maxHeldPerSensor };
+      const perSensor = {
+        maxHeldEvents: engine.maxHeldPerSensor,
+        maxMetricsPerSensor: c.limits.maxMetricsPerSensor,
+      };
+      const logPipeline = { ...logs.pipeline, ...perSensor };
       return {
         ...c,
         // The Kafka client's decompressors are bounded by this limit (transport/kafka/codecs.ts).
         kafka: { ...c.kafka, maxDecompressedBatchBytes: c.limits.maxDecompressedBatchBytes },
+        /** How vigil.readings (and MQTT payloads) are read, who is expected, and the clock records. */
+        readings: {
+          payload: payloadSettings(input, c.limits.reading),
+          expected: input.expected,
+          clock: input.clock,
+        },
         nodeId: node.id ?? `${hostname()}-${process.pid}`,
         logLevel: log.level,
         /** A level per component, over `logLevel`. */
         logComponents: log.components,
         engine,
-        pipeline: { ...readings, maxHeldEvents: engine.maxHeldPerSensor },
+        pipeline: { ...readings, ...perSensor },
         logs: { ...logs, pipeline: logPipeline },
         rollupTtlMs,
         /** How long raw readings are kept beside the rollups (0: none): the metrics query's horizon. */

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../../core/errors.js';
+import { compileTopic } from '../../core/mqtt-topics.js';
+import { PAYLOAD_FORMATS } from '../../core/payloads/index.js';
 import { clientTls, duration, identifier, positiveDuration, secret, type Env } from './common.js';
 
 /** The topics Vigil uses, by role; each is `<topicPrefix>vigil.<role>`. */
@@ -104,8 +106,30 @@ export function mqttSchema(env: Env) {
         .default('mqtt://127.0.0.1:1883'),
       username: z.string().min(1).optional(),
       tls: clientTls.optional(),
-      /** Topics the bridge subscribes to (QoS 1); `+` and `#` wildcards allowed. */
-      topics: z.array(z.string().min(1)).min(1).default(['sensors/+/readings']),
+      /**
+       * Topics the bridge subscribes to (QoS 1); `+` and `#` wildcards allowed. A filter's one `+` level,
+       * or a `{sensorId}` level, names the sensor of a payload that names none; `{topic, format}` pins
+       * the payload format of a filter (core/mqtt-topics.ts).
+       */
+      topics: z
+        .array(
+          z.union([
+            z.string().min(1),
+            z.object({ topic: z.string().min(1), format: z.enum(PAYLOAD_FORMATS).default('auto') }).strict(),
+          ]),
+        )
+        .min(1)
+        .default(['sensors/+/readings'])
+        .transform((entries, ctx) =>
+          entries.map((e, i) => {
+            const spec = typeof e === 'string' ? compileTopic(e) : compileTopic(e.topic, e.format);
+            if (typeof spec === 'string') {
+              ctx.addIssue({ code: 'custom', path: [i], message: spec });
+              return z.NEVER;
+            }
+            return spec;
+          }),
+        ),
       /** Bridges with the same share group split the topics' messages (MQTT 5 shared subscription). */
       shareGroup: z
         .string()

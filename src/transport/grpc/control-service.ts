@@ -29,6 +29,8 @@ export interface ControlBackend {
   remote(member: { id: string; address: string }): NodeRef;
   /** Runtime rules shared by the cluster (undefined: rules come from the config file only). */
   readonly rules?: RuntimeRules;
+  /** Declares sensors expected to report (an `expect` record each on vigil.readings: any node can). */
+  expectSensors(sensorIds: readonly string[]): Promise<void>;
 }
 
 const SENSOR_ID = /^[^\s]{1,256}$/;
@@ -163,6 +165,25 @@ async function drainNode(backend: ControlBackend, nodeId: string): Promise<Ack__
   return { node: ref.nodeId, detail: await ref.drain() };
 }
 
+/** Declares sensors expected to report; the ids are checked as a sensor command's are. */
+async function expectSensors(backend: ControlBackend, ids: readonly string[]): Promise<Ack__Output> {
+  if (ids.length === 0)
+    throw callError('INVALID_ARGUMENT', 'sensor_ids is empty: name the sensors to expect');
+  if (ids.length > MAX_PAGE)
+    throw callError('INVALID_ARGUMENT', `${ids.length} sensors at once: at most ${MAX_PAGE} per call`);
+  const bad = ids.find((id) => !SENSOR_ID.test(id));
+  if (bad !== undefined)
+    throw callError(
+      'INVALID_ARGUMENT',
+      `sensor id "${bad.slice(0, 64)}" must be 1-256 characters without spaces`,
+    );
+  await backend.expectSensors(ids);
+  return {
+    node: backend.nodeId,
+    detail: `${ids.length} sensor(s) expected: the silence rules watch them from now, whether they report or not`,
+  };
+}
+
 /** The commands for one sensor: each runs on the sensor's owner. */
 function sensorHandlers(backend: ControlBackend) {
   const pauseOrResume = (command: 'pause' | 'resume') =>
@@ -254,6 +275,9 @@ export function addControlService(server: Server, grpc: VigilGrpc, backend: Cont
     },
     DrainNode: (call, callback) => {
       reply(callback, () => drainNode(backend, call.request.nodeId));
+    },
+    ExpectSensors: (call, callback) => {
+      reply(callback, () => expectSensors(backend, call.request.sensorIds));
     },
     ...sensorHandlers(backend),
     ...ruleHandlers(backend),

@@ -3,7 +3,10 @@ import type { VigilConfig } from '../../config/load.js';
 import { contentId, deadLetterMessage } from '../../core/dead-letter.js';
 import type { RecordSource } from '../../core/outputs.js';
 import { toVigilError, VigilError } from '../../core/errors.js';
-import { decodeReading } from '../../core/reading.js';
+import { readTopic } from '../../core/mqtt-topics.js';
+import { decodePayload, encodeReadings } from '../../core/payloads/index.js';
+import type { Reading } from '../../core/reading.js';
+import { reasonOf } from '../../core/router.js';
 import { backoff } from '../../engine/worker-deps.js';
 import { sendOrDeadLetter } from '../../engine/send-or-dead-letter.js';
 import type { BridgeMetrics } from '../../obs/bridge-metrics.js';
@@ -20,10 +23,11 @@ export interface BridgeStats {
   pauses: number;
 }
 
+/** One MQTT message on its way: its readings as records (one per sensor), and its dead letter if any. */
 interface Held {
   readonly messageId: number | undefined;
-  readonly record: OutgoingRecord;
-  readonly dead: boolean;
+  readonly readings: readonly OutgoingRecord[];
+  readonly dead: OutgoingRecord | undefined;
 }
 
 export interface MqttBridgeOptions {
@@ -33,6 +37,26 @@ export interface MqttBridgeOptions {
   readonly metrics?: BridgeMetrics;
   /** The bridge cannot go on (Kafka refuses for good, not for a record): the process should exit. */
   readonly onFatal: (err: VigilError) => void;
+}
+
+/** Readings of one sensor as Vigil's JSON lines, in records of at most `most` bytes (one reading at least). */
+function chunked(readings: readonly Reading[], most: number): string[] {
+  const out: string[] = [];
+  let lines: string[] = [];
+  let bytes = 0;
+  for (const r of readings) {
+    const line = encodeReadings([r]);
+    const size = Buffer.byteLength(line) + 1;
+    if (lines.length > 0 && bytes + size > most) {
+      out.push(lines.join('\n'));
+      lines = [];
+      bytes = 0;
+    }
+    lines.push(line);
+    bytes += size;
+  }
+  if (lines.length > 0) out.push(lines.join('\n'));
+  return out;
 }
 
 type SendPacket = (packet: Packet, cb?: (err?: Error) => void, ...rest: unknown[]) => void;
@@ -165,7 +189,7 @@ export class MqttBridge {
 
   private topics(): string[] {
     const m = this.o.config.mqtt;
-    return m.topics.map((t) => `$share/${m.shareGroup}/${t}`);
+    return m.topics.map((t) => `$share/${m.shareGroup}/${t.filter}`);
   }
 
   /** Wraps MQTT.js' packet writer (not public API; the kill test fails if this stops holding PUBACKs). */
@@ -196,30 +220,54 @@ export class MqttBridge {
     metrics?.pending.set(this.pending);
     const messageId = packet.qos > 0 ? packet.messageId : undefined;
     if (messageId !== undefined) this.unproduced.add(messageId);
-    const decoded = decodeReading(payload, config.limits.reading);
-    this.batch.push(
-      decoded.ok
-        ? {
-            messageId,
-            dead: false,
-            record: { key: decoded.value.sensorId, value: payload, headers: { 'vigil-mqtt-topic': topic } },
-          }
-        : {
-            messageId,
-            dead: true,
-            record: deadLetterMessage(
-              {
-                source: mqttDeadLetterSource(topic, payload),
-                key: null,
-                payload,
-                reason: decoded.reason,
-              },
-              config.limits.deadLetterPayloadBytes,
-            ),
-          },
-    );
+    this.batch.push({ messageId, ...this.translate(topic, payload) });
     if (this.batch.length >= config.mqtt.batchMax) this.flushSoon(0);
     else this.flushSoon(config.mqtt.batchDelayMs);
+  }
+
+  /**
+   * A message as records: its readings (the same decoders as vigil.readings, core/payloads), one record
+   * per sensor keyed by its id, in Vigil's JSON with the sensor and time resolved (from the topic, and
+   * the time of receipt, where the payload gives none); what could not be read, a dead letter of the
+   * whole payload with the reasons.
+   */
+  private translate(topic: string, payload: Buffer): Pick<Held, 'readings' | 'dead'> {
+    const { config } = this.o;
+    const { spec, sensorId } = readTopic(config.mqtt.topics, topic);
+    const settings = config.readings.payload;
+    const decoded = decodePayload(
+      payload,
+      spec === undefined ? settings : { ...settings, format: spec.format },
+      {
+        sensorId,
+        receivedAt: Date.now(),
+      },
+    );
+    const bySensor = new Map<string, Reading[]>();
+    for (const r of decoded.readings) {
+      const list = bySensor.get(r.sensorId);
+      if (list === undefined) bySensor.set(r.sensorId, [r]);
+      else list.push(r);
+    }
+    // Records of a quarter of limits.maxRecordBytes at most: Vigil's JSON can be larger than the
+    // payload it came from (line protocol is terse), and no record may grow past what the engine takes.
+    const most = Math.max(1_024, Math.floor(config.limits.reading.maxRecordBytes / 4));
+    const readings = [...bySensor].flatMap(([id, rs]) =>
+      chunked(rs, most).map((value) => ({ key: id, value, headers: { 'vigil-mqtt-topic': topic } })),
+    );
+    const dead =
+      decoded.errors.length === 0
+        ? undefined
+        : deadLetterMessage(
+            {
+              source: mqttDeadLetterSource(topic, payload),
+              key: null,
+              payload,
+              reason: reasonOf(decoded.errors),
+            },
+            config.limits.deadLetterPayloadBytes,
+          );
+    return { readings, dead };
   }
 
   /**
@@ -241,8 +289,8 @@ export class MqttBridge {
 
   private requests(batch: readonly Held[]): TopicMessages[] {
     const t = this.o.config.kafka.topics;
-    const readings = batch.filter((h) => !h.dead).map((h) => h.record);
-    const dead = batch.filter((h) => h.dead).map((h) => h.record);
+    const readings = batch.flatMap((h) => h.readings);
+    const dead = batch.flatMap((h) => (h.dead === undefined ? [] : [h.dead]));
     return [
       ...(readings.length > 0 ? [{ topic: t.readings, messages: readings }] : []),
       ...(dead.length > 0 ? [{ topic: t.dlq, messages: dead }] : []),
@@ -285,11 +333,12 @@ export class MqttBridge {
 
   private done(batch: readonly Held[], refused: number): void {
     const { metrics } = this.o;
-    const dead = batch.filter((h) => h.dead).length + refused;
+    const records = batch.reduce((n, h) => n + h.readings.length + (h.dead === undefined ? 0 : 1), 0);
+    const dead = batch.filter((h) => h.dead !== undefined).length + refused;
     this.stats.batches += 1;
-    this.stats.produced += batch.length - dead;
+    this.stats.produced += records - dead;
     this.stats.deadLetters += dead;
-    metrics?.produced.inc(batch.length - dead);
+    metrics?.produced.inc(records - dead);
     if (dead > 0) metrics?.deadLetters.inc({ source: 'mqtt' }, dead);
     for (const h of batch) {
       if (h.messageId === undefined) continue;
