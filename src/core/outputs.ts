@@ -72,6 +72,12 @@ export interface LateRecord {
   readonly watermark: number;
 }
 
+/** A reading the sensor could not take (over a limit of its own, not of the record): a dead letter. */
+export interface RefusedReading {
+  readonly reading: Reading;
+  readonly reason: string;
+}
+
 /** Where a processor puts what it produces; the caller decides when and how to ship it. */
 export interface OutputBuffer {
   readonly windowResults: WindowResult[];
@@ -83,12 +89,23 @@ export interface OutputBuffer {
   readonly raw: Reading[];
   /** Readings dropped as repeats (counted, not shipped). */
   readonly duplicates: Reading[];
+  /** Readings refused (limits.maxMetricsPerSensor): dead letters with their reason. */
+  readonly refused: RefusedReading[];
   /** Paused sensors that resumed by themselves because their hold was full. */
   readonly resumed: string[];
 }
 
 export function newOutputBuffer(): OutputBuffer {
-  return { windowResults: [], alerts: [], late: [], rollups: [], raw: [], duplicates: [], resumed: [] };
+  return {
+    windowResults: [],
+    alerts: [],
+    late: [],
+    rollups: [],
+    raw: [],
+    duplicates: [],
+    refused: [],
+    resumed: [],
+  };
 }
 
 export function windowResultId(sensorId: string, window: string, metric: string, start: number): string {

@@ -1,6 +1,7 @@
 import { VigilError } from './errors.js';
 import { snapshotAccumulator, type AggregateName } from './aggregate.js';
 import { Deduplicator, type DedupeIndex, type DedupeSnapshot } from './dedupe.js';
+import { MetricNames } from './metric-names.js';
 import type { OutputBuffer } from './outputs.js';
 import type { Reading } from './reading.js';
 import { SensorRules, type RuleState } from './rules/evaluate.js';
@@ -37,6 +38,8 @@ export interface SensorPipeline {
   readonly rawReadings: boolean;
   /** Events a paused sensor holds; the next one resumes it (see SensorProcessor.pause). */
   readonly maxHeldEvents: number;
+  /** Distinct metric names one sensor holds state for (limits.maxMetricsPerSensor; default 1,000). */
+  readonly maxMetricsPerSensor?: number;
 }
 
 export type SensorEvent = Reading | Tick;
@@ -63,6 +66,7 @@ export class SensorProcessor {
   /** Every window spec in config order, where it lives: windows close in this order. */
   private readonly windows: readonly WindowSlot[];
   private readonly rollup: PaneWindows | undefined;
+  private readonly names: MetricNames;
   readonly rules: SensorRules;
 
   constructor(
@@ -93,6 +97,11 @@ export class SensorProcessor {
         })
       : undefined;
     this.rules = new SensorRules(sensorId, () => this.pipeline.rules);
+    this.names = new MetricNames(pipeline.maxMetricsPerSensor ?? 1_000, pipeline.window.metrics, (into) => {
+      for (const g of this.groups) g.collectMetrics(into);
+      for (const w of this.sessions) w.collectMetrics(into);
+      this.rollup?.group.collectMetrics(into);
+    });
   }
 
   get watermark(): number {
@@ -147,6 +156,18 @@ export class SensorProcessor {
     // Any reading that is not a repeat ends a silence, a late one too: the sensor is sending (a
     // gateway flushing what it buffered through an outage sends readings its windows have closed on).
     this.rules.onActivity(r.ts, out.alerts);
+    let over = this.names.admit(r.values);
+    if (over !== undefined && r.ts > this.maxTs) {
+      // Time has passed for the sensor even if this reading cannot be taken: windows it makes final
+      // close first (they would right after it anyway), which may free names for it.
+      this.maxTs = r.ts;
+      this.close(out);
+      over = this.names.admit(r.values);
+    }
+    if (over !== undefined) {
+      out.refused.push({ reading: r, reason: namesReason(this.sensorId, over, this.pipeline) });
+      return;
+    }
     const wm = this.watermark;
     let taken = this.windows.length === 0;
     for (const g of this.groups) if (g.add(r.ts, r.values, wm, r.text)) taken = true;
@@ -171,7 +192,8 @@ export class SensorProcessor {
         this.close(out);
       }
     } else {
-      this.rules.onSilence(t.streamTime, t.lastSeen, this.maxTs, out.alerts);
+      const lastTs = Number.isFinite(this.maxTs) ? this.maxTs : undefined; // never reported: expected only
+      this.rules.onSilence(t.streamTime, t.lastSeen, lastTs, out.alerts);
     }
   }
 
@@ -309,6 +331,7 @@ export class SensorProcessor {
     p.rules.restore(main.rules);
     if (main.held !== undefined) p.held = [...main.held];
     p.orphans = [...parts.keys()].filter((name) => !used.has(name));
+    p.names.restore();
     return p;
   }
 }
@@ -371,6 +394,11 @@ export interface SensorSnapshot {
   readonly rules: readonly (readonly [string, RuleState])[];
   /** Present only while paused: the events held since, in order. */
   readonly held?: readonly SensorEvent[];
+}
+
+function namesReason(sensorId: string, name: string, p: SensorPipeline): string {
+  const max = p.maxMetricsPerSensor ?? 1_000;
+  return `values.${name}: a new metric of ${sensorId}, which holds ${max} already: over limits.maxMetricsPerSensor (${max})`;
 }
 
 function lateReason(r: Reading, wm: number, p: SensorPipeline): string {

@@ -31,6 +31,11 @@ export class SessionWindows implements WindowOperator {
     private readonly settings: WindowSettings,
   ) {}
 
+  /** Adds the metric names its open sessions hold. */
+  collectMetrics(into: Set<string>): void {
+    for (const s of this.sessions) for (const name of s.metrics.keys()) into.add(name);
+  }
+
   add(ts: number, values: Readonly<Record<string, number>>, watermark: number, text?: string): boolean {
     const gap = this.spec.gapMs;
     const overlapping = this.sessions.filter((s) => ts < s.last + gap && ts + gap > s.start);

@@ -196,6 +196,11 @@ export class PaneGroup {
    * Counts the reading in its pane, unless every window of every view holding it is already final:
    * then it returns false and the caller sends the reading to vigil.late.
    */
+  /** Adds the metric names its open panes hold. */
+  collectMetrics(into: Set<string>): void {
+    for (const metrics of this.panes.values()) for (const name of metrics.keys()) into.add(name);
+  }
+
   add(ts: number, values: Readonly<Record<string, number>>, watermark: number, text?: string): boolean {
     const lateness = this.settings.allowedLatenessMs;
     let taken = false;

@@ -21,7 +21,8 @@ export function countBatch(c: BatchCounters, records: number, routed: RoutedBatc
   const m = c.metrics;
   if (m !== undefined) {
     m.recordsIn.inc({ topic }, records);
-    if (routed.deadLetters.length > 0) m.deadLetters.inc({ source: 'engine' }, routed.deadLetters.length);
+    const dead = routed.deadLetters.length + out.refused.length;
+    if (dead > 0) m.deadLetters.inc({ source: 'engine' }, dead);
     if (out.late.length > 0) m.late.inc(out.late.length);
     if (out.duplicates.length > 0) m.duplicates.inc({ topic }, out.duplicates.length);
     for (const a of out.alerts) m.alerts.inc({ rule: a.ruleId, state: a.state });
@@ -29,7 +30,7 @@ export function countBatch(c: BatchCounters, records: number, routed: RoutedBatc
   const s = c.stats;
   s.records += records;
   s.batches += 1;
-  s.deadLetters += routed.deadLetters.length;
+  s.deadLetters += routed.deadLetters.length + out.refused.length;
   s.windowResults += out.windowResults.length;
   s.alerts += out.alerts.length;
   s.late += out.late.length;

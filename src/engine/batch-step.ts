@@ -45,11 +45,9 @@ export async function runStep(
       return { routed, out, activity, failed: err };
     }
   }
-  await ports.outputs.send(
-    out,
-    routed.deadLetters,
-    (i) => sourceOf(routed.sources, (out.late[i] as (typeof out.late)[number]).reading),
-    { topic: route.topic, records: routed.forwards },
-  );
+  await ports.outputs.send(out, routed.deadLetters, (reading) => sourceOf(routed.sources, reading), {
+    topic: route.topic,
+    records: routed.forwards,
+  });
   return { routed, out, activity };
 }

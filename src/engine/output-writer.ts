@@ -1,5 +1,6 @@
 import type { TopicRole } from '../config/load.js';
 import type { DeadLetter, OutputBuffer, RecordSource } from '../core/outputs.js';
+import type { Reading } from '../core/reading.js';
 import { deadLetterMessage, sourceHeaders } from '../core/dead-letter.js';
 import { sendOrDeadLetter } from './send-or-dead-letter.js';
 import type { OutgoingRecord, RecordProducer, TopicMessages } from '../ports/record-log.js';
@@ -31,7 +32,7 @@ export class OutputWriter {
   async send(
     out: OutputBuffer,
     deadLetters: readonly DeadLetter[],
-    lateSource: (i: number) => RecordSource,
+    sourceOf: (reading: Reading) => RecordSource,
     forwards?: { readonly topic: string; readonly records: readonly OutgoingRecord[] },
   ): Promise<void> {
     const batches: TopicMessages[] = [];
@@ -62,8 +63,8 @@ export class OutputWriter {
     }
     add(
       this.topics.late,
-      out.late.map((l, i) => {
-        const source = lateSource(i);
+      out.late.map((l) => {
+        const source = sourceOf(l.reading);
         return {
           key: l.reading.sensorId,
           value: JSON.stringify(l.reading),
@@ -75,9 +76,15 @@ export class OutputWriter {
         };
       }),
     );
+    const refusals: DeadLetter[] = out.refused.map((r) => ({
+      source: sourceOf(r.reading),
+      key: Buffer.from(r.reading.sensorId),
+      payload: Buffer.from(JSON.stringify(r.reading)),
+      reason: r.reason,
+    }));
     add(
       this.topics.dlq,
-      deadLetters.map((d) => deadLetterMessage(d, this.deadLetterBytes)),
+      [...deadLetters, ...refusals].map((d) => deadLetterMessage(d, this.deadLetterBytes)),
     );
     const refused = await sendOrDeadLetter(this.producer, batches, this.topics.dlq);
     if (refused > 0) this.metrics?.deadLetters.inc({ source: 'refused' }, refused);
