@@ -1,4 +1,4 @@
-import type { Alert, Severity } from './outputs.js';
+import type { Alert, AlertReport, Severity } from './outputs.js';
 
 /**
  * Grouped notifications (a sink's `group`), free of I/O: alerts of one rule in one station area make
@@ -8,8 +8,13 @@ import type { Alert, Severity } from './outputs.js';
  * sends the group as it is THEN, so changes within the wait make one notification and the items of
  * the changes it covered are dropped (transport/notify/notifier.ts).
  *
+ * A further report of a member still firing (a count rule's next window over its threshold) is a
+ * change too: the group's notification then carries that report (its counts and lines), so a grouped
+ * sink is told of every window over the threshold. Reports of several members within `wait` make one
+ * notification carrying the last of them; the message names every change.
+ *
  * A group's lifecycle:
- *   (none) --a member fires--> firing --members fire or resolve--> firing
+ *   (none) --a member fires--> firing --members fire, report or resolve--> firing
  *   firing --the last member resolves--> resolved --a member fires--> firing (a new episode: its
  *   start and its resolved list begin afresh)
  */
@@ -26,6 +31,8 @@ export interface GroupMember {
   readonly since: number;
   readonly value: number;
   readonly severity: Severity;
+  /** The start of the last window reported of it: an alert sent again (a replay) is no new report. */
+  readonly reported?: number;
 }
 
 export interface AlertGroup {
@@ -49,6 +56,8 @@ export interface AlertGroup {
   /** The highest severity of the episode (a resolved group keeps it). */
   readonly severity: Severity;
   readonly labels: Readonly<Record<string, string>>;
+  /** The last report of a member (a count rule's window), when the last change was one. */
+  readonly report?: AlertReport;
 }
 
 const RANK: Readonly<Record<Severity, number>> = { info: 0, warning: 1, critical: 2 };
@@ -119,14 +128,24 @@ export function groupKey(spec: GroupSpec, a: Alert): string {
 export function applyAlert(spec: GroupSpec, group: AlertGroup | undefined, a: Alert): AlertGroup | undefined {
   const firing = group?.firing ?? {};
   const member = firing[a.sensorId];
-  if (a.state === 'firing' ? member !== undefined : member === undefined) return undefined;
+  const reported =
+    a.state === 'firing' &&
+    member !== undefined &&
+    a.report !== undefined &&
+    a.report.start > (member.reported ?? Number.NEGATIVE_INFINITY);
+  if (!reported && (a.state === 'firing' ? member !== undefined : member === undefined)) return undefined;
   const newEpisode = group === undefined || Object.keys(firing).length === 0;
   const without = <T>(r: Readonly<Record<string, T>>): Record<string, T> =>
     Object.fromEntries(Object.entries(r).filter(([id]) => id !== a.sensorId));
   const nextFiring = without(firing);
   const resolved = without(newEpisode ? {} : group.resolved);
   if (a.state === 'firing')
-    nextFiring[a.sensorId] = { since: a.startedAt, value: a.value, severity: a.severity };
+    nextFiring[a.sensorId] = {
+      since: member?.since ?? a.startedAt,
+      value: a.value,
+      severity: a.severity,
+      ...(a.report === undefined ? {} : { reported: a.report.start }),
+    };
   else resolved[a.sensorId] = a.ts;
   const key = group?.key ?? groupKey(spec, a);
   return {
@@ -140,9 +159,12 @@ export function applyAlert(spec: GroupSpec, group: AlertGroup | undefined, a: Al
     resolved,
     startedAt: newEpisode ? a.startedAt : group.startedAt,
     ts: a.ts,
-    change: `${a.sensorId} ${a.state}`,
+    change: reported
+      ? `${a.sensorId} reported ${a.value} ${a.metric} in ${a.report.window}`
+      : `${a.sensorId} ${a.state}`,
     severity: newEpisode || RANK[a.severity] > RANK[group.severity] ? a.severity : group.severity,
     labels: a.labels,
+    ...(a.report === undefined ? {} : { report: a.report }),
   };
 }
 
@@ -172,5 +194,6 @@ export function groupNotification(g: AlertGroup): Alert {
     value: firing.length,
     message,
     labels: { ...g.labels, group: g.key, firing: firing.join(','), resolved: resolved.join(',') },
+    ...(g.report === undefined ? {} : { report: g.report }),
   };
 }

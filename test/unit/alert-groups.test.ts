@@ -90,6 +90,44 @@ describe('alert groups', () => {
     expect(again).toMatchObject({ version: 5, startedAt: T + 90_000, resolved: {}, severity: 'warning' });
   });
 
+  it("a member's further report (a count rule's next window) is a change carrying that report", () => {
+    const report = (start: number, lines: string[]) => ({
+      window: 'tumbling-1m',
+      start,
+      end: start + 60_000,
+      counts: { ERROR: lines.length },
+      lines,
+      linesOmitted: 0,
+    });
+    const log = { ruleId: 'log-errors', kind: 'count', metric: 'ERROR' };
+    const first = alert('billing', 'firing', T + 60_000, {
+      ...log,
+      startedAt: T,
+      value: 2,
+      report: report(T, ['e1', 'e2']),
+    });
+    const second = alert('billing', 'firing', T + 120_000, {
+      ...log,
+      startedAt: T,
+      value: 3,
+      report: report(T + 60_000, ['e3', 'e4', 'e5']),
+    });
+    const g1 = applyAlert(SPEC, undefined, first);
+    const g2 = applyAlert(SPEC, g1, second);
+    expect(g2?.version).toBe(2);
+    expect(g2?.firing['billing']?.since).toBe(T);
+    const n = g2 === undefined ? undefined : groupNotification(g2);
+    expect(n?.report?.lines).toEqual(['e3', 'e4', 'e5']);
+    expect(n?.message).toBe(
+      '1 firing in billing: billing (last change: billing reported 3 ERROR in tumbling-1m)',
+    );
+    // The same report again (an alert a replay produced again) is no change: only a new window's is.
+    expect(applyAlert(SPEC, g2, second)).toBeUndefined();
+    const bare: Alert = { ...second };
+    delete (bare as { report?: unknown }).report;
+    expect(applyAlert(SPEC, g2, bare)).toBeUndefined();
+  });
+
   it('the firing members are the sensors whose last alert fired, and each change is one version', () => {
     const sensors = ['st-0010', 'st-0011', 'st-0012'];
     fc.assert(

@@ -174,7 +174,7 @@ describe('rate-of-change rule', () => {
 });
 
 describe('count rule', () => {
-  it('fires on a window with more than N readings and resolves on the next window at or below N', () => {
+  it('fires on a window with more than N readings, reports each further one, and resolves at or below N', () => {
     const rule: Rule = {
       ...base,
       kind: 'count',
@@ -201,13 +201,17 @@ describe('count rule', () => {
     closed('tumbling-1m', 0, [result(0, 'ERROR', 1), result(0, 'INFO', 40)]);
     closed('tumbling-1m', 60_000, [result(60_000, 'ERROR', 2, ['e1', 'e2']), result(60_000, 'WARN', 9)]);
     closed('other', 60_000, [result(60_000, 'ERROR', 9)]);
-    closed('tumbling-1m', 120_000, [result(120_000, 'ERROR', 5)]);
+    closed('tumbling-1m', 120_000, [result(120_000, 'ERROR', 5, ['e3', 'e4', 'e5', 'e6', 'e7'])]);
     // No ERROR line at all in this window: it counts as 0 and ends the episode.
     closed('tumbling-1m', 180_000, [result(180_000, 'INFO', 3)]);
-    expect(out.map((a) => [a.state, a.startedAt, a.value])).toEqual([
-      ['firing', 60_000, 2],
-      ['resolved', 60_000, 0],
+    expect(out.map((a) => [a.state, a.startedAt, a.ts, a.value])).toEqual([
+      ['firing', 60_000, 120_000, 2],
+      ['firing', 60_000, 180_000, 5], // the second ERROR-heavy minute, reported with its own lines
+      ['resolved', 60_000, 240_000, 0],
     ]);
+    expect(new Set(out.map((a) => a.id)).size).toBe(3);
+    expect(out[1]?.report?.lines).toEqual(['e3', 'e4', 'e5', 'e6', 'e7']);
+    expect(out[1]?.message).toMatch(/still firing since 1970-01-01T00:01:00.000Z$/);
     expect(out[0]?.report).toEqual({
       window: 'tumbling-1m',
       start: 60_000,
@@ -216,7 +220,7 @@ describe('count rule', () => {
       lines: ['e1', 'e2'],
       linesOmitted: 0,
     });
-    expect(out[1]?.report).toBeUndefined();
+    expect(out[2]?.report).toBeUndefined();
   });
 });
 

@@ -8,7 +8,10 @@ import type { Rule } from './types.js';
  *   ok --(condition holds)--> firing     emits `firing`, id = h(rule, sensor, startedAt, firing)
  *   firing --(condition clears)--> ok    emits `resolved`, id = h(rule, sensor, startedAt, resolved)
  *
- * `startedAt` (event time of the episode's start) ties both alerts of one episode together and makes
+ *   firing --(still holds, a count rule's next window)--> firing   emits a further `firing` report of
+ *                                       the episode, id = h(rule, sensor, startedAt, firing, window start)
+ *
+ * `startedAt` (event time of the episode's start) ties the alerts of one episode together and makes
  * the ids deterministic, so a replay yields the same ids and sinks drop the repeats.
  */
 export function episodeAlert(
@@ -20,9 +23,10 @@ export function episodeAlert(
   ts: number,
   value: number,
   message: string,
+  reportOf?: number,
 ): Alert {
   return {
-    id: alertId(rule.id, sensorId, startedAt, state),
+    id: alertId(rule.id, sensorId, startedAt, state, reportOf),
     ruleId: rule.id,
     kind: rule.kind,
     sensorId,

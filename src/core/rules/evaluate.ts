@@ -205,6 +205,23 @@ function count(rule: CountRule, st: Extract<RuleState, { k: 'count' }>, w: Close
     );
     return { ...alert, report: windowReport(w, result) };
   }
+  if (n > rule.above && st.firingSince !== null) {
+    // Still firing: this window is reported too, once, with its own report (its counts and lines), so
+    // every window over the threshold reaches the operator (an error storm is more than its first minute).
+    const since = new Date(st.firingSince).toISOString();
+    const alert = episodeAlert(
+      rule,
+      w.sensorId,
+      rule.metric,
+      'firing',
+      st.firingSince,
+      w.end,
+      n,
+      `${n} ${rule.metric} readings of ${w.sensorId} in ${w.window} [${new Date(w.start).toISOString()}, ${new Date(w.end).toISOString()}), more than ${rule.above}: still firing since ${since}`,
+      w.start,
+    );
+    return { ...alert, report: windowReport(w, result) };
+  }
   if (n <= rule.above && st.firingSince !== null) {
     return resolve(
       rule,
@@ -347,22 +364,28 @@ export class SensorRules {
 
   /**
    * Silence rules, when the partition's stream time has moved `streamTime − lastSeen` past the sensor's
-   * last reading. `lastTs` is the event time of that reading.
+   * last reading. `lastTs` is the event time of that reading; undefined for a sensor that was declared
+   * expected and has never reported (its episode starts when it was expected).
    */
-  onSilence(streamTime: number, lastSeen: number, lastTs: number, out: AlertSink): void {
+  onSilence(streamTime: number, lastSeen: number, lastTs: number | undefined, out: AlertSink): void {
     for (const rule of this.rules()) {
       if (rule.kind !== 'silence') continue;
       const st = this.state(rule);
       if (st.k !== 'silence' || st.firingSince !== null || streamTime - lastSeen < rule.afterMs) continue;
-      st.firingSince = lastTs;
+      const since = lastTs ?? lastSeen;
+      st.firingSince = since;
+      const what =
+        lastTs === undefined
+          ? `has not reported since it was expected at ${new Date(since).toISOString()}`
+          : `has sent nothing for ${rule.afterMs} ms since ${new Date(since).toISOString()}`;
       out.push(
         silenceAlert(
           rule,
           this.sensorId,
           'firing',
-          lastTs,
+          since,
           lastSeen + rule.afterMs,
-          `${this.sensorId} has sent nothing for ${rule.afterMs} ms since ${new Date(lastTs).toISOString()}`,
+          `${this.sensorId} ${what}`,
         ),
       );
     }
