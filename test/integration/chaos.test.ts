@@ -6,9 +6,11 @@ import { runCampaign } from '../support/chaos/campaign.js';
  * continuous load, a zombie that wakes up, a drain, an actor crash, a SIGKILL of Redis and a restart
  * of the Kafka broker, the gRPC links to a node cut and restored; every kill and drain is followed by
  * a restart of the node. Records from outside are mixed into the load (oversized, year 3000, too wide,
- * too long an id, __proto__, 1e300, bytes, empty, and a burst of 2,000 new sensors). Nothing may be lost
- * or doubled against the oracle, and the subscriber that followed the alerts across nodes must hold
- * each alert exactly once.
+ * too long an id, __proto__, 1e300, bytes, empty, and a burst of 2,000 new sensors). The load is sent
+ * compressed with every codec Kafka has in turn, and pauses for 25 s in the middle: the whole network
+ * quiet, every station reported silent through the clock records. Nothing may be lost or doubled
+ * against the oracle (which reads the partitions back, clock records included), and the subscriber
+ * that followed the alerts across nodes must hold each alert exactly once.
  */
 describe('fault campaign', () => {
   it(
@@ -30,6 +32,8 @@ describe('fault campaign', () => {
         sessionTimeoutMs: 3_000,
         // Records from outside mixed in: every hostile class three times, and a burst of new sensors.
         hostile: { perClass: 3, burst: 2_000 },
+        codecs: ['none', 'gzip', 'snappy', 'lz4', 'zstd'],
+        quietMs: 25_000,
         log: (line) => {
           process.stdout.write(`${line}\n`);
         },
@@ -41,6 +45,8 @@ describe('fault campaign', () => {
       expect(result.lost).toBe(0);
       expect(result.duplicated).toBe(0);
       expect(result.expected.alerts).toBeGreaterThan(0);
+      // The quiet period: every station (and the burst's sensors) reported silent, then resolved.
+      expect(result.silenced).toBeGreaterThanOrEqual(300);
       // Hostile input: each record a dead letter with its reason (the oracle counts them), no node down.
       expect(result.hostile).toBe(24);
       expect(result.dlqWithoutReason).toBe(0);

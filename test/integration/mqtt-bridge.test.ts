@@ -114,7 +114,8 @@ describe('MQTT bridge', () => {
       expect(ids.size).toBe(N); // every published reading, counted by id
       const dead = records.filter((r) => r.topic === config.kafka.topics.dlq);
       expect(new Set(dead.map((r) => r.message.value?.toString()))).toEqual(new Set(malformed));
-      expect(header(dead[0] as never, 'vigil-reason')).toMatch(/not valid JSON/);
+      // Not JSON (it does not start with `{` or `[`): read as line protocol, which says where it fails.
+      expect(header(dead[0] as never, 'vigil-reason')).toMatch(/^line protocol: line 1, column \d+: /);
 
       // A node turns them into window results.
       const node = await startNode(buildConfig(raw), silentLogger);

@@ -90,12 +90,23 @@ export interface InputRecord {
  * sentinel reading per partition far in the future, so stream time moves on and every sensor's
  * windows close (idle timeout) and silence rules fire: the whole input then has a final answer.
  */
-export function acceptanceInput(stations: number, count: number, seed: number): InputRecord[] {
+export function acceptanceInput(
+  stations: number,
+  count: number,
+  seed: number,
+  o: {
+    /** Event time of the first reading (default T0, in the past) and readings per second of event time. */
+    readonly startTs?: number;
+    readonly rate?: number;
+    /** The closing sentinels (default true); with clock records, stream time moves on without them. */
+    readonly sentinels?: boolean;
+  } = {},
+): InputRecord[] {
   const stream = new CityStream({
     stations,
     seed,
-    rate: 2 * stations,
-    startTs: T0,
+    rate: o.rate ?? 2 * stations,
+    startTs: o.startTs ?? T0,
     metrics: ['temperature', 'humidity', 'noise_level'],
     duplicateRatio: 0.01,
     outOfOrderRatio: 0.05,
@@ -107,6 +118,7 @@ export function acceptanceInput(stations: number, count: number, seed: number): 
     const { key, value } = stream.next();
     records.push({ key, value });
   }
+  if (o.sentinels === false) return records;
   const end = stream.clock + 600_000;
   const covered = new Set<number>();
   for (let i = 0; covered.size < PARTITIONS; i++) {
@@ -117,6 +129,23 @@ export function acceptanceInput(stations: number, count: number, seed: number): 
     records.push({ key, value: JSON.stringify({ sensorId: key, ts: end, values: { humidity: 50 } }) });
   }
   return records;
+}
+
+/**
+ * The records of a load with a quiet period: from record `at` on, every event time is `forMs` later
+ * (the whole network sent nothing for that long; the load pauses as long).
+ */
+export function withQuietPeriod(records: readonly InputRecord[], at: number, forMs: number): InputRecord[] {
+  return records.map((r, i) => {
+    if (i < at) return r;
+    try {
+      const v = JSON.parse(r.value) as { ts?: unknown };
+      if (typeof v.ts !== 'number') return r;
+      return { ...r, value: JSON.stringify({ ...v, ts: v.ts + forMs }) };
+    } catch {
+      return r; // malformed: no time to shift
+    }
+  });
 }
 
 /** What the engine produced, gathered from wherever it went. */

@@ -18,6 +18,7 @@ export async function produce(kafka: Kafka, topic: string, messages: Message[]):
 
 export interface Collected {
   readonly topic: string;
+  readonly partition: number;
   readonly message: KafkaMessage;
 }
 
@@ -46,8 +47,8 @@ export async function collectUntil(
   try {
     await consumer.subscribe({ topics: [...topics], fromBeginning: true });
     await consumer.run({
-      eachMessage: ({ topic, message }) => {
-        records.push({ topic, message });
+      eachMessage: ({ topic, partition, message }) => {
+        records.push({ topic, partition, message });
         return Promise.resolve();
       },
     });

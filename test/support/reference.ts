@@ -11,7 +11,8 @@
  *   behind the newest are dropped; watermark = max(highest in-time event
  *   time − out-of-orderness, stream time − out-of-orderness at the last idle tick); a reading joins
  *   every window that contains it and is not final (end + lateness > watermark); none -> late;
- * - rules run on in-time readings (threshold, outlier), closed windows (count), ticks (silence).
+ * - rules run on in-time readings (threshold, outlier), closed windows (count: each window over the
+ *   threshold while firing is reported again), ticks (silence).
  */
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
 import { alertId } from '../../src/core/alert-id.js';
@@ -43,6 +44,8 @@ export interface RefConfig {
   dedupeHorizon: number;
   windows: RefWindow[];
   rules: RefRule[];
+  /** readings.clock.gap, when clock records are on. */
+  clockGapMs?: number;
 }
 
 export interface RefWindowResult {
@@ -101,7 +104,7 @@ const LIMITS = {
  * broker's time is one: the broker takes the record after this runs, so now is a lower bound of its
  * time, and the inputs are either in the past or centuries ahead.
  */
-function valid(json: unknown): Reading | undefined {
+function valid(json: unknown, brokerTime = Number.POSITIVE_INFINITY): Reading | undefined {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) return undefined;
   const o = json as Record<string, unknown>;
   if (
@@ -111,7 +114,8 @@ function valid(json: unknown): Reading | undefined {
   )
     return undefined;
   if (typeof o['ts'] !== 'number' || !Number.isInteger(o['ts']) || o['ts'] < 0) return undefined;
-  if (o['ts'] > Date.now() + LIMITS.maxFutureMs) return undefined;
+  const taken = Number.isFinite(brokerTime) ? brokerTime : Date.now();
+  if (o['ts'] > taken + LIMITS.maxFutureMs) return undefined;
   const values = o['values'];
   if (typeof values !== 'object' || values === null || Array.isArray(values)) return undefined;
   if (Object.prototype.hasOwnProperty.call(values, '__proto__')) return undefined;
@@ -294,8 +298,9 @@ class RefSensor {
     startedAt: number,
     ts: number,
     value: number,
+    reportOf?: number,
   ): void {
-    const id = alertId(ruleId, this.id, startedAt, state);
+    const id = alertId(ruleId, this.id, startedAt, state, reportOf);
     this.out.alerts.set(id, { id, ruleId, sensorId: this.id, state, ts, startedAt, value });
   }
 
@@ -332,6 +337,8 @@ class RefSensor {
       if (st.firing === null && n > rule.above) {
         st.firing = start;
         this.alert(rule.id, 'firing', start, end, n);
+      } else if (st.firing !== null && n > rule.above) {
+        this.alert(rule.id, 'firing', st.firing, end, n, start); // the next window over it: reported too
       } else if (st.firing !== null && n <= rule.above) {
         this.alert(rule.id, 'resolved', st.firing, end, n);
         st.firing = null;
@@ -380,16 +387,20 @@ class RefSensor {
   }
 }
 
+/**
+ * A record as a partition of vigil.readings holds it: read back from Kafka, clock records included.
+ * `timestamp` is the broker's (the topics are LogAppendTime).
+ */
+export interface LoggedRecord {
+  readonly key: string;
+  readonly value: string;
+  readonly offset: number;
+  readonly timestamp: number;
+  readonly clock: boolean;
+}
+
 /** The expected outputs of `records` (in produce order) under `c`. */
 export function reference(records: readonly { key: string; value: string }[], c: RefConfig): RefOutput {
-  const out: RefOutput = {
-    windows: new Map(),
-    alerts: new Map(),
-    late: new Set(),
-    dlq: new Set(),
-    rollups: new Map(),
-    stamps: new Map(),
-  };
   const partitioner = Partitioners.DefaultPartitioner();
   const partitionMetadata: PartitionMetadata[] = Array.from({ length: c.partitions }, (_, i) => ({
     partitionId: i,
@@ -398,40 +409,45 @@ export function reference(records: readonly { key: string; value: string }[], c:
     replicas: [0],
     isr: [0],
   }));
-  const byPartition: { key: string; value: string }[][] = Array.from({ length: c.partitions }, () => []);
-  for (const r of records)
-    byPartition[
-      partitioner({ topic: 't', partitionMetadata, message: { key: r.key, value: r.value } })
-    ]?.push(r);
+  const byPartition: LoggedRecord[][] = Array.from({ length: c.partitions }, () => []);
+  for (const r of records) {
+    const list =
+      byPartition[partitioner({ topic: 't', partitionMetadata, message: { key: r.key, value: r.value } })];
+    list?.push({ ...r, offset: list.length, timestamp: Number.POSITIVE_INFINITY, clock: false });
+  }
+  return referenceOfLog(byPartition, c);
+}
+
+/**
+ * The expected outputs of what each partition of vigil.readings holds, in log order: stream time moves
+ * with each reading (at most to its broker time) and with each clock record (to its broker time); a
+ * jump of stream time longer than `c.clockGapMs` starts the silence timers again at its end.
+ */
+export function referenceOfLog(partitions: readonly (readonly LoggedRecord[])[], c: RefConfig): RefOutput {
+  const out: RefOutput = {
+    windows: new Map(),
+    alerts: new Map(),
+    late: new Set(),
+    dlq: new Set(),
+    rollups: new Map(),
+    stamps: new Map(),
+  };
   const silenceAfter = Math.min(...c.rules.flatMap((r) => (r.kind === 'silence' ? [r.after] : [Infinity])));
-  byPartition.forEach((list, partition) => {
+  partitions.forEach((list, partition) => {
     const sensors = new Map<string, RefSensor>();
     const lastSeen = new Map<string, number>();
+    /** When each sensor's silence timer started: its last reading, or the end of a gap since. */
+    const silentFrom = new Map<string, number>();
     const idled = new Set<string>();
     const silenced = new Set<string>();
     let streamTime = -Infinity;
-    list.forEach((rec, offset) => {
-      let reading: Reading | undefined;
-      try {
-        reading =
-          Buffer.byteLength(rec.value) > LIMITS.maxRecordBytes ? undefined : valid(JSON.parse(rec.value));
-      } catch {
-        reading = undefined;
-      }
-      if (reading === undefined) {
-        out.dlq.add(`${partition}:${offset}`);
-        return;
-      }
-      let sensor = sensors.get(reading.sensorId);
-      if (sensor === undefined) {
-        sensor = new RefSensor(reading.sensorId, c, out);
-        sensors.set(reading.sensorId, sensor);
-      }
-      sensor.reading(reading, `${partition}:${offset}`);
-      streamTime = Math.max(streamTime, reading.ts);
-      lastSeen.set(reading.sensorId, streamTime);
-      idled.delete(reading.sensorId);
-      silenced.delete(reading.sensorId);
+    const moveTo = (t: number): void => {
+      if (t <= streamTime) return;
+      if (c.clockGapMs !== undefined && Number.isFinite(streamTime) && t - streamTime > c.clockGapMs)
+        for (const id of silentFrom.keys()) silentFrom.set(id, t);
+      streamTime = t;
+    };
+    const ticks = (): void => {
       for (const [id, seen] of lastSeen) {
         const s = sensors.get(id);
         if (s === undefined) continue;
@@ -439,12 +455,45 @@ export function reference(records: readonly { key: string; value: string }[], c:
           idled.add(id);
           s.idle(streamTime);
         }
-        if (!silenced.has(id) && streamTime - seen >= silenceAfter) {
+        const from = silentFrom.get(id) ?? seen;
+        if (!silenced.has(id) && streamTime - from >= silenceAfter) {
           silenced.add(id);
-          s.silence(streamTime, seen);
+          s.silence(streamTime, from);
         }
       }
-    });
+    };
+    for (const rec of list) {
+      if (rec.clock) {
+        moveTo(rec.timestamp);
+        ticks();
+        continue;
+      }
+      let reading: Reading | undefined;
+      try {
+        reading =
+          Buffer.byteLength(rec.value) > LIMITS.maxRecordBytes
+            ? undefined
+            : valid(JSON.parse(rec.value), rec.timestamp);
+      } catch {
+        reading = undefined;
+      }
+      if (reading === undefined) {
+        out.dlq.add(`${partition}:${rec.offset}`);
+        continue;
+      }
+      let sensor = sensors.get(reading.sensorId);
+      if (sensor === undefined) {
+        sensor = new RefSensor(reading.sensorId, c, out);
+        sensors.set(reading.sensorId, sensor);
+      }
+      sensor.reading(reading, `${partition}:${rec.offset}`);
+      moveTo(Math.min(reading.ts, rec.timestamp));
+      lastSeen.set(reading.sensorId, streamTime);
+      silentFrom.set(reading.sensorId, streamTime);
+      idled.delete(reading.sensorId);
+      silenced.delete(reading.sensorId);
+      ticks();
+    }
   });
   return out;
 }

@@ -1,21 +1,38 @@
 import { execFile } from 'node:child_process';
+import type { Kafka } from 'kafkajs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { unary } from '../../../src/cli/grpc-client.js';
 import type { Ack__Output } from '../../../src/gen/vigil/v1/Ack.js';
 import { Random } from '../../../src/sim/random.js';
-import { acceptanceInput, compare, REFERENCE_CONFIG } from '../acceptance.js';
+import { acceptanceInput, compare, REFERENCE_CONFIG, withQuietPeriod } from '../acceptance.js';
 import { acceptanceRawConfig, gatherFromKafka, prepareKafka } from '../kafka-run.js';
 import { header, readToEnd, json } from '../kafka.js';
 import { withHostileInput, type HostileOptions } from '../hostile-input.js';
 import { progress } from '../node-process.js';
-import { reference } from '../reference.js';
+import { reference, referenceOfLog, type LoggedRecord } from '../reference.js';
+import type { CodecName } from '../../../src/transport/kafka/codecs.js';
 import { ResilientSubscriber, steadyLoad } from './clients.js';
 import { freePort } from '../ports.js';
 import { LinkProxies, LocalCluster, OwnRedis, ownedBy, ROOT } from './cluster.js';
 import { partitionForKey } from '../../../src/core/partitioner.js';
 import type { InspectActorResponse__Output } from '../../../src/gen/vigil/v1/InspectActorResponse.js';
+
+/** What each partition of vigil.readings holds, in log order, clock records included. */
+async function loggedReadings(kafka: Kafka, topic: string): Promise<LoggedRecord[][]> {
+  const parts: LoggedRecord[][] = Array.from({ length: PARTITIONS }, () => []);
+  for (const r of await readToEnd(kafka, topic))
+    parts[r.partition]?.push({
+      key: r.message.key?.toString() ?? '',
+      value: r.message.value?.toString() ?? '',
+      offset: Number(r.message.offset),
+      timestamp: Number(r.message.timestamp),
+      clock: header(r, 'vigil-control') === 'clock',
+    });
+  for (const p of parts) p.sort((a, b) => a.offset - b.offset);
+  return parts;
+}
 
 export type FaultKind = 'kill' | 'zombie' | 'drain' | 'crash' | 'redis' | 'broker' | 'link';
 
@@ -44,6 +61,14 @@ export interface CampaignOptions {
   readonly sessionTimeoutMs: number;
   /** Hostile records mixed into the load (test/support/hostile-input.ts); none when unset. */
   readonly hostile?: Omit<HostileOptions, 'seed'>;
+  /** The load's sends compressed with each of these in turn (Kafka's codecs; none when unset). */
+  readonly codecs?: readonly CodecName[];
+  /**
+   * A quiet period of the whole network in the middle of the load, this long: nothing is produced.
+   * It runs with clock records on (every second), its readings dated by the wall clock, and the oracle
+   * computed from what the partitions hold, clock records included.
+   */
+  readonly quietMs?: number;
   readonly log: (line: string) => void;
 }
 
@@ -77,6 +102,8 @@ export interface CampaignResult {
   readonly alertsInLog: number;
   /** Hostile records offered (each must be a dead letter; compared with the oracle like the rest). */
   readonly hostile: number;
+  /** Sensors the oracle reports silent (silence rules fire while nothing arrives). */
+  readonly silenced: number;
   /** Dead letters without a reason (there must be none). */
   readonly dlqWithoutReason: number;
   /** The largest resident memory of a node process, sampled after each fault and at the end. */
@@ -187,16 +214,28 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   const faultTime = plan.reduce((t, f) => t + (f.kind === 'crash' ? 2_000 : 14_000), 0);
   const loadMs = Math.max(o.durationMs ?? 0, faultTime + 15_000);
   const total = Math.max(5_000, Math.round((o.rate * loadMs) / 1000));
-  const good = acceptanceInput(o.stations, total, o.seed);
+  // With a quiet period, readings are dated by the wall clock (as clock records are), a second of
+  // event time per second of load; without, in the past, closed by sentinels.
+  const clocked = o.quietMs !== undefined;
+  const good = clocked
+    ? acceptanceInput(o.stations, total, o.seed, {
+        startTs: Math.floor(Date.now() / 1000) * 1000,
+        rate: o.rate,
+        sentinels: false,
+      })
+    : acceptanceInput(o.stations, total, o.seed);
   const mixed =
     o.hostile === undefined
       ? { records: good, hostile: 0 }
-      : withHostileInput(good, { ...o.hostile, seed: o.seed }, PARTITIONS);
-  const input = mixed.records;
-  const expected = reference(input, REFERENCE_CONFIG);
+      : withHostileInput(good, { ...o.hostile, seed: o.seed }, clocked ? 0 : PARTITIONS);
+  const quietAt = Math.floor(mixed.records.length / 2);
+  const input = clocked ? withQuietPeriod(mixed.records, quietAt, o.quietMs) : mixed.records;
+  const refConfig = { ...REFERENCE_CONFIG, ...(clocked ? { clockGapMs: 60_000 } : {}) };
+  let expected = reference(input, refConfig);
   const raw = acceptanceRawConfig('chaos', {
     log: { level: 'warn' },
     checkpoint: { interval: '500ms' },
+    ...(clocked ? { readings: { clock: { interval: '1s', gap: '1m' } } } : {}),
   });
   const rawKafka = raw['kafka'] as Record<string, unknown>;
   rawKafka['sessionTimeout'] = `${o.sessionTimeoutMs}ms`;
@@ -243,7 +282,10 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   if ((await timeUntil(Date.now(), () => membersOk(ids), 60_000)) === undefined)
     throw new Error('the cluster did not settle before the campaign');
   const subscriber = new ResilientSubscriber(cluster, live);
-  const load = steadyLoad(kafka, config.kafka.topics.readings, input, o.rate, PARTITIONS);
+  const load = steadyLoad(kafka, config.kafka.topics.readings, input, o.rate, PARTITIONS, {
+    ...(o.codecs === undefined ? {} : { codecs: o.codecs }),
+    ...(o.quietMs === undefined ? {} : { quiet: { at: quietAt, forMs: o.quietMs } }),
+  });
   const faults: FaultRecord[] = [];
   let maxRssMb = 0;
   const sampleRss = (): void => {
@@ -365,7 +407,14 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     }
     await load;
     o.log('  load done; waiting for every node to catch up');
-    await timeUntil(Date.now(), async () => (await lag()) === 0, 180_000);
+    await timeUntil(Date.now(), async () => (await lag()) <= (clocked ? 3 * PARTITIONS : 0), 180_000);
+    if (clocked) {
+      // Clock records go on: every sensor's windows close and its silence fires (idle timeout and
+      // silence of the acceptance pipeline, 30 s and 20 s), after which they change nothing more. The
+      // oracle reads what the partitions hold then, clock records included.
+      await sleep(45_000);
+      expected = referenceOfLog(await loggedReadings(kafka, config.kafka.topics.readings), refConfig);
+    }
     const alertsInLog = new Set(
       (await readToEnd(kafka, config.kafka.topics.alerts)).map((r) => (json(r) as { id: string }).id),
     );
@@ -404,6 +453,11 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       },
       alertsInLog: alertsInLog.size,
       hostile: mixed.hostile,
+      silenced: new Set(
+        [...expected.alerts.values()]
+          .filter((a) => a.ruleId === 'silent' && a.state === 'firing')
+          .map((a) => a.sensorId),
+      ).size,
       dlqWithoutReason,
       maxRssMb: Math.round(maxRssMb),
       deadAtEnd,

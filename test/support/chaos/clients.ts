@@ -1,5 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import type { Alert__Output } from '../../../src/gen/vigil/v1/Alert.js';
+import type { CodecName } from '../../../src/transport/kafka/codecs.js';
 import { KafkaRecordProducer } from '../../../src/transport/kafka/record-log.js';
 import { partitionForKey } from '../../../src/core/partitioner.js';
 import type { InputRecord } from '../acceptance.js';
@@ -7,8 +8,9 @@ import type { LocalCluster } from './cluster.js';
 
 /**
  * Offers `input` to vigil.readings at a steady `rate` (records per second), in slices every 100 ms,
- * in order; resolves when all of it is in Kafka, exactly once. Producing keeps going through every
- * fault, the broker's restart included.
+ * in order, each slice compressed with the next of `codecs`; resolves when all of it is in Kafka,
+ * exactly once. Producing keeps going through every fault, the broker's restart included. A `quiet`
+ * period sends nothing at all for its length.
  *
  * After a failed send, kafkajs' idempotent producer is out of step with the broker (every later send
  * is refused as out of sequence), so it is replaced, and what the failed send did land is found from
@@ -21,15 +23,38 @@ export async function steadyLoad(
   input: readonly InputRecord[],
   rate: number,
   partitions: number,
+  o: {
+    /** Each send compressed with the next of these (a producer each), as a mix of clients would. */
+    readonly codecs?: readonly CodecName[];
+    /** Before record `at`, nothing is sent for `forMs` (the whole network quiet). */
+    readonly quiet?: { readonly at: number; readonly forMs: number };
+  } = {},
 ): Promise<void> {
-  let producer = new KafkaRecordProducer(kafka);
+  const codecs = o.codecs ?? ['none'];
+  const producers = new Map<CodecName, KafkaRecordProducer>();
+  const producerFor = (codec: CodecName): KafkaRecordProducer => {
+    let p = producers.get(codec);
+    if (p === undefined) producers.set(codec, (p = new KafkaRecordProducer(kafka, { compression: codec })));
+    return p;
+  };
   const landed = new Array<number>(partitions).fill(0);
-  const started = Date.now();
+  let started = Date.now();
+  let sends = 0;
   let sent = 0;
+  let paused = false;
   let pending: InputRecord[] = [];
   try {
     while (sent < input.length || pending.length > 0) {
       let due = Math.min(input.length, Math.floor(((Date.now() - started) / 1000) * rate));
+      if (o.quiet !== undefined && !paused && due >= o.quiet.at) {
+        due = o.quiet.at;
+        if (sent >= due && pending.length === 0) {
+          paused = true;
+          await new Promise((resolve) => setTimeout(resolve, o.quiet?.forMs));
+          started += o.quiet.forMs;
+          continue;
+        }
+      }
       // A burst goes whole, as fast as Kafka takes it (the records after it wait their turn).
       while (due < input.length && input[due]?.burst === true) due++;
       if (due > sent) {
@@ -37,16 +62,19 @@ export async function steadyLoad(
         sent = due;
       }
       if (pending.length > 0) {
+        const codec = codecs[sends++ % codecs.length] ?? 'none';
         try {
-          await producer.send([{ topic, messages: pending }]);
+          await producerFor(codec).send([{ topic, messages: pending }]);
           for (const r of pending) {
             const p = partitionForKey(r.key, partitions);
             landed[p] = (landed[p] ?? 0) + 1;
           }
           pending = [];
         } catch {
-          await producer.close().catch(() => undefined);
-          producer = new KafkaRecordProducer(kafka);
+          await producerFor(codec)
+            .close()
+            .catch(() => undefined);
+          producers.delete(codec);
           pending = await notLanded(kafka, topic, pending, landed);
           await new Promise((resolve) => setTimeout(resolve, 500));
           continue;
@@ -55,7 +83,7 @@ export async function steadyLoad(
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   } finally {
-    await producer.close();
+    for (const p of producers.values()) await p.close();
   }
 }
 
