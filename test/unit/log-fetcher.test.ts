@@ -192,6 +192,30 @@ describe('LogFetcher (memory ports, real files)', () => {
     ]);
   });
 
+  it('a record held for its continuation lines still goes out when its file is truncated (copytruncate)', async () => {
+    const s = setup();
+    await s.writer.init();
+    let now = 1_000_000;
+    const f = await fetcher(s, await lease(s.store), undefined, undefined, {
+      now: () => now,
+      multilineTimeoutMs: 5_000,
+    });
+    const before = s.gen.next(Date.now());
+    await s.writer.append([before]);
+    await f.poll();
+    now += 1_000;
+    await f.poll(); // held: the file has been quiet for 1 s only
+    expect(delivered(s.log).records).toHaveLength(0);
+    await s.writer.truncate(); // logrotate copied the file elsewhere and emptied it
+    const after = s.gen.next(Date.now());
+    await s.writer.append([after]);
+    for (let i = 0; i < 4; i++) {
+      now += 3_000;
+      await f.poll();
+    }
+    expect(delivered(s.log).ids).toEqual([before.id, after.id]);
+  });
+
   it('a crash before the commit reads the lines again; one after it does not repeat them', async () => {
     const s = setup();
     await s.writer.init();

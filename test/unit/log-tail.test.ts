@@ -70,7 +70,7 @@ describe('planReads', () => {
       [file('app.log', 'a', 12, 3)],
     );
     expect(shorter.reads.map((r) => [r.from, r.to])).toEqual([[0, 12]]);
-    expect(shorter.events).toEqual([{ kind: 'truncated', name: 'app.log', offset: 40 }]);
+    expect(shorter.events).toEqual([{ kind: 'truncated', name: 'app.log', offset: 40, id: 'a' }]);
     const rewritten = plan(
       [{ id: 'a', name: 'app.log', offset: 40, head: '15:00' }],
       [file('app.log', 'a', 90, 3, '16:00:00')],
@@ -95,7 +95,7 @@ describe('planReads', () => {
       new Map([['a', 5_000]]),
       1_000,
     );
-    expect(p.events).toEqual([{ kind: 'deleted', name: 'old.log' }]);
+    expect(p.events).toEqual([{ kind: 'deleted', name: 'old.log', id: 'gone' }]);
     expect(p.reads).toEqual([{ id: 'a', name: 'app.log', from: 0, to: 1_000, final: false, idle: false }]);
   });
 

@@ -112,7 +112,7 @@ const CUT_NOTE = 'a line longer than logs.maxLineBytes was cut there';
  * (or a continuation) like any other, with a note: it is counted, never dropped.
  *
  * The last record may still get continuation lines, so unless `flushLast` it is held back: `next` is
- * then its start, and the next read begins there again. So the offset a fetcher checkpoints is always
+ * then its start, and the next read begins there again (`held` is that record as it stands). So the offset a fetcher checkpoints is always
  * the start of a record, and no record is ever split across reads. (A held record that was cut is read
  * and cut again: `heldBack` tells the caller that the rest of its line was not skipped.)
  */
@@ -121,7 +121,7 @@ export function assembleRecords(
   pattern: LinePattern,
   o: { readonly flushLast: boolean; readonly maxRecordChars: number },
   next: number,
-): { items: Assembled[]; next: number; heldBack: boolean } {
+): { items: Assembled[]; next: number; heldBack: boolean; held?: AssembledRecord } {
   const items: Assembled[] = [];
   type Open = {
     parsed: ParsedLine;
@@ -166,7 +166,15 @@ export function assembleRecords(
       malformed(line, cut ? `${why}; ${CUT_NOTE}` : why);
     }
   }
-  if (open !== undefined && !o.flushLast) return { items, next: open.start, heldBack: true };
+  if (open !== undefined && !o.flushLast) {
+    // Held back, and given to the caller as it would be flushed: if the file is truncated before the
+    // record's continuation time is up (logrotate's copytruncate), its bytes are gone from the file.
+    const start = open.start;
+    const at = items.length;
+    close();
+    const held = items.splice(at, 1)[0] as AssembledRecord;
+    return { items, next: start, heldBack: true, held };
+  }
   close();
   return { items, next, heldBack: false };
 }

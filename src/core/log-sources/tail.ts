@@ -66,10 +66,10 @@ export interface ReadPlan {
 
 export type TailEvent =
   | { readonly kind: 'new'; readonly name: string }
-  | { readonly kind: 'truncated'; readonly name: string; readonly offset: number }
+  | { readonly kind: 'truncated'; readonly name: string; readonly offset: number; readonly id: string }
   | { readonly kind: 'rotated'; readonly name: string; readonly from: string }
   | { readonly kind: 'finished'; readonly name: string }
-  | { readonly kind: 'deleted'; readonly name: string };
+  | { readonly kind: 'deleted'; readonly name: string; readonly id: string };
 
 export interface TailPlan {
   readonly files: readonly TrackedFile[];
@@ -124,7 +124,7 @@ export function planReads(
     trackedIds.add(t.id);
     const info = byId.get(t.id);
     if (info === undefined) {
-      events.push({ kind: 'deleted', name: t.name });
+      events.push({ kind: 'deleted', name: t.name, id: t.id });
       continue;
     }
     let file = t;
@@ -133,7 +133,7 @@ export function planReads(
       file = { ...file, name: info.name };
     }
     if (info.size < file.offset || !info.head.startsWith(file.head)) {
-      events.push({ kind: 'truncated', name: info.name, offset: file.offset });
+      events.push({ kind: 'truncated', name: info.name, offset: file.offset, id: info.id });
       // Rewritten from its start: its dates start over too.
       file = { id: file.id, name: file.name, offset: 0, head: file.head };
     }

@@ -17,7 +17,12 @@ import {
   type FileDating,
 } from '../../core/log-sources/dates.js';
 import { compileLayout } from '../../core/log-sources/layouts.js';
-import { assembleRecords, splitLines, type Assembled } from '../../core/log-sources/lines.js';
+import {
+  assembleRecords,
+  splitLines,
+  type Assembled,
+  type AssembledRecord,
+} from '../../core/log-sources/lines.js';
 import type { LinePattern } from '../../core/log-sources/pattern.js';
 import {
   advance,
@@ -122,6 +127,8 @@ export class LogFetcher {
   private readonly nameDay: (name: string) => number | undefined;
   private readonly zone: TimeZone;
   private listingFailed = false;
+  /** The last record of the last poll, held back for more continuation lines (not yet written). */
+  private held: { read: ReadPlan; item: AssembledRecord; ts: number } | undefined;
 
   constructor(
     private readonly o: FetcherOptions,
@@ -223,6 +230,17 @@ export class LogFetcher {
     const dead: OutgoingRecord[] = [];
     let lastTs: number | undefined;
     let more = false;
+    // A record held back for its continuation lines whose file was then truncated (copytruncate) or
+    // deleted: its bytes are gone from the file, so it goes out as it was read.
+    const held = this.held;
+    this.held = undefined;
+    if (
+      held !== undefined &&
+      plan.events.some((e) => (e.kind === 'truncated' || e.kind === 'deleted') && e.id === held.read.id)
+    ) {
+      lines.push(this.lineMessage(held.item, held.read, held.ts));
+      lastTs = held.ts;
+    }
     for (const read of plan.reads) {
       const chunk = await readPlanned(this.o.source.dir, read);
       if (chunk === undefined) continue;
@@ -257,6 +275,8 @@ export class LogFetcher {
         lastTs = Math.max(lastTs ?? placed.ts, placed.ts);
         lines.push(this.lineMessage(item, read, placed.ts));
       }
+      if (assembled.held !== undefined)
+        this.held = { read, item: assembled.held, ts: placeLine(assembled.held.parsed, date, dating).ts };
       const skipping = split.skipping === true && !assembled.heldBack;
       files = advance(files, read.id, { next: assembled.next, date, skipping });
       if (read.to < (info?.size ?? 0)) more = true;
