@@ -6,8 +6,19 @@ import type { StateStore } from '../ports/state-store.js';
  * Live event frequencies for the dashboard: readings per sensor and per event type (each metric a
  * reading carries) are counted in memory and added to the store once a second, so the hot path pays
  * two map updates per sensor and metric of a batch, and Redis one pipeline a second per node.
- * Wall-clock statistics, not results: a replay counts its events again.
+ * Wall-clock statistics, not results: a replay counts its events again. At most `MAX_KEYS` sensors and
+ * as many event types are counted apart per second, the rest together as `(others)`: a device trying
+ * ever new metric names, or a burst of new sensors, cannot make a second's counts grow without bound.
  */
+/** Keys counted apart per second (sensors, and event types); the rest go to OTHERS. */
+const MAX_KEYS = 10_000;
+const OTHERS = '(others)';
+
+function count(counts: Map<string, number>, key: string, n: number): void {
+  const k = counts.has(key) || counts.size < MAX_KEYS ? key : OTHERS;
+  counts.set(k, (counts.get(k) ?? 0) + n);
+}
+
 export class FrequencyCounter {
   private sensors = new Map<string, number>();
   private types = new Map<string, number>();
@@ -24,9 +35,9 @@ export class FrequencyCounter {
       for (const e of events) {
         if ('tick' in e) continue;
         readings++;
-        for (const metric in e.values) this.types.set(metric, (this.types.get(metric) ?? 0) + 1);
+        for (const metric in e.values) count(this.types, metric, 1);
       }
-      if (readings > 0) this.sensors.set(sensorId, (this.sensors.get(sensorId) ?? 0) + readings);
+      if (readings > 0) count(this.sensors, sensorId, readings);
     }
   }
 
