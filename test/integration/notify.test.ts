@@ -138,7 +138,8 @@ describe('notifications from a log source', () => {
       await writer.init();
       await writer.append(lines);
 
-      // What the rule must do: per closed minute, more than 1 ERROR line fires; 1 or none resolves.
+      // What the rule must do: per closed minute, more than 1 ERROR line fires (and, while firing, is
+      // reported again with that minute's lines); 1 or none resolves.
       const last = lines[lines.length - 1]?.ts ?? 0;
       const minutes = new Map<number, GeneratedLine[]>();
       for (const l of lines) {
@@ -146,16 +147,21 @@ describe('notifications from a log source', () => {
         if (m + 60_000 > last) continue; // the window of the last line is still open
         minutes.set(m, [...(minutes.get(m) ?? []), l]);
       }
-      const expected: { state: string; startedAt: number; errors: GeneratedLine[]; all: GeneratedLine[] }[] =
-        [];
+      const expected: {
+        state: string;
+        startedAt: number;
+        window: number;
+        errors: GeneratedLine[];
+        all: GeneratedLine[];
+      }[] = [];
       let firing: number | undefined;
       for (const [m, inMinute] of [...minutes].sort((a, b) => a[0] - b[0])) {
         const errors = inMinute.filter((l) => l.level === 'ERROR');
-        if (firing === undefined && errors.length > 1) {
-          firing = m;
-          expected.push({ state: 'firing', startedAt: m, errors, all: inMinute });
-        } else if (firing !== undefined && errors.length <= 1) {
-          expected.push({ state: 'resolved', startedAt: firing, errors, all: inMinute });
+        if (errors.length > 1) {
+          firing ??= m;
+          expected.push({ state: 'firing', startedAt: firing, window: m, errors, all: inMinute });
+        } else if (firing !== undefined) {
+          expected.push({ state: 'resolved', startedAt: firing, window: m, errors, all: inMinute });
           firing = undefined;
         }
       }
@@ -174,7 +180,7 @@ describe('notifications from a log source', () => {
       );
       const fired = alerts.filter((a) => a.state === 'firing');
       for (const a of fired) {
-        const e = expected.find((x) => x.state === 'firing' && x.startedAt === a.startedAt);
+        const e = expected.find((x) => x.state === 'firing' && x.window === a.report?.start);
         expect(a.report?.lines).toEqual(e?.errors.map((l) => l.text));
         expect(a.report?.counts['ERROR']).toBe(e?.errors.length);
         expect(Object.values(a.report?.counts ?? {}).reduce((x, y) => x + y, 0)).toBe(e?.all.length);
