@@ -45,7 +45,7 @@ const api = nact as unknown as {
 
 /**
  * Messages told to each actor and not yet handled, and the most seen in one mailbox since it was last
- * taken (for the `vigil_mailbox_largest` gauge). Two map updates per message, no allocation; the map
+ * taken (for the `vigil_mailbox_largest_messages` gauge). Two map updates per message, no allocation; the map
  * is weak, so stopped actors' entries go with them.
  */
 const queued = new WeakMap<object, number>();

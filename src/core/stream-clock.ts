@@ -68,6 +68,11 @@ export class StreamClock {
     return this.streamTime;
   }
 
+  /** Stream time, or undefined before anything came. */
+  get known(): number | undefined {
+    return Number.isFinite(this.streamTime) ? this.streamTime : undefined;
+  }
+
   /** The silence thresholds in force: queues of new ones start empty, removed ones are dropped. */
   setSilenceThresholds(thresholdsMs: readonly number[]): void {
     // Called once per batch with the engine's current list, which is a new array only when rules change.

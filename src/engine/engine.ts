@@ -148,6 +148,7 @@ export class Engine {
     offset: string | undefined;
     lastCheckpointAt: number;
     lag: number | undefined;
+    streamTime: number | undefined;
   }[] {
     return [...this.workers.values()].map((w) => ({ partition: w.key, ...w.status }));
   }

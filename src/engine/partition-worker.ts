@@ -90,8 +90,8 @@ export class PartitionWorker implements CheckpointOwner {
   }
 
   get status(): WorkerStatus {
-    const { state, epoch, offset, lastCheckpoint: lastCheckpointAt, lag } = this;
-    return { state, epoch, offset, dirty: this.dirty.size, lastCheckpointAt, lag };
+    const { state, epoch, offset, lastCheckpoint: lastCheckpointAt, lag, clock } = this;
+    return { state, epoch, offset, dirty: this.dirty.size, lastCheckpointAt, lag, streamTime: clock.known };
   }
 
   /** Actors of this partition: the partition actor, its buckets and the sensors spawned. */

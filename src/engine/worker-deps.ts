@@ -57,6 +57,8 @@ export interface WorkerStatus {
   readonly lastCheckpointAt: number;
   /** Records between the next offset and the partition's end, as of the last batch. */
   readonly lag: number | undefined;
+  /** The partition's stream time (event time, moved by readings and clock records), if any yet. */
+  readonly streamTime: number | undefined;
 }
 
 /**

@@ -1,8 +1,11 @@
 import { Counter, Gauge, Registry } from 'prom-client';
+import { VIGIL_VERSION } from './build-info.js';
+import { registerProcessMetrics } from './metrics.js';
 
 /**
  * The Prometheus metrics of an MQTT bridge (`vigil bridge`), served as `GET /metrics` when
- * `http.listen` is set. Every series carries `bridge` (the node id of its configuration).
+ * `http.listen` is set, with the standard process and Node.js metrics. Every series carries `bridge`
+ * (the node id of its configuration).
  */
 export class BridgeMetrics {
   readonly registry = new Registry();
@@ -33,13 +36,14 @@ export class BridgeMetrics {
     registers: [this.registry],
   });
   readonly pending = new Gauge({
-    name: 'vigil_bridge_pending',
+    name: 'vigil_bridge_pending_messages',
     help: 'Messages received and not yet in Kafka (their acknowledgements wait)',
     registers: [this.registry],
   });
 
   constructor(bridge: string) {
     this.registry.setDefaultLabels({ bridge });
+    registerProcessMetrics(this.registry, VIGIL_VERSION);
   }
 
   async exposition(): Promise<{ contentType: string; text: string }> {

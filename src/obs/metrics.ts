@@ -1,12 +1,44 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { VIGIL_VERSION } from './build-info.js';
 
 /** A partition as the metrics see it at scrape time. */
 export interface PartitionGauge {
+  /** `topic:partition`. */
   readonly partition: string;
   /** Epoch ms of its last checkpoint (or of taking it). */
   readonly lastCheckpointAt: number;
   /** Records between its next offset and the end of the partition, as of its last batch. */
   readonly lag: number | undefined;
+  /** Its stream time (event time), if any yet. */
+  readonly streamTime?: number | undefined;
+}
+
+/** `topic:partition` as the two labels it is. */
+function partitionLabels(key: string): { topic: string; partition: string } {
+  const at = key.lastIndexOf(':');
+  return { topic: key.slice(0, at), partition: key.slice(at + 1) };
+}
+
+/**
+ * The standard process and Node.js metrics (prom-client's, under their usual names, so stock Node.js
+ * dashboards find them), and `vigil_build_info`. prom-client's three gauges named `*_total`
+ * (active handles, requests, resources) are left out: a gauge named as a counter is what
+ * `promtool check metrics` refuses; the same figures come per type as `nodejs_active_*`.
+ */
+export function registerProcessMetrics(registry: Registry, version: string): void {
+  collectDefaultMetrics({ register: registry });
+  for (const name of [
+    'nodejs_active_handles_total',
+    'nodejs_active_requests_total',
+    'nodejs_active_resources_total',
+  ])
+    registry.removeSingleMetric(name);
+  new Gauge({
+    name: 'vigil_build_info',
+    help: 'Always 1: the version of Vigil and of Node.js this process runs',
+    labelNames: ['version', 'nodejs'],
+    registers: [registry],
+  }).set({ version, nodejs: process.version }, 1);
 }
 
 /** What the scrape-time gauges read from the node. */
@@ -80,7 +112,7 @@ export class NodeMetrics {
 
   constructor(nodeId: string) {
     this.registry.setDefaultLabels({ node: nodeId });
-    collectDefaultMetrics({ register: this.registry, prefix: 'vigil_' });
+    registerProcessMetrics(this.registry, VIGIL_VERSION);
     this.scrapeGauges();
   }
 
@@ -92,29 +124,41 @@ export class NodeMetrics {
   private scrapeGauges(): void {
     const registers = [this.registry];
     const sources = (): MetricsSources | undefined => this.sources;
-    new Gauge({
-      name: 'vigil_checkpoint_age_seconds',
-      help: 'Time since each owned partition’s last checkpoint',
-      labelNames: ['partition'],
-      registers,
-      collect() {
-        this.reset();
-        const now = Date.now();
-        for (const p of sources()?.partitions() ?? [])
-          this.set({ partition: p.partition }, (now - p.lastCheckpointAt) / 1000);
-      },
-    });
-    new Gauge({
-      name: 'vigil_consumer_lag',
-      help: 'Records between each owned partition’s next offset and its end, as of its last batch',
-      labelNames: ['partition'],
-      registers,
-      collect() {
-        this.reset();
-        for (const p of sources()?.partitions() ?? [])
-          if (p.lag !== undefined) this.set({ partition: p.partition }, p.lag);
-      },
-    });
+    const perPartition = (
+      name: string,
+      help: string,
+      value: (p: PartitionGauge, now: number) => number | undefined,
+    ): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['topic', 'partition'],
+        registers,
+        collect() {
+          this.reset();
+          const now = Date.now();
+          for (const p of sources()?.partitions() ?? []) {
+            const v = value(p, now);
+            if (v !== undefined) this.set(partitionLabels(p.partition), v);
+          }
+        },
+      });
+    };
+    perPartition(
+      'vigil_checkpoint_age_seconds',
+      'Time since each owned partition’s last checkpoint',
+      (p, now) => (now - p.lastCheckpointAt) / 1000,
+    );
+    perPartition(
+      'vigil_consumer_lag_records',
+      'Records between each owned partition’s next offset and its end, as of its last batch',
+      (p) => p.lag,
+    );
+    perPartition(
+      'vigil_event_time_lag_seconds',
+      'How far each owned partition’s stream time (event time, moved by readings and clock records) is behind the wall clock',
+      (p, now) => (p.streamTime === undefined ? undefined : (now - p.streamTime) / 1000),
+    );
     new Gauge({
       name: 'vigil_actors',
       help: 'Actors on this node',
@@ -124,7 +168,7 @@ export class NodeMetrics {
       },
     });
     new Gauge({
-      name: 'vigil_mailbox_largest',
+      name: 'vigil_mailbox_largest_messages',
       help: 'The most messages waiting in one actor mailbox since the previous scrape',
       registers,
       collect() {

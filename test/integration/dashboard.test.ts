@@ -348,16 +348,18 @@ describe('dashboard and metrics', () => {
         'vigil_checkpoint_duration_seconds_count',
         'vigil_checkpoint_age_seconds',
         'vigil_actors',
-        'vigil_mailbox_largest',
+        'vigil_mailbox_largest_messages',
         'vigil_alerts_total',
         'vigil_dead_letters_total',
         'vigil_late_total',
         'vigil_grpc_calls_total',
-        'vigil_process_resident_memory_bytes',
+        'process_resident_memory_bytes',
       ])
         expect(total(name), name).toBeGreaterThan(0);
       // Lag is measured per partition as of its last batch: present for every owned partition.
-      expect(scrapes.flatMap((s) => s.get('vigil_consumer_lag') ?? []).length).toBeGreaterThanOrEqual(6);
+      expect(scrapes.flatMap((s) => s.get('vigil_consumer_lag_records') ?? []).length).toBeGreaterThanOrEqual(
+        6,
+      );
     },
   );
 });

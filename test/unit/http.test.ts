@@ -170,7 +170,14 @@ describe('HTTP server', () => {
     metrics.alerts.inc({ rule: 'hot', state: 'firing' });
     metrics.eventToOutput.labels({ kind: 'alert' }).observe(0.02);
     metrics.bind({
-      partitions: () => [{ partition: 'vigil.readings:0', lastCheckpointAt: Date.now() - 1_500, lag: 7 }],
+      partitions: () => [
+        {
+          partition: 'vigil.readings:0',
+          lastCheckpointAt: Date.now() - 1_500,
+          lag: 7,
+          streamTime: Date.now() - 4_000,
+        },
+      ],
       actors: () => 12,
       takeLargestMailbox: () => 3,
     });
@@ -183,12 +190,16 @@ describe('HTTP server', () => {
       families.get(name)?.find((m) => Object.entries(labels).every(([k, v]) => m.labels[k] === v))?.value;
     expect(value('vigil_records_in_total', { topic: 'vigil.readings', node: 'node-x' })).toBe(42);
     expect(value('vigil_alerts_total', { rule: 'hot', state: 'firing' })).toBe(1);
-    expect(value('vigil_consumer_lag', { partition: 'vigil.readings:0' })).toBe(7);
-    expect(value('vigil_checkpoint_age_seconds')).toBeGreaterThan(1);
+    // One label per dimension, units in the names, the standard process and Node.js names.
+    expect(value('vigil_consumer_lag_records', { topic: 'vigil.readings', partition: '0' })).toBe(7);
+    expect(value('vigil_checkpoint_age_seconds', { topic: 'vigil.readings' })).toBeGreaterThan(1);
+    expect(value('vigil_event_time_lag_seconds', { partition: '0' })).toBeGreaterThan(3.9);
     expect(value('vigil_actors')).toBe(12);
-    expect(value('vigil_mailbox_largest')).toBe(3);
+    expect(value('vigil_mailbox_largest_messages')).toBe(3);
     expect(value('vigil_event_to_output_seconds_count')).toBe(1);
-    expect(value('vigil_process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(value('process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(value('nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+    expect(families.get('vigil_build_info')?.[0]?.labels).toMatchObject({ nodejs: process.version });
   });
 });
 
