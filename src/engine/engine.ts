@@ -78,6 +78,8 @@ export class Engine {
   private readonly streams = new Map<string, Stream>();
   private readonly readings: Stream;
   private owned: readonly PartitionRef[] = [];
+  /** An assignment came from the group (possibly empty: more nodes than partitions). */
+  private assigned = false;
   private readonly frequencies: FrequencyCounter;
   /** Clock records and expected sensors on vigil.readings (clock-writer.ts). */
   private readonly clockWriter: ClockWriter;
@@ -153,6 +155,19 @@ export class Engine {
     return [...this.workers.values()].map((w) => ({ partition: w.key, ...w.status }));
   }
 
+  /**
+   * Why the engine is not ready to work (a readiness probe), or undefined when it is: it has joined
+   * its consumer group and restored every partition it was given, and it is not draining.
+   */
+  get notReady(): string | undefined {
+    if (this.stopping !== undefined) return 'draining';
+    if (!this.assigned) return 'not in the consumer group yet';
+    const waiting = [...this.workers.values()].filter((w) => w.status.state !== 'open').map((w) => w.key);
+    if (waiting.length > 0)
+      return `partitions not restored yet: ${waiting.slice(0, 6).join(', ')}${waiting.length > 6 ? ', …' : ''}`;
+    return undefined;
+  }
+
   /** Actors of the engine: every open partition's partition, bucket and sensor actors. */
   get actorCount(): number {
     let n = 0;
@@ -224,6 +239,7 @@ export class Engine {
 
   private onAssignment(partitions: readonly PartitionRef[]): void {
     this.owned = partitions;
+    this.assigned = true;
     const keep = new Set(partitions.map(partitionKey));
     for (const [key, w] of this.workers) {
       // A fenced worker never processes again: an assignment that gives its partition back gets a new one.

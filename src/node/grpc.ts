@@ -18,6 +18,7 @@ import { addQueryService } from '../transport/grpc/query-service.js';
 import { addRemotingService, RemoteLink } from '../transport/grpc/remoting.js';
 import { startGrpcServer, type RunningGrpcServer } from '../transport/grpc/server.js';
 import type { NodeMetrics } from '../obs/metrics.js';
+import type { Readiness } from './readiness.js';
 
 type GrpcConfig = NonNullable<VigilConfig['grpc']>;
 
@@ -35,6 +36,8 @@ export interface NodeParts {
   readonly local: NodeRef;
   /** Declares sensors expected to report (the engine's expect records). */
   readonly expectSensors: (sensorIds: readonly string[]) => Promise<void>;
+  /** The health service follows it: NOT_SERVING until the node is ready, and while it drains. */
+  readonly readiness: Readiness;
   /** VIGIL_TOKENS, checked before the node started anything (grpcTokens). */
   readonly tokens: { readonly authority: TokenAuthority; readonly nodeToken: string };
   readonly metrics?: NodeMetrics;
@@ -132,6 +135,7 @@ export async function startNodeGrpc(parts: NodeParts): Promise<NodeGrpc> {
       security,
       tokens: authority,
       logger,
+      ready: async () => (await parts.readiness.reasons()).length === 0,
       ...(parts.metrics === undefined ? {} : { metrics: parts.metrics }),
     },
     (s, grpc) => {

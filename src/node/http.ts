@@ -10,10 +10,12 @@ import type { Subscriptions } from '../transport/alert-subscription.js';
 import { TokenAuthority } from '../transport/auth.js';
 import { dashboardRoutes } from '../transport/http/dashboard.js';
 import { metricsApiRoutes } from '../transport/http/metrics-api.js';
+import { probeRoutes } from '../transport/http/probes.js';
 import { prometheusRoute, PROMETHEUS_ENDPOINT } from '../transport/http/prometheus.js';
-import { startHttpServer, type RunningHttpServer } from '../transport/http/server.js';
+import { startHttpServer, type Route, type RunningHttpServer } from '../transport/http/server.js';
 import type { Membership } from '../transport/redis/membership.js';
 import type { RuntimeRules } from '../transport/redis/runtime-rules.js';
+import type { Readiness } from './readiness.js';
 
 /** The HTTP API takes the same tokens as gRPC, and refuses to start without any. */
 export function httpTokens(env: NodeJS.ProcessEnv): TokenAuthority {
@@ -31,6 +33,27 @@ export interface NodeHttpParts {
   readonly config: VigilConfig;
   readonly tokens: TokenAuthority;
   readonly logger: Logger;
+  readonly readiness: Readiness;
+}
+
+/**
+ * The node's HTTP server, started before anything else with the probes only (they must answer while
+ * the node joins the cluster); `serve(nodeRoutes(…))` adds the rest once the node is up.
+ */
+export function startNodeHttp(p: NodeHttpParts): Promise<RunningHttpServer> {
+  return startHttpServer({
+    listen: p.listen,
+    tokens: p.tokens,
+    limits: p.config.http,
+    logger: componentLogger(p.logger, 'http'),
+    routes: probeRoutes(p.readiness),
+    starting: true,
+  });
+}
+
+export interface NodeRouteParts {
+  readonly config: VigilConfig;
+  readonly logger: Logger;
   readonly engine: Engine;
   readonly store: StateStore;
   readonly metrics: NodeMetrics;
@@ -42,30 +65,24 @@ export interface NodeHttpParts {
   readonly subscriptions: Subscriptions;
 }
 
-/** The node's HTTP server: metrics API, Prometheus /metrics, the dashboard and its JSON. */
-export function startNodeHttp(p: NodeHttpParts): Promise<RunningHttpServer> {
+/** The rest of the node's HTTP API: metrics API, Prometheus /metrics, the dashboard and its JSON. */
+export function nodeRoutes(p: NodeRouteParts): Route[] {
   const { config, logger, membership } = p;
-  return startHttpServer({
-    listen: p.listen,
-    tokens: p.tokens,
-    limits: config.http,
-    logger: componentLogger(logger, 'http'),
-    routes: [
-      ...metricsApiRoutes(p.store, querySettings(config)),
-      prometheusRoute(p.metrics, config.httpMetricsPublic ? 'public' : PROMETHEUS_ENDPOINT),
-      ...dashboardRoutes({
-        cluster: {
-          members: () => membership?.members() ?? Promise.resolve([]),
-          local: p.local,
-          ...(p.remote === undefined ? {} : { remote: p.remote }),
-        },
-        store: p.store,
-        ...(p.rules === undefined ? {} : { rules: p.rules }),
-        configRules: () => p.engine.rules,
-        alertLog: p.alertLog,
-        subscriptions: p.subscriptions,
-        logger: componentLogger(logger, 'dashboard'),
-      }),
-    ],
-  });
+  return [
+    ...metricsApiRoutes(p.store, querySettings(config)),
+    prometheusRoute(p.metrics, config.httpMetricsPublic ? 'public' : PROMETHEUS_ENDPOINT),
+    ...dashboardRoutes({
+      cluster: {
+        members: () => membership?.members() ?? Promise.resolve([]),
+        local: p.local,
+        ...(p.remote === undefined ? {} : { remote: p.remote }),
+      },
+      store: p.store,
+      ...(p.rules === undefined ? {} : { rules: p.rules }),
+      configRules: () => p.engine.rules,
+      alertLog: p.alertLog,
+      subscriptions: p.subscriptions,
+      logger: componentLogger(logger, 'dashboard'),
+    }),
+  ];
 }

@@ -12,7 +12,7 @@ import type { StateStore } from '../ports/state-store.js';
 import { Subscriptions } from '../transport/alert-subscription.js';
 import { KafkaAlertLog } from '../transport/kafka/alert-log.js';
 import type { Kafka } from 'kafkajs';
-import { createKafka } from '../transport/kafka/client.js';
+import { createKafka, kafkaProbe } from '../transport/kafka/client.js';
 import { KafkaRecordConsumer, KafkaRecordProducer } from '../transport/kafka/record-log.js';
 import { KafkaSourceWriter } from '../transport/kafka/source-writer.js';
 import { ensureTopics, vigilTopics } from '../transport/kafka/topics.js';
@@ -23,8 +23,11 @@ import { RuntimeRules } from '../transport/redis/runtime-rules.js';
 import { RedisSourceStore } from '../transport/redis/source-store.js';
 import { RedisStateStore } from '../transport/redis/state-store.js';
 import { grpcTokens, startNodeGrpc } from './grpc.js';
-import { httpTokens, startNodeHttp } from './http.js';
+import { httpTokens, nodeRoutes, startNodeHttp } from './http.js';
 import { localNode } from './local-node.js';
+import { Readiness } from './readiness.js';
+import type { TokenAuthority } from '../transport/auth.js';
+import type { RunningHttpServer } from '../transport/http/server.js';
 import { startFetchers } from './log-sources.js';
 import { startNotifier } from './notifications.js';
 import { startParts, type StartedParts } from './parts.js';
@@ -75,7 +78,11 @@ export async function startNode(
   const grpcAuth = config.grpc === undefined ? undefined : grpcTokens(env);
   const httpAuth = config.httpListen === undefined ? undefined : httpTokens(env);
   return startParts(logger, async (parts) => {
-    const core = await startCore(config, logger, events, parts);
+    const kafka = createKafka(config.kafka, logger);
+    const started: { core?: Core } = {};
+    const { readiness, http } = await startProbes(config, logger, kafka, httpAuth, parts, started);
+    const core = await startCore(config, logger, kafka, events, parts);
+    started.core = core;
     const { engine, membership, rules, store } = core;
     const leave = async (): Promise<void> => {
       for (const name of LEAVING) await parts.stop(name);
@@ -107,24 +114,19 @@ export async function startNode(
                 subscriptions,
                 local,
                 expectSensors: (ids) => engine.expectSensors(ids),
+                readiness,
                 metrics: core.metrics,
                 tokens: grpcAuth,
               },
             }),
             (g) => g.stop(),
           );
-    const http =
-      config.httpListen === undefined || httpAuth === undefined
-        ? undefined
-        : parts.add(
-            'http',
-            await startNodeHttp({
-              ...{ listen: config.httpListen, config, tokens: httpAuth, logger, engine, store },
-              ...{ metrics: core.metrics, local, membership, rules, alertLog, subscriptions },
-              remote: grpc === undefined ? undefined : (m) => grpc.remote(m),
-            }),
-            (h) => h.stop(),
-          );
+    http?.serve(
+      nodeRoutes({
+        ...{ config, logger, engine, store, metrics: core.metrics, local, membership, rules, alertLog },
+        ...{ subscriptions, remote: grpc === undefined ? undefined : (m) => grpc.remote(m) },
+      }),
+    );
     // Alert streams never end by themselves: they are ended first.
     parts.add('subscriptions', subscriptions, (s) => s.closeAll());
     let stopping: Promise<void> | undefined;
@@ -139,6 +141,36 @@ export async function startNode(
   });
 }
 
+/**
+ * A node's readiness, and its HTTP server with the probes only, started before anything else: the
+ * probes answer from the first moment (a kubelet kills a pod whose liveness probe goes unanswered
+ * while it joins the group); the rest of the HTTP API comes once the node is up.
+ */
+async function startProbes(
+  config: VigilConfig,
+  logger: Logger,
+  kafka: Kafka,
+  httpAuth: TokenAuthority | undefined,
+  parts: StartedParts,
+  started: { readonly core?: Core },
+): Promise<{ readiness: Readiness; http: RunningHttpServer | undefined }> {
+  const readiness = new Readiness({
+    engine: () =>
+      started.core === undefined ? 'starting: connecting to Kafka and Redis' : started.core.engine.notReady,
+    kafka: parts.add('kafka probe', kafkaProbe(kafka), (p) => p.close()).check,
+    store: () => started.core?.store.ping() ?? Promise.resolve(),
+  });
+  const http =
+    config.httpListen === undefined || httpAuth === undefined
+      ? undefined
+      : parts.add(
+          'http',
+          await startNodeHttp({ listen: config.httpListen, config, logger, tokens: httpAuth, readiness }),
+          (h) => h.stop(),
+        );
+  return { readiness, http };
+}
+
 function alertLogOptions(config: VigilConfig): ConstructorParameters<typeof KafkaAlertLog>[1] {
   return {
     topic: config.kafka.topics.alerts,
@@ -151,8 +183,15 @@ function alertLogOptions(config: VigilConfig): ConstructorParameters<typeof Kafk
  * The processing half of a node: stores, membership, the engine, runtime rules, log fetchers and the
  * notifier, each recorded in `parts` as it starts.
  */
-async function startCore(config: VigilConfig, logger: Logger, events: NodeEvents, parts: StartedParts) {
-  const kafka = createKafka(config.kafka, logger);
+type Core = Awaited<ReturnType<typeof startCore>>;
+
+async function startCore(
+  config: VigilConfig,
+  logger: Logger,
+  kafka: Kafka,
+  events: NodeEvents,
+  parts: StartedParts,
+) {
   await ensureTopics(kafka, vigilTopics(config.kafka, config.limits), logger);
   const redis = config.checkpoint.store === 'redis';
   const store: StateStore = parts.add(

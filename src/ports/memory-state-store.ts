@@ -158,6 +158,10 @@ export class MemoryStateStore implements StateStore {
     return Promise.resolve(out);
   }
 
+  ping(): Promise<void> {
+    return Promise.resolve();
+  }
+
   close(): Promise<void> {
     return Promise.resolve();
   }

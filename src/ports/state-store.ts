@@ -95,5 +95,7 @@ export interface StateStore {
   rawMinutesKept(from: number, to: number): Promise<number[]>;
   /** The raw readings kept of these minutes of one sensor and metric (packed: core/raw-minutes.ts). */
   rawMinutes(sensorId: string, metric: string, minutes: readonly number[]): Promise<Map<number, Buffer>>;
+  /** Resolves when the store answers (a node's readiness probe); rejects with why not. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

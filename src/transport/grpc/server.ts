@@ -34,6 +34,11 @@ export interface GrpcServerOptions {
   readonly logger: Logger;
   /** Counts every call by method and status code. */
   readonly metrics?: NodeMetrics;
+  /**
+   * Whether the node is ready to work: the health service answers NOT_SERVING until it is, and again
+   * once it is not (draining), checked every second. Unset: SERVING from the start.
+   */
+  readonly ready?: () => Promise<boolean>;
 }
 
 export interface RunningGrpcServer {
@@ -112,8 +117,21 @@ export async function startGrpcServer(
   register(server, grpc);
   // Health answers for the server ('') and for every service it serves, as stock clients ask by name.
   const served = ['', ...serviceNames(definition), 'grpc.health.v1.Health'];
-  const health = new HealthImplementation(Object.fromEntries(served.map((n) => [n, 'SERVING' as const])));
+  const initial = options.ready === undefined ? ('SERVING' as const) : ('NOT_SERVING' as const);
+  const health = new HealthImplementation(Object.fromEntries(served.map((n) => [n, initial])));
   health.addToServer(server);
+  const ready = options.ready;
+  const follow =
+    ready === undefined
+      ? undefined
+      : setInterval(() => {
+          ready().then(
+            (yes) => {
+              for (const n of served) health.setStatus(n, yes ? 'SERVING' : 'NOT_SERVING');
+            },
+            () => undefined,
+          );
+        }, 1_000);
   const healthDefinition: PackageDefinition = loadSync(healthProtoPath, LOADER_OPTIONS);
   new ReflectionService(reflectableDefinition({ ...definition, ...healthDefinition })).addToServer(server);
   const port = await new Promise<number>((resolve, reject) => {
@@ -138,6 +156,7 @@ export async function startGrpcServer(
     health,
     stop: () =>
       new Promise<void>((resolve) => {
+        if (follow !== undefined) clearInterval(follow);
         for (const n of served) health.setStatus(n, 'NOT_SERVING');
         // Calls in flight get a grace period to finish; then they are cancelled (a client that
         // never half-closes a stream must not keep the node from stopping).

@@ -37,7 +37,12 @@ export interface Route {
 export interface HttpServerOptions {
   readonly listen: string;
   readonly tokens: TokenAuthority;
+  /**
+   * The routes served from the start. With `starting`, the rest come with `serve` once the node is
+   * up: until then any other path answers 503 (the probes answer from the first moment).
+   */
   readonly routes: readonly Route[];
+  readonly starting?: boolean;
   readonly logger: Logger;
   readonly limits: HttpLimits;
 }
@@ -57,6 +62,8 @@ export interface HttpLimits {
 
 export interface RunningHttpServer {
   readonly port: number;
+  /** Adds the routes of a node that is up (see HttpServerOptions.starting). */
+  serve(routes: readonly Route[]): void;
   stop(): Promise<void>;
 }
 
@@ -114,6 +121,62 @@ function match(route: Route, path: string): Record<string, string> | undefined {
   return m === null ? undefined : { ...m.groups };
 }
 
+/** The routes a server answers, and whether more are coming (the node is starting). */
+interface RouteTable {
+  routes: readonly Route[];
+  starting: boolean;
+}
+
+async function dispatch(
+  table: RouteTable,
+  o: HttpServerOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const candidates = table.routes.flatMap((r) => {
+    const params = match(r, url.pathname);
+    return params === undefined ? [] : [{ route: r, params }];
+  });
+  if (candidates.length === 0 && table.starting) {
+    send(res, {
+      status: 503,
+      text: JSON.stringify({ errors: ['the node is starting; try again shortly'] }),
+      contentType: 'application/json',
+      headers: { 'retry-after': '1' },
+    });
+    return;
+  }
+  if (candidates.length === 0) {
+    send(res, json(404, { errors: [`no such endpoint: ${url.pathname}`] }));
+    return;
+  }
+  const found = candidates.find((c) => c.route.method === req.method);
+  if (found === undefined) {
+    send(
+      res,
+      json(405, { errors: [`use ${[...new Set(candidates.map((c) => c.route.method))].join(' or ')}`] }),
+    );
+    return;
+  }
+  if (found.route.access !== 'public') {
+    const verdict = o.tokens.authorize(found.route.access, req.headers.authorization);
+    if (!verdict.ok) {
+      send(res, json(ERROR_CODES[verdict.reason].http, { errors: [verdict.details] }));
+      return;
+    }
+  }
+  const reply = await found.route.handle({
+    req,
+    res,
+    url,
+    params: found.params,
+    body: () => readBody(req, o.limits.maxBodyBytes),
+    maxBodyBytes: o.limits.maxBodyBytes,
+  });
+  if (reply !== undefined) send(res, reply);
+}
+
 /**
  * The HTTP server of a node (`http.listen`): a route table over node:http. Each route names what it
  * needs: `public`, or an endpoint of the role table shared with gRPC, checked against the bearer
@@ -122,41 +185,7 @@ function match(route: Route, path: string): Record<string, string> | undefined {
  * (core/errors.ts ERROR_CODES) with the reason.
  */
 export async function startHttpServer(o: HttpServerOptions): Promise<RunningHttpServer> {
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const candidates = o.routes.flatMap((r) => {
-      const params = match(r, url.pathname);
-      return params === undefined ? [] : [{ route: r, params }];
-    });
-    if (candidates.length === 0) {
-      send(res, json(404, { errors: [`no such endpoint: ${url.pathname}`] }));
-      return;
-    }
-    const found = candidates.find((c) => c.route.method === req.method);
-    if (found === undefined) {
-      send(
-        res,
-        json(405, { errors: [`use ${[...new Set(candidates.map((c) => c.route.method))].join(' or ')}`] }),
-      );
-      return;
-    }
-    if (found.route.access !== 'public') {
-      const verdict = o.tokens.authorize(found.route.access, req.headers.authorization);
-      if (!verdict.ok) {
-        send(res, json(ERROR_CODES[verdict.reason].http, { errors: [verdict.details] }));
-        return;
-      }
-    }
-    const reply = await found.route.handle({
-      req,
-      res,
-      url,
-      params: found.params,
-      body: () => readBody(req, o.limits.maxBodyBytes),
-      maxBodyBytes: o.limits.maxBodyBytes,
-    });
-    if (reply !== undefined) send(res, reply);
-  };
+  const table: RouteTable = { routes: o.routes, starting: o.starting === true };
   const l = o.limits;
   const options = {
     headersTimeout: l.headersTimeoutMs,
@@ -166,7 +195,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<RunningHttp
     connectionsCheckingInterval: Math.min(1_000, l.headersTimeoutMs),
   };
   const server = createServer(options, (req, res) => {
-    handle(req, res).catch((err: unknown) => {
+    dispatch(table, o, req, res).catch((err: unknown) => {
       o.logger.warn({ err, url: req.url }, 'HTTP request failed');
       const e = toVigilError(err);
       if (!res.headersSent) send(res, json(e.httpStatus, { errors: [`cannot answer now: ${e.message}`] }));
@@ -189,6 +218,10 @@ export async function startHttpServer(o: HttpServerOptions): Promise<RunningHttp
   o.logger.info({ address: o.listen, port: bound }, 'HTTP server listening');
   return {
     port: bound,
+    serve: (more) => {
+      table.routes = [...table.routes, ...more];
+      table.starting = false;
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         server.close(() => {

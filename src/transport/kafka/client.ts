@@ -93,3 +93,25 @@ export function createKafka(options: KafkaClientOptions, logger: Logger): Kafka 
     ...(options.sasl === undefined ? {} : { sasl: saslOptions(options.sasl) }),
   });
 }
+
+/**
+ * Whether the brokers answer (a readiness probe): a metadata request through one admin client,
+ * connected on first use and again after a failure.
+ */
+export function kafkaProbe(kafka: Kafka): { check: () => Promise<void>; close: () => Promise<void> } {
+  const admin = kafka.admin();
+  let connected: Promise<void> | undefined;
+  return {
+    check: async () => {
+      connected ??= admin.connect().catch((err: unknown) => {
+        connected = undefined;
+        throw err;
+      });
+      await connected;
+      await admin.describeCluster();
+    },
+    close: async () => {
+      if (connected !== undefined) await admin.disconnect();
+    },
+  };
+}

@@ -348,6 +348,10 @@ export class RedisStateStore implements StateStore {
     }
   }
 
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
   async close(): Promise<void> {
     await this.redis.quit();
   }
