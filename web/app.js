@@ -5,6 +5,7 @@ import { loadSeries, refreshChart, refreshFrequencies } from './charts.js';
 import { refreshCluster } from './cluster.js';
 import { $, api, showError, state } from './lib.js';
 import { refreshRules } from './rules.js';
+import { focusStation } from './station.js';
 
 function every(ms, task) {
   const run = () =>
@@ -44,6 +45,9 @@ async function connect() {
   every(5_000, refreshRules);
   $('series').addEventListener('change', () => void refreshChart());
   $('minutes').addEventListener('change', () => void refreshChart());
+  // A link to a sensor's view (an Alertmanager alert's generatorURL): #station=<sensor id>.
+  const linked = /^#station=(.+)$/.exec(location.hash);
+  if (linked) void focusStation(decodeURIComponent(linked[1]));
 }
 
 $('login').addEventListener('submit', (e) => {

@@ -38,7 +38,7 @@ function sensorLink(sensorId) {
 
 // ---- one station: its alerts, the rules that judge it, its chart ----
 
-async function focusStation(sensorId) {
+export async function focusStation(sensorId) {
   state.station = sensorId;
   $('station-panel').hidden = false;
   $('station-id').textContent = sensorId;

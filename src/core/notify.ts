@@ -94,3 +94,28 @@ export function reportFileName(a: Alert): string {
   const when = iso(a.ts).replace(/[:.]/g, '-');
   return `${when}_${safe(a.sensorId)}_${safe(a.ruleId)}_${a.state}_${a.id.slice(0, 12)}.txt`;
 }
+
+/**
+ * Standing alerts (a sink that keeps firing alerts standing by sending them again, as Alertmanager
+ * wants): the latest state of each rule and sensor, whichever node delivered it. One state replaces
+ * another only if it ranks at least as high, so an old delivery retried late, or a resend racing a
+ * resolve, never brings a resolved alert back. The rank orders an episode's states: a later episode
+ * (its start), then resolved over firing, then a later report of the same episode.
+ */
+export function standingKey(a: Alert): string {
+  return `${a.ruleId}\u0000${a.sensorId}`;
+}
+
+export function standingRank(a: Alert): readonly [number, number, number] {
+  return [a.startedAt, a.state === 'resolved' ? 1 : 0, a.ts];
+}
+
+/** Whether a state of rank `next` may replace one of rank `stored` (equal: a repeat, taken again). */
+export function outranks(next: readonly number[], stored: readonly number[]): boolean {
+  for (let i = 0; i < Math.max(next.length, stored.length); i++) {
+    const a = next[i] ?? 0;
+    const b = stored[i] ?? 0;
+    if (a !== b) return a > b;
+  }
+  return true;
+}

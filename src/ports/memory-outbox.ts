@@ -1,3 +1,4 @@
+import { outranks } from '../core/notify.js';
 import type { Outbox, OutboxItem } from './outbox.js';
 
 interface Queue {
@@ -6,6 +7,14 @@ interface Queue {
   groupsOffset: string | undefined;
   readonly groups: Map<string, string>;
   readonly sent: Map<string, number>;
+  readonly standing: Map<string, Standing>;
+}
+
+interface Standing {
+  readonly rank: readonly number[];
+  readonly alert: string;
+  readonly firing: boolean;
+  readonly at: number;
 }
 
 /** The outbox in this process's memory (embedded mode, tests). */
@@ -17,7 +26,14 @@ export class MemoryOutbox implements Outbox {
   private queue(sink: string): Queue {
     let q = this.queues.get(sink);
     if (q === undefined) {
-      q = { items: new Map(), done: new Map(), groupsOffset: undefined, groups: new Map(), sent: new Map() };
+      q = {
+        items: new Map(),
+        done: new Map(),
+        groupsOffset: undefined,
+        groups: new Map(),
+        sent: new Map(),
+        standing: new Map(),
+      };
       this.queues.set(sink, q);
     }
     return q;
@@ -111,6 +127,33 @@ export class MemoryOutbox implements Outbox {
     const q = this.queue(sink);
     q.sent.set(key, Math.max(version, q.sent.get(key) ?? 0));
     return Promise.resolve();
+  }
+
+  putStanding(
+    sink: string,
+    key: string,
+    rank: readonly number[],
+    entry: { readonly alert: string; readonly firing: boolean },
+    now: number,
+  ): Promise<boolean> {
+    const q = this.queue(sink);
+    const stored = q.standing.get(key);
+    if (stored !== undefined && !outranks(rank, stored.rank)) return Promise.resolve(false);
+    q.standing.set(key, { rank: [...rank], ...entry, at: now });
+    return Promise.resolve(true);
+  }
+
+  standing(
+    sink: string,
+    forgetBefore: number,
+  ): Promise<Map<string, { readonly alert: string; readonly firing: boolean }>> {
+    const q = this.queue(sink);
+    const out = new Map<string, { alert: string; firing: boolean }>();
+    for (const [key, s] of q.standing) {
+      if (!s.firing && s.at < forgetBefore) q.standing.delete(key);
+      else out.set(key, { alert: s.alert, firing: s.firing });
+    }
+    return Promise.resolve(out);
   }
 
   close(): Promise<void> {

@@ -51,5 +51,25 @@ export interface Outbox {
   group(sink: string, key: string): Promise<{ state: string | undefined; sent: number }>;
   /** Records that `version` of the group was sent (a lower one never replaces a higher one). */
   sentGroup(sink: string, key: string, version: number): Promise<void>;
+  /**
+   * Records `alert` (JSON) as the latest state of `key` (a rule and sensor) for a sink that keeps
+   * firing alerts standing (core/notify.ts), unless the stored state outranks `rank`: false then, and
+   * nothing changes.
+   */
+  putStanding(
+    sink: string,
+    key: string,
+    rank: readonly number[],
+    entry: { readonly alert: string; readonly firing: boolean },
+    now: number,
+  ): Promise<boolean>;
+  /**
+   * The latest state of every key (resolved ones included, so a late firing is seen as stale), after
+   * forgetting the resolved ones recorded before `forgetBefore`.
+   */
+  standing(
+    sink: string,
+    forgetBefore: number,
+  ): Promise<Map<string, { readonly alert: string; readonly firing: boolean }>>;
   close(): Promise<void>;
 }

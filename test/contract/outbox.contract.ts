@@ -126,5 +126,32 @@ export function outboxContract(name: string, create: () => Outbox): void {
       expect(await box.group(sink, 'rule=c')).toEqual({ state: undefined, sent: 0 });
       await box.close();
     });
+
+    it('keeps the highest-ranked state of each standing alert, and forgets resolved ones in time', async () => {
+      const box = create();
+      const sink = fresh();
+      const firing = { alert: '{"s":"firing"}', firing: true };
+      const resolved = { alert: '{"s":"resolved"}', firing: false };
+      const start = T - 60_000;
+      expect(await box.putStanding(sink, 'hot\u0000a', [start, 0, T], firing, T)).toBe(true);
+      expect(await box.putStanding(sink, 'hot\u0000a', [start, 0, T], firing, T)).toBe(true); // a repeat
+      expect(await box.putStanding(sink, 'hot\u0000b', [start, 0, T], firing, T)).toBe(true);
+      expect(await box.putStanding(sink, 'hot\u0000a', [start, 1, T + 5_000], resolved, T + 5)).toBe(true);
+      // A firing of that episode retried late, and an earlier report: both stale.
+      expect(await box.putStanding(sink, 'hot\u0000a', [start, 0, T + 9_000], firing, T + 9)).toBe(false);
+      expect(await box.putStanding(sink, 'hot\u0000b', [start, 0, T - 1], firing, T + 9)).toBe(false);
+      expect(await box.standing(sink, 0)).toEqual(
+        new Map([
+          ['hot\u0000a', resolved],
+          ['hot\u0000b', firing],
+        ]),
+      );
+      // A later episode fires again; ranks of 13-digit epochs compare exactly.
+      expect(await box.putStanding(sink, 'hot\u0000a', [start + 1, 0, T + 1], firing, T + 10)).toBe(true);
+      expect(await box.putStanding(sink, 'hot\u0000b', [start, 1, T + 1], resolved, T + 10)).toBe(true);
+      // Resolved entries recorded before the horizon are forgotten; firing ones never are.
+      expect(await box.standing(sink, T + 11)).toEqual(new Map([['hot\u0000a', firing]]));
+      await box.close();
+    });
   });
 }

@@ -247,4 +247,22 @@ mqtt:
     );
     expect(errorOf(() => sink({ by: ['city'] })).message).toMatch(/notify\.sinks\[0\]\.group\.by\[0\]/);
   });
+
+  it('reads an alertmanager sink: one URL or an HA pair, a resend period, and no grouping of its own', () => {
+    const sink = (over: Record<string, unknown>) =>
+      buildConfig({
+        pipeline: { windows: [{ kind: 'tumbling', size: '10s' }] },
+        notify: { sinks: [{ id: 'am', kind: 'alertmanager', url: 'http://am:9093/', ...over }] },
+      }).notify.sinks[0];
+    expect(sink({})).toMatchObject({ urls: ['http://am:9093'], resendMs: 60_000, timeoutMs: 5_000 });
+    expect(sink({ url: ['http://am-0:9093', 'https://am-1:9093'], resend: '30s' })).toMatchObject({
+      urls: ['http://am-0:9093', 'https://am-1:9093'],
+      resendMs: 30_000,
+    });
+    expect(errorOf(() => sink({ url: 'am:9093' })).message).toMatch(
+      /notify\.sinks\[0\]\.url: must be an http:\/\/ or https:\/\/ URL/,
+    );
+    expect(errorOf(() => sink({ url: [] })).message).toMatch(/notify\.sinks\[0\]\.url/);
+    expect(errorOf(() => sink({ group: { wait: '10s' } })).message).toMatch(/group/);
+  });
 });

@@ -11,9 +11,11 @@ import { alertTopic, renderReport, sinkTakes } from '../../src/core/notify.js';
 import type { Alert } from '../../src/core/outputs.js';
 import { MemoryRecordLog } from '../../src/ports/memory-record-log.js';
 import { silentLogger } from '../../src/obs/logger.js';
+import { labelName, toPostable } from '../../src/transport/notify/alertmanager.js';
 import { EmailSink } from '../../src/transport/notify/email.js';
 import { FileSink } from '../../src/transport/notify/file-sink.js';
 import { Notifier } from '../../src/transport/notify/notifier.js';
+import { StandingAlerts } from '../../src/transport/notify/standing.js';
 import { DeliveryError, type Sink } from '../../src/transport/notify/sink.js';
 import { WebhookSink } from '../../src/transport/notify/webhook.js';
 import { MemoryOutbox } from '../../src/ports/memory-outbox.js';
@@ -65,6 +67,34 @@ describe('pure notification helpers', () => {
     );
     expect(text).toContain('… and 1 more not kept');
     expect(renderReport(alert(2))).not.toContain('Window');
+  });
+
+  it("maps an alert to Alertmanager's: labels by its rules, the report as an annotation, an end ahead while firing", () => {
+    const now = T + 120_000;
+    const firing = toPostable(
+      { ...withReport, labels: { team: 'payments', 'owner.name': 'x', '9lives': 'y' } },
+      'am',
+      'https://vigil/#station=billing',
+      now,
+      240_000,
+    );
+    expect(firing.labels).toEqual({
+      alertname: 'log-errors',
+      sensor: 'billing',
+      severity: 'warning',
+      team: 'payments',
+      owner_name: 'x',
+      _9lives: 'y',
+      vigil_sink: 'am',
+    });
+    expect(firing.annotations['report']).toBe(`${withReport.report?.lines.join('\n')}\n(1 more lines)`);
+    expect([firing.startsAt, firing.endsAt]).toEqual([
+      new Date(T).toISOString(),
+      new Date(now + 240_000).toISOString(),
+    ]);
+    const resolved = toPostable(alert(9, { state: 'resolved' }), 'am', '', now, 240_000);
+    expect(resolved.endsAt).toBe(new Date(T + 9).toISOString());
+    expect(['a-b', 'ok_1', ''].map(labelName)).toEqual(['a_b', 'ok_1', '_']);
   });
 
   it('fills MQTT topic templates without letting an id add topic levels', () => {
@@ -170,6 +200,110 @@ describe('Notifier', () => {
       alerts.map(() => 'refused by sink refusing (test) after 1 attempt(s): HTTP 422 unprocessable'),
     );
     expect(notifier.stats.get('flaky')).toMatchObject({ enqueued: 3, delivered: 3, failures: 9 });
+  });
+});
+
+/** A sink that keeps firing alerts standing (as Alertmanager's does), failing the first `failFirst` deliveries. */
+class ResendingSink implements Sink {
+  readonly kind = 'test';
+  readonly delivered: Alert[] = [];
+  readonly resent: string[][] = [];
+  readonly resend: { everyMs: number; send: (alerts: readonly Alert[]) => Promise<void> };
+  constructor(
+    readonly id: string,
+    everyMs: number,
+    private failFirst: readonly string[] = [],
+    onResend: (alerts: readonly Alert[]) => Promise<void> = () => Promise.resolve(),
+  ) {
+    this.resend = {
+      everyMs,
+      send: async (alerts) => {
+        this.resent.push(alerts.map((a) => `${a.sensorId}:${a.state}`).sort());
+        await onResend(alerts);
+      },
+    };
+  }
+  deliver(a: Alert): Promise<void> {
+    if (this.failFirst.includes(a.id)) {
+      this.failFirst = this.failFirst.filter((id) => id !== a.id);
+      return Promise.reject(new DeliveryError('busy', { retriable: true }));
+    }
+    this.delivered.push(a);
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+describe('Notifier: a sink keeping alerts standing', () => {
+  it('two nodes send the firing alerts again once per period; a firing retried after its resolve is not sent', async () => {
+    const log = new MemoryRecordLog();
+    log.createTopic('alerts', 1);
+    log.createTopic('dlq', 1);
+    const outbox = new MemoryOutbox();
+    const firingA = alert(1, { sensorId: 'a', startedAt: T + 1 });
+    const resolvedA = alert(2, { sensorId: 'a', startedAt: T + 1, state: 'resolved' });
+    const firingB = alert(3, { sensorId: 'b', startedAt: T + 3 });
+    // The first delivery of a's firing fails (on either node): it is due again after a's resolve went out.
+    const sinks = [new ResendingSink('am', 200, [firingA.id]), new ResendingSink('am', 200, [firingA.id])];
+    const notifiers = sinks.map(
+      (sink) =>
+        new Notifier({
+          sinks: [{ sink, filter: {} }],
+          outbox,
+          consumer: log.consumer('notify'),
+          topics: { alerts: 'alerts', dlq: 'dlq' },
+          producer: log.producer(),
+          retry: { initialMs: 100, maxMs: 100, giveUpAfterMs: 60_000, visibilityMs: 5_000 },
+          logger: silentLogger,
+          idlePollMs: 10,
+        }),
+    );
+    const started = Date.now();
+    for (const n of notifiers) await n.start();
+    log.append([
+      {
+        topic: 'alerts',
+        messages: [firingA, resolvedA, firingB].map((a) => ({ key: a.sensorId, value: JSON.stringify(a) })),
+      },
+    ]);
+    const resent = (): string[][] => sinks.flatMap((s) => s.resent);
+    await until(() => resent().filter((r) => r.join() === 'b:firing').length >= 3, 10_000);
+    for (const n of notifiers) await n.stop();
+    const periods = Math.ceil((Date.now() - started) / 200) + 1;
+    const delivered = sinks.flatMap((s) => s.delivered.map((a) => `${a.sensorId}:${a.state}`)).sort();
+    // a's firing, retried after its resolve was recorded, is stale: Alertmanager never hears it fire.
+    expect(delivered).toEqual(['a:resolved', 'b:firing']);
+    // Only b is sent again, and at most once per period between the two nodes.
+    expect(resent().every((r) => r.join() === 'b:firing' || r.length === 0)).toBe(true);
+    expect(resent().length).toBeLessThanOrEqual(periods);
+    expect(notifiers.reduce((n, x) => n + (x.stats.get('am')?.coalesced ?? 0), 0)).toBe(1);
+  });
+
+  it('a resolve recorded while the firing alerts are sent again is sent after them', async () => {
+    const outbox = new MemoryOutbox();
+    const firing = alert(1, { sensorId: 'a' });
+    const resolved = alert(2, { sensorId: 'a', state: 'resolved' });
+    const box: { standing?: StandingAlerts } = {};
+    const sink = new ResendingSink('am', 60_000, [], async () => {
+      // Another node delivers the resolve while this one's resend is on its way.
+      expect(await box.standing?.record(resolved)).toBe(true);
+    });
+    const standing = new StandingAlerts(sink, outbox, 60_000);
+    box.standing = standing;
+    expect(await standing.record(firing)).toBe(true);
+    expect(await standing.resend()).toBe(1);
+    expect(sink.resent).toEqual([['a:firing']]);
+    expect(sink.delivered.map((a) => a.id)).toEqual([resolved.id]);
+    // A firing delivered before the resolve was recorded, its post landing after: the resolve follows it.
+    expect(await standing.overtaken(firing)).toEqual(resolved);
+    expect(await standing.record(firing)).toBe(false);
+    // Withdrawn (dead-lettered) firing alerts are not sent again.
+    const other = alert(3, { sensorId: 'b', startedAt: T + 10 });
+    expect(await standing.record(other)).toBe(true);
+    await standing.withdraw(other);
+    expect(await standing.resend()).toBe(0);
   });
 });
 

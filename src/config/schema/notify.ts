@@ -54,6 +54,8 @@ const sinkGroup = z
 
 const sinkBase = { id: identifier, filter: sinkFilter, group: sinkGroup };
 
+const alertmanagerUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
+
 /** The environment variable holding a sink's secret: VIGIL_SINK_<ID>_<WHAT>. */
 export function sinkSecretVariable(sinkId: string, what: 'SECRET' | 'PASSWORD'): string {
   return `VIGIL_SINK_${sinkId.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_${what}`;
@@ -84,6 +86,28 @@ function sinkSpec(env: Env) {
           ...(signing === undefined || signing === '' ? {} : { secret: signing }),
         };
       }),
+    z
+      .object({
+        // No `group`: Alertmanager groups alerts itself (its route's group_by).
+        id: identifier,
+        filter: sinkFilter,
+        kind: z.literal('alertmanager'),
+        /** Alertmanager's base URL, or several (an HA pair): each alert is posted to every one. */
+        url: z.union([alertmanagerUrl, z.array(alertmanagerUrl).min(1)]),
+        /** Firing alerts are sent again this often (as Prometheus does); unsent 4 times this, they resolve. */
+        resend: positiveDuration.default(60_000),
+        timeout: positiveDuration.default(5_000),
+        /** The dashboard's URL, for each alert's generatorURL (default: this node's http.listen). */
+        dashboard: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+      })
+      .strict()
+      .transform(({ url, resend, timeout, ...s }) => ({
+        ...s,
+        group: undefined,
+        urls: (Array.isArray(url) ? url : [url]).map((u) => u.replace(/\/+$/, '')),
+        resendMs: resend,
+        timeoutMs: timeout,
+      })),
     z
       .object({
         ...sinkBase,

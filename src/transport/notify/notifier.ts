@@ -10,6 +10,7 @@ import type { Logger } from '../../obs/logger.js';
 import type { Outbox, OutboxItem } from '../../ports/outbox.js';
 import { GroupBook, type GroupItem } from './group-book.js';
 import type { Sink } from './sink.js';
+import { resends, StandingAlerts } from './standing.js';
 import type { NodeMetrics } from '../../obs/metrics.js';
 
 export interface NotifierDeps {
@@ -37,17 +38,29 @@ export interface SinkStats {
   delivered: number;
   failures: number;
   deadLettered: number;
-  /** Group changes a notification sent before them already showed (grouped sinks). */
+  /**
+   * Group changes a notification sent before them already showed (grouped sinks), and alerts a later
+   * state of their rule and sensor overtook (resending sinks).
+   */
   coalesced: number;
 }
 
 const newStats = (): SinkStats => ({ enqueued: 0, delivered: 0, failures: 0, deadLettered: 0, coalesced: 0 });
 
-/** What a due item sends: an alert, nothing (a group change already sent), or not yet. */
+/**
+ * What a due item sends: an alert, the firing alerts again (a resending sink's period), nothing (a
+ * group change already sent, or an alert a later one of its rule and sensor overtook), or not yet.
+ */
 type Resolved =
   | { readonly send: Alert; readonly group?: { readonly key: string; readonly version: number } }
+  | { readonly resend: true }
   | 'covered'
   | 'not-ready';
+
+/** An outbox item of a resending sink: send the firing alerts again, once per period (by its id). */
+interface ResendItem {
+  readonly resend: number;
+}
 
 /** A group item the saved state has not reached after this long is a stale notifier's (see deliver). */
 const STALE_GROUP_ITEM_MS = 300_000;
@@ -78,11 +91,18 @@ export class Notifier {
   private readonly workers: Promise<void>[] = [];
   private readonly wakers = new Map<string, () => void>();
   private readonly books = new Map<string, GroupBook>();
+  private readonly standing = new Map<string, StandingAlerts>();
+  private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(private readonly d: NotifierDeps) {
     for (const { sink, group } of d.sinks) {
       this.stats.set(sink.id, newStats());
       if (group !== undefined) this.books.set(sink.id, new GroupBook(sink.id, group, d.outbox));
+      if (resends(sink))
+        this.standing.set(
+          sink.id,
+          new StandingAlerts(sink, d.outbox, d.retry.giveUpAfterMs + d.retry.visibilityMs),
+        );
     }
   }
 
@@ -98,10 +118,41 @@ export class Notifier {
       },
     });
     for (const { sink } of this.d.sinks) this.workers.push(this.work(sink));
+    for (const { sink } of this.d.sinks) if (sink.resend !== undefined) this.scheduleResends(sink);
     this.d.logger.info(
       { sinks: this.d.sinks.map((s) => `${s.sink.id} (${s.sink.kind})`) },
       'notifier started',
     );
+  }
+
+  /**
+   * Every node enqueues the period's resend item (id `resend:<period>`); the outbox keeps one per id,
+   * so one node sends the firing alerts again each period, with the outbox's retries.
+   */
+  private scheduleResends(sink: Sink): void {
+    const everyMs = sink.resend?.everyMs ?? 0;
+    const enqueue = (): void => {
+      const period = Math.floor(Date.now() / everyMs);
+      const item = {
+        id: `resend:${period}`,
+        payload: JSON.stringify({ resend: period } satisfies ResendItem),
+      };
+      this.d.outbox.enqueue(sink.id, [item], Date.now()).then(
+        (added) => {
+          if (added > 0) this.wakers.get(sink.id)?.();
+        },
+        (err: unknown) => {
+          this.d.logger.warn(
+            { err: toVigilError(err), sink: sink.id },
+            'cannot enqueue a resend; next period',
+          );
+        },
+      );
+    };
+    enqueue();
+    const timer = setInterval(enqueue, everyMs);
+    timer.unref();
+    this.timers.push(timer);
   }
 
   private async handOut(batch: ConsumedBatch): Promise<void> {
@@ -181,8 +232,12 @@ export class Notifier {
    * of this change yet (not ready: it saves right after enqueueing).
    */
   private async resolve(sink: Sink, item: OutboxItem): Promise<Resolved> {
-    const parsed = JSON.parse(item.payload) as Alert | GroupItem;
-    if (!('group' in parsed)) return { send: parsed };
+    const parsed = JSON.parse(item.payload) as Alert | GroupItem | ResendItem;
+    if ('resend' in parsed) return { resend: true };
+    if (!('group' in parsed)) {
+      const standing = this.standing.get(sink.id);
+      return standing === undefined || (await standing.record(parsed)) ? { send: parsed } : 'covered';
+    }
     const { state, sent } = await this.d.outbox.group(sink.id, parsed.group);
     if (sent >= parsed.version) return 'covered';
     const group = state === undefined ? undefined : parseGroup(state);
@@ -211,9 +266,16 @@ export class Notifier {
       } else await this.d.outbox.retry(sink.id, item.id, Date.now() + 1_000, 'the group is not saved yet');
       return;
     }
+    if ('resend' in resolved) {
+      await this.resend(sink, item, log);
+      return;
+    }
     const alert = resolved.send;
+    const standing = this.standing.get(sink.id);
     try {
       await sink.deliver(alert);
+      const overtaken = await standing?.overtaken(alert);
+      if (overtaken !== undefined) await sink.deliver(overtaken);
       if (resolved.group !== undefined)
         await this.d.outbox.sentGroup(sink.id, resolved.group.key, resolved.group.version);
       await this.d.outbox.ack(sink.id, item.id, Date.now());
@@ -244,6 +306,7 @@ export class Notifier {
             ],
           },
         ]);
+        await standing?.withdraw(alert);
         await this.d.outbox.ack(sink.id, item.id, Date.now());
         stats.deadLettered++;
         this.d.metrics?.notifications.inc({ sink: sink.id, outcome: 'dead_lettered' });
@@ -261,6 +324,28 @@ export class Notifier {
         { alert: item.id, attempts: item.attempts, retryInMs: wait, err: e.message },
         'delivery failed; retrying',
       );
+    }
+  }
+
+  /**
+   * A period's resend: the firing alerts sent again. Failing, it is tried again with the usual backoff
+   * until the next period's item takes over.
+   */
+  private async resend(sink: Sink, item: OutboxItem, log: Logger): Promise<void> {
+    const standing = this.standing.get(sink.id);
+    try {
+      const sent = (await standing?.resend()) ?? 0;
+      await this.d.outbox.ack(sink.id, item.id, Date.now());
+      if (sent > 0) log.debug({ alerts: sent }, 'firing alerts sent again');
+    } catch (err) {
+      const e = toVigilError(err);
+      if (Date.now() - item.firstAt >= (sink.resend?.everyMs ?? 0)) {
+        await this.d.outbox.ack(sink.id, item.id, Date.now());
+        log.warn({ err: e.message }, 'sending the firing alerts again failed; the next period tries again');
+      } else {
+        const wait = retryDelay(item.attempts, this.d.retry.initialMs, this.d.retry.maxMs);
+        await this.d.outbox.retry(sink.id, item.id, Date.now() + wait, e.message);
+      }
     }
   }
 
@@ -289,6 +374,7 @@ export class Notifier {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    for (const timer of this.timers) clearInterval(timer);
     await this.d.consumer.stop();
     for (const wake of this.wakers.values()) wake();
     await Promise.all(this.workers);

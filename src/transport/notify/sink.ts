@@ -7,6 +7,12 @@ export interface Sink {
   readonly kind: string;
   /** Delivers one alert, or throws a DeliveryError saying whether trying again can succeed. */
   deliver(alert: Alert): Promise<void>;
+  /**
+   * A sink that keeps firing alerts standing by sending them again (Alertmanager lets an alert lapse
+   * that is not): how often, and how. The notifier keeps which alerts fire (the outbox's standing
+   * alerts, shared by all nodes) and hands them to one node's `send` once per period.
+   */
+  readonly resend?: { readonly everyMs: number; send(alerts: readonly Alert[]): Promise<void> };
   close(): Promise<void>;
 }
 

@@ -1,4 +1,5 @@
 import type { SinkConfig, VigilConfig } from '../../config/load.js';
+import { AlertmanagerSink } from './alertmanager.js';
 import { EmailSink } from './email.js';
 import { FileSink } from './file-sink.js';
 import { MqttSink } from './mqtt-sink.js';
@@ -8,6 +9,8 @@ import { WebhookSink } from './webhook.js';
 /** The sink a config entry describes. */
 export function createSink(c: SinkConfig, config: VigilConfig): Sink {
   switch (c.kind) {
+    case 'alertmanager':
+      return new AlertmanagerSink(c, (sensorId) => stationUrl(c.dashboard ?? dashboardOf(config), sensorId));
     case 'webhook':
       return new WebhookSink(c);
     case 'email':
@@ -17,4 +20,14 @@ export function createSink(c: SinkConfig, config: VigilConfig): Sink {
     case 'file':
       return new FileSink(c);
   }
+}
+
+/** The dashboard of this node (http.listen), where a sensor's view is linked from. */
+function dashboardOf(config: VigilConfig): string {
+  return config.httpListen === undefined ? '' : `http://${config.httpListen}/`;
+}
+
+/** A sensor's view on the dashboard (web/station.js opens `#station=<id>`). */
+function stationUrl(dashboard: string, sensorId: string): string {
+  return `${dashboard}#station=${encodeURIComponent(sensorId)}`;
 }

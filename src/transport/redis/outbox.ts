@@ -79,7 +79,54 @@ if tonumber(ARGV[2]) > v then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 return 1
 `;
 
+/**
+ * KEYS: standing, standing ranks. ARGV: key, rank (numbers joined by commas), entry (`1|` or `0|`
+ * firing, then the alert), now. Refused (0) when the stored rank is higher (core/notify.ts outranks).
+ */
+const PUT_STANDING = `
+local stored = redis.call('HGET', KEYS[2], ARGV[1])
+if stored then
+  local a, b = {}, {}
+  for n in string.gmatch(ARGV[2], '[^,]+') do a[#a + 1] = tonumber(n) end
+  for n in string.gmatch(stored, '[^,]+') do b[#b + 1] = tonumber(n) end
+  for i = 1, math.max(#a, #b - 1) do
+    local x, y = a[i] or 0, b[i] or 0
+    if x ~= y then
+      if x < y then return 0 end
+      break
+    end
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ',' .. ARGV[4])
+return 1
+`;
+
+/** KEYS: standing, standing ranks. ARGV: forget-before. Drops resolved entries recorded before it. */
+const FORGET_STANDING = `
+local ranks = redis.call('HGETALL', KEYS[2])
+local dropped = 0
+for i = 1, #ranks, 2 do
+  local at = tonumber(string.match(ranks[i + 1], '([^,]+)$'))
+  if at < tonumber(ARGV[1]) and string.sub(redis.call('HGET', KEYS[1], ranks[i]) or '0|', 1, 1) == '0' then
+    redis.call('HDEL', KEYS[1], ranks[i])
+    redis.call('HDEL', KEYS[2], ranks[i])
+    dropped = dropped + 1
+  end
+end
+return dropped
+`;
+
 interface OutboxCommands {
+  vigilOutboxPutStanding(
+    standing: string,
+    ranks: string,
+    key: string,
+    rank: string,
+    entry: string,
+    now: number,
+  ): Promise<number>;
+  vigilOutboxForgetStanding(standing: string, ranks: string, before: number): Promise<number>;
   vigilOutboxSaveGroups(groups: string, offset: string, ...argv: string[]): Promise<number>;
   vigilOutboxSentGroup(sent: string, key: string, version: number): Promise<number>;
   vigilOutboxEnqueue(due: string, items: string, done: string, ...argv: (string | number)[]): Promise<number>;
@@ -101,6 +148,8 @@ export interface RedisOutboxOptions extends RedisConnection {
  *   <prefix>vigil:outbox:{<sink>}:groups  hash: group key -> its state (JSON, core/alert-groups.ts)
  *   <prefix>vigil:outbox:{<sink>}:groups-offset  the vigil.alerts offset that state covers
  *   <prefix>vigil:outbox:{<sink>}:sent    hash: group key -> the highest version sent
+ *   <prefix>vigil:outbox:{<sink>}:standing  hash: rule and sensor -> `1|` (firing) or `0|`, then the alert
+ *   <prefix>vigil:outbox:{<sink>}:standing-ranks  hash: rule and sensor -> its rank, then when recorded
  * Enqueue, claim and retry are Lua scripts, so concurrent nodes never claim one item twice at once.
  */
 export class RedisOutbox implements Outbox {
@@ -116,6 +165,8 @@ export class RedisOutbox implements Outbox {
     this.redis.defineCommand('vigilOutboxRetry', { numberOfKeys: 2, lua: RETRY });
     this.redis.defineCommand('vigilOutboxSaveGroups', { numberOfKeys: 2, lua: SAVE_GROUPS });
     this.redis.defineCommand('vigilOutboxSentGroup', { numberOfKeys: 1, lua: SENT_GROUP });
+    this.redis.defineCommand('vigilOutboxPutStanding', { numberOfKeys: 2, lua: PUT_STANDING });
+    this.redis.defineCommand('vigilOutboxForgetStanding', { numberOfKeys: 2, lua: FORGET_STANDING });
     this.commands = this.redis as unknown as OutboxCommands;
   }
 
@@ -128,6 +179,8 @@ export class RedisOutbox implements Outbox {
       groups: `${base}:groups`,
       groupsOffset: `${base}:groups-offset`,
       sent: `${base}:sent`,
+      standing: `${base}:standing`,
+      standingRanks: `${base}:standing-ranks`,
     };
   }
 
@@ -235,6 +288,41 @@ export class RedisOutbox implements Outbox {
     await this.run('recording a group sent', () =>
       this.commands.vigilOutboxSentGroup(this.keys(sink).sent, key, version),
     );
+  }
+
+  async putStanding(
+    sink: string,
+    key: string,
+    rank: readonly number[],
+    entry: { readonly alert: string; readonly firing: boolean },
+    now: number,
+  ): Promise<boolean> {
+    const k = this.keys(sink);
+    const put = await this.run('recording a standing alert', () =>
+      this.commands.vigilOutboxPutStanding(
+        k.standing,
+        k.standingRanks,
+        key,
+        rank.join(','),
+        `${entry.firing ? 1 : 0}|${entry.alert}`,
+        now,
+      ),
+    );
+    return put === 1;
+  }
+
+  async standing(
+    sink: string,
+    forgetBefore: number,
+  ): Promise<Map<string, { readonly alert: string; readonly firing: boolean }>> {
+    const k = this.keys(sink);
+    const all = await this.run('reading standing alerts', async () => {
+      await this.commands.vigilOutboxForgetStanding(k.standing, k.standingRanks, forgetBefore);
+      return this.redis.hgetall(k.standing);
+    });
+    const out = new Map<string, { alert: string; firing: boolean }>();
+    for (const [key, v] of Object.entries(all)) out.set(key, { alert: v.slice(2), firing: v[0] === '1' });
+    return out;
   }
 
   async close(): Promise<void> {
