@@ -4,6 +4,18 @@ import { renderAlert, renderStation } from './station.js';
 
 const MAX_ALERTS = 200;
 
+let timelinePending = false;
+
+/** The timeline drawn again on the next frame: once for a burst of alerts (the last hour's at login). */
+function timelineSoon() {
+  if (timelinePending) return;
+  timelinePending = true;
+  requestAnimationFrame(() => {
+    timelinePending = false;
+    renderTimeline();
+  });
+}
+
 /** Takes an alert from the stream into the log, the firing view, the timeline and its station. */
 function addAlert(a) {
   if (state.alerts.some((x) => x.id === a.id)) return;
@@ -19,6 +31,7 @@ function addAlert(a) {
     end: a.state === 'resolved' ? a.ts : known?.end,
   });
   renderFiring();
+  timelineSoon();
   state.alerts.unshift(a);
   if (a.sensorId === state.station) renderStation();
   const list = $('alerts');

@@ -171,7 +171,7 @@ describe('dashboard and metrics', () => {
       await shoot(page, 'alert-log', '#alerts-panel');
       // The timeline: a row for the rule, a bar for the episode, ended (it resolved).
       const bar = await page.waitForSelector(
-        `#timeline .timeline-row[data-rule="hot"] .bar[data-sensor="${hot}"]`,
+        `#timeline .timeline-row[data-rule="hot"] .bar[data-sensor="${hot}"]:not(.open)`,
         {
           timeout: 5_000,
         },
@@ -191,6 +191,14 @@ describe('dashboard and metrics', () => {
       await page.waitForSelector('#station-rules li[data-rule="hot"]', { timeout: 10_000 });
       expect(await page.textContent('#station-rules li[data-rule="hot"]')).toBe('hot: temperature above 30');
       await shoot(page, 'station', '#station-panel');
+      // The same view from a link (an Alertmanager alert's generatorURL), in a new tab, after login.
+      const linked = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      await linked.goto(`${http(1)}/#station=${encodeURIComponent(hot)}`);
+      await linked.fill('#token', viewer);
+      await linked.click('#login button');
+      await linked.waitForSelector('#station-panel:not([hidden])', { timeout: 10_000 });
+      expect(await linked.textContent('[data-testid=station-id]')).toBe(hot);
+      await linked.close();
 
       // Partitions nothing arrives on (the log topic's) read as idle, not as an ever older checkpoint.
       await page.waitForSelector('tr[data-node] .part.idle', { timeout: 20_000 });
