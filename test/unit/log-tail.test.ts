@@ -1,13 +1,8 @@
+import { fileGlob } from '../../src/core/glob.js';
 import { describe, expect, it } from 'vitest';
-import {
-  globMatcher,
-  nextSizes,
-  planReads,
-  type FileInfo,
-  type TrackedFile,
-} from '../../src/core/log-sources/tail.js';
+import { nextSizes, planReads, type FileInfo, type TrackedFile } from '../../src/core/log-sources/tail.js';
 
-const matches = globMatcher('*.log');
+const matches = fileGlob('*.log');
 const file = (name: string, id: string, size: number, mtimeMs: number, head = 'H'): FileInfo => ({
   name,
   id,
@@ -143,7 +138,7 @@ describe('planReads', () => {
   });
 });
 
-describe('globMatcher', () => {
+describe('fileGlob', () => {
   it.each([
     ['*.log', 'app.log', true],
     ['*.log', 'app.log.1', false],
@@ -154,6 +149,6 @@ describe('globMatcher', () => {
     ['*.{log,txt}', 'a.csv', false],
     ['app.log*', 'app.log.2', true],
   ])('%s on %s: %s', (glob, name, expected) => {
-    expect(globMatcher(glob)(name)).toBe(expected);
+    expect(fileGlob(glob)(name)).toBe(expected);
   });
 });

@@ -209,38 +209,3 @@ export function advance(files: readonly TrackedFile[], id: string, end: ReadEnd)
     };
   });
 }
-
-/**
- * A glob over file names (not paths): `*` any run of characters, `?` one, `[abc]` a set, `{a,b}`
- * alternatives. Dot files match only a pattern that starts with a dot.
- */
-export function globMatcher(glob: string): (name: string) => boolean {
-  let re = '';
-  let i = 0;
-  let inBraces = false;
-  while (i < glob.length) {
-    const c = glob[i] ?? '';
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 1);
-      if (end < 0) re += '\\[';
-      else {
-        const body = glob.slice(i + 1, end).replace(/\\/g, '\\\\');
-        re += `[${body.startsWith('!') ? `^${body.slice(1)}` : body}]`;
-        i = end;
-      }
-    } else if (c === '{') {
-      inBraces = true;
-      re += '(?:';
-    } else if (c === '}' && inBraces) {
-      inBraces = false;
-      re += ')';
-    } else if (c === ',' && inBraces) re += '|';
-    else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
-    i += 1;
-  }
-  const regex = new RegExp(`^${re}$`);
-  const dotOk = glob.startsWith('.');
-  return (name) => (dotOk || !name.startsWith('.')) && regex.test(name);
-}

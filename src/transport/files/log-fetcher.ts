@@ -1,3 +1,4 @@
+import { fileGlob } from '../../core/glob.js';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { LogSourceConfig } from '../../config/load.js';
@@ -26,7 +27,6 @@ import {
 import type { LinePattern } from '../../core/log-sources/pattern.js';
 import {
   advance,
-  globMatcher,
   nextSizes,
   planReads,
   type FileSize,
@@ -141,7 +141,7 @@ export class LogFetcher {
       dateFormat: s.dateFormat,
       json: s.json,
     });
-    this.matches = globMatcher(s.glob);
+    this.matches = fileGlob(s.glob);
     const fromName = s.fileNamePattern === undefined ? undefined : compileFileNamePattern(s.fileNamePattern);
     this.nameDay = (name) => (s.dateFrom === 'name' ? fromName?.(name) : undefined);
     this.zone = parseTimeZone(s.timezone) ?? parseTimeZone('UTC') ?? { name: 'UTC', offsetAt: () => 0 };
