@@ -12,6 +12,10 @@ export const state = {
   episodes: new Map(),
   chart: undefined,
   stream: undefined,
+  // The rules in force (the rules panel), and those judging the station shown, with its thresholds.
+  rules: undefined,
+  station: undefined,
+  stationRules: undefined,
 };
 export function el(tag, className, text) {
   const e = document.createElement(tag);

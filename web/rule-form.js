@@ -7,6 +7,8 @@
 window.vigilRuleForm = (() => {
   const NUMBER = 'number';
   const TEXT = 'text';
+  const LIST = 'list';
+  const JSON_TEXT = 'json';
   /** The fields of each kind, in the order a person fills them: [key, type, placeholder]. */
   const KINDS = {
     threshold: [
@@ -44,7 +46,42 @@ window.vigilRuleForm = (() => {
     ],
     silence: [['after', TEXT, '1m']],
   };
+  /** Every kind: which sensors the rule judges, and sensors' own thresholds. */
+  const SCOPE = [
+    ['sensors', LIST, 'freezer-*, st-00??  (empty: every sensor)'],
+    ['sensorLabels', JSON_TEXT, '{"site": "north"}'],
+    ['overrides', JSON_TEXT, '{"st-0007": {"above": 40}}'],
+  ];
+  const fieldsOf = (kind) => [...KINDS[kind], ...SCOPE];
 
+  /** A value as the form shows it: a list comma-separated, an object as JSON. */
+  function shown(value) {
+    if (value === undefined) return '';
+    if (Array.isArray(value)) return value.join(', ');
+    if (typeof value === 'object') return JSON.stringify(value);
+    return String(value);
+  }
+
+  /** A field's text as the rule holds it, or an error message. */
+  function parsed(type, text) {
+    if (type === NUMBER)
+      return Number.isFinite(Number(text)) ? { value: Number(text) } : { error: 'must be a number' };
+    if (type === LIST)
+      return {
+        value: text
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      };
+    if (type === JSON_TEXT) {
+      try {
+        return { value: JSON.parse(text) };
+      } catch {
+        return { error: 'must be JSON, an object' };
+      }
+    }
+    return { value: text };
+  }
   function field(name, type, placeholder, value) {
     const label = document.createElement('label');
     label.dataset.field = name;
@@ -54,7 +91,7 @@ window.vigilRuleForm = (() => {
     input.type = 'text';
     input.inputMode = type === NUMBER ? 'decimal' : 'text';
     input.placeholder = placeholder;
-    input.value = value === undefined ? '' : String(value);
+    input.value = shown(value);
     const error = document.createElement('span');
     error.className = 'field-error';
     label.append(input, error);
@@ -95,7 +132,7 @@ window.vigilRuleForm = (() => {
     host.replaceChildren(form);
 
     const render = (values = {}) => {
-      fields.replaceChildren(...KINDS[kind.value].map(([n, t, p]) => field(n, t, p, values[n])));
+      fields.replaceChildren(...fieldsOf(kind.value).map(([n, t, p]) => field(n, t, p, values[n])));
     };
     const showError = (name, message) => {
       const label = form.querySelector(`label[data-field="${name}"]`);
@@ -113,13 +150,14 @@ window.vigilRuleForm = (() => {
       result.textContent = '';
       const spec = { id: id.querySelector('input').value.trim(), kind: kind.value, severity: severity.value };
       let ok = true;
-      for (const [name, type] of KINDS[kind.value]) {
+      for (const [name, type] of fieldsOf(kind.value)) {
         const text = form.querySelector(`input[name="${name}"]`).value.trim();
         if (text === '') continue;
-        if (type === NUMBER && !Number.isFinite(Number(text))) {
-          showError(name, 'must be a number');
+        const { value, error } = parsed(type, text);
+        if (error !== undefined) {
+          showError(name, error);
           ok = false;
-        } else spec[name] = type === NUMBER ? Number(text) : text;
+        } else spec[name] = value;
       }
       if (!ok) return;
       save(spec).then(
@@ -143,6 +181,20 @@ window.vigilRuleForm = (() => {
 
   /** One line that says what a rule does, for the rules list. */
   function describe(r) {
+    const own = Object.keys(r.overrides ?? {});
+    const scope = [
+      r.sensors ? ` · sensors ${r.sensors.join(', ')}` : '',
+      r.sensorLabels
+        ? ` · sensors with ${Object.entries(r.sensorLabels)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ')}`
+        : '',
+      own.length > 0 ? ` · own thresholds: ${own.join(', ')}` : '',
+    ].join('');
+    return what(r) + scope;
+  }
+
+  function what(r) {
     const bounds = [
       r.above === undefined ? '' : `above ${r.above}`,
       r.below === undefined ? '' : `below ${r.below}`,

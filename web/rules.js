@@ -1,6 +1,6 @@
 // The rules in force, and the form that edits them (with an admin token).
 import { $, api, el, showError, state } from './lib.js';
-import { renderStation } from './station.js';
+import { loadStationRules } from './station.js';
 
 // ---- rules ----
 
@@ -38,7 +38,7 @@ export async function refreshRules() {
       return li;
     }),
   );
-  renderStation();
+  await loadStationRules();
 }
 
 /** Sends a rule from the form; a refusal comes back with the key it is about. */

@@ -1,7 +1,7 @@
 // One station: its alerts, the rules that judge it, its chart; and the alert rows every panel shows
 // (a sensor id in them opens its station). vigilRuleForm is a global from /assets/rule-form.js.
 import { refreshChart } from './charts.js';
-import { $, el, state, time } from './lib.js';
+import { $, api, el, showError, state, time } from './lib.js';
 
 /** One alert as a row of a list. */
 export function renderAlert(a) {
@@ -43,6 +43,7 @@ export async function focusStation(sensorId) {
   $('station-panel').hidden = false;
   $('station-id').textContent = sensorId;
   renderStation();
+  await loadStationRules();
   const option = [...$('series').options].find((o) => o.value.startsWith(`${sensorId}\u0000`));
   if (option) {
     $('series').value = option.value;
@@ -65,15 +66,30 @@ export function renderStation() {
       .filter((o) => o.value.startsWith(`${id}\u0000`))
       .map((o) => o.value.split('\u0000')[1]),
   );
+  // Of the rules that judge it (the server knows their scope), those about what it sends.
   const applies = (r) =>
     r.kind === 'silence' ||
     metrics.has(r.metric) ||
     state.alerts.some((a) => a.sensorId === id && a.ruleId === r.id);
   $('station-rules').replaceChildren(
-    ...(state.rules ?? []).filter(applies).map((r) => {
+    ...(state.stationRules ?? []).filter(applies).map((r) => {
       const li = el('li', '', `${r.id}: ${vigilRuleForm.describe(r)}`);
       li.dataset.rule = r.id;
       return li;
     }),
   );
+}
+
+/** The rules that judge the station shown, each with its own thresholds, asked of the server. */
+export async function loadStationRules() {
+  const id = state.station;
+  if (id === undefined) return;
+  try {
+    const { rules } = await api(`/api/rules?sensor=${encodeURIComponent(id)}`);
+    if (state.station !== id) return;
+    state.stationRules = rules;
+    renderStation();
+  } catch (err) {
+    showError(String(err));
+  }
 }

@@ -1,3 +1,4 @@
+import { judgedBy, type SensorLabels } from './rules/scope.js';
 import { VigilError } from './errors.js';
 import { snapshotAccumulator, type AggregateName } from './aggregate.js';
 import { Deduplicator, type DedupeIndex, type DedupeSnapshot } from './dedupe.js';
@@ -40,6 +41,8 @@ export interface SensorPipeline {
   readonly maxHeldEvents: number;
   /** Distinct metric names one sensor holds state for (limits.maxMetricsPerSensor; default 1,000). */
   readonly maxMetricsPerSensor?: number;
+  /** A sensor's labels (readings.sensorLabels), for rules that select sensors by them. */
+  readonly sensorLabels?: (sensorId: string) => SensorLabels;
 }
 
 export type SensorEvent = Reading | Tick;
@@ -96,7 +99,10 @@ export class SensorProcessor {
           exemplars: undefined,
         })
       : undefined;
-    this.rules = new SensorRules(sensorId, () => this.pipeline.rules);
+    this.rules = new SensorRules(
+      sensorId,
+      judgedBy(sensorId, () => this.pipeline.rules, pipeline.sensorLabels),
+    );
     this.names = new MetricNames(pipeline.maxMetricsPerSensor ?? 1_000, pipeline.window.metrics, (into) => {
       for (const g of this.groups) g.collectMetrics(into);
       for (const w of this.sessions) w.collectMetrics(into);

@@ -184,9 +184,23 @@ describe('cluster of three nodes', () => {
           'set',
           '{"id":"everything","kind":"threshold","metric":"temperature","above":-1000}',
         );
+        // A rule for some sensors, one of them with its own threshold (which its readings never reach).
+        cli(
+          'VIGIL_ADMIN_TOKEN',
+          'rules',
+          'set',
+          JSON.stringify({
+            id: 'scoped',
+            kind: 'threshold',
+            metric: 'temperature',
+            above: -1000,
+            sensors: ['st-003?'],
+            overrides: { 'st-0033': { above: 1000 } },
+          }),
+        );
         expect(
           (cli('VIGIL_VIEWER_TOKEN', 'rules', 'list') as { rules: { id: string }[] }).rules.map((r) => r.id),
-        ).toContain('everything');
+        ).toEqual(expect.arrayContaining(['everything', 'scoped']));
         await new Promise((resolve) => setTimeout(resolve, 1_200)); // in force everywhere within a second
         // Stations 30..59 are new (30..59 never reported: their sequence numbers cannot repeat earlier ones).
         simulate('--sensors', '60', '--count', '600', '--seed', '2');
@@ -198,9 +212,24 @@ describe('cluster of three nodes', () => {
               .filter((a) => a.ruleId === 'everything')
               .map((a) => partitionForKey(a.sensorId, 6)),
           );
-        const alerts = await collectUntil(kafka, [`${prefix}vigil.alerts`], (rs) => firedIn(rs).size === 6);
+        const scopedFired = (rs: readonly Collected[]): string[] =>
+          [
+            ...new Set(
+              rs
+                .map((r) => json(r) as Alert)
+                .filter((a) => a.ruleId === 'scoped')
+                .map((a) => a.sensorId),
+            ),
+          ].sort();
+        const alerts = await collectUntil(
+          kafka,
+          [`${prefix}vigil.alerts`],
+          (rs) => firedIn(rs).size === 6 && scopedFired(rs).length >= 9,
+        );
         const partitionsFired = firedIn(alerts);
         expect(partitionsFired.size).toBe(6); // sensors of every partition, so of all three nodes
+        // The scoped rule: the sensors it names, but st-0033 (its own threshold), and no other.
+        expect(scopedFired(alerts)).toEqual([0, 1, 2, 4, 5, 6, 7, 8, 9].map((i) => `st-003${i}`));
 
         // Alert subscriptions through node-1: the first 15 of the cluster's alerts, then a disconnect.
         const ndjson = (out: string): Alert[] =>

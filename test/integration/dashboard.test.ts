@@ -301,6 +301,55 @@ describe('dashboard and metrics', () => {
       expect(await page.textContent('#rules li[data-rule="warm"]')).toMatch(
         /^warningwarmaggregate: mean of temperature in tumbling-10s above 35 for 20s/,
       );
+      // A rule for some sensors, one with a threshold of its own: JSON checked as typed, then in force.
+      await admin.fill('#rule-editor input[name=id]', 'freezer');
+      await admin.selectOption('#rule-editor select[name=kind]', 'threshold');
+      await admin.fill('#rule-editor input[name=metric]', 'temperature');
+      await admin.fill('#rule-editor input[name=above]', '-15');
+      await admin.fill('#rule-editor input[name=sensors]', 'fz-*');
+      await admin.fill('#rule-editor input[name=overrides]', "{'fz-7': 40}");
+      await admin.click('#rule-editor button[type=submit]');
+      expect(await admin.textContent('#rule-editor label[data-field=overrides] .field-error')).toBe(
+        'must be JSON, an object',
+      );
+      await admin.fill('#rule-editor input[name=overrides]', '{"fz-7": {"above": -10}}');
+      await admin.click('#rule-editor button[type=submit]');
+      await admin.waitForSelector('#rule-editor .form-result:has-text("rule freezer in force")', {
+        timeout: 10_000,
+      });
+      await page.waitForSelector('#rules li[data-rule="freezer"]', { timeout: 15_000 });
+      expect(await page.textContent('#rules li[data-rule="freezer"]')).toMatch(
+        /temperature above -15 · sensors fz-\* · own thresholds: fz-7/,
+      );
+      await sleep(1_200); // in force on every node within a second
+      const fz = `fz-${Date.now().toString(36)}`;
+      const freezerReadings = (sensorId: string, temperatures: number[]) =>
+        temperatures.map((temperature, i) => ({
+          key: sensorId,
+          value: JSON.stringify({ sensorId, ts: Date.now() + i, values: { temperature } }),
+        }));
+      await produce(kafka, readings, [
+        ...freezerReadings(fz, [-20, -12]),
+        ...freezerReadings('fz-7', [-20, -12, -8]),
+        // Not named by the rule: -12 says nothing; 40 fires `hot`, after it on the same partition.
+        ...freezerReadings(`x${fz}`, [-12, 40]),
+      ]);
+      const firedRow = async (sensorId: string) =>
+        (
+          await page.waitForSelector(`#alerts li:has-text("freezer · ${sensorId}")`, { timeout: 20_000 })
+        ).textContent();
+      expect(await firedRow(fz)).toMatch(/temperature of fz-\S+ is -12, above -15/);
+      expect(await firedRow('fz-7')).toMatch(/temperature of fz-7 is -8, above -10/);
+      await page.waitForSelector(`#alerts li:has-text("hot · x${fz}")`, { timeout: 20_000 });
+      expect(await page.$$eval('#alerts li', (lis) => lis.map((li) => li.textContent))).not.toContainEqual(
+        expect.stringContaining(`freezer · x${fz}`),
+      );
+      // fz-7's station lists the rule with its own threshold.
+      await page.click('#alerts a.sensor[data-sensor="fz-7"]');
+      await page.waitForSelector('#station-rules li[data-rule="freezer"]', { timeout: 10_000 });
+      expect(await page.textContent('#station-rules li[data-rule="freezer"]')).toBe(
+        'freezer: temperature above -10',
+      );
       await admin.close();
       await shoot(page, 'rules', '#rules-panel');
       const shot = await shoot(page, 'dashboard');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildConfig, loadConfigText } from '../../src/config/load.js';
 import { silenceThresholds } from '../../src/core/rules/evaluate.js';
-import { ConfigError } from '../../src/core/errors.js';
+import { configErrorOf } from '../support/config-error.js';
 
 const minimal = `
 pipeline:
@@ -9,16 +9,6 @@ pipeline:
     - kind: tumbling
       size: 10s
 `;
-
-function errorOf(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('config', () => {
   it('fills defaults and derives topic names from the prefix', () => {
@@ -103,7 +93,7 @@ describe('config', () => {
     [`kafka:\n  brokers: [localhost]\n${minimal}`, 'kafka.brokers[0]', /must be host:port/],
     [`kafka:\n  partitons: {}\n${minimal}`, 'kafka', /partitons/],
   ])('names the path and the problem: %#', (text, path, message) => {
-    const err = errorOf(() => loadConfigText(text, 'f.yaml'));
+    const err = configErrorOf(() => loadConfigText(text, 'f.yaml'));
     expect(err.path).toBe(path);
     expect(err.message).toMatch(message);
     expect(err.message).toMatch(/\(f\.yaml:\d+:\d+\)/);
@@ -142,14 +132,16 @@ mqtt:
       password: 'm-secret',
     });
     expect(c.mqtt.topics).toEqual([{ filter: 'sensors/+/readings', idLevel: 1, format: 'auto' }]);
-    expect(errorOf(() => loadConfigText(secure, 'vigil.yaml', {})).message).toMatch(
+    expect(configErrorOf(() => loadConfigText(secure, 'vigil.yaml', {})).message).toMatch(
       /kafka.sasl: is set, so VIGIL_KAFKA_SASL_PASSWORD must hold the password/,
     );
     expect(
-      errorOf(() => loadConfigText(`${minimal}\nredis: { password: hunter2 }\n`, 'vigil.yaml', {})).message,
+      configErrorOf(() => loadConfigText(`${minimal}\nredis: { password: hunter2 }\n`, 'vigil.yaml', {}))
+        .message,
     ).toMatch(/redis: passwords never live in the config file: set VIGIL_REDIS_PASSWORD/);
     expect(
-      errorOf(() => loadConfigText(`${minimal}\nmqtt: { tls: { cert: c.pem } }\n`, 'vigil.yaml', {})).message,
+      configErrorOf(() => loadConfigText(`${minimal}\nmqtt: { tls: { cert: c.pem } }\n`, 'vigil.yaml', {}))
+        .message,
     ).toMatch(/mqtt.tls.cert: `cert` and `key` go together/);
   });
 
@@ -162,7 +154,7 @@ mqtt:
   });
 
   it('reports YAML syntax errors with the file name', () => {
-    expect(errorOf(() => loadConfigText('pipeline: [', 'bad.yaml')).message).toMatch(
+    expect(configErrorOf(() => loadConfigText('pipeline: [', 'bad.yaml')).message).toMatch(
       /bad\.yaml: not valid YAML/,
     );
   });
@@ -173,7 +165,7 @@ mqtt:
       kind: 'silence',
       afterMs: 60_000,
     });
-    expect(errorOf(() => parseRule({ id: 'q', kind: 'threshold', metric: 't', above: 'x' })).path).toBe(
+    expect(configErrorOf(() => parseRule({ id: 'q', kind: 'threshold', metric: 't', above: 'x' })).path).toBe(
       'above',
     );
   });
@@ -188,7 +180,7 @@ mqtt:
     expect(parseRule({ ...count, window: 'tumbling-10s' }, pipeline)).toMatchObject({
       window: 'tumbling-10s',
     });
-    const err = errorOf(() => parseRule({ ...count, window: 'tumbling-5s' }, pipeline));
+    const err = configErrorOf(() => parseRule({ ...count, window: 'tumbling-5s' }, pipeline));
     expect(err.path).toBe('window');
     expect(err.message).toMatch(/no window named "tumbling-5s" \(windows: tumbling-10s, sliding-1m-10s\)/);
   });
@@ -208,16 +200,18 @@ mqtt:
       severity: 'warning',
       labels: {},
     });
-    const notComputed = errorOf(() => parseRule({ ...rule, aggregate: 'stddev', below: 0.01 }, pipeline));
+    const notComputed = configErrorOf(() =>
+      parseRule({ ...rule, aggregate: 'stddev', below: 0.01 }, pipeline),
+    );
     expect(notComputed.path).toBe('aggregate');
     expect(notComputed.message).toMatch(/does not compute "stddev" \(aggregates: count, mean\)/);
-    expect(errorOf(() => parseRule({ ...rule, aggregate: 'mean' }, pipeline)).message).toMatch(
+    expect(configErrorOf(() => parseRule({ ...rule, aggregate: 'mean' }, pipeline)).message).toMatch(
       /needs `above`, `below` or both/,
     );
-    expect(errorOf(() => parseRule({ ...rule, aggregate: 'median', above: 1 }, pipeline)).path).toBe(
+    expect(configErrorOf(() => parseRule({ ...rule, aggregate: 'median', above: 1 }, pipeline)).path).toBe(
       'aggregate',
     );
-    const inFile = errorOf(() =>
+    const inFile = configErrorOf(() =>
       buildConfig({
         pipeline: {
           windows: [{ kind: 'tumbling', size: '10s' }],
@@ -230,7 +224,7 @@ mqtt:
   });
 
   it('rejects a config that is not a mapping', () => {
-    expect(errorOf(() => buildConfig([1, 2])).message).toMatch(/must be a mapping/);
+    expect(configErrorOf(() => buildConfig([1, 2])).message).toMatch(/must be a mapping/);
   });
 
   it("reads a sink's grouping: by rule and area by default, the area from a pattern of the id", () => {
@@ -242,10 +236,10 @@ mqtt:
     expect(sink(undefined)?.group).toBeUndefined();
     const g = sink({ area: '^(st-\\d{3})' })?.group;
     expect([g?.by, g?.waitMs, g?.area?.exec('st-0012')?.[1]]).toEqual([['rule', 'area'], 10_000, 'st-001']);
-    expect(errorOf(() => sink({ area: '(' })).message).toMatch(
+    expect(configErrorOf(() => sink({ area: '(' })).message).toMatch(
       /notify\.sinks\[0\]\.group\.area: not a regular expression/,
     );
-    expect(errorOf(() => sink({ by: ['city'] })).message).toMatch(/notify\.sinks\[0\]\.group\.by\[0\]/);
+    expect(configErrorOf(() => sink({ by: ['city'] })).message).toMatch(/notify\.sinks\[0\]\.group\.by\[0\]/);
   });
 
   it('reads an alertmanager sink: one URL or an HA pair, a resend period, and no grouping of its own', () => {
@@ -259,10 +253,10 @@ mqtt:
       urls: ['http://am-0:9093', 'https://am-1:9093'],
       resendMs: 30_000,
     });
-    expect(errorOf(() => sink({ url: 'am:9093' })).message).toMatch(
+    expect(configErrorOf(() => sink({ url: 'am:9093' })).message).toMatch(
       /notify\.sinks\[0\]\.url: must be an http:\/\/ or https:\/\/ URL/,
     );
-    expect(errorOf(() => sink({ url: [] })).message).toMatch(/notify\.sinks\[0\]\.url/);
-    expect(errorOf(() => sink({ group: { wait: '10s' } })).message).toMatch(/group/);
+    expect(configErrorOf(() => sink({ url: [] })).message).toMatch(/notify\.sinks\[0\]\.url/);
+    expect(configErrorOf(() => sink({ group: { wait: '10s' } })).message).toMatch(/group/);
   });
 });

@@ -268,7 +268,42 @@ describe('dashboard routes', () => {
           },
         },
         store,
-        configRules: () => [{ id: 'hot' }],
+        rulesInForce: () => [
+          {
+            id: 'hot',
+            kind: 'threshold',
+            metric: 'temperature',
+            above: 30,
+            hysteresis: 0,
+            minDurationMs: 0,
+            severity: 'warning',
+            labels: {},
+          },
+          {
+            id: 'freezer',
+            kind: 'threshold',
+            metric: 'temperature',
+            above: -15,
+            hysteresis: 0,
+            minDurationMs: 0,
+            severity: 'critical',
+            labels: {},
+            sensors: ['fz-*'],
+            overrides: {
+              'fz-7': {
+                id: 'freezer',
+                kind: 'threshold',
+                metric: 'temperature',
+                above: -10,
+                hysteresis: 0,
+                minDurationMs: 0,
+                severity: 'critical',
+                labels: {},
+              },
+            },
+          },
+        ],
+        sensorLabels: () => ({}),
         alertLog: log.alertLog('alerts'),
         subscriptions,
         logger: silentLogger,
@@ -302,10 +337,21 @@ describe('dashboard routes', () => {
       expect.objectContaining({ t: minute, count: 3, mean: 22, min: 20, max: 24 }),
     ]);
     expect((await get(`${base}/api/points?sensor=st-1`, viewer)).status).toBe(400);
-    expect(await (await get(`${base}/api/rules`, viewer)).json()).toEqual({
-      editable: false,
-      rules: [{ id: 'hot' }],
-    });
+    const all = (await (await get(`${base}/api/rules`, viewer)).json()) as {
+      editable: boolean;
+      rules: { id: string }[];
+    };
+    expect([all.editable, all.rules.map((r) => r.id)]).toEqual([false, ['hot', 'freezer']]);
+    // A station's rules: those that judge it, each with its own thresholds.
+    const judging = async (sensor: string) =>
+      (
+        (await (await get(`${base}/api/rules?sensor=${sensor}`, viewer)).json()) as {
+          rules: { id: string; above: number }[];
+        }
+      ).rules.map((r) => `${r.id} above ${r.above}`);
+    expect(await judging('st-1')).toEqual(['hot above 30']);
+    expect(await judging('fz-1')).toEqual(['hot above 30', 'freezer above -15']);
+    expect(await judging('fz-7')).toEqual(['hot above 30', 'freezer above -10']);
   });
 
   it('streams the alerts as server-sent events, from a time or live', async () => {

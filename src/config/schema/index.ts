@@ -4,6 +4,7 @@ import { duration, hostPort, identifier, logLevel, positiveDuration, type Env } 
 import { logsSchema } from './logs.js';
 import { notifySchema } from './notify.js';
 import { pipelineSchema, READINGS_PIPELINE_DEFAULTS } from './pipeline.js';
+import { sensorLabeler } from '../../core/rules/scope.js';
 import { payloadSettings, readingsSchema } from './readings.js';
 import { kafkaSchema, mqttSchema, redisSchema } from './services.js';
 
@@ -194,7 +195,7 @@ export function configSchema(env: Env) {
         /** A level per component, over `logLevel`. */
         logComponents: log.components,
         engine,
-        pipeline: { ...readings, ...perSensor },
+        pipeline: { ...readings, ...perSensor, sensorLabels: sensorLabeler(input.sensorLabels) },
         logs: { ...logs, pipeline: logPipeline },
         rollupTtlMs,
         /** How long raw readings are kept beside the rollups (0: none): the metrics query's horizon. */

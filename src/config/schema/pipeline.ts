@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AGGREGATES, needsSketch, type AggregateName } from '../../core/aggregate.js';
+import { idGlob } from '../../core/glob.js';
 import type { Rule } from '../../core/rules/types.js';
 import type { SensorPipeline } from '../../core/sensor.js';
 import type { WindowSpec } from '../../core/windows.js';
@@ -49,7 +50,28 @@ function toWindowSpec(w: ParsedWindow): WindowSpec {
   }
 }
 
-const ruleBase = { id: identifier, severity, labels };
+/**
+ * Which sensors a rule judges, and per sensor id its own thresholds: `overrides` takes, per sensor,
+ * the kind's tunable keys below (written as in the rule itself), and the sensor's rule is validated
+ * as a whole (so `below` must still be lower than `above`).
+ */
+const ruleScope = {
+  sensors: z.array(z.string().min(1)).min(1).optional(),
+  sensorLabels: z.record(z.string().min(1), z.string()).optional(),
+  overrides: z.record(z.string().min(1), z.record(z.string(), z.unknown())).optional(),
+};
+
+const ruleBase = { id: identifier, severity, labels, ...ruleScope };
+
+/** The keys of each kind a sensor's `overrides` may set. */
+export const TUNABLE: Readonly<Record<Rule['kind'], readonly string[]>> = {
+  threshold: ['above', 'below', 'hysteresis', 'minDuration'],
+  outlier: ['zScore', 'mean', 'stddev', 'minSamples'],
+  'rate-of-change': ['maxPerSecond'],
+  count: ['above'],
+  aggregate: ['above', 'below', 'hysteresis', 'minDuration', 'keepFiringFor', 'minCount'],
+  silence: ['after'],
+};
 
 const thresholdRule = z
   .object({
@@ -137,9 +159,44 @@ const ruleFields = z.discriminatedUnion('kind', [
 
 type RuleFields = z.output<typeof ruleFields>;
 
-/** One alert rule, as the core evaluates it. */
-export const ruleSpec = ruleFields.transform(toRule);
+/** One alert rule, as the core evaluates it, with its overrides resolved (each a whole rule). */
+export const ruleSpec = ruleFields.transform((r, ctx): Rule => {
+  const { overrides, sensors, sensorLabels, ...plain } = r;
+  const resolved: Record<string, Rule> = {};
+  for (const [sensorId, o] of Object.entries(overrides ?? {})) {
+    const path = ['overrides', sensorId];
+    const foreign = Object.keys(o).filter((k) => !TUNABLE[r.kind].includes(k));
+    if (foreign.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, foreign[0] ?? ''],
+        message: `not a threshold a sensor can have of its own in a ${r.kind} rule (those are: ${TUNABLE[r.kind].join(', ')})`,
+      });
+      continue;
+    }
+    if (sensors !== undefined && !sensors.some((g) => idGlob(g)(sensorId))) {
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: `${sensorId} is not among the sensors the rule judges (${sensors.join(', ')})`,
+      });
+      continue;
+    }
+    const own = ruleFields.safeParse({ ...plain, ...o });
+    if (own.success) resolved[sensorId] = toRule(own.data);
+    else
+      for (const issue of own.error.issues)
+        ctx.addIssue({ code: 'custom', path: [...path, ...issue.path], message: issue.message });
+  }
+  return {
+    ...toRule(r),
+    ...(sensors === undefined ? {} : { sensors }),
+    ...(sensorLabels === undefined ? {} : { sensorLabels }),
+    ...(overrides === undefined ? {} : { overrides: resolved }),
+  };
+});
 
+/** The rule without its scope (the caller adds it). */
 function toRule(r: RuleFields): Rule {
   const base = { id: r.id, severity: r.severity, labels: r.labels };
   switch (r.kind) {

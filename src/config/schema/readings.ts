@@ -39,6 +39,24 @@ export const readingsSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Labels of sensors, by globs of their ids: what rules' `sensorLabels` select by. Every entry whose
+     * globs match a sensor adds its labels, a later entry's winning.
+     */
+    sensorLabels: z
+      .array(
+        z
+          .object({
+            sensors: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+            labels: z.record(z.string().min(1), z.string()),
+          })
+          .strict()
+          .transform((e) => ({
+            sensors: typeof e.sensors === 'string' ? [e.sensors] : e.sensors,
+            labels: e.labels,
+          })),
+      )
+      .default([]),
     /** Sensors expected to report: one that never does is alerted by the silence rules (also: vigil expect). */
     expected: z.array(z.string().min(1).max(4_096)).default([]),
     /**

@@ -309,7 +309,8 @@ export class SensorRules {
 
   /**
    * `rules` is read on every use, so replacing the pipeline's rule list at run time takes effect
-   * for every sensor at once; the state of a rule that is gone is dropped at the next snapshot.
+   * for every sensor at once; the state of a rule that is gone (or no longer judges this sensor) is
+   * dropped at the next snapshot. Scoped rules are resolved for the sensor by scope.ts judgedBy.
    */
   constructor(
     private readonly sensorId: string,
@@ -427,7 +428,9 @@ function silenceAlert(
   return episodeAlert(rule, sensorId, '', state, startedAt, ts, 0, message);
 }
 
-/** The distinct `after` lengths of the silence rules: the stream clock keeps one queue for each. */
+/** The distinct `after` lengths of silence rules and their overrides: the stream clock keeps a queue for each. */
 export function silenceThresholds(rules: readonly Rule[]): number[] {
-  return [...new Set(rules.flatMap((r) => (r.kind === 'silence' ? [r.afterMs] : [])))].sort((a, b) => a - b);
+  const after = (r: Rule): number[] => (r.kind === 'silence' ? [r.afterMs] : []);
+  const all = rules.flatMap((r) => [...after(r), ...Object.values(r.overrides ?? {}).flatMap(after)]);
+  return [...new Set(all)].sort((a, b) => a - b);
 }

@@ -4,7 +4,17 @@ import type { Alert, Severity, WindowResult } from '../outputs.js';
 interface RuleBase {
   readonly id: string;
   readonly severity: Severity;
+  /** Labels of the rule's alerts (team, runbook, …). */
   readonly labels: Readonly<Record<string, string>>;
+  /** Globs of the sensor ids the rule judges (core/glob.ts idGlob); absent: every sensor. */
+  readonly sensors?: readonly string[];
+  /** Labels a sensor must carry, every one, to be judged (`readings.sensorLabels` gives sensors labels). */
+  readonly sensorLabels?: Readonly<Record<string, string>>;
+  /**
+   * The rule as it judges particular sensors, by id: the same rule with their own thresholds (the
+   * config's `overrides`, resolved). Never nested: an override has no overrides or scope itself.
+   */
+  readonly overrides?: Readonly<Record<string, Rule>>;
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { SensorLabels } from '../../core/rules/scope.js';
+import type { Rule } from '../../core/rules/types.js';
 import type { Logger } from '../../obs/logger.js';
 import type { AlertLog } from '../../ports/record-log.js';
 import type { StateStore } from '../../ports/state-store.js';
@@ -14,7 +16,10 @@ export interface DashboardDeps {
   readonly store: Pick<StateStore, 'series' | 'rollups'>;
   /** Runtime rules (absent without a cluster: the rules are the config file's, read-only). */
   readonly rules?: RuntimeRules;
-  readonly configRules: () => readonly unknown[];
+  /** The rules in force on this node (the config file's, with the runtime rules applied). */
+  readonly rulesInForce: () => readonly Rule[];
+  /** A sensor's labels (readings.sensorLabels), for the rules that select sensors by them. */
+  readonly sensorLabels: (sensorId: string) => SensorLabels;
   readonly alertLog?: AlertLog;
   readonly subscriptions: Subscriptions;
   readonly logger: Logger;

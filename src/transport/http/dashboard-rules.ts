@@ -1,18 +1,28 @@
 import { ConfigError, toVigilError } from '../../core/errors.js';
+import { rulesFor } from '../../core/rules/scope.js';
 import { READ, WRITE_RULES, type DashboardDeps } from './dashboard-deps.js';
 import { bodyTooLarge, json, type Reply, type Route } from './server.js';
 
 const NO_CLUSTER = 'rules are the config file’s on a node without a cluster';
 
 /** The rules in force: read with a viewer token, set and deleted with an admin token. */
-export function ruleRoutes(d: Pick<DashboardDeps, 'rules' | 'configRules'>): Route[] {
+export function ruleRoutes(d: Pick<DashboardDeps, 'rules' | 'rulesInForce' | 'sensorLabels'>): Route[] {
   return [
     {
       method: 'GET',
       path: '/api/rules',
       access: READ,
-      handle: async () => {
-        if (d.rules === undefined) return json(200, { editable: false, rules: d.configRules() });
+      handle: async ({ url }) => {
+        // `?sensor=<id>`: the rules that judge that sensor, each with its own thresholds (a station's view).
+        const sensor = url.searchParams.get('sensor');
+        if (sensor !== null) {
+          const judged = rulesFor(d.rulesInForce(), sensor, d.sensorLabels(sensor));
+          return json(200, {
+            sensor,
+            rules: judged.map(({ overrides, sensors, sensorLabels, ...rule }) => rule),
+          });
+        }
+        if (d.rules === undefined) return json(200, { editable: false, rules: d.rulesInForce() });
         const { version, entries } = await d.rules.current();
         return json(200, {
           editable: true,
