@@ -6,18 +6,24 @@ import { componentLogger, type Logger } from '../obs/logger.js';
 import { createKafka } from '../transport/kafka/client.js';
 import { KafkaRecordProducer } from '../transport/kafka/record-log.js';
 import { ensureTopics, vigilTopics } from '../transport/kafka/topics.js';
+import { probeRoutes } from '../transport/http/probes.js';
 import { prometheusRoute, PROMETHEUS_ENDPOINT } from '../transport/http/prometheus.js';
 import { startHttpServer, type RunningHttpServer } from '../transport/http/server.js';
 import { MqttBridge } from '../transport/mqtt/bridge.js';
+import { readServerTls } from '../transport/tls.js';
 import { exitIfStillRunning, untilSignal, within } from './process.js';
 
 /** How long a stopped bridge may keep running (unclosed handles) before it exits. */
 const GRACE_MS = 5_000;
 
-/** `GET /metrics` of the bridge, when http.listen is set (same tokens as a node's). */
+/**
+ * `GET /metrics` of the bridge and its probes (ready while connected to MQTT), when http.listen is set
+ * (same tokens as a node's).
+ */
 function startBridgeHttp(
   config: VigilConfig,
   metrics: BridgeMetrics,
+  bridge: MqttBridge,
   logger: Logger,
 ): Promise<RunningHttpServer> | undefined {
   if (config.httpListen === undefined) return undefined;
@@ -26,7 +32,11 @@ function startBridgeHttp(
     tokens: httpTokens(process.env),
     logger: componentLogger(logger, 'http'),
     limits: config.http,
-    routes: [prometheusRoute(metrics, config.httpMetricsPublic ? 'public' : PROMETHEUS_ENDPOINT)],
+    routes: [
+      ...probeRoutes({ reasons: () => Promise.resolve(bridge.notReady()) }),
+      prometheusRoute(metrics, config.httpMetricsPublic ? 'public' : PROMETHEUS_ENDPOINT),
+    ],
+    tls: config.httpTls === undefined ? undefined : readServerTls(config.httpTls),
   });
 }
 
@@ -63,7 +73,7 @@ export async function runBridge(config: VigilConfig, logger: Logger): Promise<vo
       wake();
     },
   });
-  const http = await startBridgeHttp(config, metrics, logger);
+  const http = await startBridgeHttp(config, metrics, bridge, logger);
   await bridge.start();
   const why = await Promise.race([untilSignal(), failed]);
   if (fatal !== undefined) logger.fatal({ err: fatal }, 'the bridge cannot go on: exiting');

@@ -15,6 +15,7 @@ import { prometheusRoute, PROMETHEUS_ENDPOINT } from '../transport/http/promethe
 import { startHttpServer, type Route, type RunningHttpServer } from '../transport/http/server.js';
 import type { Membership } from '../transport/redis/membership.js';
 import type { RuntimeRules } from '../transport/redis/runtime-rules.js';
+import { readServerTls } from '../transport/tls.js';
 import type { Readiness } from './readiness.js';
 
 /** The HTTP API takes the same tokens as gRPC, and refuses to start without any. */
@@ -48,6 +49,7 @@ export function startNodeHttp(p: NodeHttpParts): Promise<RunningHttpServer> {
     logger: componentLogger(p.logger, 'http'),
     routes: probeRoutes(p.readiness),
     starting: true,
+    tls: p.config.httpTls === undefined ? undefined : readServerTls(p.config.httpTls),
   });
 }
 

@@ -24,3 +24,26 @@ export function clientTlsOptions(files: TlsFiles): ConnectionOptions {
     ...(files.key === undefined ? {} : { key: readPem(files.key) }),
   };
 }
+
+/** The PEM files of a TLS server (config `http.tls`). */
+export interface ServerTlsFiles {
+  readonly cert: string;
+  readonly key: string;
+  /** Clients must present a certificate signed by this CA. */
+  readonly clientCa?: string | undefined;
+}
+
+/** The certificates of a TLS server, read at start (a file that cannot be read stops the start). */
+export interface ServerTls {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly clientCa?: Buffer;
+}
+
+export function readServerTls(files: ServerTlsFiles): ServerTls {
+  return {
+    cert: readPem(files.cert),
+    key: readPem(files.key),
+    ...(files.clientCa === undefined ? {} : { clientCa: readPem(files.clientCa) }),
+  };
+}

@@ -1,5 +1,6 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -13,10 +14,39 @@ import { ROOT } from '../support/chaos/cluster.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** GET over HTTPS trusting `ca` only, with a client certificate when `cert` and `key` are given. */
+function httpsGet(
+  url: string,
+  tls: { ca: string; cert?: string; key?: string },
+  token?: string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        ca: readFileSync(tls.ca),
+        ...(tls.cert === undefined ? {} : { cert: readFileSync(tls.cert) }),
+        ...(tls.key === undefined ? {} : { key: readFileSync(tls.key) }),
+        headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /**
  * What a Prometheus operator runs: a real Prometheus (Debian's) scrapes two nodes (cluster/nodes.sh)
- * and a bridge with a bearer token, loads the shipped rules for Vigil's own health, and answers
- * queries on what it scraped. Every /metrics passes `promtool check metrics`.
+ * and a bridge with a bearer token (the bridge over HTTPS with client certificates, `http.tls`), loads
+ * the shipped rules for Vigil's own health, and answers queries on what it scraped. Every /metrics
+ * passes `promtool check metrics`.
  */
 describe('what operators run: Prometheus, orchestrator probes', () => {
   const runDir = mkdtempSync(join(tmpdir(), 'vigil-prometheus-'));
@@ -62,9 +92,17 @@ describe('what operators run: Prometheus, orchestrator probes', () => {
       );
       const viewer = tokens['VIGIL_VIEWER_TOKEN'] ?? '';
       const bridgePort = await freePort();
+      const certs = join(runDir, 'certs');
+      execFileSync('bash', [join(ROOT, 'cluster/certs.sh'), '--dir', certs, 'bridge', 'prometheus'], {
+        stdio: 'ignore',
+      });
+      const pem = (name: string): string => join(certs, name);
       const bridgeFile = writeConfig(`${prefix}bridge`, {
         ...base,
-        http: { listen: `127.0.0.1:${bridgePort}` },
+        http: {
+          listen: `127.0.0.1:${bridgePort}`,
+          tls: { cert: pem('bridge.crt'), key: pem('bridge.key'), clientCa: pem('ca.crt') },
+        },
         mqtt: { topics: [`${prefix}/sensors/+/readings`], shareGroup: prefix.replace(/[^A-Za-z0-9_-]/g, '') },
       });
       process.env['VIGIL_TOKENS'] = `admin=${tokens['VIGIL_ADMIN_TOKEN'] ?? ''},viewer=${viewer}`;
@@ -75,13 +113,17 @@ describe('what operators run: Prometheus, orchestrator probes', () => {
       const bridgeTarget = `127.0.0.1:${bridgePort}`;
 
       // Each /metrics is valid by Prometheus' own linter.
+      const client = { ca: pem('ca.crt'), cert: pem('prometheus.crt'), key: pem('prometheus.key') };
       const scrape = async (target: string): Promise<string> => {
         for (let i = 0; ; i++) {
           try {
-            const res = await fetch(`http://${target}/metrics`, {
-              headers: { authorization: `Bearer ${viewer}` },
-            });
-            if (res.status === 200) return await res.text();
+            const res =
+              target === bridgeTarget
+                ? await httpsGet(`https://${target}/metrics`, client, viewer)
+                : await fetch(`http://${target}/metrics`, {
+                    headers: { authorization: `Bearer ${viewer}` },
+                  }).then(async (r) => ({ status: r.status, body: await r.text() }));
+            if (res.status === 200) return res.body;
           } catch {
             // not listening yet
           }
@@ -97,6 +139,21 @@ describe('what operators run: Prometheus, orchestrator probes', () => {
         expect(`${lint.stdout}${lint.stderr}`, t).toBe('');
         expect(lint.status, t).toBe(0);
       }
+
+      // HTTPS only, and without a client certificate nothing but the probes: the token alone is refused.
+      await expect(fetch(`http://${bridgeTarget}/metrics`)).rejects.toThrow();
+      const noCert = await httpsGet(`https://${bridgeTarget}/metrics`, { ca: pem('ca.crt') }, viewer);
+      expect(noCert.status).toBe(401);
+      expect(noCert.body).toMatch(/client certificate signed by http.tls.clientCa is required/);
+      expect((await httpsGet(`https://${bridgeTarget}/healthz/live`, { ca: pem('ca.crt') })).status).toBe(
+        200,
+      );
+      let ready = { status: 0, body: '' };
+      for (let i = 0; i < 50 && ready.status !== 200; i++) {
+        if (i > 0) await sleep(200);
+        ready = await httpsGet(`https://${bridgeTarget}/healthz/ready`, { ca: pem('ca.crt') });
+      }
+      expect(ready).toEqual({ status: 200, body: JSON.stringify({ status: 'ready' }) });
 
       const kafka = createKafka({ brokers: ['127.0.0.1:9092'], clientId: 'prometheus-test' }, silentLogger);
       await produce(
@@ -123,7 +180,9 @@ describe('what operators run: Prometheus, orchestrator probes', () => {
             { job_name: 'vigil', authorization: { credentials: viewer }, static_configs: [{ targets }] },
             {
               job_name: 'vigil-bridge',
+              scheme: 'https',
               authorization: { credentials: viewer },
+              tls_config: { ca_file: client.ca, cert_file: client.cert, key_file: client.key },
               static_configs: [{ targets: [bridgeTarget] }],
             },
           ],

@@ -259,4 +259,19 @@ mqtt:
     expect(configErrorOf(() => sink({ url: [] })).message).toMatch(/notify\.sinks\[0\]\.url/);
     expect(configErrorOf(() => sink({ group: { wait: '10s' } })).message).toMatch(/group/);
   });
+
+  it('reads http.tls: certificate and key together, a client CA optional', () => {
+    const http = (tls: unknown) =>
+      buildConfig({
+        pipeline: { windows: [{ kind: 'tumbling', size: '10s' }] },
+        http: { listen: '0.0.0.0:7500', tls },
+      });
+    expect(http({ cert: 'n.crt', key: 'n.key', clientCa: 'ca.crt' }).httpTls).toEqual({
+      cert: 'n.crt',
+      key: 'n.key',
+      clientCa: 'ca.crt',
+    });
+    expect(configErrorOf(() => http({ cert: 'n.crt' })).message).toMatch(/http\.tls\.key/);
+    expect(configErrorOf(() => http({ cert: 'n.crt', key: 'n.key', ca: 'x' })).message).toMatch(/http\.tls/);
+  });
 });

@@ -124,6 +124,14 @@ const httpSchema = z
     keepAliveTimeout: positiveDuration.default(5_000),
     /** Connections at once; more are refused. */
     maxConnections: z.number().int().min(1).max(100_000).default(256),
+    /**
+     * HTTPS (PEM files): the server's certificate and key, and optionally a CA whose client
+     * certificates every request but the probes must present.
+     */
+    tls: z
+      .object({ cert: z.string().min(1), key: z.string().min(1), clientCa: z.string().min(1).optional() })
+      .strict()
+      .optional(),
   })
   .strict()
   .prefault({})
@@ -204,6 +212,8 @@ export function configSchema(env: Env) {
         httpListen: http.listen,
         /** `GET /metrics` needs no token. */
         httpMetricsPublic: http.metricsPublic,
+        /** HTTPS instead of plain HTTP, with client certificates when `clientCa` is set. */
+        httpTls: http.tls,
         http: {
           maxBodyBytes: http.maxBodyBytes,
           headersTimeoutMs: http.headersTimeout,

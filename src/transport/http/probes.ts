@@ -1,7 +1,7 @@
 import { json, type Route } from './server.js';
 
 /**
- * Orchestrators' probes, without a token (a kubelet has none): `GET /healthz/live` answers 200 while
+ * Orchestrators' probes, without a token or a client certificate (a kubelet has neither): `GET /healthz/live` answers 200 while
  * the process serves; `GET /healthz/ready` 200 once the node is ready to work, else 503 with the
  * reasons (node/readiness.ts).
  */
@@ -10,13 +10,13 @@ export function probeRoutes(readiness: { reasons(): Promise<string[]> }): Route[
     {
       method: 'GET',
       path: '/healthz/live',
-      access: 'public',
+      access: 'probe',
       handle: () => Promise.resolve(json(200, { status: 'live' })),
     },
     {
       method: 'GET',
       path: '/healthz/ready',
-      access: 'public',
+      access: 'probe',
       handle: async () => {
         const reasons = await readiness.reasons();
         return reasons.length === 0

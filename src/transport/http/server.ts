@@ -1,7 +1,10 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { TLSSocket } from 'node:tls';
 import { ERROR_CODES, toVigilError, VigilError } from '../../core/errors.js';
 import type { Logger } from '../../obs/logger.js';
 import type { TokenAuthority } from '../auth.js';
+import type { ServerTls } from '../tls.js';
 
 /** What a handler answers: JSON, or text of a given type. A handler that streams answers nothing. */
 export type Reply =
@@ -29,7 +32,10 @@ export interface Route {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** An exact path, or a pattern with named groups (`^/api/rules/(?<id>[^/]+)$`). */
   readonly path: string | RegExp;
-  /** `public`, or the name of the endpoint in the role table (src/transport/grpc/auth.ts). */
+  /**
+   * `public` (no token), `probe` (no token, and no client certificate either: an orchestrator's probe
+   * has none), or the name of the endpoint in the role table (src/transport/grpc/auth.ts).
+   */
   readonly access: string;
   readonly handle: (ctx: RouteContext) => Promise<Reply | undefined>;
 }
@@ -45,6 +51,8 @@ export interface HttpServerOptions {
   readonly starting?: boolean;
   readonly logger: Logger;
   readonly limits: HttpLimits;
+  /** HTTPS (config `http.tls`); with `clientCa`, every route but the probes needs a client certificate. */
+  readonly tls?: ServerTls | undefined;
 }
 
 /** Config `http` (docs/config.md, "Limits"). */
@@ -159,7 +167,20 @@ async function dispatch(
     );
     return;
   }
-  if (found.route.access !== 'public') {
+  if (o.tls?.clientCa !== undefined && found.route.access !== 'probe') {
+    const peer = req.socket instanceof TLSSocket ? req.socket : undefined;
+    if (peer?.authorized !== true) {
+      // Node leaves it unset when no certificate was presented at all.
+      const error: Error | undefined = peer?.authorizationError;
+      const why = error?.message ?? 'none was presented';
+      send(
+        res,
+        json(401, { errors: [`a client certificate signed by http.tls.clientCa is required (${why})`] }),
+      );
+      return;
+    }
+  }
+  if (found.route.access !== 'public' && found.route.access !== 'probe') {
     const verdict = o.tokens.authorize(found.route.access, req.headers.authorization);
     if (!verdict.ok) {
       send(res, json(ERROR_CODES[verdict.reason].http, { errors: [verdict.details] }));
@@ -177,9 +198,13 @@ async function dispatch(
   if (reply !== undefined) send(res, reply);
 }
 
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host.startsWith('127.') || host === '::1' || host === '[::1]';
+}
+
 /**
- * The HTTP server of a node (`http.listen`): a route table over node:http. Each route names what it
- * needs: `public`, or an endpoint of the role table shared with gRPC, checked against the bearer
+ * The HTTP server of a node (`http.listen`): a route table over node:http, or node:https with
+ * `http.tls`. Each route names what it needs: `public`, `probe`, or an endpoint of the role table shared with gRPC, checked against the bearer
  * token before the handler runs (401 without one, 403 with a role too low). Unknown paths get 404,
  * known paths with another method 405, and a handler that fails answers its error's HTTP status
  * (core/errors.ts ERROR_CODES) with the reason.
@@ -194,14 +219,31 @@ export async function startHttpServer(o: HttpServerOptions): Promise<RunningHttp
     // How often Node checks the two timeouts above (30 s by default: a slow client would get 30 s more).
     connectionsCheckingInterval: Math.min(1_000, l.headersTimeoutMs),
   };
-  const server = createServer(options, (req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     dispatch(table, o, req, res).catch((err: unknown) => {
       o.logger.warn({ err, url: req.url }, 'HTTP request failed');
       const e = toVigilError(err);
       if (!res.headersSent) send(res, json(e.httpStatus, { errors: [`cannot answer now: ${e.message}`] }));
       else res.end();
     });
-  });
+  };
+  const tls = o.tls;
+  // With a client CA, a client certificate is asked for but not required by the handshake: the probes
+  // answer without one, every other route refuses (dispatch) with a reason a client can read.
+  const server: Server =
+    tls === undefined
+      ? createServer(options, handle)
+      : createHttpsServer(
+          {
+            ...options,
+            cert: tls.cert,
+            key: tls.key,
+            ...(tls.clientCa === undefined
+              ? {}
+              : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: false }),
+          },
+          handle,
+        );
   server.maxConnections = l.maxConnections;
   const cut = o.listen.lastIndexOf(':');
   const [host, port] = [o.listen.slice(0, cut), Number(o.listen.slice(cut + 1))];
@@ -215,7 +257,19 @@ export async function startHttpServer(o: HttpServerOptions): Promise<RunningHttp
   });
   const address = server.address();
   const bound = typeof address === 'object' && address !== null ? address.port : port;
-  o.logger.info({ address: o.listen, port: bound }, 'HTTP server listening');
+  if (tls === undefined && !isLoopback(host))
+    o.logger.warn(
+      { address: o.listen },
+      'HTTP without http.tls on an address beyond this machine: bearer tokens cross the network in clear text',
+    );
+  o.logger.info(
+    {
+      address: o.listen,
+      port: bound,
+      tls: tls === undefined ? 'none' : tls.clientCa === undefined ? 'server' : 'mutual',
+    },
+    'HTTP server listening',
+  );
   return {
     port: bound,
     serve: (more) => {

@@ -133,6 +133,13 @@ export class MqttBridge {
 
   constructor(private readonly o: MqttBridgeOptions) {}
 
+  /** Why the bridge cannot take messages now (its readiness probe); empty when it can. */
+  notReady(): string[] {
+    if (this.closed) return ['the bridge is stopping'];
+    if (this.client?.connected !== true) return [`not connected to MQTT ${this.o.config.mqtt.url}`];
+    return [];
+  }
+
   private options(): IClientOptions {
     const { config } = this.o;
     return {

@@ -24,7 +24,8 @@ export function createSink(c: SinkConfig, config: VigilConfig): Sink {
 
 /** The dashboard of this node (http.listen), where a sensor's view is linked from. */
 function dashboardOf(config: VigilConfig): string {
-  return config.httpListen === undefined ? '' : `http://${config.httpListen}/`;
+  if (config.httpListen === undefined) return '';
+  return `${config.httpTls === undefined ? 'http' : 'https'}://${config.httpListen}/`;
 }
 
 /** A sensor's view on the dashboard (web/station.js opens `#station=<id>`). */
