@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Metadata } from '@grpc/grpc-js';
 import { VigilError } from '../core/errors.js';
+import { INSTANT_FORMS, parseInstantText } from '../core/instant.js';
 import type { Ack__Output } from '../gen/vigil/v1/Ack.js';
 import type { AlertsClient } from '../gen/vigil/v1/Alerts.js';
 import type { ControlClient } from '../gen/vigil/v1/Control.js';
@@ -68,11 +69,13 @@ export async function withClients(o: ConnectionOptions, work: (c: Clients) => Pr
   }
 }
 
-/** `--from 2026-11-23T15:12:00Z` or epoch milliseconds. */
+/**
+ * `--from "2026-11-23 15:12:00"` (UTC), `2026-11-23T15:12:00+01:00` or epoch milliseconds: read
+ * exactly as the HTTP and gRPC APIs read times (core/instant.ts), never in the local time zone.
+ */
 export function parseTime(t: string, option: string): number {
-  const ms = /^\d+$/.test(t) ? Number(t) : Date.parse(t);
-  if (!Number.isFinite(ms))
-    throw new VigilError(`--${option} "${t}" is not an ISO time or epoch milliseconds`, { code: 'USAGE' });
+  const ms = parseInstantText(t);
+  if (ms === undefined) throw new VigilError(`--${option} "${t}": give ${INSTANT_FORMS}`, { code: 'USAGE' });
   return ms;
 }
 
@@ -136,8 +139,8 @@ function addReadCommands(cli: Command): void {
     .description('window metrics of sensors over [from, to), to the millisecond (token: VIGIL_TOKEN)')
     .requiredOption('--sensors <ids>', 'comma-separated sensor ids')
     .requiredOption('--metrics <names>', 'comma-separated metrics')
-    .requiredOption('--from <time>', 'ISO time or epoch ms')
-    .option('--to <time>', 'ISO time or epoch ms (default: now)')
+    .requiredOption('--from <time>', '"2026-11-23 15:12:00" (UTC), ISO 8601 with an offset, or epoch ms')
+    .option('--to <time>', 'the same forms (default: now)')
     .option('--aggregates <names>', 'comma-separated, e.g. count,mean,p95 (default: all)')
     .action(
       async (

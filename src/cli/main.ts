@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import { randomUUID } from 'node:crypto';
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { loadConfigFile, type VigilConfig } from '../config/load.js';
 import type { Alert, WindowResult } from '../core/outputs.js';
 import { VigilError } from '../core/errors.js';
 import { startEmbedded } from '../node/node.js';
+import { VIGIL_VERSION } from '../obs/build-info.js';
 import { createLogger, type Logger } from '../obs/logger.js';
 import { publish } from '../sim/publisher.js';
 import { createKafka } from '../transport/kafka/client.js';
@@ -13,6 +14,7 @@ import { ensureTopics, vigilTopics } from '../transport/kafka/topics.js';
 import { addAlertsCommand } from './alerts-command.js';
 import { runLogGen, type LogGenCommandOptions } from './loggen-command.js';
 import { addClusterCommands } from './cluster-commands.js';
+import { addConfigCommands } from './config-command.js';
 import { exitCodeOf } from './grpc-client.js';
 import { formatAlert, formatWindowResult, writeLine } from './output.js';
 import { runNode } from './node-command.js';
@@ -50,8 +52,12 @@ function setup(
 
 const program = new Command('vigil')
   .description('Vigil: an actor-model stream processor for sensor and log streams')
+  .version(VIGIL_VERSION, '-V, --version', 'print the version')
   .option('-c, --config <file>', 'YAML configuration file', DEFAULT_CONFIG)
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Usage errors are thrown (and exit 2 below) instead of exiting 1 inside commander; the
+  // subcommands defined after this inherit it.
+  .exitOverride();
 
 program
   .command('node')
@@ -242,6 +248,7 @@ program
 
 addClusterCommands(program);
 addAlertsCommand(program);
+addConfigCommands(program, () => program.opts<CommonOptions>().config);
 
 // A reader that goes away (`vigil tail | head`) is the normal end of a pipe, as SIGPIPE is for C tools.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -250,6 +257,11 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 });
 
 program.parseAsync().catch((err: unknown) => {
+  // Commander has printed what was wrong (or the help, or the version: exit 0 then).
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
+    return;
+  }
   const usage = err instanceof VigilError && (err.code === 'CONFIG_INVALID' || err.code === 'USAGE');
   process.stderr.write(`vigil: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = exitCodeOf(err) ?? (usage ? EXIT_USAGE : EXIT_FAILURE);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, type ConfigProblem } from '../core/errors.js';
 import type { QuerySettings } from '../core/rollup-query.js';
 import type { Rule } from '../core/rules/types.js';
 import type { Env } from './schema/common.js';
@@ -54,12 +54,11 @@ function formatPath(path: readonly PropertyKey[]): string {
   );
 }
 
+/** Where a key is in the file (`file:line:column`), for messages; undefined when not from a file. */
+type Locate = (path: readonly PropertyKey[]) => string | undefined;
+
 /** Validates an already-parsed object (from YAML, or built in code by tests). */
-export function buildConfig(
-  raw: unknown,
-  env: Env = {},
-  locate?: (path: readonly PropertyKey[]) => string,
-): VigilConfig {
+export function buildConfig(raw: unknown, env: Env = {}, locate?: Locate): VigilConfig {
   if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) {
     throw new ConfigError('', 'the configuration must be a mapping of sections (node, log, kafka, pipeline)');
   }
@@ -103,30 +102,55 @@ const PASSWORD_VARIABLES: Readonly<Record<string, string>> = {
 /** Keys renamed since an earlier version: what to write instead. */
 const RENAMED_KEYS: Readonly<Record<string, string>> = { sinks: '`outputs` (aggregates, alerts)' };
 
-function zodToConfigError(error: z.ZodError, locate?: (path: readonly PropertyKey[]) => string): ConfigError {
-  const first = error.issues[0];
-  const path = first === undefined ? '' : formatPath(first.path);
-  const where = first !== undefined && locate !== undefined ? locate(first.path) : '';
+/** An issue in words: passwords and renamed keys get a sentence of their own. */
+function issueMessage(issue: z.core.$ZodIssue, path: string): string {
+  if (issue.code !== 'unrecognized_keys') return issue.message;
+  const variable = PASSWORD_VARIABLES[path];
+  if (issue.keys.includes('password') && variable !== undefined)
+    return `passwords never live in the config file: set ${variable}`;
+  const renamed = path === '' ? issue.keys.find((k) => RENAMED_KEYS[k] !== undefined) : undefined;
+  return renamed === undefined ? issue.message : `\`${renamed}\` is now ${RENAMED_KEYS[renamed] ?? ''}`;
+}
+
+/** A problem's place as one number (line, then column), for listing problems in the file's order. */
+function position(at: string | undefined): number {
+  const m = at === undefined ? null : /:(\d+):(\d+)$/.exec(at);
+  return m === null ? 0 : Number(m[1]) * 100_000 + Number(m[2]);
+}
+
+function zodToConfigError(error: z.ZodError, locate?: Locate): ConfigError {
+  const problems = error.issues
+    .map((issue): ConfigProblem => {
+      const path = formatPath(issue.path);
+      const at = locate?.(issue.path);
+      return { ...(at === undefined ? {} : { at }), path, message: issueMessage(issue, path) };
+    })
+    .sort((a, b) => position(a.at) - position(b.at));
+  const first = problems[0] ?? { path: '', message: 'invalid' };
+  const where = first.at === undefined ? '' : ` (${first.at})`;
   const others =
-    error.issues.length > 1 ? ` (${error.issues.length - 1} more problem(s) after this one)` : '';
-  let message = first?.message ?? 'invalid';
-  if (first?.code === 'unrecognized_keys') {
-    const variable = PASSWORD_VARIABLES[path];
-    if (first.keys.includes('password') && variable !== undefined)
-      message = `passwords never live in the config file: set ${variable}`;
-    const renamed = path === '' ? first.keys.find((k) => RENAMED_KEYS[k] !== undefined) : undefined;
-    if (renamed !== undefined) message = `\`${renamed}\` is now ${RENAMED_KEYS[renamed] ?? ''}`;
-  }
-  return new ConfigError(path, `${message}${where}${others}`, { cause: error });
+    problems.length > 1
+      ? ` (and ${problems.length - 1} more problem(s): \`vigil config check\` lists them all)`
+      : '';
+  return new ConfigError(first.path, `${first.message}${where}${others}`, { cause: error, problems });
 }
 
 /** Reads, parses and validates a YAML config file. Errors say the file, the path in it and the line. */
 export function loadConfigText(text: string, source: string, env: Env = {}): VigilConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true });
-  const yamlError = doc.errors[0];
-  if (yamlError !== undefined) {
-    throw new ConfigError('', `${source}: not valid YAML: ${yamlError.message}`, { cause: yamlError });
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e): ConfigProblem => {
+      const pos = e.linePos?.[0];
+      // prettyErrors puts the position and an excerpt after the first line: `at` says where.
+      const message = (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:$/, '');
+      return { ...(pos === undefined ? {} : { at: `${source}:${pos.line}:${pos.col}` }), path: '', message };
+    });
+    const first = doc.errors[0];
+    throw new ConfigError('', `${source}: not valid YAML: ${first?.message ?? ''}`, {
+      cause: first,
+      problems,
+    });
   }
   const locate = (path: readonly PropertyKey[]): string => {
     // Walk up to the deepest node that exists, so "missing key" errors point at their parent.
@@ -135,10 +159,10 @@ export function loadConfigText(text: string, source: string, env: Env = {}): Vig
         { range?: [number, number, number] } | undefined;
       if (node?.range !== undefined) {
         const { line, col } = lineCounter.linePos(node.range[0]);
-        return ` (${source}:${line}:${col})`;
+        return `${source}:${line}:${col}`;
       }
     }
-    return ` (${source})`;
+    return source;
   };
   return buildConfig(doc.toJS() as unknown, env, locate);
 }

@@ -150,12 +150,29 @@ export class VigilError extends Error {
   }
 }
 
-/** A configuration file or value is wrong. `path` names the place in the file, e.g. rules[2].above. */
+/** One problem of a configuration: where in the file (`file:line:column`, when known), the key, why. */
+export interface ConfigProblem {
+  readonly at?: string;
+  readonly path: string;
+  readonly message: string;
+}
+
+/**
+ * A configuration file or value is wrong. `path` names the place in the file, e.g. rules[2].above;
+ * the message tells the first problem, `problems` every one (`vigil config check` prints them).
+ */
 export class ConfigError extends VigilError {
   readonly path: string;
-  constructor(path: string, message: string, options: Omit<VigilErrorOptions, 'code' | 'retriable'> = {}) {
-    super(path === '' ? message : `${path}: ${message}`, { ...options, code: 'CONFIG_INVALID' });
+  readonly problems: readonly ConfigProblem[];
+  constructor(
+    path: string,
+    message: string,
+    options: Omit<VigilErrorOptions, 'code' | 'retriable'> & { problems?: readonly ConfigProblem[] } = {},
+  ) {
+    const { problems, ...rest } = options;
+    super(path === '' ? message : `${path}: ${message}`, { ...rest, code: 'CONFIG_INVALID' });
     this.path = path;
+    this.problems = problems ?? [{ path, message }];
   }
 }
 

@@ -36,3 +36,12 @@ export function parseInstant(value: unknown, fractionDigits = 3): number | undef
 
 const INSTANT =
   /^(\d{4})-(\d{2})-(\d{2})[ Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?([Zz]|[+-]\d{2}:\d{2})?$/;
+
+/** The forms parseInstant reads, for the message refusing any other. */
+export const INSTANT_FORMS =
+  'a time such as "2026-11-23 15:12:00" (UTC), "2026-11-23T15:12:00+01:00" or epoch milliseconds (a real date)';
+
+/** A point in time given as text on a command line: epoch milliseconds or parseInstant's forms. */
+export function parseInstantText(text: string): number | undefined {
+  return /^\d+$/.test(text.trim()) ? parseInstant(Number(text.trim())) : parseInstant(text);
+}

@@ -1,5 +1,5 @@
 import type { AggregateName } from './aggregate.js';
-import { parseInstant } from './instant.js';
+import { INSTANT_FORMS, parseInstant } from './instant.js';
 
 /**
  * `POST /compute/metrics`, free of I/O: the request body is checked and turned into a plan (which
@@ -101,7 +101,7 @@ export function planMetricsRequest(body: unknown, series: readonly Series[]): Me
     return {
       ok: false,
       errors: [
-        `${which} ${b[which] === undefined ? 'is missing' : JSON.stringify(b[which])}: give a time such as "2026-11-23 15:12:00" (UTC), "2026-11-23T15:12:00+01:00" or epoch milliseconds (a real date)`,
+        `${which} ${b[which] === undefined ? 'is missing' : JSON.stringify(b[which])}: give ${INSTANT_FORMS}`,
       ],
     };
   }

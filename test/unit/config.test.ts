@@ -157,6 +157,33 @@ mqtt:
     expect(configErrorOf(() => loadConfigText('pipeline: [', 'bad.yaml')).message).toMatch(
       /bad\.yaml: not valid YAML/,
     );
+    const twice = configErrorOf(() => loadConfigText('a: [1,\nb: {\n', 'bad.yaml'));
+    expect(twice.problems.map((p) => p.at)).toEqual(['bad.yaml:2:1', 'bad.yaml:3:1']);
+    expect(twice.problems[0]?.message).toMatch(/^Flow sequence .* end with a \]$/);
+  });
+
+  it('tells every problem of a file, each at its line and column, in the order of the file', () => {
+    const text = [
+      'kafka:',
+      '  brokers: [nohost]',
+      'pipeline:',
+      '  windows:',
+      '    - { kind: tumbling, size: 10q }',
+      '  rules:',
+      '    - { id: hot, kind: threshold, metric: t, above: warm }',
+      'http:',
+      '  listen: nope',
+    ].join('\n');
+    const err = configErrorOf(() => loadConfigText(text, 'v.yaml'));
+    expect(err.problems.map((p) => `${p.at ?? ''} ${p.path}`)).toEqual([
+      'v.yaml:2:13 kafka.brokers[0]',
+      'v.yaml:5:31 pipeline.windows[0].size',
+      'v.yaml:7:53 pipeline.rules[0].above',
+      'v.yaml:9:11 http.listen',
+    ]);
+    expect(err.message).toMatch(
+      /^kafka\.brokers\[0\]: must be host:port \(v\.yaml:2:13\) \(and 3 more problem/,
+    );
   });
 
   it('parses a single rule for the control plane, naming the field at fault', async () => {
