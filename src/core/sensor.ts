@@ -5,7 +5,8 @@ import { Deduplicator, type DedupeIndex, type DedupeSnapshot } from './dedupe.js
 import { MetricNames } from './metric-names.js';
 import type { OutputBuffer } from './outputs.js';
 import type { Reading } from './reading.js';
-import { SensorRules, type RuleState } from './rules/evaluate.js';
+import type { RuleState } from './rules/evaluate.js';
+import { SensorRules } from './rules/sensor-rules.js';
 import type { Rule } from './rules/types.js';
 import type { Tick } from './stream-clock.js';
 import {

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildConfig } from '../../src/config/load.js';
 import { idGlob } from '../../src/core/glob.js';
-import { SensorRules, silenceThresholds } from '../../src/core/rules/evaluate.js';
+import { silenceThresholds } from '../../src/core/rules/evaluate.js';
+import { SensorRules } from '../../src/core/rules/sensor-rules.js';
 import { judgedBy, rulesFor, sensorLabeler } from '../../src/core/rules/scope.js';
 import type { Alert, Rule } from '../../src/core/rules/types.js';
 import { configErrorOf } from '../support/config-error.js';
@@ -119,6 +120,54 @@ describe('rules per sensor', () => {
       { id: 'quiet', kind: 'silence', after: '5m', overrides: { 'st-1': { after: '30s' } } },
     ]);
     expect(silenceThresholds(c.pipeline.rules)).toEqual([30_000, 300_000]);
+  });
+
+  it('ends a firing episode when its rule is removed, rescoped away or changes kind; a new threshold keeps it', () => {
+    const rule = (over: Record<string, unknown>) =>
+      configOf([{ id: 'warm', kind: 'threshold', metric: 'temperature', above: 10, ...over }]).pipeline.rules;
+    const cases: [string, readonly Rule[], string[]][] = [
+      ['removed', [], ['warm resolved at 0: warm no longer judges fz-1 (the rule was changed or removed)']],
+      [
+        'rescoped away',
+        rule({ sensors: ['other-*'] }),
+        ['warm resolved at 0: warm no longer judges fz-1 (the rule was changed or removed)'],
+      ],
+      [
+        'another kind',
+        configOf([{ id: 'warm', kind: 'silence', after: '1m' }]).pipeline.rules,
+        ['warm resolved at 0: warm no longer judges fz-1 (the rule was changed or removed)'],
+      ],
+      [
+        'a threshold of its own',
+        rule({ overrides: { 'fz-1': { above: 30 } } }),
+        ['warm resolved at 25: temperature of fz-1 is back to 25'],
+      ],
+    ];
+    for (const [what, next, expected] of cases) {
+      let inForce = rule({});
+      const sr = new SensorRules(
+        'fz-1',
+        judgedBy('fz-1', () => inForce),
+      );
+      const alerts: Alert[] = [];
+      const out = { push: (a: Alert) => alerts.push(a) };
+      sr.onReading({ sensorId: 'fz-1', ts: T, values: { temperature: 20 } }, out);
+      inForce = next;
+      sr.onReading({ sensorId: 'fz-1', ts: T + 1_000, values: { temperature: 25 } }, out);
+      sr.onReading({ sensorId: 'fz-1', ts: T + 2_000, values: { temperature: 26 } }, out);
+      const resolved = alerts.filter((a) => a.state === 'resolved');
+      expect(
+        resolved.map((a) => `${a.ruleId} resolved at ${a.value}: ${a.message}`),
+        what,
+      ).toEqual(expected);
+      // The resolution closes the episode that fired: same start, and so the same episode for every sink.
+      expect(resolved[0]?.startedAt, what).toBe(T);
+      expect(resolved[0]?.ts, what).toBe(T + 1_000);
+      expect(
+        sr.snapshot().filter(([, st]) => st.firingSince !== null),
+        what,
+      ).toEqual([]);
+    }
   });
 
   it('rulesFor: the list itself when every rule judges a sensor unchanged; else each rule as it judges it', () => {

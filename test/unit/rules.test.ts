@@ -2,7 +2,8 @@ import { roundTrip } from '../support/pipeline.js';
 import { describe, expect, it } from 'vitest';
 import { alertId } from '../../src/core/alert-id.js';
 import type { Alert } from '../../src/core/outputs.js';
-import { SensorRules, silenceThresholds } from '../../src/core/rules/evaluate.js';
+import { silenceThresholds } from '../../src/core/rules/evaluate.js';
+import { SensorRules } from '../../src/core/rules/sensor-rules.js';
 import type { AggregateRule, Rule, ThresholdRule } from '../../src/core/rules/types.js';
 
 const base = { severity: 'warning' as const, labels: { team: 'a' } };

@@ -1,15 +1,12 @@
-import type { Reading } from '../reading.js';
 import { episodeAlert, fire, heldSince, resolve } from './episode.js';
 import type { AlertReport } from '../outputs.js';
 import type {
   AggregateRule,
   Alert,
-  AlertSink,
   CountRule,
   OutlierRule,
   RateOfChangeRule,
   Rule,
-  SilenceRule,
   ThresholdRule,
   WindowResult,
 } from './types.js';
@@ -32,7 +29,7 @@ export type RuleState =
     }
   | { k: 'silence'; firingSince: number | null };
 
-function initialState(rule: Rule): RuleState {
+export function initialState(rule: Rule): RuleState {
   switch (rule.kind) {
     case 'threshold':
       return { k: 'threshold', firingSince: null, pendingSince: null };
@@ -65,7 +62,7 @@ function isClear(rule: Bounds, v: number): boolean {
   );
 }
 
-function threshold(
+export function threshold(
   rule: ThresholdRule,
   st: Extract<RuleState, { k: 'threshold' }>,
   sensorId: string,
@@ -96,7 +93,7 @@ function threshold(
   );
 }
 
-function outlier(
+export function outlier(
   rule: OutlierRule,
   st: Extract<RuleState, { k: 'outlier' }>,
   sensorId: string,
@@ -135,7 +132,7 @@ function outlier(
   return undefined;
 }
 
-function rateOfChange(
+export function rateOfChange(
   rule: RateOfChangeRule,
   st: Extract<RuleState, { k: 'rate-of-change' }>,
   sensorId: string,
@@ -177,7 +174,7 @@ function rateOfChange(
 }
 
 /** One closed window of one sensor: every metric's result in it. */
-interface ClosedWindow {
+export interface ClosedWindow {
   readonly sensorId: string;
   readonly window: string;
   readonly start: number;
@@ -189,7 +186,11 @@ interface ClosedWindow {
  * A window without the rule's metric counts 0 of it: a log source whose window had no ERROR line
  * resolves its "too many ERRORs" alert. The firing alert carries the window's report.
  */
-function count(rule: CountRule, st: Extract<RuleState, { k: 'count' }>, w: ClosedWindow): Alert | undefined {
+export function count(
+  rule: CountRule,
+  st: Extract<RuleState, { k: 'count' }>,
+  w: ClosedWindow,
+): Alert | undefined {
   const result = w.results.find((r) => r.metric === rule.metric);
   const n = result?.count ?? 0;
   if (n > rule.above && st.firingSince === null) {
@@ -242,7 +243,7 @@ function count(rule: CountRule, st: Extract<RuleState, { k: 'count' }>, w: Close
  * Firing, it resolves once windows clear back to back from `clearSince` span `keepFiringForMs` (0: the
  * first clear window), so one quiet window inside an incident does not end it and start another.
  */
-function aggregate(
+export function aggregate(
   rule: AggregateRule,
   st: Extract<RuleState, { k: 'aggregate' }>,
   w: ClosedWindow,
@@ -298,134 +299,6 @@ function windowReport(w: ClosedWindow, result: WindowResult | undefined): AlertR
     lines: result?.exemplars ?? [],
     linesOmitted: result?.exemplarsOmitted ?? 0,
   };
-}
-
-/**
- * All rule state of one sensor. Rules are looked up by id, so a rule replaced at run time with the
- * same id and kind keeps its state, and one whose kind changed starts afresh.
- */
-export class SensorRules {
-  private states = new Map<string, RuleState>();
-
-  /**
-   * `rules` is read on every use, so replacing the pipeline's rule list at run time takes effect
-   * for every sensor at once; the state of a rule that is gone (or no longer judges this sensor) is
-   * dropped at the next snapshot. Scoped rules are resolved for the sensor by scope.ts judgedBy.
-   */
-  constructor(
-    private readonly sensorId: string,
-    private readonly rules: () => readonly Rule[],
-  ) {}
-
-  private state(rule: Rule): RuleState {
-    let st = this.states.get(rule.id);
-    if (st === undefined || st.k !== rule.kind) {
-      st = initialState(rule);
-      this.states.set(rule.id, st);
-    }
-    return st;
-  }
-
-  /** Threshold, outlier and rate-of-change rules, on an in-time reading. */
-  onReading(r: Reading, out: AlertSink): void {
-    for (const rule of this.rules()) {
-      if (rule.kind === 'count' || rule.kind === 'aggregate' || rule.kind === 'silence') continue;
-      const v = r.values[rule.metric];
-      if (v === undefined) continue;
-      const st = this.state(rule);
-      let alert: Alert | undefined;
-      if (rule.kind === 'threshold' && st.k === 'threshold')
-        alert = threshold(rule, st, this.sensorId, r.ts, v);
-      else if (rule.kind === 'outlier' && st.k === 'outlier')
-        alert = outlier(rule, st, this.sensorId, r.ts, v);
-      else if (rule.kind === 'rate-of-change' && st.k === 'rate-of-change')
-        alert = rateOfChange(rule, st, this.sensorId, r.ts, v);
-      if (alert !== undefined) out.push(alert);
-    }
-  }
-
-  /** Count and aggregate rules, on each closed window, with the results of every metric in it. */
-  onWindowClosed(
-    window: string,
-    start: number,
-    end: number,
-    results: readonly WindowResult[],
-    out: AlertSink,
-  ): void {
-    for (const rule of this.rules()) {
-      if ((rule.kind !== 'count' && rule.kind !== 'aggregate') || rule.window !== window) continue;
-      const st = this.state(rule);
-      const w = { sensorId: this.sensorId, window, start, end, results };
-      let alert: Alert | undefined;
-      if (rule.kind === 'count' && st.k === 'count') alert = count(rule, st, w);
-      else if (rule.kind === 'aggregate' && st.k === 'aggregate') alert = aggregate(rule, st, w);
-      if (alert !== undefined) out.push(alert);
-    }
-  }
-
-  /**
-   * Silence rules, when the partition's stream time has moved `streamTime − lastSeen` past the sensor's
-   * last reading. `lastTs` is the event time of that reading; undefined for a sensor that was declared
-   * expected and has never reported (its episode starts when it was expected).
-   */
-  onSilence(streamTime: number, lastSeen: number, lastTs: number | undefined, out: AlertSink): void {
-    for (const rule of this.rules()) {
-      if (rule.kind !== 'silence') continue;
-      const st = this.state(rule);
-      if (st.k !== 'silence' || st.firingSince !== null || streamTime - lastSeen < rule.afterMs) continue;
-      const since = lastTs ?? lastSeen;
-      st.firingSince = since;
-      const what =
-        lastTs === undefined
-          ? `has not reported since it was expected at ${new Date(since).toISOString()}`
-          : `has sent nothing for ${rule.afterMs} ms since ${new Date(since).toISOString()}`;
-      out.push(
-        silenceAlert(
-          rule,
-          this.sensorId,
-          'firing',
-          since,
-          lastSeen + rule.afterMs,
-          `${this.sensorId} ${what}`,
-        ),
-      );
-    }
-  }
-
-  /** A reading arrived: silence episodes end. */
-  onActivity(ts: number, out: AlertSink): void {
-    for (const rule of this.rules()) {
-      if (rule.kind !== 'silence') continue;
-      const st = this.states.get(rule.id);
-      if (st?.k !== 'silence' || st.firingSince === null) continue;
-      const startedAt = st.firingSince;
-      st.firingSince = null;
-      out.push(
-        silenceAlert(rule, this.sensorId, 'resolved', startedAt, ts, `${this.sensorId} reports again`),
-      );
-    }
-  }
-
-  snapshot(): [string, RuleState][] {
-    const live = new Set(this.rules().map((r) => r.id));
-    return [...this.states].filter(([id]) => live.has(id)).map(([id, st]) => [id, { ...st }]);
-  }
-
-  restore(s: readonly (readonly [string, RuleState])[]): this {
-    this.states = new Map(s.map(([id, st]) => [id, { ...st }]));
-    return this;
-  }
-}
-
-function silenceAlert(
-  rule: SilenceRule,
-  sensorId: string,
-  state: 'firing' | 'resolved',
-  startedAt: number,
-  ts: number,
-  message: string,
-): Alert {
-  return episodeAlert(rule, sensorId, '', state, startedAt, ts, 0, message);
 }
 
 /** The distinct `after` lengths of silence rules and their overrides: the stream clock keeps a queue for each. */
