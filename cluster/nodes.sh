@@ -58,7 +58,7 @@ start_node() {
   bash cluster/certs.sh "node-$i" client >/dev/null 2>&1
   config "$i"
   VIGIL_NODE_ID="$(node_id "$i")" VIGIL_HTTP_LISTEN="127.0.0.1:$(http_port "$i")" \
-    setsid node dist/cli/main.js -c "$dir/node-$i.yaml" node >>"$dir/node-$i.log" 2>&1 < /dev/null &
+    setsid "${VIGIL_NODE[@]}" dist/cli/main.js -c "$dir/node-$i.yaml" node >>"$dir/node-$i.log" 2>&1 < /dev/null &
   echo $! > "$dir/node-$i.pid"
   log "node-$i started (pid $!, gRPC 127.0.0.1:$(port "$i"), dashboard http://127.0.0.1:$(http_port "$i")/, log $dir/node-$i.log)"
 }
@@ -67,7 +67,7 @@ wait_serving() { # wait until node I answers gRPC status
   local i=$1 n=0
   for _ in $(seq 1 60); do
     n=$((n + 1)); [ $((n % 10)) -ne 0 ] || log "waiting for node-$i to answer ($((n / 2)) s)"
-    if VIGIL_TOKEN="$VIGIL_VIEWER_TOKEN" node dist/cli/main.js status --node "localhost:$(port "$i")" \
+    if VIGIL_TOKEN="$VIGIL_VIEWER_TOKEN" "${VIGIL_NODE[@]}" dist/cli/main.js status --node "localhost:$(port "$i")" \
         --ca "$certs/ca.crt" --cert "$certs/client.crt" --key "$certs/client.key" >/dev/null 2>&1; then return 0; fi
     alive "$i" || { log "node-$i exited; last lines of its log:"; tail -n 20 "$dir/node-$i.log" >&2; return 1; }
     sleep 0.5
@@ -94,7 +94,7 @@ case "${1:-}" in
     done
     first=$(for i in $(nodes); do alive "$i" && { echo "$i"; break; }; done || true)
     [ -n "$first" ] || { log "no node running"; exit 1; }
-    VIGIL_TOKEN="$VIGIL_VIEWER_TOKEN" node dist/cli/main.js status --node "localhost:$(port "$first")" \
+    VIGIL_TOKEN="$VIGIL_VIEWER_TOKEN" "${VIGIL_NODE[@]}" dist/cli/main.js status --node "localhost:$(port "$first")" \
       --ca "$certs/ca.crt" --cert "$certs/client.crt" --key "$certs/client.key" ;;
   kill)
     i="${2:?usage: nodes.sh kill I [SIGNAL]}"; sig="${3:-KILL}"
@@ -105,7 +105,7 @@ case "${1:-}" in
     i="${2:?usage: nodes.sh drain I}"
     tokens
     alive "$i" || die "node-$i is not running"
-    VIGIL_TOKEN="$VIGIL_ADMIN_TOKEN" node dist/cli/main.js drain "$(node_id "$i")" --node "localhost:$(port "$i")" \
+    VIGIL_TOKEN="$VIGIL_ADMIN_TOKEN" "${VIGIL_NODE[@]}" dist/cli/main.js drain "$(node_id "$i")" --node "localhost:$(port "$i")" \
       --ca "$certs/ca.crt" --cert "$certs/client.crt" --key "$certs/client.key"
     for _ in $(seq 1 60); do alive "$i" || break; sleep 0.5; done
     alive "$i" && die "node-$i drained but did not exit; see $dir/node-$i.log"

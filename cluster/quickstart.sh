@@ -38,10 +38,10 @@ source "$out/tokens.env"
 export VIGIL_NODE_ID="${VIGIL_NODE_ID:-quickstart-1}"
 export VIGIL_HTTP_LISTEN="127.0.0.1:$http_port"
 export VIGIL_TOKENS="viewer=$VIGIL_VIEWER_TOKEN,admin=$VIGIL_ADMIN_TOKEN"
-node dist/cli/main.js topics >&2
-node dist/cli/main.js node >"$out/node.log" 2>&1 &
+"${VIGIL_NODE[@]}" dist/cli/main.js topics >&2
+"${VIGIL_NODE[@]}" dist/cli/main.js node >"$out/node.log" 2>&1 &
 node_pid=$!
-node dist/cli/main.js tail alerts &
+"${VIGIL_NODE[@]}" dist/cli/main.js tail alerts &
 tail_pid=$!
 cleanup() {
   kill -TERM "$tail_pid" "$node_pid" 2>/dev/null || true
@@ -51,5 +51,5 @@ cleanup() {
 trap cleanup EXIT
 log "node running (log: $out/node.log); alerts appear below as they fire"
 log "dashboard: http://127.0.0.1:$http_port/  viewer token: $VIGIL_VIEWER_TOKEN  (admin token, to edit rules: in $out/tokens.env)"
-node dist/cli/main.js simulate --sensors "$sensors" --rate "$rate" --duration "$duration"
+"${VIGIL_NODE[@]}" dist/cli/main.js simulate --sensors "$sensors" --rate "$rate" --duration "$duration"
 sleep 3 # let the last batches drain before stopping

@@ -5,6 +5,10 @@ VIGIL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # Everything a running stack writes (broker data, logs, pid files) lives under one ignored folder.
 VIGIL_RUN_DIR="${VIGIL_RUN_DIR:-$VIGIL_ROOT/.run}"
 
+# How the scripts run Node.js for Vigil's processes: young generation bounded as src/cli/main.ts's
+# shebang bounds it (README, "Runtime").
+VIGIL_NODE=(node --max-semi-space-size=16)
+
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 

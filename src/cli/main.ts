@@ -1,4 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=16
+// The young generation is bounded as Node.js 20 bounds it by default (16 MB semi-spaces): Node.js 22+
+// sizes it from the heap limit (up to 64 MB here), which more than doubled a node's peak RSS under a
+// flood of short-lived objects (README, "Runtime"). cluster/lib/common.sh and the tests' node-process.ts
+// start nodes with the same flag.
 import { randomUUID } from 'node:crypto';
 import { Command, CommanderError } from 'commander';
 import { loadConfigFile, type VigilConfig } from '../config/load.js';

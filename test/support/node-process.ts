@@ -23,7 +23,10 @@ export function writeConfig(name: string, config: Record<string, unknown>): stri
  */
 export function startNodeProcess(name: string, configFile: string, command = 'node'): ChildProcess {
   const log = openSync(logPath(name), 'a');
-  const nodeArgs = (process.env['VIGIL_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+  // As src/cli/main.ts's shebang starts it (README, "Runtime"), then the benchmark's own arguments.
+  const nodeArgs = ['--max-semi-space-size=16', ...(process.env['VIGIL_NODE_ARGS'] ?? '').split(' ')].filter(
+    (a) => a !== '',
+  );
   return spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist/cli/main.js'), '-c', configFile, command], {
     cwd: ROOT,
     stdio: ['ignore', log, log],
