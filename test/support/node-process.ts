@@ -18,15 +18,22 @@ export function writeConfig(name: string, config: Record<string, unknown>): stri
 
 /**
  * Starts `vigil <command>` (default `node`) from dist/ as a separate process, with VIGIL_NODE_ID =
- * `name`; its output goes to .run/test-nodes/<name>.log (logPath). VIGIL_NODE_ARGS adds arguments for
- * Node.js itself (profiling a benchmark: `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ * `name`; its output goes to .run/test-nodes/<name>.log (logPath). `runtimeArgs` and VIGIL_NODE_ARGS
+ * add arguments for Node.js itself (a heap cap; profiling a benchmark: `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
-export function startNodeProcess(name: string, configFile: string, command = 'node'): ChildProcess {
+export function startNodeProcess(
+  name: string,
+  configFile: string,
+  command = 'node',
+  runtimeArgs: readonly string[] = [],
+): ChildProcess {
   const log = openSync(logPath(name), 'a');
-  // As src/cli/main.ts's shebang starts it (README, "Runtime"), then the benchmark's own arguments.
-  const nodeArgs = ['--max-semi-space-size=16', ...(process.env['VIGIL_NODE_ARGS'] ?? '').split(' ')].filter(
-    (a) => a !== '',
-  );
+  // As src/cli/main.ts's shebang starts it (README, "Runtime"), then the test's and the benchmark's own.
+  const nodeArgs = [
+    '--max-semi-space-size=16',
+    ...runtimeArgs,
+    ...(process.env['VIGIL_NODE_ARGS'] ?? '').split(' '),
+  ].filter((a) => a !== '');
   return spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist/cli/main.js'), '-c', configFile, command], {
     cwd: ROOT,
     stdio: ['ignore', log, log],
