@@ -1,5 +1,5 @@
 import { outranks } from '../core/notify.js';
-import type { Outbox, OutboxItem } from './outbox.js';
+import type { Outbox, OutboxItem, StandingEntry } from './outbox.js';
 
 interface Queue {
   readonly items: Map<string, { item: OutboxItem; dueAt: number }>;
@@ -133,7 +133,7 @@ export class MemoryOutbox implements Outbox {
     sink: string,
     key: string,
     rank: readonly number[],
-    entry: { readonly alert: string; readonly firing: boolean },
+    entry: StandingEntry,
     now: number,
   ): Promise<boolean> {
     const q = this.queue(sink);
@@ -143,10 +143,7 @@ export class MemoryOutbox implements Outbox {
     return Promise.resolve(true);
   }
 
-  standing(
-    sink: string,
-    forgetBefore: number,
-  ): Promise<Map<string, { readonly alert: string; readonly firing: boolean }>> {
+  standing(sink: string, forgetBefore: number): Promise<Map<string, StandingEntry>> {
     const q = this.queue(sink);
     const out = new Map<string, { alert: string; firing: boolean }>();
     for (const [key, s] of q.standing) {

@@ -1,3 +1,9 @@
+/** What the outbox keeps of a standing alert: the alert (JSON) and whether it is firing. */
+export interface StandingEntry {
+  readonly alert: string;
+  readonly firing: boolean;
+}
+
 /** An alert waiting for one sink, as the outbox keeps it. */
 export interface OutboxItem {
   /** The alert id: one item per alert and sink, whatever replays enqueue it again. */
@@ -60,16 +66,13 @@ export interface Outbox {
     sink: string,
     key: string,
     rank: readonly number[],
-    entry: { readonly alert: string; readonly firing: boolean },
+    entry: StandingEntry,
     now: number,
   ): Promise<boolean>;
   /**
    * The latest state of every key (resolved ones included, so a late firing is seen as stale), after
    * forgetting the resolved ones recorded before `forgetBefore`.
    */
-  standing(
-    sink: string,
-    forgetBefore: number,
-  ): Promise<Map<string, { readonly alert: string; readonly firing: boolean }>>;
+  standing(sink: string, forgetBefore: number): Promise<Map<string, StandingEntry>>;
   close(): Promise<void>;
 }

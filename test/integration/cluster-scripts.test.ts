@@ -11,6 +11,7 @@ import { silentLogger } from '../../src/obs/logger.js';
 import { createKafka } from '../../src/transport/kafka/client.js';
 import { acceptancePipeline } from '../support/acceptance.js';
 import { collectUntil, json, readToEnd, uniquePrefix, type Collected } from '../support/kafka.js';
+import { clusterTokens } from '../support/script-cluster.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 type Nodes = { id: string; partitions: string[] }[];
@@ -60,12 +61,7 @@ describe('cluster of three nodes', () => {
         args: string[],
         node = 1,
       ): { argv: string[]; env: NodeJS.ProcessEnv } => {
-        const tokens = Object.fromEntries(
-          readFileSync(join(runDir, 'cluster/tokens.env'), 'utf8')
-            .trim()
-            .split('\n')
-            .map((l) => l.split('=') as [string, string]),
-        );
+        const tokens = clusterTokens(runDir);
         const tls = [
           '--ca',
           join(runDir, 'certs/ca.crt'),

@@ -1,8 +1,7 @@
 /// <reference lib="dom" />
 // The page functions below run in the browser: they use its DOM types.
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -13,6 +12,7 @@ import { createKafka } from '../../src/transport/kafka/client.js';
 import { produce, uniquePrefix } from '../support/kafka.js';
 import { exited } from '../support/node-process.js';
 import { parsePrometheus, type Sample } from '../support/prometheus.js';
+import { scriptCluster } from '../support/script-cluster.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Debian's Chromium (CI installs it with apt-get): playwright-core drives it, never downloads one. */
@@ -35,17 +35,8 @@ async function shoot(page: Page, name: string, selector?: string): Promise<strin
  * as Prometheus text and shows every metric of the node with a value.
  */
 describe('dashboard and metrics', () => {
-  const runDir = mkdtempSync(join(tmpdir(), 'vigil-dashboard-'));
+  const { grpcBase, env, nodes, tokens: clusterTokens } = scriptCluster('dashboard', 18_400, 400);
   const prefix = uniquePrefix('dashboard');
-  const grpcBase = 18_400 + (process.pid % 400) * 4;
-  const env = {
-    ...process.env,
-    VIGIL_RUN_DIR: runDir,
-    VIGIL_CLUSTER_CONFIG: join(runDir, 'base.yaml'),
-    VIGIL_CLUSTER_BASE_PORT: String(grpcBase),
-  };
-  const nodes = (...args: string[]): string =>
-    execFileSync('bash', [join(ROOT, 'cluster/nodes.sh'), ...args], { cwd: ROOT, env, encoding: 'utf8' });
   let browser: Browser | undefined;
   afterAll(async () => {
     await browser?.close();
@@ -77,12 +68,7 @@ describe('dashboard and metrics', () => {
         }),
       );
       nodes('up', '3');
-      const tokens = Object.fromEntries(
-        readFileSync(join(runDir, 'cluster/tokens.env'), 'utf8')
-          .trim()
-          .split('\n')
-          .map((l) => l.split('=') as [string, string]),
-      );
+      const tokens = clusterTokens();
       const viewer = tokens['VIGIL_VIEWER_TOKEN'] ?? '';
       const http = (i: number): string => `http://127.0.0.1:${grpcBase + 100 + i}`;
       const getJson = async (url: string): Promise<unknown> =>

@@ -1,7 +1,6 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,6 +10,7 @@ import { produce, uniquePrefix } from '../support/kafka.js';
 import { exited, startNodeProcess, writeConfig } from '../support/node-process.js';
 import { freePort } from '../support/ports.js';
 import { ROOT } from '../support/chaos/cluster.js';
+import { scriptCluster } from '../support/script-cluster.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -49,17 +49,8 @@ function httpsGet(
  * passes `promtool check metrics`.
  */
 describe('what operators run: Prometheus, orchestrator probes', () => {
-  const runDir = mkdtempSync(join(tmpdir(), 'vigil-prometheus-'));
+  const { runDir, grpcBase, env, nodes, tokens: clusterTokens } = scriptCluster('prometheus', 19_600, 300);
   const prefix = uniquePrefix('prom');
-  const grpcBase = 19_600 + (process.pid % 300) * 4;
-  const env = {
-    ...process.env,
-    VIGIL_RUN_DIR: runDir,
-    VIGIL_CLUSTER_CONFIG: join(runDir, 'base.yaml'),
-    VIGIL_CLUSTER_BASE_PORT: String(grpcBase),
-  };
-  const nodes = (...args: string[]): string =>
-    execFileSync('bash', [join(ROOT, 'cluster/nodes.sh'), ...args], { cwd: ROOT, env, encoding: 'utf8' });
   const children: ChildProcess[] = [];
   afterAll(async () => {
     for (const c of children) c.kill('SIGTERM');
@@ -84,12 +75,7 @@ describe('what operators run: Prometheus, orchestrator probes', () => {
       };
       writeFileSync(env.VIGIL_CLUSTER_CONFIG, stringify(base));
       nodes('up', '2');
-      const tokens = Object.fromEntries(
-        readFileSync(join(runDir, 'cluster/tokens.env'), 'utf8')
-          .trim()
-          .split('\n')
-          .map((l) => l.split('=') as [string, string]),
-      );
+      const tokens = clusterTokens();
       const viewer = tokens['VIGIL_VIEWER_TOKEN'] ?? '';
       const bridgePort = await freePort();
       const certs = join(runDir, 'certs');

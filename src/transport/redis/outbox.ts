@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { VigilError } from '../../core/errors.js';
 import { connectRedis, type RedisConnection } from './connection.js';
-import type { Outbox, OutboxItem } from '../../ports/outbox.js';
+import type { Outbox, OutboxItem, StandingEntry } from '../../ports/outbox.js';
 
 /**
  * Due times are scored `ms * 1024 + k`: items enqueued in the same millisecond keep their order (k is
@@ -294,7 +294,7 @@ export class RedisOutbox implements Outbox {
     sink: string,
     key: string,
     rank: readonly number[],
-    entry: { readonly alert: string; readonly firing: boolean },
+    entry: StandingEntry,
     now: number,
   ): Promise<boolean> {
     const k = this.keys(sink);
@@ -311,10 +311,7 @@ export class RedisOutbox implements Outbox {
     return put === 1;
   }
 
-  async standing(
-    sink: string,
-    forgetBefore: number,
-  ): Promise<Map<string, { readonly alert: string; readonly firing: boolean }>> {
+  async standing(sink: string, forgetBefore: number): Promise<Map<string, StandingEntry>> {
     const k = this.keys(sink);
     const all = await this.run('reading standing alerts', async () => {
       await this.commands.vigilOutboxForgetStanding(k.standing, k.standingRanks, forgetBefore);
